@@ -1,0 +1,59 @@
+# The two commands: `make run` (set up, migrate, load demo data, serve) and `make test`.
+# Everything is installed from this repository's own files into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test setup db translations lint bench bench-routing clean help
+
+help:
+	@echo "make run    set up, migrate, load demo data into an empty database, serve on http://$(HOST):$(PORT)"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make lint   ruff"
+	@echo "make bench  routing benchmark (see docs/benchmarks.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed translations
+
+translations: $(VENV)/.installed
+	@$(BIN)/pybabel compile --use-fuzzy -d web/translations
+
+db: setup
+	$(BIN)/alembic upgrade head
+
+run: db
+	@$(BIN)/flask seed-demo --if-empty
+	@echo ""
+	@echo "  Dispatch is starting on http://$(HOST):$(PORT)"
+	@echo "  Demo logins (password demo-pass-2026): admin, dispatcher, manager, tech01 ... tech30"
+	@echo "  Customer request form: http://$(HOST):$(PORT)/request"
+	@echo ""
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: bench-routing
+
+bench-routing: setup
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	$(BIN)/python -m routing.bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) instance/dispatch.db .pytest_cache

@@ -1,0 +1,1 @@
+"""Pieces every package shares: the database base, domain errors, the clock, accounts."""

@@ -1,0 +1,203 @@
+"""User accounts, roles and API tokens."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.audit import apply_changes, record_change
+from core.db import Base, transactional, utcnow
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.security import hash_password, new_token, password_problems, token_digest, verify_password
+
+TOKEN_LIFETIME = timedelta(days=7)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    DISPATCHER = "dispatcher"
+    TECHNICIAN = "technician"
+    MANAGER = "manager"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.MANAGER})
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    # A dispatcher or manager tied to an outlet sees that outlet only; none means all.
+    outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id"))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Flask-Login's protocol, kept here so the web layer needs no wrapper class.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, as the use cases see it: no Flask, no session object."""
+
+    user_id: int | None
+    role: str
+    outlet_id: int | None = None  # dispatchers and managers tied to one outlet
+    technician_id: int | None = None  # set for the technician role
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(user_id=None, role="system")
+
+    @classmethod
+    def public(cls) -> Actor:
+        """A customer using the public request form (no account)."""
+        return cls(user_id=None, role="customer")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+def _check_new_user(username: str, password: str, role: str) -> None:
+    errors: dict[str, str] = {}
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
+        errors["username"] = "use 1–64 letters, digits, '.' or '_'"
+    if role not in {r.value for r in Role}:
+        errors["role"] = f"must be one of {', '.join(r.value for r in Role)}"
+    problems = password_problems(password)
+    if problems:
+        errors["password"] = "; ".join(problems)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+@transactional
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
+    outlet_id: int | None = None,
+    actor_id: int | None = None,
+) -> User:
+    """Create an account; the caller commits."""
+    _check_new_user(username, password, role)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"username '{username}' is taken", field="username")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name or username,
+        outlet_id=outlet_id,
+    )
+    session.add(user)
+    session.flush()
+    record_change(session, actor_id, "user", user.id, "create", {"username": [None, username], "role": [None, role]})
+    return user
+
+
+@transactional
+def update_user(session: Session, user_id: int, values: dict, *, actor_id: int | None) -> User:
+    """Change role, name, outlet, active flag or password; every change is audited."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    values = dict(values)
+    password = values.pop("password", None)
+    if "role" in values and values["role"] not in {r.value for r in Role}:
+        raise ValidationFailed({"role": f"must be one of {', '.join(r.value for r in Role)}"})
+    changes = apply_changes(user, values)
+    if password is not None:
+        problems = password_problems(password)
+        if problems:
+            raise ValidationFailed({"password": "; ".join(problems)})
+        user.password_hash = hash_password(password)
+        changes["password"] = ["***", "***"]
+    if changes:
+        record_change(session, actor_id, "user", user.id, "update", changes)
+    if values.get("active") is False or password is not None:
+        revoke_tokens(session, user.id)
+    return user
+
+
+@transactional
+def set_locale(session: Session, user_id: int, locale: str | None) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same answer for every failure)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+@transactional
+def login_for_token(session: Session, username: str, password: str) -> tuple[User, str, datetime] | None:
+    """Check the credentials and issue a bearer token; None when they are wrong."""
+    user = authenticate(session, username, password)
+    if user is None:
+        return None
+    token, expires = issue_token(session, user)
+    return user, token, expires
+
+
+def issue_token(session: Session, user: User, now: datetime | None = None) -> tuple[str, datetime]:
+    """A new bearer token for `user`; only its digest is stored."""
+    now = now or utcnow()
+    token = new_token()
+    expires = now + TOKEN_LIFETIME
+    session.add(ApiToken(user_id=user.id, digest=token_digest(token), expires_at=expires))
+    return token, expires
+
+
+def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+    now = now or utcnow()
+    row = session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(token)))
+    if row is None or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def revoke_tokens(session: Session, user_id: int) -> None:
+    for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)):
+        session.delete(row)

@@ -1,0 +1,57 @@
+"""Domain errors. The web layer maps each class to one HTTP status; nothing else does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class; `message` is safe to show to the user."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or the caller may not know that it does)."""
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this."""
+
+
+class ValidationFailed(DomainError):
+    """Input broke one or more rules; `fields` maps each bad field to its messages."""
+
+    def __init__(self, fields: Mapping[str, str | Iterable[str]], message: str = "Validation error") -> None:
+        normalised = {k: [v] if isinstance(v, str) else list(v) for k, v in fields.items()}
+        super().__init__(message, fields=normalised)
+        self.fields = normalised
+
+
+class Conflict(DomainError):
+    """The request is well formed but clashes with the current state."""
+
+
+class InvalidTransition(Conflict):
+    """The order's status does not allow this move; `allowed` lists the moves that are."""
+
+    def __init__(self, message: str, allowed: list[str], status: str) -> None:
+        super().__init__(message, allowed=allowed, order_status=status)
+        self.allowed = allowed
+        self.status = status
+
+
+class StaleWrite(Conflict):
+    """Someone else changed the record since the caller read it."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message, current_version=current_version)
+        self.current_version = current_version
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key came back with a different request body."""

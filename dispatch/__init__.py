@@ -1,0 +1,1 @@
+"""Work orders: intake, lifecycle, SLA, callbacks and KPIs."""

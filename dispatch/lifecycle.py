@@ -1,0 +1,105 @@
+"""The work-order lifecycle: one table of moves, who may make each, and what each needs.
+
+Plain Python: no database, no Flask. `dispatch.services.transition` applies a move.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from core.errors import InvalidTransition, PermissionDenied
+
+
+class Status(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    ACCEPTED = "accepted"
+    EN_ROUTE = "en_route"
+    ON_SITE = "on_site"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+OPEN = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.EN_ROUTE, Status.ON_SITE, Status.RETURNED})
+# Work the technician has started: the optimizer must leave these with their technician.
+STARTED = frozenset({Status.ACCEPTED, Status.EN_ROUTE, Status.ON_SITE})
+FINAL = frozenset({Status.CLOSED, Status.CANCELLED})
+
+# "technician" in a move's roles means *the order's own* technician, never another one.
+DISPATCH_ROLES = frozenset({"dispatcher", "admin"})
+REVIEW_ROLES = frozenset({"dispatcher", "admin", "manager"})
+SYSTEM = "system"  # the optimizer and scheduled jobs
+
+
+@dataclass(frozen=True)
+class Move:
+    action: str
+    sources: frozenset[Status]
+    target: Status | None  # None: the status stays (the move only records something)
+    roles: frozenset[str]
+    requires: tuple[str, ...] = ()  # reason, technician, proof
+
+
+def _move(
+    action: str, sources: set[Status], target: Status | None, roles: set[str] | frozenset[str], *requires: str
+) -> Move:
+    return Move(action, frozenset(sources), target, frozenset(roles), requires)
+
+
+S = Status
+MOVES: dict[str, Move] = {
+    m.action: m
+    for m in (
+        _move(
+            "assign", {S.NEW, S.ASSIGNED, S.ACCEPTED, S.RETURNED}, S.ASSIGNED, DISPATCH_ROLES | {SYSTEM}, "technician"
+        ),
+        _move("unassign", {S.ASSIGNED, S.ACCEPTED}, S.NEW, DISPATCH_ROLES),
+        _move("accept", {S.ASSIGNED}, S.ACCEPTED, {"technician"}),
+        _move("reject", {S.ASSIGNED}, S.NEW, {"technician"}, "reason"),
+        _move("contact", {S.ACCEPTED, S.RETURNED}, None, {"technician"}),
+        _move("depart", {S.ACCEPTED, S.RETURNED}, S.EN_ROUTE, {"technician"}),
+        _move("arrive", {S.EN_ROUTE}, S.ON_SITE, {"technician"}),
+        _move("complete", {S.ON_SITE}, S.COMPLETED, {"technician"}, "proof"),
+        _move("return", {S.COMPLETED}, S.RETURNED, REVIEW_ROLES, "reason"),
+        _move("close", {S.COMPLETED}, S.CLOSED, REVIEW_ROLES),
+        _move("cancel", {S.NEW, S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.RETURNED}, S.CANCELLED, DISPATCH_ROLES, "reason"),
+    )
+}
+ACTIONS = tuple(MOVES)
+
+
+def allowed_actions(status: str, role: str, *, is_own_technician: bool = False) -> list[str]:
+    """The actions `role` may take on an order in `status` (for buttons and 409 messages)."""
+    return [m.action for m in MOVES.values() if status in m.sources and _role_may(m, role, is_own_technician)]
+
+
+def check_move(action: str, status: str, role: str, *, is_own_technician: bool = False) -> Move:
+    """Return the move for `action`, or raise: unknown action, wrong role, or wrong status."""
+    move = MOVES.get(action)
+    if move is None:
+        raise InvalidTransition(
+            f"unknown action '{action}'",
+            allowed=allowed_actions(status, role, is_own_technician=is_own_technician),
+            status=status,
+        )
+    if not _role_may(move, role, is_own_technician):
+        if role == "technician" and "technician" in move.roles:
+            raise PermissionDenied("only the technician assigned to this order may do that")
+        raise PermissionDenied(f"the {role} role may not '{action}' an order")
+    if status not in move.sources:
+        allowed = allowed_actions(status, role, is_own_technician=is_own_technician)
+        raise InvalidTransition(
+            f"cannot '{action}' an order that is {status}; allowed now: {', '.join(allowed) or 'nothing'}",
+            allowed=allowed,
+            status=status,
+        )
+    return move
+
+
+def _role_may(move: Move, role: str, is_own_technician: bool) -> bool:
+    if role == "technician":
+        return "technician" in move.roles and is_own_technician
+    return role in move.roles

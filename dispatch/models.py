@@ -1,0 +1,130 @@
+"""Tables of the dispatch side: customers, work orders and their append-only event trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, BigId, utcnow
+from technicians.models import Outlet, Technician
+
+
+class Customer(Base):
+    """A customer is known by phone number (E.164); their orders are one query away."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(255), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    orders: Mapped[list[WorkOrder]] = relationship(back_populates="customer", order_by="WorkOrder.id.desc()")
+
+
+class WorkOrder(Base):
+    __tablename__ = "work_orders"
+    __table_args__ = (
+        Index("ix_work_orders_status_due", "status", "due_at"),
+        Index("ix_work_orders_tech_status", "technician_id", "status"),
+        Index("ix_work_orders_outlet_status", "outlet_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    contact_name: Mapped[str] = mapped_column(String(100))
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(255))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    # ok: located; pending: not tried yet; failed: the geocoder could not answer (retry
+    # later); not_found: it answered with no match (a person must pick the place).
+    geocode_status: Mapped[str] = mapped_column(String(16), default="ok")
+    product_category: Mapped[str] = mapped_column(String(32))
+    product_model: Mapped[str] = mapped_column(String(100), default="")
+    issue_category: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    required_skill: Mapped[str] = mapped_column(ForeignKey("skills.code"))
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    appointment_start: Mapped[datetime | None]
+    appointment_end: Mapped[datetime | None]
+    in_warranty: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id"))
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"))
+    # A dispatcher's manual choice: the optimizer keeps it until released.
+    assignment_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    contacted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    visit_count: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+    technician: Mapped[Technician | None] = relationship()
+    outlet: Mapped[Outlet | None] = relationship()
+
+    # Optimistic locking: every UPDATE says "WHERE version = <the one I read>", so two
+    # writers racing on one order cannot both succeed.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class WorkOrderEvent(Base):
+    """The audit trail and the live board's feed. Never updated, never deleted.
+
+    `seq` is global and strictly increasing in commit order (see `core.db.next_value`), so a
+    board that has applied everything up to N can ask for `seq > N` and miss nothing.
+    """
+
+    __tablename__ = "work_order_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+
+
+class IdempotencyKey(Base):
+    """A client's retry key for intake: the same key returns the same order."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))  # whose key: "user:<id>" or "public"
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical request
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GeocodeCacheEntry(Base):
+    __tablename__ = "geocode_cache"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    formatted: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

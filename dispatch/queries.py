@@ -1,0 +1,81 @@
+"""Read models for lists, detail pages and the event feed (no writes here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from core.accounts import Actor
+from core.errors import NotFound
+from core.pagination import Page, paginate
+from dispatch.models import Customer, WorkOrder, WorkOrderEvent
+from dispatch.permissions import scope_orders
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    status: list[str] | None = None
+    outlet_id: int | None = None
+    technician_id: int | None = None
+    skill: str | None = None
+    priority: str | None = None
+    q: str | None = None  # order number, phone or address fragment
+
+
+def list_orders(session: Session, actor: Actor, flt: OrderFilter, page: int = 1, per_page: int = 50) -> Page[WorkOrder]:
+    query = scope_orders(select(WorkOrder), actor).options(selectinload(WorkOrder.technician))
+    if flt.status:
+        query = query.where(WorkOrder.status.in_(flt.status))
+    if flt.outlet_id is not None:
+        query = query.where(WorkOrder.outlet_id == flt.outlet_id)
+    if flt.technician_id is not None:
+        query = query.where(WorkOrder.technician_id == flt.technician_id)
+    if flt.skill:
+        query = query.where(WorkOrder.required_skill == flt.skill)
+    if flt.priority:
+        query = query.where(WorkOrder.priority == flt.priority)
+    if flt.q:
+        # Bound parameters only; LIKE wildcards in the user's text are escaped.
+        needle = "%" + flt.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                WorkOrder.number.ilike(needle, escape="\\"),
+                WorkOrder.contact_phone.like(needle, escape="\\"),
+                WorkOrder.address.ilike(needle, escape="\\"),
+            )
+        )
+    return paginate(session, query.order_by(WorkOrder.id.desc()), page, per_page)
+
+
+def order_events(session: Session, order_id: int) -> list[WorkOrderEvent]:
+    query = select(WorkOrderEvent).where(WorkOrderEvent.order_id == order_id).order_by(WorkOrderEvent.seq)
+    return list(session.scalars(query))
+
+
+def events_after(session: Session, actor: Actor, after_seq: int, limit: int = 500) -> list[WorkOrderEvent]:
+    """Events the actor may see with seq > after_seq, oldest first (the board's catch-up)."""
+    visible = scope_orders(select(WorkOrder.id), actor)
+    query = (
+        select(WorkOrderEvent)
+        .where(WorkOrderEvent.seq > after_seq, WorkOrderEvent.order_id.in_(visible))
+        .order_by(WorkOrderEvent.seq)
+        .limit(max(1, min(limit, 1000)))
+    )
+    return list(session.scalars(query))
+
+
+def customer_with_orders(session: Session, actor: Actor, customer_id: int, page: int = 1, per_page: int = 50):
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    query = scope_orders(select(WorkOrder).where(WorkOrder.customer_id == customer_id), actor)
+    orders = paginate(session, query.order_by(WorkOrder.id.desc()), page, per_page)
+    if orders.total == 0 and actor.role == "technician":
+        raise NotFound(f"customer {customer_id} not found")
+    return customer, orders
+
+
+def find_customer_by_phone(session: Session, phone: str) -> Customer | None:
+    return session.scalar(select(Customer).where(Customer.phone == phone))

@@ -1,0 +1,158 @@
+"""Use cases on existing work orders: every status move goes through `transition`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.accounts import Actor
+from core.db import utcnow
+from core.errors import NotFound, PermissionDenied, StaleWrite, ValidationFailed
+from dispatch import proof
+from dispatch.events import record_event
+from dispatch.lifecycle import check_move
+from dispatch.models import WorkOrder
+from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
+from routing.geo import haversine_m
+from technicians.availability import can_take_work
+from technicians.models import Technician
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the actor was when acting (browser geolocation), WGS-84."""
+
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+def get_order(session: Session, order_id: int, actor: Actor) -> WorkOrder:
+    """The order, if it exists and `actor` may see it; otherwise NotFound (no existence leak)."""
+    order = session.get(WorkOrder, order_id)
+    if order is None or not can_view_order(actor, order):
+        raise NotFound(f"work order {order_id} not found")
+    return order
+
+
+def transition(
+    session: Session,
+    order_id: int,
+    action: str,
+    actor: Actor,
+    *,
+    version: int,
+    reason: str | None = None,
+    technician_id: int | None = None,
+    position: Position | None = None,
+    timezone: ZoneInfo | None = None,
+    now: datetime | None = None,
+) -> WorkOrder:
+    """Apply one lifecycle move to an order the caller read at `version`.
+
+    Raises NotFound, PermissionDenied, InvalidTransition (status does not allow the move),
+    StaleWrite (someone changed the order since `version`) or ValidationFailed. The order
+    change and its event are one transaction.
+    """
+    now = now or utcnow()
+    try:
+        order = get_order(session, order_id, actor)
+        if order.version != version:
+            raise StaleWrite(
+                f"work order {order.number} was changed by someone else (version {order.version}, "
+                f"you had {version}); reload it and try again",
+                current_version=order.version,
+            )
+        move = check_move(action, order.status, actor.role, is_own_technician=is_own_technician(actor, order))
+        reason = (reason or "").strip() or None
+        if "reason" in move.requires and not reason:
+            raise ValidationFailed({"reason": f"a reason is required to {action} an order"})
+        data: dict = {"reason": reason} if reason else {}
+        previous_status = order.status
+
+        if "technician" in move.requires:
+            tech = _assignable_technician(session, order, technician_id, actor, timezone, now)
+            if order.technician_id is not None and order.technician_id != tech.id:
+                data["previous_technician_id"] = order.technician_id
+            order.technician_id = tech.id
+            order.outlet_id = tech.outlet_id
+            order.assignment_locked = actor.role != "system"
+            data["technician_id"] = tech.id
+        if "proof" in move.requires:
+            proof.check_completion(session, order)
+
+        if action in ("unassign", "reject"):
+            data["previous_technician_id"] = order.technician_id
+            order.technician_id = None
+            order.assignment_locked = False
+        elif action == "contact":
+            order.contacted_at = now
+        elif action == "complete":
+            order.completed_at = now
+        elif action == "close":
+            order.closed_at = now
+        elif action == "return":
+            order.visit_count += 1
+            order.completed_at = None
+
+        if position is not None:
+            data.update(_position_data(order, position))
+        if move.target is not None:
+            order.status = move.target.value
+        record_event(
+            session, order, action, actor,
+            from_status=previous_status, to_status=order.status, data=data,
+            location=(position.lat, position.lon, position.accuracy_m) if position else None, at=now,
+        )  # fmt: skip
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        fresh = session.get(WorkOrder, order_id)
+        raise StaleWrite(
+            "the work order was changed by someone else at the same moment; reload it and try again",
+            current_version=fresh.version if fresh else -1,
+        ) from None
+    except BaseException:
+        session.rollback()
+        raise
+    return order
+
+
+def _assignable_technician(
+    session: Session, order: WorkOrder, technician_id: int | None, actor: Actor, tz: ZoneInfo | None, now: datetime
+) -> Technician:
+    if technician_id is None:
+        raise ValidationFailed({"technician_id": "is required to assign an order"})
+    tech = session.get(Technician, technician_id)
+    if tech is None:
+        raise ValidationFailed({"technician_id": f"technician {technician_id} does not exist"})
+    if not can_assign_to(actor, tech.outlet_id):
+        raise PermissionDenied("you may assign orders only to technicians of your own outlet")
+    problems = []
+    if order.required_skill not in tech.skill_codes:
+        problems.append(f"lacks the skill '{order.required_skill}'")
+    if not tech.active:
+        problems.append("is not active")
+    elif tz is not None and not can_take_work(tech, now, tz):
+        problems.append("is off duty or on leave today")
+    if problems:
+        raise ValidationFailed({"technician_id": f"{tech.name} " + " and ".join(problems)})
+    return tech
+
+
+def _position_data(order: WorkOrder, position: Position) -> dict:
+    errors = {}
+    if not -90 <= position.lat <= 90:
+        errors["lat"] = "must be a latitude between -90 and 90"
+    if not -180 <= position.lon <= 180:
+        errors["lon"] = "must be a longitude between -180 and 180"
+    if errors:
+        raise ValidationFailed(errors)
+    if order.lat is None or order.lon is None:
+        return {}
+    distance = float(haversine_m([(position.lat, position.lon)], [(order.lat, order.lon)])[0, 0])
+    return {"distance_to_address_m": round(distance)}

@@ -1,0 +1,270 @@
+"""Benchmark script (prints figures; not a test).
+
+  python -m routing.bench --instances ../shared/benchmarks/vrptw/solomon --time-limit 5 30 \
+      --solvers ortools,pyvrp,vroom,greedy [--names C101,R101] [--json]
+  python -m routing.bench --field 1000 100 --seed 1 --time-limit 10 --solvers ortools,pyvrp,vroom,greedy
+  python -m routing.bench --insertion [--techs 200 --orders 2000 --queries 500]
+
+OR-Tools variants for ablations: ortools (own regret construction + GLS), ortools-pci
+(PARALLEL_CHEAPEST_INSERTION + GLS), ortools-savils (SAVINGS + ILS/SISR), ortools-ils (own + ILS/SISR),
+ortools-matrix (own + GLS, RegisterTransitMatrix), ortools-nb (own + GLS, neighbour-limited operators),
+construct (own construction only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .check import check_solution
+from .construct import RouteState, build_routes
+from .fieldgen import generate
+from .greedy import greedy_routes
+from .insertion import InsertionIndex
+from .model import NO_DUE, ArrayModel, from_problem, route_distance, schedule
+from .solomon import read_bks, read_solomon, to_model
+from .solver import SolverOptions, solve_model
+
+VARIANTS = {
+    "ortools": SolverOptions(),
+    "ortools-cheapest": SolverOptions(regret=False),
+    "ortools-pci": SolverOptions(first_solution="PARALLEL_CHEAPEST_INSERTION"),
+    "ortools-savils": SolverOptions(first_solution="SAVINGS", iterated_local_search=True),
+    "ortools-ils": SolverOptions(iterated_local_search=True),
+    "ortools-matrix": SolverOptions(matrix_callbacks=True),
+    "ortools-nb": SolverOptions(neighbors_ratio=0.05, min_neighbors=20),
+    "ortools-ils-nb": SolverOptions(iterated_local_search=True, neighbors_ratio=0.05, min_neighbors=20),
+    "ortools-ils-auto": SolverOptions(iterated_local_search=True, ils_auto_temperature=True),
+    "ortools-gls-lambda": SolverOptions(gls_lambda=0.3),
+}
+
+
+def run_solver(name: str, m: ArrayModel, tl: float, seed: int) -> tuple[list[list[int]], float]:
+    """Routes (customer nodes per vehicle) and wall seconds for one solver on one model."""
+    t0 = time.perf_counter()
+    if name == "greedy":
+        routes, _ = greedy_routes(m)
+        return routes, time.perf_counter() - t0
+    if name == "construct":
+        routes, _ = build_routes(m)
+        return routes, time.perf_counter() - t0
+    if name == "pyvrp":
+        from .peers import solve_pyvrp
+
+        return solve_pyvrp(m, tl, seed=seed)
+    if name == "vroom":
+        from .peers import solve_vroom
+
+        return solve_vroom(m, tl)
+    if name.startswith("ortools"):
+        res = solve_model(m, tl, options=VARIANTS[name])
+        return res.routes, time.perf_counter() - t0
+    raise ValueError(f"unknown solver {name}")
+
+
+def bench_vrptw(args: argparse.Namespace) -> list[dict]:
+    rows = []
+    for d in args.instances:
+        d = Path(d)
+        bks_path = d / "bks.csv" if (d / "bks.csv").exists() else d.parent / "bks.csv"
+        bks = read_bks(bks_path) if bks_path.exists() else {}
+        files = sorted(d.glob("*.txt"))
+        if args.names:
+            want = set(args.names.split(","))
+            files = [f for f in files if f.stem in want]
+        for f in files:
+            inst = read_solomon(f)
+            m = to_model(inst)
+            for tl in args.time_limit:
+                for solver in args.solvers.split(","):
+                    if solver in ("greedy", "construct") and tl != args.time_limit[0]:
+                        continue
+                    routes, secs = run_solver(solver, m, tl, args.seed)
+                    chk = check_solution(inst, routes)
+                    best = bks.get(f.stem, (None, None))[0]
+                    row = {
+                        "instance": f.stem,
+                        "solver": solver,
+                        "time_limit": tl,
+                        "vehicles": chk.vehicles,
+                        "distance": chk.distance,
+                        "bks": best,
+                        "gap_pct": round(100 * (chk.distance - best) / best, 2) if best else None,
+                        "seconds": round(secs, 2),
+                        "feasible": chk.feasible,
+                        "served": len({c for r in routes for c in r}),
+                        "errors": chk.errors[:2],
+                    }
+                    rows.append(row)
+                    _emit(row, args)
+    return rows
+
+
+def field_metrics(m: ArrayModel, routes: list[list[int]]) -> dict:
+    """km, late orders, late minutes, unserved and a feasibility re-check for field routes."""
+    km = sum(route_distance(m, v, r) for v, r in enumerate(routes) if r) / 1000
+    late = late_s = 0
+    feasible = True
+    for v, r in enumerate(routes):
+        if not r:
+            continue
+        st = RouteState(m, v, r)
+        feasible &= st.feasible and st.load <= m.capacity[v] and bool(m.allowed[r, v].all())
+        if v in m.first:
+            feasible &= r[0] == m.first[v]
+        for _, _, _, lt in schedule(m, v, r):
+            late += lt > 0
+            late_s += lt
+    served = {c for r in routes for c in r}
+    return {
+        "km": round(km, 1),
+        "late_orders": late,
+        "late_minutes": round(late_s / 60),
+        "unserved": int(len(m.customers) - len(served)),
+        "feasible": bool(feasible),
+    }
+
+
+def bench_field(args: argparse.Namespace) -> list[dict]:
+    n, k = args.field
+    problem = generate(n, k, seed=args.seed)
+    t0 = time.perf_counter()
+    if args.late_cost is not None:
+        problem = replace(problem, late_cost_per_s=args.late_cost)
+    m, mapping = from_problem(problem)
+    build_s = time.perf_counter() - t0
+    if args.ignore_due:
+        m.due[:] = NO_DUE
+    rows = []
+    for tl in args.time_limit:
+        for solver in args.solvers.split(","):
+            if solver in ("greedy", "construct") and tl != args.time_limit[0]:
+                continue
+            routes, secs = run_solver(solver, m, tl, args.seed)
+            row = {
+                "instance": f"field-{n}x{k}-s{args.seed}",
+                "solver": solver,
+                "time_limit": tl,
+                "objective": "distance" if args.ignore_due else f"distance+{m.late_cost}/s late",
+                "pre_dropped": len(mapping.pre_unserved),
+                "matrix_s": round(build_s, 2),
+                **field_metrics(m, routes),
+                "seconds": round(secs, 2),
+            }
+            rows.append(row)
+            _emit(row, args)
+    return rows
+
+
+def bench_insertion(args: argparse.Namespace) -> list[dict]:
+    from .problem import Plan, Stop
+
+    problem = generate(args.orders, args.techs, seed=args.seed)
+    m, mapping = from_problem(problem)
+    routes, _ = build_routes(m)
+    jobs = {j.id: j for j in problem.jobs}
+    plan_routes = {}
+    for v, t in enumerate(problem.technicians):
+        plan_routes[t.id] = [
+            Stop(problem.jobs[mapping.job_of_node[c]].id, a, s, d, lt)
+            for c, (a, s, d, lt) in zip(routes[v], schedule(m, v, routes[v]), strict=True)
+        ]
+    plan = Plan(plan_routes)
+    open_orders = sum(len(r) for r in plan_routes.values())
+    new_jobs = [replace(j, id=("new", i)) for i, j in enumerate(generate(args.queries, 1, seed=args.seed + 99).jobs)]
+    build, query, total = [], [], []
+    found = 0
+    for j in new_jobs:
+        t0 = time.perf_counter()
+        idx = InsertionIndex(problem.technicians, plan, jobs)
+        t1 = time.perf_counter()
+        res = idx.best(j)
+        t2 = time.perf_counter()
+        build.append(t1 - t0)
+        query.append(t2 - t1)
+        total.append(t2 - t0)
+        found += hasattr(res, "tech_id")
+
+    def pct(xs: list[float], q: float) -> float:
+        return round(1000 * float(np.percentile(xs, q)), 2)
+
+    row = {
+        "technicians": args.techs,
+        "open_orders": open_orders,
+        "queries": len(new_jobs),
+        "inserted": found,
+        "build_p50_ms": pct(build, 50),
+        "query_p50_ms": pct(query, 50),
+        "query_p95_ms": pct(query, 95),
+        "total_p50_ms": pct(total, 50),
+        "total_p95_ms": pct(total, 95),
+        "total_max_ms": pct(total, 100),
+    }
+    _emit(row, args)
+    return [row]
+
+
+def _emit(row: dict, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(row), flush=True)
+    else:
+        print("  ".join(f"{k}={v}" for k, v in row.items() if k != "errors" or v), flush=True)
+
+
+def summarize(rows: list[dict]) -> None:
+    """Mean gap per (solver, time limit) for VRPTW rows."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if "gap_pct" in r and r["gap_pct"] is not None:
+            groups.setdefault((r["solver"], r["time_limit"]), []).append(r)
+    for (solver, tl), rs in sorted(groups.items()):
+        gaps = [r["gap_pct"] for r in rs]
+        print(
+            f"# {solver} @ {tl}s: n={len(rs)} mean gap {statistics.mean(gaps):.2f} % "
+            f"median {statistics.median(gaps):.2f} % feasible {sum(r['feasible'] for r in rs)}/{len(rs)} "
+            f"mean s {statistics.mean(r['seconds'] for r in rs):.1f}",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m routing.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--instances", nargs="+", help="directories of Solomon-format .txt files")
+    ap.add_argument("--names", help="comma-separated instance names to keep")
+    ap.add_argument("--field", nargs=2, type=int, metavar=("N_ORDERS", "M_TECHS"))
+    ap.add_argument("--ignore-due", action="store_true", help="field: distance-only objective (no due penalty)")
+    ap.add_argument("--late-cost", type=int, help="field: objective metres per second late (default 100)")
+    ap.add_argument("--insertion", action="store_true")
+    ap.add_argument("--techs", type=int, default=200)
+    ap.add_argument("--orders", type=int, default=2000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--time-limit", nargs="+", type=float, default=[5.0])
+    ap.add_argument("--solvers", default="ortools,pyvrp,vroom,greedy")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    args = ap.parse_args(argv)
+    rows: list[dict] = []
+    if args.instances:
+        rows += bench_vrptw(args)
+        summarize(rows)
+    if args.field:
+        rows += bench_field(args)
+    if args.insertion:
+        rows += bench_insertion(args)
+    if not rows:
+        ap.print_help()
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Own first solution: regret-2 (or cheapest) parallel insertion in numpy.
+
+Per route we keep the earliest service start ``S`` and the latest feasible start ``L`` of every
+position (backward time slack), so a time-window/shift check of an insertion is O(1); the best
+insertion of every unrouted customer into every route is cached and only the changed route's
+column is recomputed after each insertion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import NO_DUE, ArrayModel
+
+INF = float("inf")
+
+
+class RouteState:
+    """Forward/backward time data of one route (customer nodes between the vehicle's start and end)."""
+
+    __slots__ = ("L", "S", "load", "nodes", "slack_due")
+
+    def __init__(self, m: ArrayModel, v: int, route: list[int]) -> None:
+        t = m.time[int(m.vehicle_profile[v])]
+        nodes = [int(m.starts[v]), *route, int(m.ends[v])]
+        k = len(nodes)
+        S = np.empty(k, dtype=np.int64)
+        S[0] = max(int(m.shift_start[v]), int(m.tw_open[nodes[0]]))
+        wait = np.zeros(k, dtype=np.int64)
+        for i in range(1, k):
+            arr = S[i - 1] + m.service[nodes[i - 1]] + t[nodes[i - 1], nodes[i]]
+            S[i] = max(arr, m.tw_open[nodes[i]])
+            wait[i] = S[i] - arr
+        L = np.empty(k, dtype=np.int64)
+        L[-1] = min(int(m.shift_end[v]), int(m.tw_close[nodes[-1]]))
+        for i in range(k - 2, -1, -1):
+            L[i] = min(m.tw_close[nodes[i]], L[i + 1] - t[nodes[i], nodes[i + 1]] - m.service[nodes[i]])
+        # how far service at position i may be pushed before any job from i on gets (more) late
+        due = m.due[nodes]
+        own = np.where(due >= NO_DUE, NO_DUE, np.maximum(due - S, 0))
+        sd = np.empty(k, dtype=np.int64)
+        sd[-1] = own[-1]
+        for i in range(k - 2, -1, -1):
+            sd[i] = min(own[i], wait[i + 1] + sd[i + 1])
+        self.nodes = np.array(nodes, dtype=np.int64)
+        self.S, self.L, self.slack_due = S, L, sd
+        self.load = int(m.demand[route].sum()) if route else 0
+
+    @property
+    def feasible(self) -> bool:
+        return bool(np.all(self.S <= self.L))
+
+
+def insertion_costs(
+    m: ArrayModel, v: int, st: RouteState, cand: np.ndarray, fixed_first: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best insertion cost and position (index of the predecessor) of each candidate node into route ``v``."""
+    p = int(m.vehicle_profile[v])
+    T, D = m.time[p], m.dist[p]
+    a, b = st.nodes[:-1], st.nodes[1:]
+    u = cand[:, None]
+    dep_a = st.S[:-1] + m.service[a]
+    su = np.maximum(m.tw_open[u], dep_a[None, :] + T[a[None, :], u])
+    ok = su <= m.tw_close[u]
+    sb = np.maximum(m.tw_open[b][None, :], su + m.service[u] + T[u, b[None, :]])
+    ok &= sb <= st.L[1:][None, :]
+    ok &= (m.allowed[cand, v] & (st.load + m.demand[cand] <= m.capacity[v]))[:, None]
+    if fixed_first:
+        ok[:, 0] = False
+    cost = (D[a[None, :], u] + D[u, b[None, :]] - D[a, b][None, :]).astype(float)
+    if m.has_due:
+        late_u = np.maximum(su - m.due[u], 0)
+        push = np.maximum(sb - st.S[1:][None, :], 0)
+        extra = np.maximum(push - st.slack_due[1:][None, :], 0)
+        cost += m.late_cost * (late_u + extra)
+    cost[~ok] = INF
+    pos = np.argmin(cost, axis=1)
+    return cost[np.arange(len(cand)), pos], pos
+
+
+def build_routes(
+    m: ArrayModel, seed: list[list[int]] | None = None, regret: bool = True
+) -> tuple[list[list[int]], list[int]]:
+    """Insert every customer (after the seed routes and forced-first nodes) by regret-2 or cheapest insertion.
+
+    Returns ``(routes, unrouted)``; ``routes[v]`` lists customer nodes of vehicle ``v``.
+    """
+    V = m.n_vehicles
+    routes: list[list[int]] = [[] for _ in range(V)]
+    fixed = np.zeros(V, dtype=bool)
+    placed: set[int] = set()
+    for v, node in m.first.items():
+        routes[v] = [node]
+        fixed[v] = True
+        placed.add(node)
+    if seed:
+        for v, r in enumerate(seed[:V]):
+            for node in r:  # keep the seed order while it stays feasible
+                node = int(node)
+                if node in placed or not m.allowed[node, v]:
+                    continue
+                trial = routes[v] + [node]
+                stt = RouteState(m, v, trial)
+                if stt.feasible and stt.load <= m.capacity[v]:
+                    routes[v] = trial
+                    placed.add(node)
+    cust = np.array([c for c in m.customers.tolist() if c not in placed], dtype=np.int64)
+    n = len(cust)
+    states = [RouteState(m, v, routes[v]) for v in range(V)]
+    cost = np.full((n, V), INF)
+    pos = np.zeros((n, V), dtype=np.int64)
+    if n == 0:
+        return routes, []
+    # only one empty vehicle per interchangeable group competes (regret would be 0 otherwise)
+    group = m.vehicle_group
+    active = np.zeros(V, dtype=bool)
+    seen: set[int] = set()
+    for v in range(V):
+        if routes[v]:
+            active[v] = True
+        elif int(group[v]) not in seen:
+            seen.add(int(group[v]))
+            active[v] = True
+    computed = np.zeros(V, dtype=bool)
+    for v in np.flatnonzero(active):
+        cost[:, v], pos[:, v] = insertion_costs(m, v, states[v], cust, fixed[v])
+        computed[v] = True
+    open_mask = np.ones(n, dtype=bool)
+    unrouted: list[int] = []
+    while open_mask.any():
+        rows = np.flatnonzero(open_mask)
+        cols = np.flatnonzero(active)
+        C = cost[np.ix_(rows, cols)]
+        best = C.min(axis=1)
+        if regret and C.shape[1] > 1:
+            two = np.partition(C, 1, axis=1)[:, :2]
+            second = np.where(np.isinf(two[:, 1]), 1e15, two[:, 1])
+            score = np.where(np.isinf(best), -INF, second - best)
+            pick = int(np.argmax(score))
+        else:
+            pick = int(np.argmin(best))
+        if np.isinf(best[pick]):
+            unrouted.extend(cust[rows[np.isinf(best)]].tolist())
+            open_mask[rows[np.isinf(best)]] = False
+            continue
+        r = rows[pick]
+        v = int(cols[int(np.argmin(C[pick]))])
+        node = int(cust[r])
+        was_empty = not routes[v]
+        routes[v].insert(int(pos[r, v]), node)
+        open_mask[r] = False
+        cost[r, :] = INF
+        states[v] = RouteState(m, v, routes[v])
+        rest = np.flatnonzero(open_mask)
+        if rest.size:
+            cost[rest, v], pos[rest, v] = insertion_costs(m, v, states[v], cust[rest], fixed[v])
+        if was_empty:  # the next empty vehicle of this group may now compete
+            g = int(group[v])
+            for w in range(V):
+                if not routes[w] and not active[w] and int(group[w]) == g:
+                    active[w] = True
+                    if not computed[w] and rest.size:
+                        cost[rest, w], pos[rest, w] = insertion_costs(m, w, states[w], cust[rest], fixed[w])
+                        computed[w] = True
+                    break
+    return routes, unrouted

@@ -1,0 +1,1 @@
+"""The service network: outlets, technicians, their skills, shifts and leave."""

@@ -1,0 +1,98 @@
+"""Tables of the service network."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import Boolean, Column, Date, Float, ForeignKey, Integer, String, Table, Time
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+
+technician_skills = Table(
+    "technician_skills",
+    Base.metadata,
+    Column("technician_id", ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True),
+    Column("skill_code", ForeignKey("skills.code"), primary_key=True),
+)
+
+
+class Skill(Base):
+    """A managed list: what a technician can repair, and what an order needs."""
+
+    __tablename__ = "skills"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(64))
+    name_zh: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def name(self, locale: str | None) -> str:
+        return self.name_zh if (locale or "").startswith("zh") else self.name_en
+
+
+class Outlet(Base):
+    """A service point; technicians belong to one, orders are routed through one."""
+
+    __tablename__ = "outlets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    area: Mapped[str] = mapped_column(String(100), default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    # Travel model parameters for routing: great-circle distance × detour at this speed.
+    speed_kmh: Mapped[float] = mapped_column(Float, default=30.0)
+    detour_factor: Mapped[float] = mapped_column(Float, default=1.3)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    technicians: Mapped[list[Technician]] = relationship(back_populates="outlet")
+
+
+class Technician(Base):
+    __tablename__ = "technicians"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20))
+    home_lat: Mapped[float] = mapped_column(Float)
+    home_lon: Mapped[float] = mapped_column(Float)
+    shift_start: Mapped[time] = mapped_column(Time, default=time(8, 0))
+    shift_end: Mapped[time] = mapped_column(Time, default=time(17, 0))
+    # ISO weekdays the technician works, as digits: "12345" is Monday to Friday.
+    work_days: Mapped[str] = mapped_column(String(7), default="123456")
+    daily_capacity: Mapped[int] = mapped_column(Integer, default=8)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_lat: Mapped[float | None] = mapped_column(Float)
+    last_lon: Mapped[float | None] = mapped_column(Float)
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    outlet: Mapped[Outlet] = relationship(back_populates="technicians")
+    skills: Mapped[list[Skill]] = relationship(secondary=technician_skills, order_by=Skill.code)
+    leaves: Mapped[list[Leave]] = relationship(
+        back_populates="technician", cascade="all, delete-orphan", order_by="Leave.start_date"
+    )
+
+    @property
+    def skill_codes(self) -> list[str]:
+        return [s.code for s in self.skills]
+
+
+class Leave(Base):
+    """Days off or leave, inclusive of both ends."""
+
+    __tablename__ = "leaves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id", ondelete="CASCADE"), index=True)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    technician: Mapped[Technician] = relationship(back_populates="leaves")

@@ -1,0 +1,100 @@
+"""The Flask application: `create_app` binds extensions, blueprints and Socket.IO."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apiflask import APIFlask
+from flask import request, session
+from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from web import auth, errors, filters, realtime  # noqa: F401  (auth registers the login loaders)
+from web import config as config_module
+from web.api import bp as api_bp
+from web.cli import register as register_cli
+from web.extensions import babel, csrf, db, limiter, login_manager, socketio
+from web.i18n import LANGUAGES, select_locale
+from web.labels import Labels
+from web.pages import bp as pages_bp
+
+# APIFlask 3.1 registers a schema twice when it is both a response and nested in another
+# response; the document stays valid (tests/integration/test_openapi.py checks it).
+warnings.filterwarnings("ignore", message=r".*has already been added to the spec", category=UserWarning)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
+    app = APIFlask(
+        __name__,
+        title="Field-service dispatch API",
+        version="1.0",
+        spec_path="/api/openapi.json",
+        docs_path="/api/docs",
+        json_errors=False,
+        instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
+    )
+    app.config.update(config_module.from_environment(Path(app.instance_path)))
+    app.config.update(
+        VALIDATION_ERROR_STATUS_CODE=400,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in `_csrf` below, skipped for bearer tokens
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        LOGIN_DISABLED=False,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.config["TIMEZONE"] = ZoneInfo(app.config["APP_TIMEZONE"])
+    app.security_schemes = {
+        "BearerAuth": {"type": "http", "scheme": "bearer"},
+        "CookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"},
+    }
+    if app.config["PROXY_FIX_X_FOR"]:
+        n = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "pages.login"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        cors_allowed_origins=app.config.get("SOCKETIO_ALLOWED_ORIGINS"),
+        manage_session=False,
+    )
+
+    errors.register(app)
+    filters.register(app)
+    realtime.register(app)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(pages_bp)
+    register_cli(app)
+
+    @app.error_processor
+    def api_error(error):
+        return errors.error_body(error.status_code, error.message or "", error.detail), error.status_code, error.headers
+
+    @app.before_request
+    def _csrf() -> None:
+        # CSRF rides on the browser's ambient session cookie, so every page form and every
+        # API call made with a logged-in session must carry the token; API calls without
+        # a session (bearer token, or the login call itself) have nothing to forge.
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+            return
+        if request.path.startswith("/api/") and "_user_id" not in session:
+            return
+        csrf.protect()
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {"current_locale": str(get_locale()), "languages": LANGUAGES, "labels": Labels}
+
+    return app

@@ -1,0 +1,44 @@
+"""Command-line tasks: `flask --app wsgi create-user|seed-demo`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from core.accounts import Role, create_user
+from core.errors import DomainError
+from web.extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--name", "display_name", default="", help="Display name")
+    @click.option("--outlet-id", type=int, default=None, help="Tie a dispatcher or manager to one outlet")
+    def create_user_command(username: str, role: str, password: str, display_name: str, outlet_id: int | None) -> None:
+        """Create a user account."""
+        with db.session_scope() as session:
+            try:
+                user = create_user(session, username, password, role, display_name=display_name, outlet_id=outlet_id)
+            except DomainError as exc:
+                fields = getattr(exc, "fields", {})
+                detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items())
+                raise click.ClickException(f"{exc.message}{': ' + detail if detail else ''}") from None
+            click.echo(f"created {user.role} '{user.username}' (id {user.id})")
+
+    @app.cli.command("seed-demo")
+    @click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed, the same city")
+    @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has orders")
+    def seed_demo_command(seed: int, if_empty: bool) -> None:
+        """Load a believable demo city (Xi'an): outlets, technicians, accounts, ~300 orders."""
+        from dispatch.demo import DEMO_PASSWORD, database_is_empty, seed_demo
+
+        with db.session_scope() as session:
+            if if_empty and not database_is_empty(session):
+                click.echo("demo data: the database already has data; left as it is")
+                return
+            summary = seed_demo(session, seed=seed, timezone=current_app.config["TIMEZONE"], progress=click.echo)
+        click.echo(summary)
+        click.echo(f"demo logins (password '{DEMO_PASSWORD}'): admin, dispatcher, manager, tech01 … tech30")

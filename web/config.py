@@ -1,0 +1,64 @@
+"""Configuration from the environment; nothing secret lives in the code."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _json_env(name: str, default: Any) -> Any:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"{name} must be JSON: {exc}") from None
+
+
+def _secret_key(instance_path: Path, production: bool) -> str:
+    """SECRET_KEY from the environment; in development a random key kept in instance/."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise RuntimeError("SECRET_KEY must be set in production (APP_ENV=production)")
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: Path) -> dict[str, Any]:
+    production = os.environ.get("APP_ENV", "development") == "production"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    redis_url = os.environ.get("REDIS_URL") or None
+    return {
+        "APP_ENV": "production" if production else "development",
+        "SECRET_KEY": _secret_key(instance_path, production),
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'dispatch.db'}",
+        "REDIS_URL": redis_url,
+        "APP_TIMEZONE": os.environ.get("APP_TIMEZONE", "Asia/Shanghai"),
+        "DEFAULT_CITY": os.environ.get("DEFAULT_CITY", "西安市"),
+        "GEOCODER_PROVIDER": os.environ.get("GEOCODER_PROVIDER", "none"),
+        "GEOCODER_URL": os.environ.get("GEOCODER_URL"),
+        "GEOCODER_API_KEY": os.environ.get("GEOCODER_API_KEY"),
+        "GEOCODER_TIMEOUT": float(os.environ.get("GEOCODER_TIMEOUT", "5")),
+        "SLA_COMPLETION_HOURS": float(os.environ.get("SLA_COMPLETION_HOURS", "24")),
+        "SLA_PRIORITY_HOURS": _json_env("SLA_PRIORITY_HOURS", {}),
+        "SLA_CATEGORY_HOURS": _json_env("SLA_CATEGORY_HOURS", {}),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "PUBLIC_INTAKE_LIMIT": os.environ.get("PUBLIC_INTAKE_LIMIT", "5 per minute;50 per day"),
+        "LOGIN_LIMIT": os.environ.get("LOGIN_LIMIT", "5 per minute"),
+        "PROXY_FIX_X_FOR": int(os.environ.get("PROXY_FIX_X_FOR", "0")),
+        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
+    }

@@ -1,0 +1,130 @@
+"""HTML forms (WTForms through Flask-WTF, which adds the CSRF token to each)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    FloatField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from core.errors import ValidationFailed
+from dispatch.catalog import ISSUE_CATEGORIES, PRIORITIES
+from web.labels import CHANNEL, ISSUE, PRIORITY
+
+
+def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
+    """Show the domain's field errors next to the form's fields (others at the top)."""
+    for name, messages in error.fields.items():
+        field = getattr(form, name, None)
+        translated = [gettext(m) for m in messages]
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + translated
+        else:
+            form.form_errors.extend(f"{name}: {m}" for m in translated)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+class PublicRequestForm(FlaskForm):
+    """What a customer fills in on their phone, no account needed."""
+
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=100)])
+    phone = StringField(_l("Mobile number"), validators=[DataRequired(), Length(max=32)])
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
+    product_category = SelectField(_l("Appliance"), validators=[DataRequired()])
+    issue_category = SelectField(
+        _l("What do you need?"), choices=[(c, ISSUE[c]) for c in ISSUE_CATEGORIES if c != "complaint"]
+    )
+    product_model = StringField(_l("Model (optional)"), validators=[Optional(), Length(max=100)])
+    description = TextAreaField(_l("What is wrong?"), validators=[Optional(), Length(max=2000)])
+    in_warranty = BooleanField(_l("Still under warranty"))
+    lat = HiddenField()
+    lon = HiddenField()
+
+
+class HotlineForm(FlaskForm):
+    """The dispatcher's intake form for calls, WeChat messages, e-mails and walk-ins."""
+
+    channel = SelectField(
+        _l("Channel"), choices=[(c, CHANNEL[c]) for c in ("hotline", "wechat", "email", "walk_in", "app")]
+    )
+    name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=100)])
+    phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=32)])
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
+    lat = FloatField(_l("Latitude (optional)"), validators=[Optional(), NumberRange(-90, 90)])
+    lon = FloatField(_l("Longitude (optional)"), validators=[Optional(), NumberRange(-180, 180)])
+    product_category = SelectField(_l("Product"), validators=[DataRequired()])
+    product_model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
+    issue_category = SelectField(_l("Issue"), choices=[(c, ISSUE[c]) for c in ISSUE_CATEGORIES])
+    required_skill = SelectField(_l("Required skill"), validators=[Optional()])
+    priority = SelectField(_l("Priority"), choices=[(p, PRIORITY[p]) for p in PRIORITIES])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    appointment_start = DateTimeLocalField(_l("Appointment from"), validators=[Optional()])
+    appointment_end = DateTimeLocalField(_l("Appointment until"), validators=[Optional()])
+    in_warranty = BooleanField(_l("In warranty"))
+
+
+class TransitionForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+    version = HiddenField(validators=[DataRequired()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
+    technician_id = SelectField(_l("Technician"), coerce=int, validators=[Optional()], validate_choice=False)
+
+
+class OutletForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    area = StringField(_l("Area"), validators=[Optional(), Length(max=100)])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=255)])
+    lat = FloatField(_l("Latitude"), validators=[InputRequired(), NumberRange(-90, 90)])
+    lon = FloatField(_l("Longitude"), validators=[InputRequired(), NumberRange(-180, 180)])
+    speed_kmh = FloatField(_l("Average speed (km/h)"), default=30.0, validators=[InputRequired(), NumberRange(5, 120)])
+    detour_factor = FloatField(_l("Road detour factor"), default=1.3, validators=[InputRequired(), NumberRange(1, 3)])
+    active = BooleanField(_l("Active"), default=True)
+
+
+class TechnicianForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=32)])
+    outlet_id = SelectField(_l("Outlet"), coerce=int)
+    user_id = SelectField(_l("Login account"), coerce=int, default=0)
+    skills = SelectMultipleField(_l("Skills"), validators=[DataRequired()])
+    home_lat = FloatField(_l("Home latitude"), validators=[InputRequired(), NumberRange(-90, 90)])
+    home_lon = FloatField(_l("Home longitude"), validators=[InputRequired(), NumberRange(-180, 180)])
+    shift_start = TimeField(_l("Shift starts"), validators=[InputRequired()])
+    shift_end = TimeField(_l("Shift ends"), validators=[InputRequired()])
+    work_days = StringField(_l("Work days (1=Mon … 7=Sun)"), default="123456", validators=[DataRequired()])
+    daily_capacity = IntegerField(_l("Orders per day"), default=8, validators=[InputRequired(), NumberRange(1, 30)])
+    active = BooleanField(_l("Active"), default=True)
+
+
+class LeaveForm(FlaskForm):
+    start_date = DateField(_l("From"), validators=[InputRequired()])
+    end_date = DateField(_l("Until"), validators=[InputRequired()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=100)])
+    role = SelectField(_l("Role"))
+    outlet_id = SelectField(_l("Outlet"), coerce=int, default=0)
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=256)])
+    active = BooleanField(_l("Active"), default=True)

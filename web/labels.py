@@ -1,0 +1,90 @@
+"""Human labels for the domain's codes, in the user's language (templates use `labels`)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+STATUS = {
+    "new": _l("New"),
+    "assigned": _l("Assigned"),
+    "accepted": _l("Accepted"),
+    "en_route": _l("En route"),
+    "on_site": _l("On site"),
+    "completed": _l("Completed"),
+    "closed": _l("Closed"),
+    "returned": _l("Returned"),
+    "cancelled": _l("Cancelled"),
+}
+ACTION = {
+    "created": _l("Created"),
+    "assign": _l("Assign"),
+    "unassign": _l("Unassign"),
+    "accept": _l("Accept"),
+    "reject": _l("Reject"),
+    "contact": _l("Customer contacted"),
+    "depart": _l("Set off"),
+    "arrive": _l("Arrived on site"),
+    "complete": _l("Complete"),
+    "return": _l("Return for a second visit"),
+    "close": _l("Close"),
+    "cancel": _l("Cancel"),
+}
+ROLE = {
+    "admin": _l("Administrator"),
+    "dispatcher": _l("Dispatcher"),
+    "technician": _l("Technician"),
+    "manager": _l("Manager"),
+    "customer": _l("Customer"),
+    "system": _l("System"),
+}
+CHANNEL = {
+    "hotline": _l("Hotline"),
+    "web": _l("Web form"),
+    "wechat": _l("WeChat"),
+    "app": _l("App"),
+    "email": _l("E-mail"),
+    "walk_in": _l("Walk-in"),
+    "api": _l("API"),
+}
+PRIORITY = {"normal": _l("Normal"), "urgent": _l("Urgent"), "vip": _l("VIP")}
+ISSUE = {
+    "repair": _l("Repair"),
+    "installation": _l("Installation"),
+    "maintenance": _l("Maintenance"),
+    "complaint": _l("Complaint"),
+}
+GEOCODE = {"ok": _l("located"), "failed": _l("geocoder unavailable"), "not_found": _l("address not found")}
+
+# Messages the domain raises (plain English there); listed so that they are translated.
+DOMAIN_MESSAGES = (
+    _l("is required"),
+    _l("is not a phone number"),
+    _l("is not a valid phone number"),
+    _l("must be a mobile number"),
+    _l("Validation error"),
+    _l("give both latitude and longitude, or neither"),
+    _l("must be a latitude between -90 and 90"),
+    _l("must be a longitude between -180 and 180"),
+    _l("give both ends of the window, or neither"),
+    _l("must be after appointment_start"),
+    _l("must be in the future"),
+    _l("must not be empty"),
+    _l("must be after shift_start"),
+    _l("must be between 1 and 30 orders a day"),
+    _l("use ISO weekday digits 1–7, e.g. 12345 for Monday to Friday"),
+    _l("only the technician assigned to this order may do that"),
+    _l("you may assign orders only to technicians of your own outlet"),
+    _l("must be at most 100 characters"),
+    _l("must be at most 255 characters"),
+    _l("must be at most 2000 characters"),
+)
+
+
+class Labels:
+    status = STATUS
+    action = ACTION
+    role = ROLE
+    channel = CHANNEL
+    priority = PRIORITY
+    issue = ISSUE
+    geocode = GEOCODE

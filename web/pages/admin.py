@@ -1,0 +1,240 @@
+"""Pages for shaping the service network: outlets, technicians (with leave) and accounts."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from core import accounts, audit
+from core.accounts import Role, User
+from core.errors import Conflict, DomainError, ValidationFailed
+from core.pagination import paginate
+from technicians import services as network
+from web.auth import current_actor, roles_required
+from web.extensions import db
+from web.forms import LeaveForm, OutletForm, TechnicianForm, UserForm, apply_errors
+from web.pages.base import bp
+
+OUTLET_FIELDS = ("code", "name", "area", "address", "lat", "lon", "speed_kmh", "detour_factor", "active")
+TECH_FIELDS = (
+    "name", "phone", "outlet_id", "home_lat", "home_lon", "shift_start", "shift_end",
+    "work_days", "daily_capacity", "active",
+)  # fmt: skip
+
+
+def _page() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def _save(form, action) -> bool:
+    """Run a use case for a submitted form; domain errors go back onto the form."""
+    try:
+        action()
+    except ValidationFailed as exc:
+        apply_errors(form, exc)
+        return False
+    except Conflict as exc:
+        field = getattr(form, exc.details.get("field", ""), None)
+        (field.errors if field is not None else form.form_errors).append(_(exc.message))
+        return False
+    flash(_("Saved."), "info")
+    return True
+
+
+# --- outlets ------------------------------------------------------------------------
+
+
+@bp.route("/admin/outlets", methods=["GET", "POST"])
+@roles_required("admin")
+def admin_outlets():
+    """List outlets and open a new one."""
+    form = OutletForm()
+    actor_id = current_actor().user_id
+    if form.validate_on_submit():
+        values = {f: getattr(form, f).data for f in OUTLET_FIELDS}
+        if _save(form, lambda: network.create_outlet(db.session, values, actor_id=actor_id)):
+            return redirect(url_for("pages.admin_outlets"))
+    return render_template("admin/outlets.html", outlets=network.list_outlets(db.session), form=form)
+
+
+@bp.route("/admin/outlets/<int:outlet_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def admin_outlet(outlet_id: int):
+    """Edit or deactivate one outlet; see its history."""
+    try:
+        outlet = network.get_outlet(db.session, outlet_id)
+    except DomainError:
+        abort(404)
+    form = OutletForm(obj=outlet)
+    if form.validate_on_submit():
+        values = {f: getattr(form, f).data for f in OUTLET_FIELDS}
+        actor_id = current_actor().user_id
+        if _save(form, lambda: network.update_outlet(db.session, outlet_id, values, actor_id=actor_id)):
+            return redirect(url_for("pages.admin_outlet", outlet_id=outlet_id))
+    history = audit.history(db.session, "outlet", outlet_id)
+    return render_template("admin/outlet.html", outlet=outlet, form=form, history=history)
+
+
+# --- technicians --------------------------------------------------------------------
+
+
+def _technician_form(obj=None) -> TechnicianForm:
+    form = TechnicianForm(obj=obj)
+    actor = current_actor()
+    locale = str(get_locale())
+    outlets = [o for o in network.list_outlets(db.session) if actor.outlet_id in (None, o.id)]
+    form.outlet_id.choices = [(o.id, f"{o.code} {o.name}") for o in outlets]
+    form.skills.choices = [(s.code, s.name(locale)) for s in network.list_skills(db.session)]
+    tech_users = db.session.scalars(select(User).where(User.role == "technician").order_by(User.username))
+    form.user_id.choices = [(0, "—")] + [(u.id, u.username) for u in tech_users]
+    if obj is not None and request.method == "GET":
+        form.skills.data = obj.skill_codes
+        form.user_id.data = obj.user_id or 0
+    return form
+
+
+@bp.get("/admin/technicians")
+@roles_required("admin", "dispatcher", "manager")
+def admin_technicians():
+    """Technicians, filtered by outlet and skill, paged."""
+    actor = current_actor()
+    outlet_id = request.args.get("outlet_id", "")
+    outlet_id = int(outlet_id) if outlet_id.isdigit() else actor.outlet_id
+    skill = request.args.get("skill") or None
+    query = network.technician_query(outlet_id=outlet_id, skill=skill)
+    page = paginate(db.session, query, _page(), 50)
+    return render_template(
+        "admin/technicians.html", page=page, outlets=network.list_outlets(db.session),
+        skills=network.list_skills(db.session), outlet_id=outlet_id, skill=skill,
+    )  # fmt: skip
+
+
+@bp.route("/admin/technicians/new", methods=["GET", "POST"])
+@roles_required("admin", "dispatcher")
+def admin_technician_new():
+    """Add a technician."""
+    form = _technician_form()
+    if form.validate_on_submit():
+        values = {f: getattr(form, f).data for f in TECH_FIELDS} | {"user_id": form.user_id.data or None}
+        actor_id = current_actor().user_id
+        created = []
+        if _save(form, lambda: created.append(
+            network.create_technician(db.session, values, form.skills.data, actor_id=actor_id)
+        )):  # fmt: skip
+            return redirect(url_for("pages.admin_technician", tech_id=created[0].id))
+    return render_template("admin/technician.html", tech=None, form=form, leave_form=None, history=[])
+
+
+@bp.route("/admin/technicians/<int:tech_id>", methods=["GET", "POST"])
+@roles_required("admin", "dispatcher", "manager")
+def admin_technician(tech_id: int):
+    """Edit a technician (skills, home, shift, work days, capacity), manage leave, see history."""
+    try:
+        tech = network.get_technician(db.session, tech_id)
+    except DomainError:
+        abort(404)
+    actor = current_actor()
+    may_edit = actor.role == "admin" or (actor.role == "dispatcher" and actor.outlet_id in (None, tech.outlet_id))
+    form = _technician_form(tech)
+    if request.method == "POST":
+        if not may_edit:
+            abort(403)
+        if form.validate_on_submit():
+            values = {f: getattr(form, f).data for f in TECH_FIELDS} | {"user_id": form.user_id.data or None}
+            if _save(form, lambda: network.update_technician(
+                db.session, tech_id, values, form.skills.data, actor_id=actor.user_id
+            )):  # fmt: skip
+                return redirect(url_for("pages.admin_technician", tech_id=tech_id))
+    history = audit.history(db.session, "technician", tech_id)
+    return render_template(
+        "admin/technician.html", tech=tech, form=form, leave_form=LeaveForm(), history=history, may_edit=may_edit
+    )
+
+
+@bp.post("/admin/technicians/<int:tech_id>/leaves")
+@roles_required("admin", "dispatcher")
+def admin_add_leave(tech_id: int):
+    """Record leave for a technician."""
+    form = LeaveForm()
+    actor = current_actor()
+    tech = network.get_technician(db.session, tech_id)
+    if actor.role == "dispatcher" and actor.outlet_id not in (None, tech.outlet_id):
+        abort(403)
+    if form.validate_on_submit():
+        try:
+            network.add_leave(
+                db.session, tech_id, form.start_date.data, form.end_date.data, form.reason.data or "",
+                actor_id=actor.user_id,
+            )  # fmt: skip
+            flash(_("Leave recorded."), "info")
+        except ValidationFailed as exc:
+            flash("; ".join(_(m) for msgs in exc.fields.values() for m in msgs), "error")
+    else:
+        flash(_("Give both dates of the leave."), "error")
+    return redirect(url_for("pages.admin_technician", tech_id=tech_id))
+
+
+@bp.post("/admin/technicians/<int:tech_id>/leaves/<int:leave_id>/delete")
+@roles_required("admin", "dispatcher")
+def admin_remove_leave(tech_id: int, leave_id: int):
+    """Cancel recorded leave."""
+    actor = current_actor()
+    tech = network.get_technician(db.session, tech_id)
+    if actor.role == "dispatcher" and actor.outlet_id not in (None, tech.outlet_id):
+        abort(403)
+    network.remove_leave(db.session, tech_id, leave_id, actor_id=actor.user_id)
+    flash(_("Leave removed."), "info")
+    return redirect(url_for("pages.admin_technician", tech_id=tech_id))
+
+
+# --- accounts -----------------------------------------------------------------------
+
+
+def _user_form(obj=None) -> UserForm:
+    form = UserForm(obj=obj)
+    form.role.choices = [(r.value, r.value) for r in Role]
+    form.outlet_id.choices = [(0, "—")] + [(o.id, f"{o.code} {o.name}") for o in network.list_outlets(db.session)]
+    if obj is not None and request.method == "GET":
+        form.outlet_id.data = obj.outlet_id or 0
+    return form
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@roles_required("admin")
+def admin_users():
+    """Accounts, and a form to create one."""
+    form = _user_form()
+    if form.validate_on_submit():
+        actor_id = current_actor().user_id
+        if _save(form, lambda: accounts.create_user(
+            db.session, form.username.data, form.password.data or "", form.role.data,
+            display_name=form.display_name.data or "", outlet_id=form.outlet_id.data or None, actor_id=actor_id,
+        )):  # fmt: skip
+            return redirect(url_for("pages.admin_users"))
+    page = paginate(db.session, select(User).order_by(User.username), _page(), 50)
+    return render_template("admin/users.html", page=page, form=form)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def admin_user(user_id: int):
+    """Edit or disable an account."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = _user_form(user)
+    if form.validate_on_submit():
+        values = {
+            "display_name": form.display_name.data or "", "role": form.role.data,
+            "outlet_id": form.outlet_id.data or None, "active": form.active.data,
+        }  # fmt: skip
+        if form.password.data:
+            values["password"] = form.password.data
+        actor_id = current_actor().user_id
+        if _save(form, lambda: accounts.update_user(db.session, user_id, values, actor_id=actor_id)):
+            return redirect(url_for("pages.admin_user", user_id=user_id))
+    history = audit.history(db.session, "user", user_id)
+    return render_template("admin/user.html", user=user, form=form, history=history)

@@ -1,0 +1,107 @@
+"""The two intake forms: the customer's public request form and the dispatcher's hotline form."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+
+from core.errors import ValidationFailed
+from dispatch.intake import OrderRequest, submit_order
+from technicians.services import list_skills
+from web.auth import current_actor, roles_required
+from web.extensions import db, limiter
+from web.forms import HotlineForm, PublicRequestForm, apply_errors
+from web.pages.base import bp
+from web.wiring import intake_settings
+
+
+def _skill_choices() -> list[tuple[str, str]]:
+    locale = str(get_locale())
+    return [(s.code, s.name(locale)) for s in list_skills(db.session)]
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _public_limit() -> str:
+    return current_app.config["PUBLIC_INTAKE_LIMIT"]
+
+
+@bp.route("/request", methods=["GET", "POST"])
+@limiter.limit(_public_limit, methods=["POST"])
+def public_request():
+    """The customer's repair request form (no login, mobile first)."""
+    form = PublicRequestForm()
+    form.product_category.choices = _skill_choices()
+    if form.validate_on_submit():
+        req = OrderRequest(
+            channel="web",
+            name=form.name.data,
+            phone=form.phone.data,
+            address=form.address.data,
+            product_category=form.product_category.data,
+            issue_category=form.issue_category.data,
+            product_model=form.product_model.data or "",
+            description=form.description.data or "",
+            in_warranty=form.in_warranty.data,
+            lat=_float_or_none(form.lat.data),
+            lon=_float_or_none(form.lon.data),
+        )
+        try:
+            order, _created = submit_order(db.session, req, current_actor(), intake_settings())
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect(url_for("pages.request_received", number=order.number))
+    status = 400 if request.method == "POST" else 200
+    return render_template("request.html", form=form), status
+
+
+@bp.get("/request/received/<number>")
+def request_received(number: str):
+    """Thank-you page with the order number to quote on the phone."""
+    return render_template("request_received.html", number=number[:24])
+
+
+@bp.route("/hotline", methods=["GET", "POST"])
+@roles_required("admin", "dispatcher")
+def hotline():
+    """The dispatcher's intake form for phone calls and other channels."""
+    form = HotlineForm()
+    skills = _skill_choices()
+    form.product_category.choices = skills
+    form.required_skill.choices = [("", "—")] + skills
+    if form.validate_on_submit():
+        tz: ZoneInfo = current_app.config["TIMEZONE"]
+        start, end = form.appointment_start.data, form.appointment_end.data
+        req = OrderRequest(
+            channel=form.channel.data,
+            name=form.name.data,
+            phone=form.phone.data,
+            address=form.address.data,
+            lat=form.lat.data,
+            lon=form.lon.data,
+            product_category=form.product_category.data,
+            product_model=form.product_model.data or "",
+            issue_category=form.issue_category.data,
+            required_skill=form.required_skill.data or None,
+            priority=form.priority.data,
+            description=form.description.data or "",
+            appointment_start=start.replace(tzinfo=tz) if start else None,
+            appointment_end=end.replace(tzinfo=tz) if end else None,
+            in_warranty=form.in_warranty.data,
+        )
+        try:
+            order, _created = submit_order(db.session, req, current_actor(), intake_settings())
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            return redirect(url_for("pages.order_detail", order_id=order.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("hotline.html", form=form), status

@@ -1,0 +1,83 @@
+"""Order list and detail pages for staff (and, until the phone app, for technicians)."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from core.errors import Conflict, DomainError, ValidationFailed
+from dispatch import queries, services
+from dispatch.lifecycle import Status, allowed_actions
+from dispatch.permissions import is_own_technician
+from technicians.services import list_outlets, list_technicians
+from web.auth import ANY_ROLE, current_actor, roles_required
+from web.extensions import db
+from web.forms import TransitionForm
+from web.pages.base import bp
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.get("/orders")
+@roles_required(*ANY_ROLE)
+def orders():
+    """Work orders the user may see, filtered and paged."""
+    actor = current_actor()
+    statuses = [s for s in request.args.getlist("status") if s in {x.value for x in Status}]
+    flt = queries.OrderFilter(
+        status=statuses or None,
+        outlet_id=_int_arg("outlet_id"),
+        priority=request.args.get("priority") or None,
+        q=(request.args.get("q") or "").strip()[:100] or None,
+    )
+    page = queries.list_orders(db.session, actor, flt, _int_arg("page") or 1, 50)
+    outlets = list_outlets(db.session) if actor.role != "technician" else []
+    return render_template("orders.html", page=page, flt=flt, statuses=[s.value for s in Status], outlets=outlets)
+
+
+@bp.get("/orders/<int:order_id>")
+@roles_required(*ANY_ROLE)
+def order_detail(order_id: int):
+    """One order: its details, its event trail, and the moves the user may make."""
+    actor = current_actor()
+    try:
+        order = services.get_order(db.session, order_id, actor)
+    except DomainError:
+        abort(404)
+    actions = allowed_actions(order.status, actor.role, is_own_technician=is_own_technician(actor, order))
+    technicians = []
+    if "assign" in actions:
+        technicians = [
+            t for t in list_technicians(db.session, skill=order.required_skill, active=True)
+            if actor.outlet_id in (None, t.outlet_id)
+        ]  # fmt: skip
+    events = queries.order_events(db.session, order.id)
+    return render_template(
+        "order.html", order=order, events=events, actions=actions, technicians=technicians, form=TransitionForm()
+    )
+
+
+@bp.post("/orders/<int:order_id>/transition")
+@roles_required(*ANY_ROLE)
+def order_transition(order_id: int):
+    """Apply one move from the order page's buttons."""
+    form = TransitionForm()
+    form.technician_id.choices = []
+    if not form.validate_on_submit() or not form.version.data.isdigit():
+        abort(400)
+    try:
+        services.transition(
+            db.session, order_id, form.action.data, current_actor(),
+            version=int(form.version.data), reason=form.reason.data,
+            technician_id=form.technician_id.data or None, timezone=current_app.config["TIMEZONE"],
+        )  # fmt: skip
+    except ValidationFailed as exc:
+        flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
+    except Conflict as exc:
+        flash(_(exc.message), "error")
+    else:
+        flash(_("Done."), "info")
+    return redirect(url_for("pages.order_detail", order_id=order_id))

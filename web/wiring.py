@@ -1,0 +1,25 @@
+"""Builds the domain's collaborators from the app's configuration (once per app)."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from dispatch.geocode_cache import SqlGeocodeCache
+from dispatch.geocoding import from_config
+from dispatch.intake import IntakeSettings
+from dispatch.sla import SlaPolicy
+from web.extensions import db
+
+
+def intake_settings() -> IntakeSettings:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions.get("intake_settings")
+    if settings is None:
+        settings = IntakeSettings(
+            policy=SlaPolicy.from_config(app.config),
+            timezone=app.config["TIMEZONE"],
+            geocoder=from_config(app.config, cache=SqlGeocodeCache(db)),
+            city=app.config.get("DEFAULT_CITY"),
+        )
+        app.extensions["intake_settings"] = settings
+    return settings
