@@ -19,6 +19,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from core.errors import ValidationFailed
@@ -50,7 +51,7 @@ class PublicRequestForm(FlaskForm):
     address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
     product_category = SelectField(_l("Appliance"), validators=[DataRequired()])
     issue_category = SelectField(
-        _l("What do you need?"), choices=[(c, ISSUE[c]) for c in ISSUE_CATEGORIES if c != "complaint"]
+        _l("What do you need?"), choices=[SelectChoice(c, ISSUE[c]) for c in ISSUE_CATEGORIES if c != "complaint"]
     )
     product_model = StringField(_l("Model (optional)"), validators=[Optional(), Length(max=100)])
     description = TextAreaField(_l("What is wrong?"), validators=[Optional(), Length(max=2000)])
@@ -63,7 +64,7 @@ class HotlineForm(FlaskForm):
     """The dispatcher's intake form for calls, WeChat messages, e-mails and walk-ins."""
 
     channel = SelectField(
-        _l("Channel"), choices=[(c, CHANNEL[c]) for c in ("hotline", "wechat", "email", "walk_in", "app")]
+        _l("Channel"), choices=[SelectChoice(c, CHANNEL[c]) for c in ("hotline", "wechat", "email", "walk_in", "app")]
     )
     name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=100)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=32)])
@@ -72,9 +73,9 @@ class HotlineForm(FlaskForm):
     lon = FloatField(_l("Longitude (optional)"), validators=[Optional(), NumberRange(-180, 180)])
     product_category = SelectField(_l("Product"), validators=[DataRequired()])
     product_model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
-    issue_category = SelectField(_l("Issue"), choices=[(c, ISSUE[c]) for c in ISSUE_CATEGORIES])
+    issue_category = SelectField(_l("Issue"), choices=[SelectChoice(c, ISSUE[c]) for c in ISSUE_CATEGORIES])
     required_skill = SelectField(_l("Required skill"), validators=[Optional()])
-    priority = SelectField(_l("Priority"), choices=[(p, PRIORITY[p]) for p in PRIORITIES])
+    priority = SelectField(_l("Priority"), choices=[SelectChoice(p, PRIORITY[p]) for p in PRIORITIES])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     appointment_start = DateTimeLocalField(_l("Appointment from"), validators=[Optional()])
     appointment_end = DateTimeLocalField(_l("Appointment until"), validators=[Optional()])

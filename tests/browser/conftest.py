@@ -1,0 +1,124 @@
+"""Browser tests: Playwright driving Debian's Chromium against a live server.
+
+The server is the real app on a real (SQLite file) database, served by Werkzeug in a
+thread. Playwright never downloads a browser: it launches /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import Network, skip_or_fail
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        skip_or_fail("Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("the playwright package is not installed")
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def live_server(tmp_path, sqlite_template):
+    """The app on its own SQLite file, served on a free port; yields (base_url, app)."""
+    from web import create_app
+
+    db_path = tmp_path / "live.db"
+    shutil.copy(sqlite_template, db_path)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{db_path}",
+            "SECRET_KEY": "browser-test",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "GEOCODER_PROVIDER": "none",
+            "REDIS_URL": None,
+        }
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["database"].dispose()
+
+
+@pytest.fixture
+def live_network(live_server):
+    from web.extensions import db
+
+    from tests.conftest import PASSWORD  # noqa: F401  (the accounts' password)
+    from technicians.models import Skill
+
+    _, app = live_server
+    with app.app_context(), db.session_scope() as session:
+        session.add_all(
+            [
+                Skill(code="water_heater", name_en="Water heater", name_zh="热水器"),
+                Skill(code="air_conditioner", name_en="Air conditioner", name_zh="空调"),
+                Skill(code="washing_machine", name_en="Washing machine", name_zh="洗衣机"),
+            ]
+        )
+        session.commit()
+        network = Network(session)
+        ids = {"techs": [t.id for t in network.techs], "south": network.south.id}
+    return ids
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,106 @@
+"""Small plain-Python rules: SLA policy, phone numbers, availability, passwords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.phones import display_phone, mask_phone, normalize_phone
+from core.security import password_problems
+from dispatch.sla import SlaPolicy
+from technicians.availability import can_take_work, on_leave, works_on
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_the_default_promise_is_24_hours():
+    created = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    assert SlaPolicy().due_at(created, "normal", "repair") == created + timedelta(hours=24)
+
+
+def test_a_category_rule_beats_a_priority_rule_which_beats_the_default():
+    policy = SlaPolicy(default_hours=24, priority_hours={"vip": 12}, category_hours={"installation": 72})
+    assert policy.completion_hours("vip", "installation") == 72
+    assert policy.completion_hours("vip", "repair") == 12
+    assert policy.completion_hours("normal", "repair") == 24
+
+
+def test_the_policy_is_read_from_configuration():
+    policy = SlaPolicy.from_config({"SLA_COMPLETION_HOURS": "48", "SLA_PRIORITY_HOURS": {"urgent": 6}})
+    assert policy.completion_hours("normal", "repair") == 48
+    assert policy.completion_hours("urgent", "repair") == 6
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("13800138000", "+8613800138000"), ("138 0013 8000", "+8613800138000"), ("+86 138-0013-8000", "+8613800138000")],
+)
+def test_mainland_mobile_numbers_are_stored_as_e164(raw, expected):
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("", "is required"), ("hello", "not a phone number"), ("1380013800", "not a valid"), ("02988888888", "mobile")],
+)
+def test_bad_phone_numbers_say_what_is_wrong(raw, message):
+    with pytest.raises(ValueError, match=message):
+        normalize_phone(raw)
+
+
+def test_a_landline_is_accepted_when_mobile_is_not_required():
+    assert normalize_phone("029 8888 8888", mobile_only=False) == "+862988888888"
+
+
+def test_phone_numbers_display_and_mask_as_people_read_them():
+    assert display_phone("+8613800138000") == "138 0013 8000"
+    assert mask_phone("+8613800138000") == "138****8000"
+
+
+@dataclass
+class Leave:
+    start_date: date
+    end_date: date
+
+
+@dataclass
+class Tech:
+    active: bool = True
+    work_days: str = "12345"
+    shift_start: time = time(8)
+    shift_end: time = time(17)
+    leaves: list = field(default_factory=list)
+
+
+MONDAY = date(2026, 11, 23)
+
+
+def test_a_technician_works_only_on_their_days_and_never_on_leave():
+    tech = Tech(leaves=[Leave(MONDAY + timedelta(days=1), MONDAY + timedelta(days=2))])
+    assert works_on(tech, MONDAY)
+    assert not works_on(tech, MONDAY + timedelta(days=1))  # leave, first day
+    assert not works_on(tech, MONDAY + timedelta(days=2))  # leave, last day (inclusive)
+    assert works_on(tech, MONDAY + timedelta(days=3))
+    assert not works_on(tech, MONDAY + timedelta(days=5))  # Saturday
+    assert on_leave(tech, MONDAY + timedelta(days=1))
+
+
+def test_an_inactive_technician_never_works():
+    assert not works_on(Tech(active=False), MONDAY)
+
+
+def test_work_is_offered_until_the_shift_ends_in_local_time():
+    tech = Tech()
+    assert can_take_work(tech, datetime(2026, 11, 23, 16, 59, tzinfo=SHANGHAI), SHANGHAI)
+    assert not can_take_work(tech, datetime(2026, 11, 23, 17, 0, tzinfo=SHANGHAI), SHANGHAI)
+    # 08:30 UTC is 16:30 in Shanghai: still within the shift.
+    assert can_take_work(tech, datetime(2026, 11, 23, 8, 30, tzinfo=UTC), SHANGHAI)
+
+
+def test_weak_passwords_are_explained():
+    assert password_problems("short1") == ["must be at least 10 characters"]
+    assert password_problems("onlyletterslong") == ["must mix letters with digits or symbols"]
+    assert password_problems("good-pass-2026") == []
