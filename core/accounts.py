@@ -90,6 +90,16 @@ class ApiToken(Base):
     expires_at: Mapped[datetime]
 
 
+def _outlet_errors(session: Session, values: dict) -> dict[str, str]:
+    """An error for `outlet_id` when it names no outlet (the database would refuse it)."""
+    from technicians.models import Outlet  # the network's table; imported late to keep core first
+
+    outlet_id = values.get("outlet_id")
+    if outlet_id is not None and session.get(Outlet, outlet_id) is None:
+        return {"outlet_id": f"outlet {outlet_id} does not exist"}
+    return {}
+
+
 def _check_new_user(username: str, password: str, role: str) -> None:
     errors: dict[str, str] = {}
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
@@ -116,6 +126,9 @@ def create_user(
 ) -> User:
     """Create an account; the caller commits."""
     _check_new_user(username, password, role)
+    outlet_errors = _outlet_errors(session, {"outlet_id": outlet_id})
+    if outlet_errors:
+        raise ValidationFailed(outlet_errors)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"username '{username}' is taken", field="username")
     user = User(
@@ -141,6 +154,9 @@ def update_user(session: Session, user_id: int, values: dict, *, actor_id: int |
     password = values.pop("password", None)
     if "role" in values and values["role"] not in {r.value for r in Role}:
         raise ValidationFailed({"role": f"must be one of {', '.join(r.value for r in Role)}"})
+    outlet_errors = _outlet_errors(session, values)
+    if outlet_errors:
+        raise ValidationFailed(outlet_errors)
     changes = apply_changes(user, values)
     if password is not None:
         problems = password_problems(password)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -27,9 +28,12 @@ from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
 from dispatch.models import Customer, IdempotencyKey, WorkOrder
+from dispatch.planning import PlanningSettings, place_new_order
 from dispatch.sla import SlaPolicy
 from technicians.models import Skill
 from technicians.services import nearest_outlet
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class IntakeSettings:
     timezone: ZoneInfo
     geocoder: Geocoder
     city: str | None = None
+    # When set, a new located order is assigned at once by instant insertion.
+    planning: PlanningSettings | None = None
 
 
 def validate(session: Session, req: OrderRequest, now: datetime) -> OrderRequest:
@@ -194,7 +200,22 @@ def submit_order(
     except BaseException:
         session.rollback()
         raise
+    if settings.planning is not None:
+        _place(session, order, settings.planning, now)
     return order, True
+
+
+def _place(session: Session, order: WorkOrder, planning: PlanningSettings, now: datetime) -> None:
+    """Instant assignment after the order is safely stored: a failure here leaves a new,
+    unassigned order for the dispatcher, never a lost one."""
+    try:
+        outcome = place_new_order(session, order.id, planning, now)
+    except Exception:
+        log.exception("instant assignment of order %s failed; it stays unassigned", order.id)
+        session.rollback()
+        return
+    if not isinstance(outcome, str):
+        session.refresh(order)
 
 
 def _replay(session: Session, scope: str, key: str, digest: str) -> WorkOrder | None:

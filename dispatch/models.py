@@ -128,3 +128,34 @@ class GeocodeCacheEntry(Base):
     formatted: Mapped[str] = mapped_column(String(300))
     provider: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanProposal(Base):
+    """A re-optimisation the dispatcher reviews before applying; it remembers the version of
+    every order it saw, so applying touches only orders nobody changed since."""
+
+    __tablename__ = "plan_proposals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id"))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")  # proposed, applied, superseded
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    applied_at: Mapped[datetime | None]
+
+
+class RouteStop(Base):
+    """Where an order stands in its technician's day as last planned, and its ETA.
+
+    Kept apart from the order so that re-planning (which happens often) never bumps the
+    order's version and never makes a technician's next tap a conflict.
+    """
+
+    __tablename__ = "route_stops"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    eta: Mapped[datetime | None]
+    planned_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -52,13 +52,12 @@ def transition(
     timezone: ZoneInfo | None = None,
     now: datetime | None = None,
 ) -> WorkOrder:
-    """Apply one lifecycle move to an order the caller read at `version`.
+    """Apply one lifecycle move to an order the caller read at `version`, and commit.
 
     Raises NotFound, PermissionDenied, InvalidTransition (status does not allow the move),
     StaleWrite (someone changed the order since `version`) or ValidationFailed. The order
     change and its event are one transaction.
     """
-    now = now or utcnow()
     try:
         order = get_order(session, order_id, actor)
         if order.version != version:
@@ -67,46 +66,9 @@ def transition(
                 f"you had {version}); reload it and try again",
                 current_version=order.version,
             )
-        move = check_move(action, order.status, actor.role, is_own_technician=is_own_technician(actor, order))
-        reason = (reason or "").strip() or None
-        if "reason" in move.requires and not reason:
-            raise ValidationFailed({"reason": f"a reason is required to {action} an order"})
-        data: dict = {"reason": reason} if reason else {}
-        previous_status = order.status
-
-        if "technician" in move.requires:
-            tech = _assignable_technician(session, order, technician_id, actor, timezone, now)
-            if order.technician_id is not None and order.technician_id != tech.id:
-                data["previous_technician_id"] = order.technician_id
-            order.technician_id = tech.id
-            order.outlet_id = tech.outlet_id
-            order.assignment_locked = actor.role != "system"
-            data["technician_id"] = tech.id
-        if "proof" in move.requires:
-            proof.check_completion(session, order)
-
-        if action in ("unassign", "reject"):
-            data["previous_technician_id"] = order.technician_id
-            order.technician_id = None
-            order.assignment_locked = False
-        elif action == "contact":
-            order.contacted_at = now
-        elif action == "complete":
-            order.completed_at = now
-        elif action == "close":
-            order.closed_at = now
-        elif action == "return":
-            order.visit_count += 1
-            order.completed_at = None
-
-        if position is not None:
-            data.update(_position_data(order, position))
-        if move.target is not None:
-            order.status = move.target.value
-        record_event(
+        apply_move(
             session, order, action, actor,
-            from_status=previous_status, to_status=order.status, data=data,
-            location=(position.lat, position.lon, position.accuracy_m) if position else None, at=now,
+            reason=reason, technician_id=technician_id, position=position, timezone=timezone, now=now,
         )  # fmt: skip
         session.commit()
     except StaleDataError:
@@ -119,6 +81,72 @@ def transition(
     except BaseException:
         session.rollback()
         raise
+    return order
+
+
+def apply_move(
+    session: Session,
+    order: WorkOrder,
+    action: str,
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    technician_id: int | None = None,
+    position: Position | None = None,
+    timezone: ZoneInfo | None = None,
+    now: datetime | None = None,
+    data: dict | None = None,
+) -> WorkOrder:
+    """Check and apply one move inside the caller's transaction (no commit).
+
+    The order's UPDATE carries its version, so a concurrent writer makes the flush fail
+    rather than overwrite (StaleDataError, which the caller turns into StaleWrite).
+    """
+    now = now or utcnow()
+    move = check_move(action, order.status, actor.role, is_own_technician=is_own_technician(actor, order))
+    reason = (reason or "").strip() or None
+    if "reason" in move.requires and not reason:
+        raise ValidationFailed({"reason": f"a reason is required to {action} an order"})
+    data = dict(data or {})
+    if reason:
+        data["reason"] = reason
+    previous_status = order.status
+
+    if "technician" in move.requires:
+        tech = _assignable_technician(session, order, technician_id, actor, timezone, now)
+        if order.technician_id is not None and order.technician_id != tech.id:
+            data["previous_technician_id"] = order.technician_id
+        order.technician_id = tech.id
+        order.outlet_id = tech.outlet_id
+        order.assignment_locked = actor.role != "system"
+        data["technician_id"] = tech.id
+    if "proof" in move.requires:
+        proof.check_completion(session, order)
+
+    if action in ("unassign", "reject"):
+        data["previous_technician_id"] = order.technician_id
+        order.technician_id = None
+        order.assignment_locked = False
+    elif action == "contact":
+        order.contacted_at = now
+    elif action == "complete":
+        order.completed_at = now
+    elif action == "close":
+        order.closed_at = now
+    elif action == "return":
+        order.visit_count += 1
+        order.completed_at = None
+
+    if position is not None:
+        data.update(_position_data(order, position))
+    if move.target is not None:
+        order.status = move.target.value
+    order.updated_at = now  # every move is a write: the version always moves on with its event
+    record_event(
+        session, order, action, actor,
+        from_status=previous_status, to_status=order.status, data=data,
+        location=(position.lat, position.lon, position.accuracy_m) if position else None, at=now,
+    )  # fmt: skip
     return order
 
 

@@ -102,6 +102,8 @@ def app_config(database_url, tmp_path) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "GEOCODER_PROVIDER": "none",
         "REDIS_URL": None,
+        # Most tests follow an order by hand; tests/integration/test_planning.py turns it on.
+        "AUTO_ASSIGN_ON_INTAKE": False,
     }
 
 

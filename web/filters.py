@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
+from flask_babel import get_locale
 
 from core.phones import display_phone
+from technicians.models import Technician
+from technicians.services import list_skills
+from web.extensions import db
 
 
 def local_datetime(value: datetime | None) -> str:
@@ -15,6 +19,21 @@ def local_datetime(value: datetime | None) -> str:
     return value.astimezone(current_app.config["TIMEZONE"]).strftime("%Y-%m-%d %H:%M")
 
 
+def skill_name(code: str) -> str:
+    """A skill's name in the user's language (the list is read once per request)."""
+    if "skill_names" not in g:
+        locale = str(get_locale())
+        g.skill_names = {s.code: s.name(locale) for s in list_skills(db.session, include_inactive=True)}
+    return g.skill_names.get(code, code)
+
+
+def technician_name(tech_id: int) -> str:
+    tech = db.session.get(Technician, tech_id)
+    return tech.name if tech else f"#{tech_id}"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["skill_name"] = skill_name
+    app.jinja_env.filters["technician_name"] = technician_name

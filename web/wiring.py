@@ -7,6 +7,7 @@ from flask import current_app
 from dispatch.geocode_cache import SqlGeocodeCache
 from dispatch.geocoding import from_config
 from dispatch.intake import IntakeSettings
+from dispatch.planning import PlanningSettings
 from dispatch.sla import SlaPolicy
 from web.extensions import db
 
@@ -20,6 +21,15 @@ def intake_settings() -> IntakeSettings:
             timezone=app.config["TIMEZONE"],
             geocoder=from_config(app.config, cache=SqlGeocodeCache(db)),
             city=app.config.get("DEFAULT_CITY"),
+            planning=planning_settings() if app.config["AUTO_ASSIGN_ON_INTAKE"] else None,
         )
         app.extensions["intake_settings"] = settings
+    return settings
+
+
+def planning_settings() -> PlanningSettings:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions.get("planning_settings")
+    if settings is None:
+        settings = app.extensions["planning_settings"] = PlanningSettings.from_config(app.config)
     return settings

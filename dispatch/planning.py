@@ -1,0 +1,378 @@
+"""The technicians' day as OR-Tools sees it, and the two ways plans reach the orders.
+
+- `place_new_order`: the instant path. A new order goes to the cheapest feasible place
+  across everyone's current route (skill, shift, capacity, windows; lateness priced).
+- `propose` / `apply_proposal`: re-optimisation of the open, not-started orders, shown to
+  the dispatcher as a diff and applied atomically, only to orders still as the plan saw them.
+
+The database ↔ plain-data translation lives here; `routing` never sees a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.accounts import Actor
+from core.db import utcnow
+from core.errors import Conflict, NotFound
+from dispatch.lifecycle import OPEN, Status
+from dispatch.models import PlanProposal, RouteStop, WorkOrder
+from dispatch.services import apply_move
+from routing import InsertionIndex, Job, NoInsertion, Plan, Problem, Technician, diff, solve
+from routing.evaluate import evaluate
+from technicians.availability import can_take_work, shift_bounds
+from technicians.models import Outlet
+from technicians.models import Technician as TechnicianRow
+
+DEFAULT_SERVICE_MINUTES = {"repair": 45, "installation": 90, "maintenance": 40, "complaint": 30}
+# Orders a plan may move: not yet accepted by their technician, and not held by a dispatcher.
+MOVABLE = frozenset({Status.NEW, Status.ASSIGNED})
+
+
+@dataclass(frozen=True)
+class PlanningSettings:
+    timezone: ZoneInfo
+    service_minutes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_MINUTES))
+    time_limit_s: float = 5.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PlanningSettings:
+        return cls(
+            timezone=config["TIMEZONE"],
+            service_minutes={**DEFAULT_SERVICE_MINUTES, **config.get("SERVICE_MINUTES", {})},
+            time_limit_s=float(config.get("REOPTIMIZE_TIME_LIMIT_S", 5.0)),
+        )
+
+
+@dataclass
+class Day:
+    """Today's problem: technicians on shift, open located orders, and the current routes."""
+
+    t0: datetime
+    technicians: list[Technician]
+    jobs: dict[int, Job]
+    orders: dict[int, WorkOrder]
+    routes: dict[int, list[int]]
+    unplannable: dict[int, str]
+
+    def problem(self, exclude: int | None = None) -> Problem:
+        return Problem(self.technicians, tuple(j for i, j in self.jobs.items() if i != exclude))
+
+    def at(self, seconds: int) -> datetime:
+        return self.t0 + timedelta(seconds=seconds)
+
+
+def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet_id: int | None = None) -> Day:
+    """Read the technicians who can work now and the open orders, as plain routing data."""
+    tz = settings.timezone
+    today = now.astimezone(tz).date()
+    tech_query = (
+        select(TechnicianRow)
+        .join(Outlet)
+        .where(TechnicianRow.active.is_(True))
+        .options(
+            selectinload(TechnicianRow.skills), selectinload(TechnicianRow.leaves), selectinload(TechnicianRow.outlet)
+        )
+    )
+    order_query = select(WorkOrder).where(WorkOrder.status.in_([s.value for s in OPEN]))
+    if outlet_id is not None:
+        tech_query = tech_query.where(TechnicianRow.outlet_id == outlet_id)
+        order_query = order_query.where(WorkOrder.outlet_id == outlet_id)
+    done_today = _completed_today(session, today, tz)
+    technicians = []
+    for row in session.scalars(tech_query):
+        if not can_take_work(row, now, tz):
+            continue
+        start, end = shift_bounds(row, today, tz)
+        fresh = row.last_seen_at is not None and row.last_seen_at.astimezone(tz).date() == today
+        here = (row.last_lat, row.last_lon) if fresh and row.last_lat is not None else (row.home_lat, row.home_lon)
+        technicians.append(
+            Technician(
+                id=row.id,
+                start=here,
+                end=(row.home_lat, row.home_lon),
+                shift_start=max(0, _seconds(start - now)),
+                shift_end=_seconds(end - now),
+                skills=frozenset(row.skill_codes),
+                max_jobs=max(0, row.daily_capacity - done_today.get(row.id, 0)),
+                speed_kmh=row.outlet.speed_kmh,
+                detour=row.outlet.detour_factor,
+            )
+        )
+    orders: dict[int, WorkOrder] = {}
+    jobs: dict[int, Job] = {}
+    unplannable: dict[int, str] = {}
+    routes: dict[int, list[int]] = {t.id: [] for t in technicians}
+    for order in session.scalars(order_query):
+        orders[order.id] = order
+        if order.lat is None or order.lon is None:
+            unplannable[order.id] = "no_location"
+            continue
+        jobs[order.id] = _job(order, settings, now)
+    planned = {
+        stop.order_id: stop.seq
+        for stop in session.scalars(select(RouteStop).where(RouteStop.order_id.in_(list(jobs))))
+    }
+    assigned = sorted(
+        (o for o in orders.values() if o.technician_id in routes and o.id in jobs),
+        key=lambda o: (o.status not in (Status.ON_SITE, Status.EN_ROUTE), planned.get(o.id, 10**6), o.due_at),
+    )
+    for order in assigned:
+        routes[order.technician_id].append(order.id)
+    return Day(now, technicians, jobs, orders, routes, unplannable)
+
+
+def _job(order: WorkOrder, settings: PlanningSettings, now: datetime) -> Job:
+    window = None
+    if order.appointment_start and order.appointment_end and order.appointment_end > now:
+        window = (max(0, _seconds(order.appointment_start - now)), _seconds(order.appointment_end - now))
+    locked = order.technician_id is not None and (order.status not in MOVABLE or order.assignment_locked)
+    return Job(
+        id=order.id,
+        location=(order.lat, order.lon),
+        skill=order.required_skill,
+        service_s=60 * settings.service_minutes.get(order.issue_category, 45),
+        window=window,
+        due=max(0, _seconds(order.due_at - now)),
+        priority=order.priority,
+        locked_to=order.technician_id if locked else None,
+        started=order.status in (Status.EN_ROUTE, Status.ON_SITE),
+    )
+
+
+def _completed_today(session: Session, today: date, tz: ZoneInfo) -> dict[int, int]:
+    start = datetime.combine(today, datetime.min.time(), tzinfo=tz)
+    rows = session.execute(
+        select(WorkOrder.technician_id, func.count())
+        .where(WorkOrder.completed_at >= start, WorkOrder.technician_id.is_not(None))
+        .group_by(WorkOrder.technician_id)
+    )
+    return dict(rows.all())
+
+
+def _seconds(delta: timedelta) -> int:
+    return int(delta.total_seconds())
+
+
+# --- the instant path ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    technician_id: int
+    position: int
+    eta: datetime
+    extra_km: float
+    late_minutes: int
+
+
+def suggest(session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None, top: int = 3):
+    """The best technicians for one order (cheapest insertion each), best first; or a reason."""
+    now = now or utcnow()
+    day = load_day(session, settings, now)
+    if order_id in day.unplannable:
+        return [], day.unplannable[order_id]
+    job = day.jobs.get(order_id)
+    if job is None:
+        raise NotFound(f"work order {order_id} is not open")
+    routes = {t: [j for j in r if j != order_id] for t, r in day.routes.items()}
+    current = evaluate(day.technicians, day.jobs, routes)
+    index = InsertionIndex(day.technicians, current, day.jobs)
+    found: list[Suggestion] = []
+    reason = "no_skill"
+    for tech in day.technicians:
+        if job.skill not in tech.skills:
+            continue
+        result = index.best(Job(**{**job.__dict__, "locked_to": tech.id, "started": False}))
+        if isinstance(result, NoInsertion):
+            reason = result.reason
+            continue
+        found.append(_suggestion(day, result))
+    found.sort(key=lambda s: (s.late_minutes, s.extra_km))
+    return found[:top], (None if found else reason)
+
+
+def _suggestion(day: Day, insertion) -> Suggestion:
+    return Suggestion(
+        technician_id=int(insertion.tech_id),
+        position=insertion.position,
+        eta=day.at(insertion.arrival_s),
+        extra_km=round(insertion.extra_distance_m / 1000, 2),
+        late_minutes=insertion.late_s // 60,
+    )
+
+
+def place_new_order(
+    session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None
+) -> Suggestion | str:
+    """Assign a new order to the cheapest feasible place in today's routes (by the system).
+
+    Returns the placement, or the reason it stays unassigned (`no_skill`,
+    `no_capacity_or_time`, `window_unreachable`, `no_location`). Commits.
+    """
+    now = now or utcnow()
+    try:
+        day = load_day(session, settings, now)
+        order = day.orders.get(order_id)
+        if order is None or order.status != Status.NEW:
+            return "not_new"
+        if order_id in day.unplannable:
+            return day.unplannable[order_id]
+        routes = {t: list(r) for t, r in day.routes.items()}
+        current = evaluate(day.technicians, day.jobs, routes)
+        result = InsertionIndex(day.technicians, current, day.jobs).best(day.jobs[order_id])
+        if isinstance(result, NoInsertion):
+            session.rollback()
+            return result.reason
+        suggestion = _suggestion(day, result)
+        apply_move(
+            session, order, "assign", Actor.system(), technician_id=suggestion.technician_id,
+            timezone=settings.timezone, now=now,
+            data={"eta": suggestion.eta.isoformat(), "extra_km": suggestion.extra_km, "by": "instant_insertion"},
+        )  # fmt: skip
+        route = routes[suggestion.technician_id]
+        route.insert(suggestion.position, order_id)
+        timed = evaluate(day.technicians, day.jobs, {suggestion.technician_id: route})
+        _write_route(session, day, suggestion.technician_id, route, timed)
+        session.commit()
+        return suggestion
+    except StaleDataError:
+        session.rollback()
+        return "changed_meanwhile"
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _write_route(session: Session, day: Day, tech_id: int, route: list[int], timed: Plan) -> None:
+    etas = {s.job_id: day.at(s.arrival_s) for s in timed.routes.get(tech_id, [])}
+    for seq, oid in enumerate(route):
+        set_route_stop(session, oid, tech_id, seq, etas.get(oid), day.t0)
+
+
+def set_route_stop(
+    session: Session, order_id: int, tech_id: int, seq: int, eta: datetime | None, now: datetime
+) -> None:
+    stop = session.get(RouteStop, order_id)
+    if stop is None:
+        session.add(RouteStop(order_id=order_id, technician_id=tech_id, seq=seq, eta=eta, planned_at=now))
+    else:
+        stop.technician_id, stop.seq, stop.eta, stop.planned_at = tech_id, seq, eta, now
+
+
+# --- re-optimisation ----------------------------------------------------------------
+
+
+def propose(
+    session: Session,
+    settings: PlanningSettings,
+    actor: Actor,
+    *,
+    outlet_id: int | None = None,
+    time_limit_s: float | None = None,
+    now: datetime | None = None,
+) -> PlanProposal:
+    """Re-plan today's open orders (warm-started from the current routes) and store the
+    result as a proposal with its diff. Commits the proposal only; orders are untouched."""
+    now = now or utcnow()
+    day = load_day(session, settings, now, outlet_id)
+    current = evaluate(day.technicians, day.jobs, day.routes)
+    new = solve(day.problem(), time_limit_s=time_limit_s or settings.time_limit_s, initial=current)
+    change = diff(current, new)
+    payload = {
+        "t0": now.isoformat(),
+        "routes": {str(t): [s.job_id for s in stops] for t, stops in new.routes.items()},
+        "etas": {str(s.job_id): day.at(s.arrival_s).isoformat() for stops in new.routes.values() for s in stops},
+        "versions": {str(oid): o.version for oid, o in day.orders.items()},
+        "unserved": [{"order_id": u.job_id, "reason": u.reason} for u in new.unserved]
+        + [{"order_id": oid, "reason": r} for oid, r in day.unplannable.items()],
+        "diff": {
+            "moves": [
+                {"order_id": m.job_id, "from": m.from_tech, "to": m.to_tech, "position": m.new_position,
+                 "eta": day.at(m.new_eta).isoformat() if m.new_eta is not None else None}
+                for m in change.moves
+            ],
+            "km_saved": round(change.distance_saved_m / 1000, 2),
+            "lateness_avoided_min": change.lateness_avoided_s // 60,
+            "newly_served": list(change.newly_served),
+            "newly_unserved": list(change.newly_unserved),
+        },
+        "before": {"km": round(current.total_distance_m / 1000, 2), "late_orders": current.late_jobs},
+        "after": {"km": round(new.total_distance_m / 1000, 2), "late_orders": new.late_jobs},
+    }  # fmt: skip
+    proposal = PlanProposal(created_by_id=actor.user_id, outlet_id=outlet_id, payload=payload, created_at=now)
+    session.add(proposal)
+    session.commit()
+    return proposal
+
+
+@dataclass
+class ApplyResult:
+    applied: list[int]
+    skipped: dict[int, str]
+
+
+def apply_proposal(
+    session: Session, proposal_id: int, settings: PlanningSettings, actor: Actor, now: datetime | None = None
+) -> ApplyResult:
+    """Apply a proposal in one transaction, only to orders still as the proposal saw them.
+
+    An order that someone changed since (another dispatcher, a technician's acceptance, an
+    earlier plan) is skipped and reported; the rest apply together or not at all.
+    """
+    now = now or utcnow()
+    proposal = session.get(PlanProposal, proposal_id, with_for_update=True)
+    if proposal is None:
+        raise NotFound(f"plan proposal {proposal_id} not found")
+    if proposal.status != "proposed":
+        raise Conflict(f"plan proposal {proposal_id} was {proposal.status} already")
+    payload = proposal.payload
+    versions = {int(k): v for k, v in payload["versions"].items()}
+    # The optimiser's choice, approved by a person: recorded as theirs, but not a manual lock.
+    system = Actor(user_id=actor.user_id, role="system")
+    result = ApplyResult(applied=[], skipped={})
+    try:
+        # Lock every order the plan touches, in id order, before writing any event: a
+        # transaction that holds the event counter then never waits for an order lock, so
+        # plans and single moves cannot deadlock.
+        ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
+        session.scalars(select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update()).all()
+        for tech_key, order_ids in payload["routes"].items():
+            tech_id = int(tech_key)
+            for seq, oid in enumerate(order_ids):
+                order = session.get(WorkOrder, oid)
+                if order is None or order.version != versions.get(oid):
+                    result.skipped[oid] = "changed since the plan was made"
+                    continue
+                if order.technician_id != tech_id:
+                    if order.status not in MOVABLE or order.assignment_locked:
+                        result.skipped[oid] = f"{order.status}, kept with its technician"
+                        continue
+                    apply_move(
+                        session, order, "assign", system, technician_id=tech_id, timezone=settings.timezone,
+                        now=now, data={"by": "reoptimisation", "proposal_id": proposal.id},
+                    )  # fmt: skip
+                    result.applied.append(oid)
+                eta = payload["etas"].get(str(oid))
+                set_route_stop(session, oid, tech_id, seq, datetime.fromisoformat(eta) if eta else None, now)
+        proposal.status, proposal.applied_at = "applied", now
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise Conflict("orders changed while the plan was being applied; run the optimisation again") from None
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+def proposal_summary(proposal: PlanProposal) -> dict[str, Any]:
+    return {"id": proposal.id, "status": proposal.status, "created_at": proposal.created_at, **proposal.payload}

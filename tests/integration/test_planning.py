@@ -1,0 +1,195 @@
+"""Assignment with OR-Tools: the instant path at intake, suggestions, re-optimisation
+proposals and their atomic application."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.accounts import Actor
+from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
+from dispatch.services import transition
+from tests.conftest import Auth
+from tests.integration.helpers import act, create_order
+
+NORTH = (34.331, 108.941)
+SOUTH = (34.201, 108.951)
+
+
+@pytest.fixture
+def dispatcher(app, network, auth):
+    app.config["AUTO_ASSIGN_ON_INTAKE"] = True
+    app.extensions.pop("intake_settings", None)
+    return auth.token("dispatcher")
+
+
+def at(point, **extra):
+    return {"lat": point[0], "lon": point[1], **extra}
+
+
+def test_a_new_order_goes_to_the_nearest_technician_with_the_skill(client, dispatcher, network, db_session):
+    south = create_order(client, dispatcher, **at(SOUTH))
+    north = create_order(client, dispatcher, phone="13900139000", **at(NORTH))
+    assert (south["status"], south["technician"]["id"]) == ("assigned", network.techs[1].id)
+    assert (north["status"], north["technician"]["id"]) == ("assigned", network.techs[0].id)
+    assert not north["assignment_locked"], "the system's choice is not a dispatcher's lock"
+    event = db_session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.order_id == north["id"], WorkOrderEvent.kind == "assign")
+    ).one()
+    assert event.actor_role == "system" and event.data["by"] == "instant_insertion"
+    assert event.data["extra_km"] < 5
+    stop = db_session.get(RouteStop, north["id"])
+    assert stop.technician_id == network.techs[0].id and stop.eta is not None
+
+
+def test_an_order_nobody_can_do_stays_unassigned(client, dispatcher, db_session):
+    from technicians.models import Skill
+
+    db_session.add(Skill(code="refrigerator", name_en="Refrigerator", name_zh="冰箱"))
+    db_session.commit()
+    order = create_order(client, dispatcher, product_category="refrigerator", **at(SOUTH))
+    assert order["status"] == "new" and order["technician"] is None
+
+
+def test_an_order_without_a_location_waits_for_the_dispatcher(client, dispatcher):
+    order = create_order(client, dispatcher, lat=None, lon=None)
+    assert order["status"] == "new" and order["geocode_status"] == "failed"
+
+
+def test_a_technician_on_leave_is_passed_over(client, dispatcher, network, db_session):
+    from technicians.services import add_leave
+
+    today = date.today()
+    add_leave(db_session, network.techs[1].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
+    order = create_order(client, dispatcher, **at(SOUTH))
+    assert order["technician"]["id"] == network.techs[0].id  # the North technician, further away
+
+
+def test_a_full_technician_is_passed_over(client, dispatcher, network, db_session):
+    from technicians.services import update_technician
+
+    update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
+    first = create_order(client, dispatcher, **at(SOUTH))
+    second = create_order(client, dispatcher, phone="13900139000", **at(SOUTH))
+    assert first["technician"]["id"] == network.techs[1].id
+    assert second["technician"]["id"] == network.techs[0].id
+
+
+def test_suggestions_list_the_best_technicians_first(app, client, network, auth):
+    headers = auth.token("dispatcher")  # auto-assignment off: the order waits
+    order = create_order(client, headers, **at(SOUTH))
+    body = client.get(f"/api/orders/{order['id']}/suggestions", headers=headers).get_json()
+    assert [s["technician_id"] for s in body["items"]] == [network.techs[1].id, network.techs[0].id]
+    assert body["items"][0]["extra_km"] < body["items"][1]["extra_km"]
+    assert body["items"][0]["name"] == "Tech 2"
+    assert client.get(f"/api/orders/{order['id']}/suggestions", headers=auth.token("tech1")).status_code == 403
+
+
+def _misassign(db_session, order_id, tech_id):
+    """Assign as the system would (not a dispatcher's lock), however far away."""
+    order = db_session.get(WorkOrder, order_id)
+    transition(db_session, order_id, "assign", Actor.system(), version=order.version, technician_id=tech_id)
+
+
+def test_reoptimisation_proposes_moves_that_save_driving_and_applies_them(client, network, auth, db_session):
+    headers = auth.token("dispatcher")
+    orders = [create_order(client, headers, phone=f"1390013900{i}", **at(NORTH)) for i in range(3)]
+    for o in orders:
+        _misassign(db_session, o["id"], network.techs[1].id)  # North jobs on the South technician
+    proposal = client.post("/api/plans", json={"time_limit_s": 1}, headers=headers)
+    assert proposal.status_code == 201, proposal.get_json()
+    plan = proposal.get_json()
+    moved = {m["order_id"]: m["to"] for m in plan["diff"]["moves"]}
+    assert moved == {o["id"]: network.techs[0].id for o in orders}
+    assert plan["diff"]["km_saved"] > 0 and plan["after"]["km"] < plan["before"]["km"]
+    # Nothing changed yet.
+    assert {db_session.get(WorkOrder, o["id"]).technician_id for o in orders} == {network.techs[1].id}
+    db_session.rollback()  # release SQLite's write lock before the next request
+
+    applied = client.post(f"/api/plans/{plan['id']}/apply", headers=headers).get_json()
+    assert sorted(applied["applied"]) == sorted(o["id"] for o in orders) and applied["skipped"] == {}
+    db_session.expire_all()
+    assert {db_session.get(WorkOrder, o["id"]).technician_id for o in orders} == {network.techs[0].id}
+    db_session.rollback()
+    again = client.post(f"/api/plans/{plan['id']}/apply", headers=headers)
+    assert again.status_code == 409
+
+
+def test_a_dispatchers_manual_choice_is_kept_by_the_optimiser(client, network, auth, db_session):
+    headers = auth.token("dispatcher")
+    order = create_order(client, headers, **at(NORTH))
+    act(client, headers, order, "assign", technician_id=network.techs[1].id)  # manual: locked
+    plan = client.post("/api/plans", json={"time_limit_s": 1}, headers=headers).get_json()
+    assert plan["diff"]["moves"] == []
+    assert plan["routes"][str(network.techs[1].id)] == [order["id"]]
+
+
+def test_an_order_changed_after_the_proposal_is_left_alone(client, network, auth, db_session):
+    headers = auth.token("dispatcher")
+    orders = [create_order(client, headers, phone=f"1390013900{i}", **at(NORTH)) for i in range(2)]
+    for o in orders:
+        _misassign(db_session, o["id"], network.techs[1].id)
+    plan = client.post("/api/plans", json={"time_limit_s": 1}, headers=headers).get_json()
+    tech2 = Auth(client.application.test_client()).token("tech2")
+    accepted = act(client, tech2, client.get(f"/api/orders/{orders[0]['id']}", headers=headers).get_json(), "accept")
+    assert accepted.status_code == 200
+    result = client.post(f"/api/plans/{plan['id']}/apply", headers=headers).get_json()
+    assert result["applied"] == [orders[1]["id"]]
+    assert list(result["skipped"]) == [str(orders[0]["id"])]
+    db_session.expire_all()
+    assert db_session.get(WorkOrder, orders[0]["id"]).technician_id == network.techs[1].id  # acceptance kept
+
+
+def test_competing_plans_and_manual_assignments_never_double_assign(app, network, db_session):
+    """Dispatchers assign by hand while two proposals are applied, all at once."""
+    client = app.test_client()
+    headers = Auth(client).token("dispatcher")
+    ids = []
+    for i in range(12):
+        point = NORTH if i % 2 else SOUTH
+        ids.append(create_order(client, headers, phone=f"139001390{i:02d}", **at(point))["id"])
+        _misassign(db_session, ids[-1], network.techs[1].id if i % 2 else network.techs[0].id)
+    proposals = [
+        client.post("/api/plans", json={"time_limit_s": 0.5}, headers=headers).get_json()["id"] for _ in range(2)
+    ]
+    barrier = threading.Barrier(6)
+    outcomes: list[tuple[str, int]] = []
+
+    def apply(pid: int) -> None:
+        c = app.test_client()
+        barrier.wait()
+        outcomes.append(("apply", c.post(f"/api/plans/{pid}/apply", headers=headers).status_code))
+
+    def manual(seed: int) -> None:
+        c = app.test_client()
+        rnd = random.Random(seed)
+        barrier.wait()
+        for oid in rnd.sample(ids, 4):
+            order = c.get(f"/api/orders/{oid}", headers=headers).get_json()
+            tech = network.techs[rnd.choice([0, 1])].id
+            outcomes.append(("manual", act(c, headers, order, "assign", technician_id=tech).status_code))
+
+    threads = [threading.Thread(target=apply, args=(p,)) for p in proposals]
+    threads += [threading.Thread(target=manual, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(code in (200, 409) for _, code in outcomes), outcomes
+    db_session.expire_all()
+    for oid in ids:
+        order = db_session.get(WorkOrder, oid)
+        assigns = db_session.scalars(
+            select(WorkOrderEvent)
+            .where(WorkOrderEvent.order_id == oid, WorkOrderEvent.kind == "assign")
+            .order_by(WorkOrderEvent.seq)
+        ).all()
+        # The order's technician is the one its last recorded assignment named: no write lost or doubled.
+        assert order.technician_id == assigns[-1].data["technician_id"]
+        # Versions only move forward, one step per recorded change.
+        changes = db_session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.order_id == oid)).all()
+        assert order.version == len(changes)

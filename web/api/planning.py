@@ -1,0 +1,107 @@
+"""Assignment suggestions and re-optimisation over JSON."""
+
+from __future__ import annotations
+
+from apiflask import Schema, fields
+from apiflask.validators import Range
+
+from core.errors import NotFound, PermissionDenied
+from dispatch import planning, services
+from dispatch.models import PlanProposal
+from technicians.models import Technician
+from web.api.base import SECURITY, bp
+from web.auth import STAFF, current_actor, roles_required
+from web.extensions import db
+from web.wiring import planning_settings
+
+
+class SuggestionOut(Schema):
+    technician_id = fields.Integer()
+    name = fields.String()
+    eta = fields.DateTime()
+    extra_km = fields.Float()
+    late_minutes = fields.Integer()
+
+
+class SuggestionList(Schema):
+    items = fields.List(fields.Nested(SuggestionOut))
+    reason = fields.String(allow_none=True, metadata={"description": "why nobody fits, when the list is empty"})
+
+
+class ProposalIn(Schema):
+    outlet_id = fields.Integer(load_default=None, allow_none=True)
+    time_limit_s = fields.Float(load_default=None, allow_none=True, validate=Range(0.5, 60))
+
+
+class ProposalOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    created_at = fields.DateTime()
+    routes = fields.Dict(metadata={"description": "technician id → order ids in visiting order"})
+    etas = fields.Dict()
+    unserved = fields.List(fields.Dict())
+    diff = fields.Dict(metadata={"description": "moves, km_saved, lateness_avoided_min, newly_served/unserved"})
+    before = fields.Dict()
+    after = fields.Dict()
+
+
+class ApplyOut(Schema):
+    applied = fields.List(fields.Integer())
+    skipped = fields.Dict(metadata={"description": "order id → why it was left as it is"})
+
+
+@bp.get("/orders/<int:order_id>/suggestions")
+@roles_required("admin", "dispatcher")
+@bp.output(SuggestionList)
+@bp.doc(security=SECURITY)
+def suggestions(order_id: int):
+    """Who should take this order: the cheapest insertions into today's routes, best first."""
+    services.get_order(db.session, order_id, current_actor())
+    found, reason = planning.suggest(db.session, order_id, planning_settings())
+    names = {
+        t.id: t.name for t in db.session.query(Technician).filter(Technician.id.in_([s.technician_id for s in found]))
+    }
+    items = [{**s.__dict__, "name": names.get(s.technician_id, "")} for s in found]
+    return {"items": items, "reason": reason}
+
+
+@bp.post("/plans")
+@roles_required("admin", "dispatcher")
+@bp.input(ProposalIn, arg_name="body")
+@bp.output(ProposalOut, status_code=201)
+@bp.doc(security=SECURITY)
+def propose(body: dict):
+    """Re-optimise today's open, not-started orders (of one outlet, or the whole city) and
+    return the proposed changes; nothing changes until the proposal is applied."""
+    actor = current_actor()
+    outlet_id = body["outlet_id"] if actor.outlet_id is None else actor.outlet_id
+    proposal = planning.propose(
+        db.session, planning_settings(), actor, outlet_id=outlet_id, time_limit_s=body["time_limit_s"]
+    )
+    return planning.proposal_summary(proposal)
+
+
+@bp.get("/plans/<int:proposal_id>")
+@roles_required(*STAFF)
+@bp.output(ProposalOut)
+@bp.doc(security=SECURITY)
+def get_proposal(proposal_id: int):
+    """A stored proposal and its diff."""
+    proposal = db.session.get(PlanProposal, proposal_id)
+    if proposal is None:
+        raise NotFound(f"plan proposal {proposal_id} not found")
+    return planning.proposal_summary(proposal)
+
+
+@bp.post("/plans/<int:proposal_id>/apply")
+@roles_required("admin", "dispatcher")
+@bp.output(ApplyOut)
+@bp.doc(security=SECURITY, responses={409: "already applied, or orders changed while applying"})
+def apply(proposal_id: int):
+    """Apply a proposal to the orders nobody changed since it was made; report the others."""
+    actor = current_actor()
+    proposal = db.session.get(PlanProposal, proposal_id)
+    if proposal is not None and actor.outlet_id is not None and proposal.outlet_id != actor.outlet_id:
+        raise PermissionDenied("this plan covers more than your outlet")
+    result = planning.apply_proposal(db.session, proposal_id, planning_settings(), actor)
+    return {"applied": result.applied, "skipped": {str(k): v for k, v in result.skipped.items()}}
