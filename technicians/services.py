@@ -144,7 +144,7 @@ TECH_FIELDS = {
 }  # fmt: skip
 
 
-def _check_technician(session: Session, values: dict[str, Any]) -> None:
+def _check_technician(session: Session, values: dict[str, Any], tech_id: int | None = None) -> None:
     errors: dict[str, str] = {}
     if "home_lat" in values or "home_lon" in values:
         errors.update(check_location(values.get("home_lat"), values.get("home_lon"), "home_"))
@@ -170,6 +170,10 @@ def _check_technician(session: Session, values: dict[str, Any]) -> None:
         user = session.get(User, values["user_id"])
         if user is None or user.role != "technician":
             errors["user_id"] = "must be an existing account with the technician role"
+        else:
+            linked = session.scalar(select(Technician.id).where(Technician.user_id == user.id))
+            if linked is not None and linked != tech_id:
+                errors["user_id"] = "is already the login of another technician"
     if errors:
         raise ValidationFailed(errors)
 
@@ -205,7 +209,7 @@ def update_technician(
     if "home_lat" in values or "home_lon" in values:
         merged.setdefault("home_lat", tech.home_lat)
         merged.setdefault("home_lon", tech.home_lon)
-    _check_technician(session, merged)
+    _check_technician(session, merged, tech_id)
     if "phone" in values:
         values["phone"] = merged["phone"]  # normalised to E.164 by the check
     changes = apply_changes(tech, values)

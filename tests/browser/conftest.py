@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from technicians.models import Skill
 from tests.conftest import Network, skip_or_fail
+from web import create_app
+from web.extensions import db
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -54,8 +57,6 @@ def browser():
 @pytest.fixture
 def live_server(tmp_path, sqlite_template):
     """The app on its own SQLite file, served on a free port; yields (base_url, app)."""
-    from web import create_app
-
     db_path = tmp_path / "live.db"
     shutil.copy(sqlite_template, db_path)
     app = create_app(
@@ -66,6 +67,7 @@ def live_server(tmp_path, sqlite_template):
             "RATELIMIT_STORAGE_URI": "memory://",
             "GEOCODER_PROVIDER": "none",
             "REDIS_URL": None,
+            "AUTO_ASSIGN_ON_INTAKE": False,
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -79,11 +81,6 @@ def live_server(tmp_path, sqlite_template):
 
 @pytest.fixture
 def live_network(live_server):
-    from web.extensions import db
-
-    from tests.conftest import PASSWORD  # noqa: F401  (the accounts' password)
-    from technicians.models import Skill
-
     _, app = live_server
     with app.app_context(), db.session_scope() as session:
         session.add_all(
