@@ -19,6 +19,12 @@ def local_datetime(value: datetime | None) -> str:
     return value.astimezone(current_app.config["TIMEZONE"]).strftime("%Y-%m-%d %H:%M")
 
 
+def local_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(current_app.config["TIMEZONE"]).strftime("%H:%M")
+
+
 def skill_name(code: str) -> str:
     """A skill's name in the user's language (the list is read once per request)."""
     if "skill_names" not in g:
@@ -34,6 +40,7 @@ def technician_name(tech_id: int) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["skill_name"] = skill_name
     app.jinja_env.filters["technician_name"] = technician_name

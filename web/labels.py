@@ -53,6 +53,12 @@ ISSUE = {
     "maintenance": _l("Maintenance"),
     "complaint": _l("Complaint"),
 }
+NO_FIT = {
+    "no_skill": _l("nobody on shift has the skill"),
+    "no_capacity_or_time": _l("everyone with the skill is fully booked or off shift"),
+    "window_unreachable": _l("the appointment window cannot be reached"),
+    "no_location": _l("the address has not been located"),
+}
 GEOCODE = {"ok": _l("located"), "failed": _l("geocoder unavailable"), "not_found": _l("address not found")}
 
 # Messages the domain raises (plain English there); listed so that they are translated.
@@ -77,6 +83,13 @@ DOMAIN_MESSAGES = (
     _l("must be at most 100 characters"),
     _l("must be at most 255 characters"),
     _l("must be at most 2000 characters"),
+    _l("is already the login of another technician"),
+    _l("must be an existing account with the technician role"),
+    _l("a reason is required to cancel an order"),
+    _l("a reason is required to reject an order"),
+    _l("a reason is required to return an order"),
+    _l("is required to assign an order"),
+    _l("Wrong username or password."),
 )
 
 
@@ -88,3 +101,4 @@ class Labels:
     priority = PRIORITY
     issue = ISSUE
     geocode = GEOCODE
+    no_fit = NO_FIT

@@ -66,6 +66,10 @@ def test_a_dispatcher_takes_a_call_and_assigns_the_order(live_server, live_netwo
     page.get_by_role("button", name="Create order").click()
 
     expect(page.locator("#order-status")).to_have_text("New")
+    # The system's suggestion comes first: the nearest technician with the skill (South).
+    first = page.locator("#actions select[name=technician_id] option").first
+    expect(first).to_contain_text("★ Tech 2")
+    expect(first).to_contain_text("km")
     page.locator("#actions select[name=technician_id]").select_option(str(live_network["techs"][1]))
     page.get_by_role("button", name="Assign").click()
     expect(page.locator("#order-status")).to_have_text("Assigned")

@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from core.errors import Conflict, DomainError, ValidationFailed
-from dispatch import queries, services
+from dispatch import planning, queries, services
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
 from technicians.services import list_outlets, list_technicians
@@ -14,6 +14,7 @@ from web.auth import ANY_ROLE, current_actor, roles_required
 from web.extensions import db
 from web.forms import TransitionForm
 from web.pages.base import bp
+from web.wiring import planning_settings
 
 
 def _int_arg(name: str) -> int | None:
@@ -48,16 +49,21 @@ def order_detail(order_id: int):
     except DomainError:
         abort(404)
     actions = allowed_actions(order.status, actor.role, is_own_technician=is_own_technician(actor, order))
-    technicians = []
+    technicians, suggestions, no_fit = [], [], None
     if "assign" in actions:
         technicians = [
             t for t in list_technicians(db.session, skill=order.required_skill, active=True)
             if actor.outlet_id in (None, t.outlet_id)
         ]  # fmt: skip
+        suggestions, no_fit = planning.suggest(db.session, order.id, planning_settings())
+        # The system's suggestions first, best first; then everyone else who has the skill.
+        rank = {s.technician_id: i for i, s in enumerate(suggestions)}
+        technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
     events = queries.order_events(db.session, order.id)
     return render_template(
-        "order.html", order=order, events=events, actions=actions, technicians=technicians, form=TransitionForm()
-    )
+        "order.html", order=order, events=events, actions=actions, technicians=technicians,
+        suggestions={s.technician_id: s for s in suggestions}, no_fit=no_fit, form=TransitionForm(),
+    )  # fmt: skip
 
 
 @bp.post("/orders/<int:order_id>/transition")
