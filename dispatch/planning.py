@@ -59,7 +59,7 @@ class Day:
     t0: datetime
     technicians: list[Technician]
     jobs: dict[int, Job]
-    orders: dict[int, WorkOrder]
+    orders: dict[int, Any]  # order id → row of ORDER_COLUMNS
     routes: dict[int, list[int]]
     unplannable: dict[int, str]
 
@@ -70,8 +70,19 @@ class Day:
         return self.t0 + timedelta(seconds=seconds)
 
 
+ORDER_COLUMNS = (
+    WorkOrder.id, WorkOrder.status, WorkOrder.version, WorkOrder.technician_id, WorkOrder.assignment_locked,
+    WorkOrder.lat, WorkOrder.lon, WorkOrder.required_skill, WorkOrder.issue_category, WorkOrder.priority,
+    WorkOrder.due_at, WorkOrder.appointment_start, WorkOrder.appointment_end,
+)  # fmt: skip
+
+
 def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet_id: int | None = None) -> Day:
-    """Read the technicians who can work now and the open orders, as plain routing data."""
+    """Read the technicians who can work now and the open orders, as plain routing data.
+
+    Orders are read as plain rows, not ORM objects: this runs on every new order, and
+    building thousands of tracked objects would cost more than the routing itself.
+    """
     tz = settings.timezone
     today = now.astimezone(tz).date()
     tech_query = (
@@ -82,7 +93,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
             selectinload(TechnicianRow.skills), selectinload(TechnicianRow.leaves), selectinload(TechnicianRow.outlet)
         )
     )
-    order_query = select(WorkOrder).where(WorkOrder.status.in_([s.value for s in OPEN]))
+    order_query = select(*ORDER_COLUMNS).where(WorkOrder.status.in_([s.value for s in OPEN]))
     if outlet_id is not None:
         tech_query = tech_query.where(TechnicianRow.outlet_id == outlet_id)
         order_query = order_query.where(WorkOrder.outlet_id == outlet_id)
@@ -107,20 +118,19 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
                 detour=row.outlet.detour_factor,
             )
         )
-    orders: dict[int, WorkOrder] = {}
+    orders: dict[int, Any] = {}
     jobs: dict[int, Job] = {}
     unplannable: dict[int, str] = {}
     routes: dict[int, list[int]] = {t.id: [] for t in technicians}
-    for order in session.scalars(order_query):
+    for order in session.execute(order_query):
         orders[order.id] = order
         if order.lat is None or order.lon is None:
             unplannable[order.id] = "no_location"
             continue
         jobs[order.id] = _job(order, settings, now)
-    planned = {
-        stop.order_id: stop.seq
-        for stop in session.scalars(select(RouteStop).where(RouteStop.order_id.in_(list(jobs))))
-    }
+    planned = dict(
+        session.execute(select(RouteStop.order_id, RouteStop.seq).where(RouteStop.order_id.in_(list(jobs)))).all()
+    )
     assigned = sorted(
         (o for o in orders.values() if o.technician_id in routes and o.id in jobs),
         key=lambda o: (o.status not in (Status.ON_SITE, Status.EN_ROUTE), planned.get(o.id, 10**6), o.due_at),
@@ -130,7 +140,8 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
     return Day(now, technicians, jobs, orders, routes, unplannable)
 
 
-def _job(order: WorkOrder, settings: PlanningSettings, now: datetime) -> Job:
+def _job(order: Any, settings: PlanningSettings, now: datetime) -> Job:
+    """A routing Job from an order row (needs the columns of ORDER_COLUMNS)."""
     window = None
     if order.appointment_start and order.appointment_end and order.appointment_end > now:
         window = (max(0, _seconds(order.appointment_start - now)), _seconds(order.appointment_end - now))
@@ -221,8 +232,8 @@ def place_new_order(
     now = now or utcnow()
     try:
         day = load_day(session, settings, now)
-        order = day.orders.get(order_id)
-        if order is None or order.status != Status.NEW:
+        row = day.orders.get(order_id)
+        if row is None or row.status != Status.NEW:
             return "not_new"
         if order_id in day.unplannable:
             return day.unplannable[order_id]
@@ -233,6 +244,10 @@ def place_new_order(
             session.rollback()
             return result.reason
         suggestion = _suggestion(day, result)
+        order = session.get(WorkOrder, order_id)
+        if order is None or order.version != row.version:
+            session.rollback()
+            return "changed_meanwhile"
         apply_move(
             session, order, "assign", Actor.system(), technician_id=suggestion.technician_id,
             timezone=settings.timezone, now=now,

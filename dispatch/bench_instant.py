@@ -1,0 +1,155 @@
+"""Benchmark of the instant path with the database in the loop.
+
+    python -m dispatch.bench_instant --technicians 200 --orders 2000 --new 100 [--url URL]
+
+Builds a city (outlets, technicians on shift, open orders already on their routes) in a
+fresh database (a temporary SQLite file unless --url names an empty PostgreSQL database),
+then places --new orders one by one with `planning.place_new_order`, exactly as intake
+does, and prints the latency of each phase. A script that prints figures, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from core.db import Database, normalise_url
+from dispatch import planning
+from dispatch.models import Customer, RouteStop, WorkOrder
+from routing import InsertionIndex
+from routing.evaluate import evaluate
+from technicians.models import Outlet, Skill, Technician
+
+SKILLS = ["water_heater", "air_conditioner", "washing_machine", "refrigerator", "kitchen", "tv"]
+TZ = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_city(db: Database, n_techs: int, n_orders: int, now: datetime, seed: int = 1) -> None:
+    rnd = random.Random(seed)
+    with db.session_scope() as s:
+        s.add_all(Skill(code=c, name_en=c, name_zh=c) for c in SKILLS)
+        outlets = [
+            Outlet(code=f"O{i}", name=f"Outlet {i}", lat=34.15 + 0.1 * i, lon=108.85 + 0.1 * i) for i in range(3)
+        ]
+        s.add_all(outlets)
+        s.flush()
+        skills = {sk.code: sk for sk in s.query(Skill)}
+        techs = []
+        for i in range(n_techs):
+            t = Technician(
+                outlet_id=outlets[i % 3].id, name=f"T{i}", phone="+8613800000000",
+                home_lat=rnd.uniform(34.10, 34.45), home_lon=rnd.uniform(108.75, 109.15),
+                shift_start=dtime(0, 0), shift_end=dtime(23, 59), work_days="1234567", daily_capacity=30,
+            )  # fmt: skip
+            t.skills = [skills[c] for c in rnd.sample(SKILLS, 3)]
+            techs.append(t)
+        s.add_all(techs)
+        customer = Customer(phone="+8613900000000", name="bench")
+        s.add(customer)
+        s.flush()
+        per_tech: dict[int, int] = {}
+        for n in range(n_orders):
+            tech = techs[n % n_techs]
+            skill = rnd.choice([sk.code for sk in tech.skills])
+            order = WorkOrder(
+                number=f"B-{n:06d}", channel="api", customer_id=customer.id, contact_name="bench",
+                contact_phone=customer.phone, address="bench", lat=rnd.uniform(34.10, 34.45),
+                lon=rnd.uniform(108.75, 109.15), product_category=skill, issue_category="repair",
+                required_skill=skill, created_at=now, due_at=now + timedelta(hours=24), status="assigned",
+                outlet_id=tech.outlet_id, technician_id=tech.id,
+            )  # fmt: skip
+            s.add(order)
+            s.flush()
+            seq = per_tech.get(tech.id, 0)
+            per_tech[tech.id] = seq + 1
+            s.add(RouteStop(order_id=order.id, technician_id=tech.id, seq=seq, eta=None))
+        s.commit()
+
+
+def new_order(db: Database, rnd: random.Random, now: datetime, n: int) -> int:
+    with db.session_scope() as s:
+        customer_id = s.execute(text("SELECT min(id) FROM customers")).scalar_one()
+        skill = rnd.choice(SKILLS)
+        order = WorkOrder(
+            number=f"N-{n:06d}", channel="api", customer_id=customer_id, contact_name="bench",
+            contact_phone="+8613900000000", address="bench", lat=rnd.uniform(34.10, 34.45),
+            lon=rnd.uniform(108.75, 109.15), product_category=skill, issue_category="repair", required_skill=skill,
+            created_at=now, due_at=now + timedelta(hours=24), status="new",
+        )  # fmt: skip
+        s.add(order)
+        s.commit()
+        return order.id
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--technicians", type=int, default=200)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--new", type=int, default=100)
+    parser.add_argument("--url", help="an empty database to use instead of a temporary SQLite file")
+    args = parser.parse_args()
+
+    tmp = tempfile.TemporaryDirectory()
+    url = normalise_url(args.url) if args.url else f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["url"] = url
+    cfg.attributes["skip_logging"] = True
+    command.upgrade(cfg, "head")
+    db = Database(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    started = time.perf_counter()
+    build_city(db, args.technicians, args.orders, now)
+    print(f"city: {args.technicians} technicians, {args.orders} open orders on routes "
+          f"({time.perf_counter() - started:.1f} s to build) on {url.split(':')[0]}")  # fmt: skip
+
+    settings = planning.PlanningSettings(timezone=TZ)
+    rnd = random.Random(7)
+    phases: dict[str, list[float]] = {k: [] for k in ("load_day", "evaluate", "index", "best", "place_new_order")}
+    placed = 0
+    for n in range(args.new):
+        order_id = new_order(db, rnd, now, n)
+        with db.session_scope() as s:  # the phases, measured apart (read-only)
+            t0 = time.perf_counter()
+            day = planning.load_day(s, settings, now)
+            t1 = time.perf_counter()
+            current = evaluate(day.technicians, day.jobs, day.routes)
+            t2 = time.perf_counter()
+            index = InsertionIndex(day.technicians, current, day.jobs)
+            t3 = time.perf_counter()
+            index.best(day.jobs[order_id])
+            t4 = time.perf_counter()
+        for key, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=False):
+            phases[key].append(value * 1000)
+        with db.session_scope() as s:  # the real thing: read, choose, assign, commit
+            t0 = time.perf_counter()
+            outcome = planning.place_new_order(s, order_id, settings, now)
+            phases["place_new_order"].append((time.perf_counter() - t0) * 1000)
+        placed += not isinstance(outcome, str)
+    print(f"placed {placed} of {args.new} new orders")
+    print(f"{'phase':<18}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    for key, values in phases.items():
+        print(f"{key:<18}{statistics.median(values):>10.1f}{pct(values, 0.95):>10.1f}{max(values):>10.1f}")
+    db.dispose()
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
