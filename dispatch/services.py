@@ -11,10 +11,11 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
 from core.db import utcnow
-from core.errors import NotFound, PermissionDenied, StaleWrite, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, ValidationFailed
 from dispatch import proof
+from dispatch.catalog import PRIORITIES
 from dispatch.events import record_event
-from dispatch.lifecycle import check_move
+from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
 from dispatch.models import WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
 from routing.geo import haversine_m
@@ -147,6 +148,37 @@ def apply_move(
         from_status=previous_status, to_status=order.status, data=data,
         location=(position.lat, position.lon, position.accuracy_m) if position else None, at=now,
     )  # fmt: skip
+    return order
+
+
+def set_priority(
+    session: Session, order_id: int, priority: str, actor: Actor, *, version: int, now: datetime | None = None
+) -> WorkOrder:
+    """Change an open order's priority (dispatchers); recorded as a `priority` event."""
+    now = now or utcnow()
+    try:
+        order = get_order(session, order_id, actor)
+        if actor.role not in DISPATCH_ROLES:
+            raise PermissionDenied(f"the {actor.role} role may not change an order's priority")
+        if priority not in PRIORITIES:
+            raise ValidationFailed({"priority": f"must be one of {', '.join(PRIORITIES)}"})
+        if order.version != version:
+            raise StaleWrite(
+                f"work order {order.number} was changed by someone else; reload it and try again",
+                current_version=order.version,
+            )
+        if order.status not in OPEN:
+            raise Conflict(f"the priority of a {order.status} order cannot change")
+        previous, order.priority, order.updated_at = order.priority, priority, now
+        record_event(session, order, "priority", actor, from_status=order.status, to_status=order.status,
+                     data={"from": previous, "to": priority}, at=now)  # fmt: skip
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise StaleWrite("the work order was changed by someone else at the same moment", current_version=-1) from None
+    except BaseException:
+        session.rollback()
+        raise
     return order
 
 

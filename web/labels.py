@@ -28,6 +28,7 @@ ACTION = {
     "return": _l("Return for a second visit"),
     "close": _l("Close"),
     "cancel": _l("Cancel"),
+    "priority": _l("Priority changed"),
 }
 ROLE = {
     "admin": _l("Administrator"),

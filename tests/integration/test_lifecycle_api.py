@@ -212,3 +212,29 @@ def test_the_event_feed_returns_what_came_after_a_sequence_number(client, auth, 
     # A technician's feed holds only their own orders' events.
     other = ok(client.get("/api/events?after=0", headers=auth.token("tech1")))
     assert other["items"] == []
+
+
+def test_a_dispatcher_changes_the_priority_and_it_is_recorded(client, auth, network, dispatcher, order):
+    response = client.post(
+        f"/api/orders/{order['id']}/priority", json={"priority": "vip", "version": order["version"]}, headers=dispatcher
+    )
+    assert response.status_code == 200
+    assert response.get_json()["priority"] == "vip"
+    stale = client.post(
+        f"/api/orders/{order['id']}/priority",
+        json={"priority": "urgent", "version": order["version"]},
+        headers=dispatcher,
+    )
+    assert stale.status_code == 409
+    bad = client.post(
+        f"/api/orders/{order['id']}/priority", json={"priority": "asap", "version": 2}, headers=dispatcher
+    )
+    assert bad.status_code == 400 and "priority" in bad.get_json()["detail"]["json"]
+    assert (
+        client.post(
+            f"/api/orders/{order['id']}/priority", json={"priority": "vip", "version": 2}, headers=auth.token("manager")
+        ).status_code
+        == 403
+    )
+    trail = client.get(f"/api/orders/{order['id']}/events", headers=dispatcher).get_json()["items"]
+    assert trail[-1]["kind"] == "priority" and trail[-1]["data"] == {"from": "normal", "to": "vip"}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from apiflask import Schema, fields
+from apiflask.validators import OneOf, Range
 from flask import current_app, request
 
 from core.errors import ValidationFailed
 from dispatch import intake, queries, services
+from dispatch.catalog import PRIORITIES
 from dispatch.events import event_dict
 from dispatch.intake import OrderRequest
 from web.api.base import SECURITY, bp
@@ -113,3 +116,20 @@ def events_feed(args: dict):
     """Events after sequence number `after` that the caller may see: a board's catch-up."""
     events = queries.events_after(db.session, current_actor(), args["after"], args["limit"])
     return {"items": [event_dict(e) for e in events], "last_seq": events[-1].seq if events else args["after"]}
+
+
+class PriorityIn(Schema):
+    priority = fields.String(required=True, validate=OneOf(PRIORITIES))
+    version = fields.Integer(required=True, validate=Range(min=1))
+
+
+@bp.post("/orders/<int:order_id>/priority")
+@roles_required("admin", "dispatcher")
+@bp.input(PriorityIn, arg_name="body")
+@bp.output(OrderOut)
+@bp.doc(security=SECURITY, responses={409: "stale version, or the order is no longer open"})
+def set_priority(order_id: int, body: dict):
+    """Change an open order's priority (normal, urgent, vip)."""
+    actor = current_actor()
+    order = services.set_priority(db.session, order_id, body["priority"], actor, version=body["version"])
+    return order_out(order, actor)
