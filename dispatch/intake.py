@@ -284,6 +284,49 @@ def _customer(session: Session, req: OrderRequest, placement: Placement) -> Cust
     return customer
 
 
+def retry_geocoding(session: Session, settings: IntakeSettings, *, limit: int = 100) -> dict[str, int]:
+    """Locate orders whose geocoder was unreachable at intake (a scheduled job runs this).
+
+    Each order is looked up outside any transaction and updated in its own, so one slow or
+    failing address holds up nothing else. Returns counts by outcome.
+    """
+    pending = list(
+        session.execute(
+            select(WorkOrder.id, WorkOrder.address, WorkOrder.version)
+            .where(WorkOrder.geocode_status == "failed", WorkOrder.status.in_(["new", "assigned", "accepted"]))
+            .order_by(WorkOrder.id)
+            .limit(limit)
+        )
+    )
+    session.rollback()
+    counts = {"ok": 0, "failed": 0, "not_found": 0, "changed": 0}
+    for order_id, address, version in pending:
+        try:
+            point = settings.geocoder.geocode(address, settings.city)
+            status = "ok"
+        except AddressNotFound:
+            point, status = None, "not_found"
+        except GeocoderUnavailable:
+            counts["failed"] += 1
+            continue
+        order = session.get(WorkOrder, order_id)
+        if order is None or order.version != version or order.geocode_status != "failed":
+            counts["changed"] += 1
+            session.rollback()
+            continue
+        order.geocode_status = status
+        if point is not None:
+            order.lat, order.lon = point.lat, point.lon
+            if order.outlet_id is None:
+                outlet = nearest_outlet(session, point.lat, point.lon)
+                order.outlet_id = outlet.id if outlet else None
+        record_event(session, order, "geocoded", Actor.system(), from_status=order.status, to_status=order.status,
+                     data={"geocode_status": status})  # fmt: skip
+        session.commit()
+        counts[status] += 1
+    return counts
+
+
 def next_order_number(session: Session, now: datetime, tz: ZoneInfo) -> str:
     """WO-YYYYMMDD-NNNN: short enough to read over the phone, numbered per local day."""
     day = now.astimezone(tz).strftime("%Y%m%d")

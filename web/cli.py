@@ -28,6 +28,17 @@ def register(app: Flask) -> None:
                 raise click.ClickException(f"{exc.message}{': ' + detail if detail else ''}") from None
             click.echo(f"created {user.role} '{user.username}' (id {user.id})")
 
+    @app.cli.command("geocode-pending")
+    @click.option("--limit", default=100, show_default=True)
+    def geocode_pending_command(limit: int) -> None:
+        """Retry geocoding for orders whose geocoder was unreachable at intake."""
+        from dispatch.intake import retry_geocoding
+        from web.wiring import intake_settings
+
+        with db.session_scope() as session:
+            counts = retry_geocoding(session, intake_settings(), limit=limit)
+        click.echo(", ".join(f"{k} {v}" for k, v in counts.items()))
+
     @app.cli.command("seed-demo")
     @click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed, the same city")
     @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has orders")

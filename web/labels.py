@@ -29,6 +29,7 @@ ACTION = {
     "close": _l("Close"),
     "cancel": _l("Cancel"),
     "priority": _l("Priority changed"),
+    "geocoded": _l("Address located"),
 }
 ROLE = {
     "admin": _l("Administrator"),

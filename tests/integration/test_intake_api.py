@@ -224,3 +224,26 @@ def test_technicians_and_managers_cannot_create_orders(client, auth, network):
 def test_anonymous_callers_get_401(client, network):
     assert client.post("/api/orders", json=order_body()).status_code == 401
     assert client.get("/api/orders").status_code == 401
+
+
+def test_orders_kept_while_the_geocoder_was_down_are_located_later(app, headers, db_session):
+    from dispatch.intake import retry_geocoding
+    from tests.fakes.geo_server import FakeGeoServer
+    from web.wiring import intake_settings
+
+    address = "西安市雁塔区小寨东路 1 号"
+    client = app.test_client()
+    waiting = create_order(client, headers, lat=None, lon=None, address=address)
+    assert waiting["geocode_status"] == "failed" and waiting["outlet_id"] is None
+    with FakeGeoServer({address: (34.2245, 108.9475)}) as server:
+        app.config.update(GEOCODER_PROVIDER="nominatim", GEOCODER_URL=server.url, GEOCODER_TIMEOUT=2)
+        app.extensions.pop("intake_settings", None)
+        with app.app_context():
+            counts = retry_geocoding(db_session, intake_settings())
+    assert counts["ok"] == 1
+    db_session.expire_all()
+    order = db_session.get(WorkOrder, waiting["id"])
+    assert order.geocode_status == "ok" and order.lat == pytest.approx(34.2245) and order.outlet_id is not None
+    kinds = [e.kind for e in db_session.query(WorkOrderEvent).filter_by(order_id=order.id).order_by(WorkOrderEvent.seq)]
+    assert kinds == ["created", "geocoded"]
+    db_session.rollback()
