@@ -74,9 +74,10 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-def next_value(session: Session, name: str) -> int:
-    """Increment the counter `name` (creating it at 0) and return its new value."""
-    bump = update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+def next_value(session: Session, name: str, count: int = 1) -> int:
+    """Advance the counter `name` (created at 0) by `count` and return its new value; with
+    count > 1 the caller owns the block (value - count, value]."""
+    bump = update(Counter).where(Counter.name == name).values(value=Counter.value + count).returning(Counter.value)
     value = session.execute(bump).scalar_one_or_none()
     if value is None:
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

@@ -25,6 +25,7 @@ from core.db import next_value, utcnow
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
+from dispatch.deadlines import start_intake_clocks
 from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
 from dispatch.models import Customer, IdempotencyKey, WorkOrder
@@ -259,6 +260,7 @@ def _create(
     )
     session.add(order)
     session.flush()
+    start_intake_clocks(session, order, settings.policy)
     record_event(
         session, order, "created", actor, to_status="new",
         data={"channel": req.channel, "number": order.number, "geocode_status": placement.status}, at=now,

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, BigId, utcnow
@@ -159,3 +171,55 @@ class RouteStop(Base):
     seq: Mapped[int] = mapped_column(Integer)
     eta: Mapped[datetime | None]
     planned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaRule(Base):
+    """An SLA policy an admin edits: which orders it covers and each clock's limit.
+
+    A rule covers the orders matching every field it sets (priority, issue category,
+    channel); the most specific active rule wins. A clock left empty is not tracked.
+    """
+
+    __tablename__ = "sla_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[str | None] = mapped_column(String(8))
+    issue_category: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    contact_minutes: Mapped[int | None] = mapped_column(Integer)
+    arrival_minutes: Mapped[int | None] = mapped_column(Integer)
+    completion_minutes: Mapped[int | None] = mapped_column(Integer)
+    callback_minutes: Mapped[int | None] = mapped_column(Integer)
+    warn_ratio: Mapped[float] = mapped_column(Float, default=0.8)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SlaClock(Base):
+    """One running deadline of one order. The sweep marks `warned_at` and `breached_at` with
+    conditional updates, so each warning and breach is recorded exactly once however often,
+    however late, and in however many processes the sweep runs."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        Index(
+            "ix_sla_clocks_pending_warning", "warn_at",
+            sqlite_where=text("warned_at IS NULL AND stopped_at IS NULL"),
+            postgresql_where=text("warned_at IS NULL AND stopped_at IS NULL"),
+        ),
+        Index(
+            "ix_sla_clocks_pending_breach", "due_at",
+            sqlite_where=text("breached_at IS NULL AND stopped_at IS NULL"),
+            postgresql_where=text("breached_at IS NULL AND stopped_at IS NULL"),
+        ),
+    )  # fmt: skip
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(16), primary_key=True)
+    started_at: Mapped[datetime]
+    warn_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    warned_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]

@@ -14,6 +14,7 @@ from core.db import utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, ValidationFailed
 from dispatch import proof
 from dispatch.catalog import PRIORITIES
+from dispatch.deadlines import stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
 from dispatch.models import WorkOrder
@@ -143,6 +144,7 @@ def apply_move(
     if move.target is not None:
         order.status = move.target.value
     order.updated_at = now  # every move is a write: the version always moves on with its event
+    stop_clocks(session, order.id, action, now)
     record_event(
         session, order, action, actor,
         from_status=previous_status, to_status=order.status, data=data,

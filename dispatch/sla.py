@@ -1,24 +1,50 @@
-"""Completion deadlines. The practice's time limits are policies, so they are data."""
+"""Service-level clocks. The practice's time limits are policies, so they are data.
+
+Four clocks per order (DOMAIN.md): contact the customer, arrive on site, complete, and call
+the customer back after completion. Which limits apply comes from the most specific active
+`SlaRule` (admin-edited); `SlaPolicy` holds the configured defaults used where no rule sets a
+clock. Everything here is plain Python over rule-like objects.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+CLOCKS = ("contact", "arrival", "completion", "callback")
+# The lifecycle move that stops each clock (any later move stops the earlier clocks too).
+STOPPED_BY = {
+    "contact": {"contact", "depart", "arrive", "complete"},
+    "arrival": {"arrive", "complete"},
+    "completion": {"complete"},
+    "callback": {"close"},
+}
+
+
+class RuleLike(Protocol):
+    priority: str | None
+    issue_category: str | None
+    channel: str | None
+    contact_minutes: int | None
+    arrival_minutes: int | None
+    completion_minutes: int | None
+    callback_minutes: int | None
+    warn_ratio: float
 
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Hours to completion: the default, overridden per priority, then per issue category.
-
-    The most specific rule wins: `category_hours` before `priority_hours` before the
-    default. Each order's deadline is computed once, at intake, and stored on the order.
-    """
+    """Configured defaults: hours to completion (default, per priority, per issue category —
+    the most specific wins), minutes to first contact, days to callback, warning ratio."""
 
     default_hours: float = 24.0
     priority_hours: Mapping[str, float] = field(default_factory=dict)
     category_hours: Mapping[str, float] = field(default_factory=dict)
+    contact_minutes: int | None = 30
+    callback_days: float | None = 7
+    warn_ratio: float = 0.8
 
     def completion_hours(self, priority: str, issue_category: str) -> float:
         if issue_category in self.category_hours:
@@ -34,4 +60,59 @@ class SlaPolicy:
             default_hours=float(config.get("SLA_COMPLETION_HOURS", 24)),
             priority_hours=dict(config.get("SLA_PRIORITY_HOURS", {})),
             category_hours=dict(config.get("SLA_CATEGORY_HOURS", {})),
+            contact_minutes=config.get("SLA_CONTACT_MINUTES", 30),
+            callback_days=config.get("SLA_CALLBACK_DAYS", 7),
+            warn_ratio=float(config.get("SLA_WARN_RATIO", 0.8)),
         )
+
+
+def choose_rule(rules: Iterable[RuleLike], priority: str, issue_category: str, channel: str) -> RuleLike | None:
+    """The most specific rule whose set fields all match (ties: the first given)."""
+    best, best_score = None, -1
+    for rule in rules:
+        wanted = {"priority": priority, "issue_category": issue_category, "channel": channel}
+        fields = {k: getattr(rule, k) for k in wanted}
+        if any(v is not None and v != wanted[k] for k, v in fields.items()):
+            continue
+        score = sum(v is not None for v in fields.values())
+        if score > best_score:
+            best, best_score = rule, score
+    return best
+
+
+@dataclass(frozen=True)
+class Deadline:
+    clock: str
+    warn_at: datetime
+    due_at: datetime
+
+
+def deadline(clock: str, started: datetime, minutes: float, warn_ratio: float) -> Deadline:
+    limit = timedelta(minutes=minutes)
+    return Deadline(clock, started + limit * warn_ratio, started + limit)
+
+
+def intake_deadlines(
+    policy: SlaPolicy, rule: RuleLike | None, created: datetime, priority: str, issue_category: str
+) -> list[Deadline]:
+    """The clocks that start at intake: contact, arrival (if set) and completion."""
+    ratio = rule.warn_ratio if rule is not None else policy.warn_ratio
+    limits = {
+        "contact": _pick(rule, "contact_minutes", policy.contact_minutes),
+        "arrival": _pick(rule, "arrival_minutes", None),
+        "completion": _pick(rule, "completion_minutes", policy.completion_hours(priority, issue_category) * 60),
+    }
+    return [deadline(c, created, m, ratio) for c, m in limits.items() if m]
+
+
+def callback_deadline(policy: SlaPolicy, rule: RuleLike | None, completed: datetime) -> Deadline | None:
+    """The callback clock starts when the job is completed."""
+    default = policy.callback_days * 24 * 60 if policy.callback_days else None
+    minutes = _pick(rule, "callback_minutes", default)
+    ratio = rule.warn_ratio if rule is not None else policy.warn_ratio
+    return deadline("callback", completed, minutes, ratio) if minutes else None
+
+
+def _pick(rule: RuleLike | None, attr: str, default: float | None) -> float | None:
+    value = getattr(rule, attr) if rule is not None else None
+    return value if value is not None else default

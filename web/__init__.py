@@ -97,4 +97,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     def _template_globals() -> dict[str, Any]:
         return {"current_locale": str(get_locale()), "languages": LANGUAGES, "labels": Labels}
 
+    if app.config["SCHEDULER_IN_PROCESS"] and not app.config.get("TESTING"):
+        start_in_process_scheduler(app)
     return app
+
+
+def start_in_process_scheduler(app: APIFlask) -> None:
+    """The default single-process set-up sweeps in a background thread, under the same lock
+    a separate scheduler process would take, so starting one later is harmless."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from dispatch.jobs import GuardedJobs
+
+    interval = app.config["SCHEDULER_INTERVAL_S"]
+    scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
+    GuardedJobs(db, interval).install(scheduler, interval)
+    scheduler.start()
+    app.extensions["scheduler"] = scheduler

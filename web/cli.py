@@ -11,6 +11,8 @@ from web.extensions import db
 
 
 def register(app: Flask) -> None:
+    register_scheduler(app)
+
     @app.cli.command("create-user")
     @click.argument("username")
     @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
@@ -53,3 +55,27 @@ def register(app: Flask) -> None:
             summary = seed_demo(session, seed=seed, timezone=current_app.config["TIMEZONE"], progress=click.echo)
         click.echo(summary)
         click.echo(f"demo logins (password '{DEMO_PASSWORD}'): admin, dispatcher, manager, tech01 … tech30")
+
+
+def register_scheduler(app: Flask) -> None:
+    @app.cli.command("scheduler")
+    @click.option("--interval", default=30.0, show_default=True, help="Seconds between sweeps")
+    def scheduler_command(interval: float) -> None:
+        """Run the scheduler process (SLA sweeps). Only one runs at a time; extra ones idle."""
+        import logging
+
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        from dispatch.jobs import GuardedJobs
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        jobs = GuardedJobs(db, interval)
+        scheduler = BlockingScheduler(timezone="UTC")
+        jobs.install(scheduler, interval)
+        click.echo(f"scheduler {jobs.lock.holder}: sweeping every {interval:g} s while it holds the lock")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            jobs.lock.release()

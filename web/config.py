@@ -51,6 +51,12 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SLA_COMPLETION_HOURS": float(os.environ.get("SLA_COMPLETION_HOURS", "24")),
         "SLA_PRIORITY_HOURS": _json_env("SLA_PRIORITY_HOURS", {}),
         "SLA_CATEGORY_HOURS": _json_env("SLA_CATEGORY_HOURS", {}),
+        # The single-process default (`make run`) sweeps in-process; production runs
+        # `flask --app wsgi scheduler` as its own process and leaves this off.
+        "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",
+        "SCHEDULER_INTERVAL_S": float(os.environ.get("SCHEDULER_INTERVAL_S", "30")),
+        "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", "30")),
+        "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", "0.8")),
         "AUTO_ASSIGN_ON_INTAKE": os.environ.get("AUTO_ASSIGN_ON_INTAKE", "1") == "1",
         "SERVICE_MINUTES": _json_env("SERVICE_MINUTES", {}),
         "REOPTIMIZE_TIME_LIMIT_S": float(os.environ.get("REOPTIMIZE_TIME_LIMIT_S", "5")),

@@ -1,0 +1,46 @@
+"""Scheduled job bodies: plain functions over a Database, run by the one scheduler process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from core.db import Database, utcnow
+from core.leases import SingletonLock
+from dispatch.sweeps import sweep
+
+log = logging.getLogger(__name__)
+SCHEDULER_LOCK = "scheduler"
+
+
+def sla_sweep(database: Database, now: datetime | None = None) -> dict[str, int]:
+    with database.session_scope() as session:
+        counts = sweep(session, now or utcnow())
+    if any(counts.values()):
+        log.info("SLA sweep: %s", counts)
+    return counts
+
+
+class GuardedJobs:
+    """Runs each job only while this process holds the scheduler lock, so a second scheduler
+    started by mistake stays idle, and takes over within one tick if the first one dies."""
+
+    def __init__(self, database: Database, interval_s: float, clock: Callable[[], datetime] = utcnow) -> None:
+        self.database = database
+        self.clock = clock
+        self.lock = SingletonLock(database, SCHEDULER_LOCK, ttl=timedelta(seconds=max(3 * interval_s, 5)))
+
+    def tick(self) -> dict[str, int] | None:
+        """One round: None when another process holds the lock."""
+        if not self.lock.acquire(self.clock()):
+            return None
+        return sla_sweep(self.database, self.clock())
+
+    def install(self, scheduler: BaseScheduler, interval_s: float) -> None:
+        scheduler.add_job(
+            self.tick, "interval", seconds=interval_s, id="sla_sweep", max_instances=1, coalesce=True,
+            next_run_time=utcnow(),
+        )  # fmt: skip
