@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core.audit import apply_changes, record_change
 from core.db import Base, transactional, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.phones import normalize_phone
 from core.security import hash_password, new_token, password_problems, token_digest, verify_password
 
 TOKEN_LIFETIME = timedelta(days=7)
@@ -38,6 +39,9 @@ class User(Base):
     # A dispatcher or manager tied to an outlet sees that outlet only; none means all.
     outlet_id: Mapped[int | None] = mapped_column(ForeignKey("outlets.id"))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Where notices reach this person outside the app (SLA breaches, escalations).
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -157,6 +161,11 @@ def update_user(session: Session, user_id: int, values: dict, *, actor_id: int |
     outlet_errors = _outlet_errors(session, values)
     if outlet_errors:
         raise ValidationFailed(outlet_errors)
+    if values.get("phone"):
+        try:
+            values["phone"] = normalize_phone(values["phone"], mobile_only=False)
+        except ValueError as exc:
+            raise ValidationFailed({"phone": str(exc)}) from None
     changes = apply_changes(user, values)
     if password is not None:
         problems = password_problems(password)

@@ -10,17 +10,27 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from core.db import Database, utcnow
 from core.leases import SingletonLock
+from dispatch.notify import NotifySettings, deliver, senders_from
 from dispatch.sweeps import sweep
 
 log = logging.getLogger(__name__)
 SCHEDULER_LOCK = "scheduler"
 
 
-def sla_sweep(database: Database, now: datetime | None = None) -> dict[str, int]:
+def sla_sweep(database: Database, now: datetime | None = None, notify: NotifySettings | None = None) -> dict[str, int]:
     with database.session_scope() as session:
-        counts = sweep(session, now or utcnow())
+        counts = sweep(session, now or utcnow(), notify)
     if any(counts.values()):
         log.info("SLA sweep: %s", counts)
+    return counts
+
+
+def deliver_notices(database: Database, notify: NotifySettings, now: datetime | None = None) -> dict[str, int]:
+    senders = senders_from(notify)
+    with database.session_scope() as session:
+        counts = deliver(session, senders, now or utcnow())
+    if any(counts.values()):
+        log.info("notifications: %s", counts)
     return counts
 
 
@@ -28,16 +38,25 @@ class GuardedJobs:
     """Runs each job only while this process holds the scheduler lock, so a second scheduler
     started by mistake stays idle, and takes over within one tick if the first one dies."""
 
-    def __init__(self, database: Database, interval_s: float, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        database: Database,
+        interval_s: float,
+        clock: Callable[[], datetime] = utcnow,
+        notify: NotifySettings | None = None,
+    ) -> None:
         self.database = database
         self.clock = clock
+        self.notify = notify or NotifySettings()
         self.lock = SingletonLock(database, SCHEDULER_LOCK, ttl=timedelta(seconds=max(3 * interval_s, 5)))
 
     def tick(self) -> dict[str, int] | None:
         """One round: None when another process holds the lock."""
         if not self.lock.acquire(self.clock()):
             return None
-        return sla_sweep(self.database, self.clock())
+        counts = sla_sweep(self.database, self.clock(), self.notify)
+        deliver_notices(self.database, self.notify, self.clock())
+        return counts
 
     def install(self, scheduler: BaseScheduler, interval_s: float) -> None:
         scheduler.add_job(

@@ -223,3 +223,32 @@ class SlaClock(Base):
     stopped_at: Mapped[datetime | None]
     warned_at: Mapped[datetime | None]
     breached_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """The outbox: a notice to deliver outside the app, at least once, deduplicated.
+
+    Rows are written in the same transaction as the event that causes them; a delivery job
+    sends them and retries with back-off. `dedup_key` makes a second enqueue of the same
+    notice a no-op and travels with the message (Idempotency-Key) so receivers can drop a
+    repeat delivery after a crash between sending and marking sent.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(16))  # sms, wechat, email, webhook
+    recipient: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending")  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))

@@ -10,7 +10,7 @@ whatever the number of orders: a handful of queries, not one per order.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -18,21 +18,32 @@ from sqlalchemy.orm import Session
 from core.db import next_value, on_commit
 from dispatch.events import EVENT_SEQUENCE, event_dict, order_summary
 from dispatch.models import SlaClock, WorkOrder, WorkOrderEvent
+from dispatch.notify import NotifySettings, enqueue, notices_for
 
-KINDS = (
-    ("sla_warning", SlaClock.warned_at, SlaClock.warn_at),
-    ("sla_breach", SlaClock.breached_at, SlaClock.due_at),
-)
+KINDS = ("sla_warning", "sla_breach", "sla_escalation")
 
 
-def sweep(session: Session, now: datetime) -> dict[str, int]:
-    """Mark and record every warning and breach due by `now`; returns counts by kind. Commits."""
+def _conditions(now: datetime, escalate_after: timedelta):
+    """(kind, the column that marks it, when it is due) for each kind of notice."""
+    return (
+        ("sla_warning", SlaClock.warned_at, SlaClock.warn_at <= now),
+        ("sla_breach", SlaClock.breached_at, SlaClock.due_at <= now),
+        # Still open long after the completion deadline: the manager hears of it.
+        ("sla_escalation", SlaClock.escalated_at,
+         (SlaClock.clock == "completion") & (SlaClock.due_at <= now - escalate_after)),
+    )  # fmt: skip
+
+
+def sweep(session: Session, now: datetime, notify: NotifySettings | None = None) -> dict[str, int]:
+    """Mark and record every warning, breach and escalation due by `now`, and queue their
+    notices; returns counts by kind. Commits."""
+    notify = notify or NotifySettings()
     try:
         marked: list[tuple[str, int, str, datetime]] = []
-        for kind, mark, threshold in KINDS:
+        for kind, mark, due_now in _conditions(now, notify.escalate_after):
             rows = session.execute(
                 update(SlaClock)
-                .where(mark.is_(None), SlaClock.stopped_at.is_(None), threshold <= now)
+                .where(mark.is_(None), SlaClock.stopped_at.is_(None), due_now)
                 .values({mark: now})
                 .returning(SlaClock.order_id, SlaClock.clock, SlaClock.due_at)
                 .execution_options(synchronize_session=False)
@@ -40,6 +51,7 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
             marked += [(kind, oid, clock, due) for oid, clock, due in rows]
         if marked:
             _record(session, marked, now)
+            enqueue(session, notices_for(session, notify, marked), now)
         session.commit()
     except BaseException:
         session.rollback()
@@ -47,7 +59,7 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for kind, *_ in marked:
         counts[kind] += 1
-    return {kind: counts[kind] for kind, *_ in KINDS}
+    return {kind: counts[kind] for kind in KINDS}
 
 
 def _record(session: Session, marked: list[tuple[str, int, str, datetime]], now: datetime) -> None:

@@ -108,9 +108,10 @@ def start_in_process_scheduler(app: APIFlask) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from dispatch.jobs import GuardedJobs
+    from dispatch.notify import NotifySettings
 
     interval = app.config["SCHEDULER_INTERVAL_S"]
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
-    GuardedJobs(db, interval).install(scheduler, interval)
+    GuardedJobs(db, interval, notify=NotifySettings.from_config(app.config)).install(scheduler, interval)
     scheduler.start()
     app.extensions["scheduler"] = scheduler

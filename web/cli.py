@@ -69,7 +69,9 @@ def register_scheduler(app: Flask) -> None:
         from dispatch.jobs import GuardedJobs
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        jobs = GuardedJobs(db, interval)
+        from dispatch.notify import NotifySettings
+
+        jobs = GuardedJobs(db, interval, notify=NotifySettings.from_config(app.config))
         scheduler = BlockingScheduler(timezone="UTC")
         jobs.install(scheduler, interval)
         click.echo(f"scheduler {jobs.lock.holder}: sweeping every {interval:g} s while it holds the lock")

@@ -55,6 +55,13 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # `flask --app wsgi scheduler` as its own process and leaves this off.
         "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",
         "SCHEDULER_INTERVAL_S": float(os.environ.get("SCHEDULER_INTERVAL_S", "30")),
+        "SLA_ESCALATE_AFTER_HOURS": float(os.environ.get("SLA_ESCALATE_AFTER_HOURS", "4")),
+        "NOTIFY_SMS_URL": os.environ.get("NOTIFY_SMS_URL"),
+        "NOTIFY_WECHAT_URL": os.environ.get("NOTIFY_WECHAT_URL"),
+        "NOTIFY_WEBHOOK_URL": os.environ.get("NOTIFY_WEBHOOK_URL"),
+        "NOTIFY_SMTP_HOST": os.environ.get("NOTIFY_SMTP_HOST"),
+        "NOTIFY_SMTP_PORT": int(os.environ.get("NOTIFY_SMTP_PORT", "25")),
+        "NOTIFY_MAIL_FROM": os.environ.get("NOTIFY_MAIL_FROM", "dispatch@localhost"),
         "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", "30")),
         "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", "0.8")),
         "AUTO_ASSIGN_ON_INTAKE": os.environ.get("AUTO_ASSIGN_ON_INTAKE", "1") == "1",

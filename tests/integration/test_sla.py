@@ -41,6 +41,10 @@ def intake_at(app, headers, when: datetime, **fields) -> int:
         return order.id
 
 
+def c(warnings: int, breaches: int, escalations: int = 0) -> dict[str, int]:
+    return {"sla_warning": warnings, "sla_breach": breaches, "sla_escalation": escalations}
+
+
 def sla_events(db_session, order_id=None) -> list[tuple[str, str]]:
     query = (
         select(WorkOrderEvent)
@@ -100,18 +104,18 @@ def test_bad_rules_are_refused_and_only_admins_write_them(client, headers, auth)
 
 def test_a_warning_then_a_breach_each_fire_once(app, headers, db_session):
     oid = intake_at(app, headers, T0)
-    assert sweep(db_session, T0 + timedelta(minutes=23)) == {"sla_warning": 0, "sla_breach": 0}
-    assert sweep(db_session, T0 + timedelta(minutes=24)) == {"sla_warning": 1, "sla_breach": 0}
-    assert sweep(db_session, T0 + timedelta(minutes=25)) == {"sla_warning": 0, "sla_breach": 0}
-    assert sweep(db_session, T0 + timedelta(minutes=30)) == {"sla_warning": 0, "sla_breach": 1}
-    assert sweep(db_session, T0 + timedelta(minutes=31)) == {"sla_warning": 0, "sla_breach": 0}
+    assert sweep(db_session, T0 + timedelta(minutes=23)) == c(0, 0)
+    assert sweep(db_session, T0 + timedelta(minutes=24)) == c(1, 0)
+    assert sweep(db_session, T0 + timedelta(minutes=25)) == c(0, 0)
+    assert sweep(db_session, T0 + timedelta(minutes=30)) == c(0, 1)
+    assert sweep(db_session, T0 + timedelta(minutes=31)) == c(0, 0)
     assert sla_events(db_session, oid) == [("sla_warning", "contact"), ("sla_breach", "contact")]
 
 
 def test_a_sweep_after_downtime_catches_up_on_everything_once(app, headers, db_session):
     oid = intake_at(app, headers, T0)
-    assert sweep(db_session, T0 + timedelta(hours=30)) == {"sla_warning": 2, "sla_breach": 2}
-    assert sweep(db_session, T0 + timedelta(hours=31)) == {"sla_warning": 0, "sla_breach": 0}
+    assert sweep(db_session, T0 + timedelta(hours=30)) == c(2, 2, 1)
+    assert sweep(db_session, T0 + timedelta(hours=31)) == c(0, 0)
     assert sorted(sla_events(db_session, oid)) == sorted(
         [
             ("sla_warning", "contact"),
@@ -142,7 +146,7 @@ def test_a_cancelled_order_stops_all_its_clocks(app, headers, db_session):
     oid = intake_at(app, headers, T0)
     order = db_session.get(WorkOrder, oid)
     transition(db_session, oid, "cancel", Actor(None, "dispatcher"), version=order.version, reason="dup", now=T0)
-    assert sweep(db_session, T0 + timedelta(days=2)) == {"sla_warning": 0, "sla_breach": 0}
+    assert sweep(db_session, T0 + timedelta(days=2)) == c(0, 0)
 
 
 def test_sweeps_running_at_once_record_each_breach_once(app, headers, db_session):
@@ -203,12 +207,12 @@ def test_only_one_scheduler_sweeps_and_another_takes_over_when_it_stops(app, hea
     first = GuardedJobs(db, interval_s=30, clock=lambda: now[0])
     second = GuardedJobs(db, interval_s=30, clock=lambda: now[0])
     second.lock.holder = "other-host:1"  # a second process
-    assert first.tick() == {"sla_warning": 2, "sla_breach": 2}
+    assert first.tick() == c(2, 2, 1)
     assert second.tick() is None, "the second scheduler must stay idle"
-    assert first.tick() == {"sla_warning": 0, "sla_breach": 0}
+    assert first.tick() == c(0, 0)
     first.lock.release()  # the first one stops (on PostgreSQL: its connection closes)
     now[0] += timedelta(seconds=1)
-    assert second.tick() == {"sla_warning": 0, "sla_breach": 0}
+    assert second.tick() == c(0, 0)
     assert first.tick() is None
     second.lock.release()
 

@@ -90,4 +90,6 @@ def user_out(user: User, technician_id: int | None = None) -> dict[str, Any]:
         "technician_id": technician_id,
         "active": user.active,
         "locale": user.locale,
+        "email": user.email,
+        "phone": user.phone,
     }

@@ -51,6 +51,8 @@ class LoginIn(Schema):
 
 class UserOut(Schema):
     id = fields.Integer()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
     username = fields.String()
     display_name = fields.String()
     role = fields.String()
@@ -318,6 +320,8 @@ class UserIn(Schema):
 
 class UserPatch(Schema):
     display_name = fields.String(validate=Length(max=100))
+    email = fields.Email(allow_none=True, validate=Length(max=254))
+    phone = fields.String(allow_none=True, validate=[Length(1, 32), _phone])
     role = fields.String(validate=OneOf([r.value for r in Role]))
     outlet_id = fields.Integer(allow_none=True)
     active = fields.Boolean()

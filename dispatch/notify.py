@@ -1,0 +1,235 @@
+"""Notices outside the app: who hears about a warning, a breach or an escalation, the outbox
+they wait in, and the senders that deliver them (SMS, WeChat, e-mail, webhook).
+
+The board and the technician's phone always hear about every event over Socket.IO; this
+module is for the channels an operator configures. A channel without configuration is not
+used. Delivery is at least once: a row is marked sent only after its sender returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.accounts import User
+from dispatch.models import Notification, WorkOrder
+from technicians.models import Technician
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Which channels are on, and where their gateways are (all optional)."""
+
+    sms_url: str | None = None
+    wechat_url: str | None = None
+    webhook_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "dispatch@localhost"
+    escalate_after: timedelta = timedelta(hours=4)
+    timeout_s: float = 5.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> NotifySettings:
+        return cls(
+            sms_url=config.get("NOTIFY_SMS_URL") or None,
+            wechat_url=config.get("NOTIFY_WECHAT_URL") or None,
+            webhook_url=config.get("NOTIFY_WEBHOOK_URL") or None,
+            smtp_host=config.get("NOTIFY_SMTP_HOST") or None,
+            smtp_port=int(config.get("NOTIFY_SMTP_PORT") or 25),
+            mail_from=config.get("NOTIFY_MAIL_FROM") or "dispatch@localhost",
+            escalate_after=timedelta(hours=float(config.get("SLA_ESCALATE_AFTER_HOURS", 4))),
+        )
+
+
+# --- who hears what -----------------------------------------------------------------
+
+TEXT = {
+    "sla_warning": "工单 {number} 的{clock}时限即将到期（{due}）/ Order {number}: {clock} deadline at {due} is near",
+    "sla_breach": "工单 {number} 已超出{clock}时限（{due}）/ Order {number} missed its {clock} deadline ({due})",
+    "sla_escalation": "工单 {number} 超时未完成，已升级 / Order {number} is still open long after its deadline: escalated",
+}
+CLOCK_ZH = {"contact": "联系", "arrival": "上门", "completion": "完工", "callback": "回访"}
+
+
+def notices_for(
+    session: Session, settings: NotifySettings, marked: Iterable[tuple[str, int, str, datetime]]
+) -> list[dict[str, Any]]:
+    """Outbox rows for swept (kind, order id, clock, due) marks.
+
+    A warning goes to the order's technician (SMS, WeChat); a breach to the outlet's
+    dispatchers and managers (e-mail, SMS) and the webhook; an escalation to the managers.
+    The first responder stays the owner: escalation informs, it does not reassign.
+    """
+    marked = list(marked)
+    if not marked:
+        return []
+    orders = {o.id: o for o in session.scalars(select(WorkOrder).where(WorkOrder.id.in_({m[1] for m in marked})))}
+    tech_ids = {o.technician_id for o in orders.values() if o.technician_id}
+    techs = {t.id: t for t in session.scalars(select(Technician).where(Technician.id.in_(tech_ids)))}
+    outlet_ids = {o.outlet_id for o in orders.values()}
+    staff = list(
+        session.scalars(
+            select(User).where(
+                User.active.is_(True),
+                User.role.in_(["dispatcher", "manager"]),
+                or_(User.outlet_id.is_(None), User.outlet_id.in_([i for i in outlet_ids if i is not None])),
+            )
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    for kind, order_id, clock, due in marked:
+        order = orders[order_id]
+        text = TEXT[kind].format(number=order.number, clock=CLOCK_ZH.get(clock, clock), due=due.strftime("%m-%d %H:%M"))
+        targets: list[tuple[str, str]] = []
+        if kind == "sla_warning" and order.technician_id in techs:
+            phone = techs[order.technician_id].phone
+            targets += [("sms", phone), ("wechat", phone)]
+        if kind in ("sla_breach", "sla_escalation"):
+            roles = ("manager",) if kind == "sla_escalation" else ("dispatcher", "manager")
+            for user in staff:
+                if user.role in roles and user.outlet_id in (None, order.outlet_id):
+                    targets += [("email", user.email), ("sms", user.phone)]
+            targets.append(("webhook", "webhook"))
+        for channel, recipient in targets:
+            if recipient and _channel_on(settings, channel):
+                rows.append({
+                    "channel": channel, "recipient": recipient, "kind": kind, "order_id": order_id,
+                    "subject": text.split(" / ")[0], "body": text,
+                    "dedup_key": f"{kind}:{order_id}:{clock}:{channel}:{recipient}"[:200],
+                })  # fmt: skip
+    return rows
+
+
+def _channel_on(settings: NotifySettings, channel: str) -> bool:
+    return bool(
+        {
+            "sms": settings.sms_url,
+            "wechat": settings.wechat_url,
+            "webhook": settings.webhook_url,
+            "email": settings.smtp_host,
+        }[channel]  # fmt: skip
+    )
+
+
+def enqueue(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Add rows to the outbox in the caller's transaction; a repeat (same dedup_key) is a no-op."""
+    if not rows:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Notification).on_conflict_do_nothing(index_elements=["dedup_key"])
+    session.execute(
+        stmt, [{**r, "created_at": now, "next_attempt_at": now, "status": "pending", "attempts": 0} for r in rows]
+    )
+
+
+# --- delivery -----------------------------------------------------------------------
+
+
+class Sender(Protocol):
+    def send(self, notification: Notification) -> None:
+        """Deliver or raise."""
+
+
+@dataclass
+class HttpJsonSender:
+    """SMS and WeChat gateways and webhooks: one JSON POST, any 2xx is delivered."""
+
+    url: str
+    timeout_s: float = 5.0
+
+    def send(self, notification: Notification) -> None:
+        body = {
+            "to": notification.recipient, "kind": notification.kind, "order_id": notification.order_id,
+            "subject": notification.subject, "text": notification.body, "dedup_key": notification.dedup_key,
+        }  # fmt: skip
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body, ensure_ascii=False).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": notification.dedup_key},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310 - configured URL
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"gateway answered {response.status}")
+
+
+@dataclass
+class SmtpSender:
+    host: str
+    port: int = 25
+    mail_from: str = "dispatch@localhost"
+    timeout_s: float = 5.0
+
+    def send(self, notification: Notification) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = (
+            self.mail_from,
+            notification.recipient,
+            notification.subject,
+        )
+        message["Message-ID"] = f"<{notification.dedup_key.replace(':', '.')}@dispatch>"
+        message.set_content(notification.body)
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
+            smtp.send_message(message)
+
+
+def senders_from(settings: NotifySettings) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {}
+    for channel, url in (("sms", settings.sms_url), ("wechat", settings.wechat_url), ("webhook", settings.webhook_url)):
+        if url:
+            senders[channel] = HttpJsonSender(url, settings.timeout_s)
+    if settings.smtp_host:
+        senders["email"] = SmtpSender(settings.smtp_host, settings.smtp_port, settings.mail_from, settings.timeout_s)
+    return senders
+
+
+def deliver(session: Session, senders: Mapping[str, Sender], now: datetime, limit: int = 100) -> dict[str, int]:
+    """Send what is due; retry failures with back-off (1, 2, 4 … 60 min); give up after
+    MAX_ATTEMPTS. Commits. Rows are locked (SKIP LOCKED on PostgreSQL) while being sent."""
+    query = (
+        select(Notification)
+        .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+        .order_by(Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    try:
+        for n in session.scalars(query):
+            sender = senders.get(n.channel)
+            try:
+                if sender is None:
+                    raise RuntimeError(f"no sender configured for {n.channel}")
+                sender.send(n)
+            except Exception as exc:  # noqa: BLE001 - any failure of a gateway is retried
+                n.attempts += 1
+                n.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                if n.attempts >= MAX_ATTEMPTS:
+                    n.status = "failed"
+                    counts["failed"] += 1
+                    log.warning("notification %s failed for good: %s", n.id, n.last_error)
+                else:
+                    n.next_attempt_at = now + timedelta(minutes=min(60, 2 ** (n.attempts - 1)))
+                    counts["retry"] += 1
+                continue
+            n.status, n.sent_at, n.attempts = "sent", now, n.attempts + 1
+            counts["sent"] += 1
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return counts
