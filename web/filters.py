@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
 from flask_babel import get_locale
@@ -25,6 +25,16 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone(current_app.config["TIMEZONE"]).strftime("%H:%M")
 
 
+def duration(delta: timedelta) -> str:
+    """3 d 4 h, 2 h 05 min, 12 min: how long, as a dispatcher reads it."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+
+
 def skill_name(code: str) -> str:
     """A skill's name in the user's language (the list is read once per request)."""
     if "skill_names" not in g:
@@ -41,6 +51,7 @@ def technician_name(tech_id: int) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["skill_name"] = skill_name
     app.jinja_env.filters["technician_name"] = technician_name

@@ -30,6 +30,9 @@ ACTION = {
     "cancel": _l("Cancel"),
     "priority": _l("Priority changed"),
     "geocoded": _l("Address located"),
+    "sla_warning": _l("SLA warning"),
+    "sla_breach": _l("SLA breached"),
+    "sla_escalation": _l("Escalated to the manager"),
 }
 ROLE = {
     "admin": _l("Administrator"),
@@ -60,6 +63,12 @@ NO_FIT = {
     "no_capacity_or_time": _l("everyone with the skill is fully booked or off shift"),
     "window_unreachable": _l("the appointment window cannot be reached"),
     "no_location": _l("the address has not been located"),
+}
+CLOCK = {
+    "contact": _l("Contact the customer"),
+    "arrival": _l("Arrive on site"),
+    "completion": _l("Complete (24-hour promise)"),
+    "callback": _l("Call back"),
 }
 GEOCODE = {"ok": _l("located"), "failed": _l("geocoder unavailable"), "not_found": _l("address not found")}
 
@@ -104,3 +113,4 @@ class Labels:
     issue = ISSUE
     geocode = GEOCODE
     no_fit = NO_FIT
+    clock = CLOCK

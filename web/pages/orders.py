@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.db import utcnow
 from core.errors import Conflict, DomainError, ValidationFailed
-from dispatch import planning, queries, services
+from dispatch import deadlines, planning, queries, services
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
 from technicians.services import list_outlets, list_technicians
@@ -60,9 +61,11 @@ def order_detail(order_id: int):
         rank = {s.technician_id: i for i, s in enumerate(suggestions)}
         technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
     events = queries.order_events(db.session, order.id)
+    clocks = deadlines.order_clocks(db.session, order.id)
     return render_template(
         "order.html", order=order, events=events, actions=actions, technicians=technicians,
         suggestions={s.technician_id: s for s in suggestions}, no_fit=no_fit, form=TransitionForm(),
+        clocks=clocks, now=utcnow(),
     )  # fmt: skip
 
 
