@@ -7,11 +7,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import select
 
+from core.accounts import Actor
 from core.db import Database, utcnow
 from core.leases import SingletonLock
 from dispatch.notify import NotifySettings, deliver, senders_from
+from dispatch.planning import PlanningSettings, apply_proposal, propose
 from dispatch.sweeps import sweep
+from technicians.models import Outlet
 
 log = logging.getLogger(__name__)
 SCHEDULER_LOCK = "scheduler"
@@ -34,6 +38,28 @@ def deliver_notices(database: Database, notify: NotifySettings, now: datetime | 
     return counts
 
 
+def auto_dispatch(database: Database, planning: PlanningSettings, now: datetime | None = None) -> dict[int, int]:
+    """For each outlet that opted in: re-optimise its open, unstarted orders and apply the
+    plan at once, as the system (a dispatcher's manual choices are kept)."""
+    now = now or utcnow()
+    applied: dict[int, int] = {}
+    with database.session_scope() as session:
+        outlet_ids = list(
+            session.scalars(select(Outlet.id).where(Outlet.active.is_(True), Outlet.auto_dispatch.is_(True)))
+        )
+        for outlet_id in outlet_ids:
+            proposal = propose(session, planning, Actor.system(), outlet_id=outlet_id, now=now)
+            if not proposal.payload["diff"]["moves"]:
+                proposal.status = "superseded"
+                session.commit()
+                continue
+            result = apply_proposal(session, proposal.id, planning, Actor.system(), now=now)
+            applied[outlet_id] = len(result.applied)
+    if applied:
+        log.info("auto-dispatch: %s", applied)
+    return applied
+
+
 class GuardedJobs:
     """Runs each job only while this process holds the scheduler lock, so a second scheduler
     started by mistake stays idle, and takes over within one tick if the first one dies."""
@@ -44,10 +70,14 @@ class GuardedJobs:
         interval_s: float,
         clock: Callable[[], datetime] = utcnow,
         notify: NotifySettings | None = None,
+        planning: PlanningSettings | None = None,
+        auto_dispatch_every_s: float = 900,
     ) -> None:
         self.database = database
         self.clock = clock
         self.notify = notify or NotifySettings()
+        self.planning = planning
+        self.auto_dispatch_every_s = auto_dispatch_every_s
         self.lock = SingletonLock(database, SCHEDULER_LOCK, ttl=timedelta(seconds=max(3 * interval_s, 5)))
 
     def tick(self) -> dict[str, int] | None:
@@ -58,8 +88,18 @@ class GuardedJobs:
         deliver_notices(self.database, self.notify, self.clock())
         return counts
 
+    def dispatch_tick(self) -> dict[int, int] | None:
+        if self.planning is None or not self.lock.acquire(self.clock()):
+            return None
+        return auto_dispatch(self.database, self.planning, self.clock())
+
     def install(self, scheduler: BaseScheduler, interval_s: float) -> None:
         scheduler.add_job(
             self.tick, "interval", seconds=interval_s, id="sla_sweep", max_instances=1, coalesce=True,
             next_run_time=utcnow(),
         )  # fmt: skip
+        if self.planning is not None:
+            scheduler.add_job(
+                self.dispatch_tick, "interval", seconds=self.auto_dispatch_every_s, id="auto_dispatch",
+                max_instances=1, coalesce=True,
+            )  # fmt: skip

@@ -47,6 +47,8 @@ class Outlet(Base):
     speed_kmh: Mapped[float] = mapped_column(Float, default=30.0)
     detour_factor: Mapped[float] = mapped_column(Float, default=1.3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Re-optimise and apply on a schedule, without waiting for a dispatcher (opt-in).
+    auto_dispatch: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     technicians: Mapped[list[Technician]] = relationship(back_populates="outlet")

@@ -63,7 +63,9 @@ def resolve_skills(session: Session, codes: list[str], field: str = "skills") ->
 
 # --- outlets ------------------------------------------------------------------------
 
-OUTLET_FIELDS = {"code", "name", "area", "address", "lat", "lon", "speed_kmh", "detour_factor", "active"}
+OUTLET_FIELDS = {
+    "code", "name", "area", "address", "lat", "lon", "speed_kmh", "detour_factor", "active", "auto_dispatch",
+}  # fmt: skip
 
 
 def _check_outlet(values: dict[str, Any]) -> None:

@@ -109,9 +109,16 @@ def start_in_process_scheduler(app: APIFlask) -> None:
 
     from dispatch.jobs import GuardedJobs
     from dispatch.notify import NotifySettings
+    from dispatch.planning import PlanningSettings
 
     interval = app.config["SCHEDULER_INTERVAL_S"]
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
-    GuardedJobs(db, interval, notify=NotifySettings.from_config(app.config)).install(scheduler, interval)
+    GuardedJobs(
+        db,
+        interval,
+        notify=NotifySettings.from_config(app.config),
+        planning=PlanningSettings.from_config(app.config),
+        auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
+    ).install(scheduler, interval)
     scheduler.start()
     app.extensions["scheduler"] = scheduler

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 
 from core.accounts import Role, create_user
 from core.errors import DomainError
+from dispatch.jobs import GuardedJobs
+from dispatch.notify import NotifySettings
+from dispatch.planning import PlanningSettings
 from web.extensions import db
 
 
@@ -61,17 +67,17 @@ def register_scheduler(app: Flask) -> None:
     @app.cli.command("scheduler")
     @click.option("--interval", default=30.0, show_default=True, help="Seconds between sweeps")
     def scheduler_command(interval: float) -> None:
-        """Run the scheduler process (SLA sweeps). Only one runs at a time; extra ones idle."""
-        import logging
-
-        from apscheduler.schedulers.blocking import BlockingScheduler
-
-        from dispatch.jobs import GuardedJobs
-
+        """Run the scheduler process (SLA sweeps, notices, auto-dispatch). Only one runs at a
+        time; extra ones idle until it stops."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        from dispatch.notify import NotifySettings
 
-        jobs = GuardedJobs(db, interval, notify=NotifySettings.from_config(app.config))
+        jobs = GuardedJobs(
+            db,
+            interval,
+            notify=NotifySettings.from_config(app.config),
+            planning=PlanningSettings.from_config(app.config),
+            auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
+        )
         scheduler = BlockingScheduler(timezone="UTC")
         jobs.install(scheduler, interval)
         click.echo(f"scheduler {jobs.lock.holder}: sweeping every {interval:g} s while it holds the lock")

@@ -54,6 +54,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # The single-process default (`make run`) sweeps in-process; production runs
         # `flask --app wsgi scheduler` as its own process and leaves this off.
         "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",
+        "AUTO_DISPATCH_MINUTES": float(os.environ.get("AUTO_DISPATCH_MINUTES", "15")),
         "SCHEDULER_INTERVAL_S": float(os.environ.get("SCHEDULER_INTERVAL_S", "30")),
         "SLA_ESCALATE_AFTER_HOURS": float(os.environ.get("SLA_ESCALATE_AFTER_HOURS", "4")),
         "NOTIFY_SMS_URL": os.environ.get("NOTIFY_SMS_URL"),

@@ -99,6 +99,7 @@ class OutletForm(FlaskForm):
     speed_kmh = FloatField(_l("Average speed (km/h)"), default=30.0, validators=[InputRequired(), NumberRange(5, 120)])
     detour_factor = FloatField(_l("Road detour factor"), default=1.3, validators=[InputRequired(), NumberRange(1, 3)])
     active = BooleanField(_l("Active"), default=True)
+    auto_dispatch = BooleanField(_l("Dispatch automatically (re-optimise on a schedule)"), default=False)
 
 
 class TechnicianForm(FlaskForm):

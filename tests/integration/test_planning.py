@@ -193,3 +193,27 @@ def test_competing_plans_and_manual_assignments_never_double_assign(app, network
         # Versions only move forward, one step per recorded change.
         changes = db_session.scalars(select(WorkOrderEvent).where(WorkOrderEvent.order_id == oid)).all()
         assert order.version == len(changes)
+
+
+def test_an_outlet_that_opted_in_is_dispatched_on_schedule_and_others_are_not(app, client, network, auth, db_session):
+    from core.db import utcnow
+    from dispatch.jobs import auto_dispatch
+    from dispatch.planning import PlanningSettings
+    from technicians.services import update_outlet
+    from web.extensions import db
+
+    headers = auth.token("dispatcher")  # auto-assignment at intake is off: orders wait
+    south = create_order(client, headers, **at(SOUTH))
+    north = create_order(client, headers, phone="13900139000", **at(NORTH))
+    update_outlet(db_session, network.south.id, {"auto_dispatch": True}, actor_id=None)
+    db_session.rollback()
+    settings = PlanningSettings(timezone=app.config["TIMEZONE"], time_limit_s=0.5)
+    assert auto_dispatch(db, settings, utcnow()) == {network.south.id: 1}
+    assert db_session.get(WorkOrder, south["id"]).technician_id == network.techs[1].id
+    assert db_session.get(WorkOrder, north["id"]).status == "new", "North did not opt in"
+    event = db_session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.order_id == south["id"], WorkOrderEvent.kind == "assign")
+    ).one()
+    assert event.actor_role == "system" and event.data["by"] == "reoptimisation"
+    db_session.rollback()
+    assert auto_dispatch(db, settings, utcnow()) == {}, "nothing left to move"

@@ -201,6 +201,7 @@ class OutletIn(Schema):
     speed_kmh = fields.Float(load_default=30.0, validate=Range(5, 120))
     detour_factor = fields.Float(load_default=1.3, validate=Range(1.0, 3.0))
     active = fields.Boolean(load_default=True)
+    auto_dispatch = fields.Boolean(load_default=False)
 
 
 class OutletPatch(Schema):
@@ -213,6 +214,7 @@ class OutletPatch(Schema):
     speed_kmh = fields.Float(validate=Range(5, 120))
     detour_factor = fields.Float(validate=Range(1.0, 3.0))
     active = fields.Boolean()
+    auto_dispatch = fields.Boolean()
 
 
 class OutletOut(Schema):
@@ -226,6 +228,7 @@ class OutletOut(Schema):
     speed_kmh = fields.Float()
     detour_factor = fields.Float()
     active = fields.Boolean()
+    auto_dispatch = fields.Boolean()
 
 
 class OutletPage(Schema):

@@ -17,7 +17,18 @@ from web.extensions import db
 from web.forms import LeaveForm, OutletForm, TechnicianForm, UserForm, apply_errors
 from web.pages.base import bp
 
-OUTLET_FIELDS = ("code", "name", "area", "address", "lat", "lon", "speed_kmh", "detour_factor", "active")
+OUTLET_FIELDS = (
+    "code",
+    "name",
+    "area",
+    "address",
+    "lat",
+    "lon",
+    "speed_kmh",
+    "detour_factor",
+    "active",
+    "auto_dispatch",
+)
 TECH_FIELDS = (
     "name", "phone", "outlet_id", "home_lat", "home_lon", "shift_start", "shift_end",
     "work_days", "daily_capacity", "active",
