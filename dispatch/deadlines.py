@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -14,11 +15,12 @@ from core.db import transactional
 from core.errors import NotFound, ValidationFailed
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaClock, SlaRule, WorkOrder
-from dispatch.sla import STOPPED_BY, SlaPolicy, choose_rule, intake_deadlines
+from dispatch.sla import STOPPED_BY, BusinessHours, SlaPolicy, choose_rule, intake_deadlines
+from technicians.models import Outlet
 
 RULE_FIELDS = (
     "name", "priority", "issue_category", "channel", "contact_minutes", "arrival_minutes",
-    "completion_minutes", "callback_minutes", "warn_ratio", "active",
+    "completion_minutes", "callback_minutes", "warn_ratio", "pause_overnight", "active",
 )  # fmt: skip
 
 
@@ -26,13 +28,18 @@ def active_rules(session: Session) -> list[SlaRule]:
     return list(session.scalars(select(SlaRule).where(SlaRule.active.is_(True)).order_by(SlaRule.id)))
 
 
-def start_intake_clocks(session: Session, order: WorkOrder, policy: SlaPolicy) -> None:
+def start_intake_clocks(session: Session, order: WorkOrder, policy: SlaPolicy, timezone: ZoneInfo) -> None:
     """Compute the order's deadlines from the most specific rule and start its clocks.
 
     The completion deadline is also the order's `due_at`, shown everywhere with a countdown.
     """
     rule = choose_rule(active_rules(session), order.priority, order.issue_category, order.channel)
-    for d in intake_deadlines(policy, rule, order.created_at, order.priority, order.issue_category):
+    hours = None
+    if rule is not None and rule.pause_overnight and order.outlet_id is not None:
+        outlet = session.get(Outlet, order.outlet_id)
+        if outlet is not None and outlet.opens_at is not None and outlet.closes_at is not None:
+            hours = BusinessHours(outlet.opens_at, outlet.closes_at, timezone)
+    for d in intake_deadlines(policy, rule, order.created_at, order.priority, order.issue_category, hours):
         session.add(
             SlaClock(order_id=order.id, clock=d.clock, started_at=order.created_at, warn_at=d.warn_at, due_at=d.due_at)
         )

@@ -260,7 +260,7 @@ def _create(
     )
     session.add(order)
     session.flush()
-    start_intake_clocks(session, order, settings.policy)
+    start_intake_clocks(session, order, settings.policy, settings.timezone)
     record_event(
         session, order, "created", actor, to_status="new",
         data={"channel": req.channel, "number": order.number, "geocode_status": placement.status}, at=now,

@@ -192,6 +192,8 @@ class SlaRule(Base):
     completion_minutes: Mapped[int | None] = mapped_column(Integer)
     callback_minutes: Mapped[int | None] = mapped_column(Integer)
     warn_ratio: Mapped[float] = mapped_column(Float, default=0.8)
+    # Count only the outlet's opening hours (a deadline pauses overnight).
+    pause_overnight: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

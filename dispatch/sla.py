@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 CLOCKS = ("contact", "arrival", "completion", "callback")
 # The lifecycle move that stops each clock (any later move stops the earlier clocks too).
@@ -32,6 +33,7 @@ class RuleLike(Protocol):
     completion_minutes: int | None
     callback_minutes: int | None
     warn_ratio: float
+    pause_overnight: bool
 
 
 @dataclass(frozen=True)
@@ -87,22 +89,59 @@ class Deadline:
     due_at: datetime
 
 
-def deadline(clock: str, started: datetime, minutes: float, warn_ratio: float) -> Deadline:
+@dataclass(frozen=True)
+class BusinessHours:
+    """An outlet's opening hours, every day, in its time zone: a paused clock runs only then."""
+
+    opens: time
+    closes: time
+    tz: ZoneInfo
+
+    def add(self, start: datetime, minutes: float) -> datetime:
+        """`start` plus `minutes` of open time (time outside the hours does not count)."""
+        local = start.astimezone(self.tz)
+        left = timedelta(minutes=minutes)
+        while True:
+            day_open = datetime.combine(local.date(), self.opens, tzinfo=self.tz)
+            day_close = datetime.combine(local.date(), self.closes, tzinfo=self.tz)
+            if local < day_open:
+                local = day_open
+            if local >= day_close:
+                local = datetime.combine(local.date() + timedelta(days=1), self.opens, tzinfo=self.tz)
+                continue
+            if local + left <= day_close:
+                return (local + left).astimezone(start.tzinfo)
+            left -= day_close - local
+            local = datetime.combine(local.date() + timedelta(days=1), self.opens, tzinfo=self.tz)
+
+
+def deadline(
+    clock: str, started: datetime, minutes: float, warn_ratio: float, hours: BusinessHours | None = None
+) -> Deadline:
+    if hours is not None:
+        return Deadline(clock, hours.add(started, minutes * warn_ratio), hours.add(started, minutes))
     limit = timedelta(minutes=minutes)
     return Deadline(clock, started + limit * warn_ratio, started + limit)
 
 
 def intake_deadlines(
-    policy: SlaPolicy, rule: RuleLike | None, created: datetime, priority: str, issue_category: str
+    policy: SlaPolicy,
+    rule: RuleLike | None,
+    created: datetime,
+    priority: str,
+    issue_category: str,
+    hours: BusinessHours | None = None,
 ) -> list[Deadline]:
-    """The clocks that start at intake: contact, arrival (if set) and completion."""
+    """The clocks that start at intake: contact, arrival (if set) and completion. With
+    `hours` (a rule that pauses overnight, at an outlet with opening hours) only open time
+    counts."""
     ratio = rule.warn_ratio if rule is not None else policy.warn_ratio
     limits = {
         "contact": _pick(rule, "contact_minutes", policy.contact_minutes),
         "arrival": _pick(rule, "arrival_minutes", None),
         "completion": _pick(rule, "completion_minutes", policy.completion_hours(priority, issue_category) * 60),
     }
-    return [deadline(c, created, m, ratio) for c, m in limits.items() if m]
+    return [deadline(c, created, m, ratio, hours) for c, m in limits.items() if m]
 
 
 def callback_deadline(policy: SlaPolicy, rule: RuleLike | None, completed: datetime) -> Deadline | None:

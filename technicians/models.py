@@ -49,6 +49,9 @@ class Outlet(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Re-optimise and apply on a schedule, without waiting for a dispatcher (opt-in).
     auto_dispatch: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Opening hours, used by SLA rules that pause overnight; none means always open.
+    opens_at: Mapped[time | None] = mapped_column(Time)
+    closes_at: Mapped[time | None] = mapped_column(Time)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     technicians: Mapped[list[Technician]] = relationship(back_populates="outlet")

@@ -65,6 +65,7 @@ def resolve_skills(session: Session, codes: list[str], field: str = "skills") ->
 
 OUTLET_FIELDS = {
     "code", "name", "area", "address", "lat", "lon", "speed_kmh", "detour_factor", "active", "auto_dispatch",
+    "opens_at", "closes_at",
 }  # fmt: skip
 
 
@@ -78,6 +79,11 @@ def _check_outlet(values: dict[str, Any]) -> None:
         errors["detour_factor"] = "must be between 1.0 and 3.0"
     if "name" in values and not (values["name"] or "").strip():
         errors["name"] = "must not be empty"
+    opens, closes = values.get("opens_at"), values.get("closes_at")
+    if (opens is None) != (closes is None):
+        errors["closes_at" if closes is None else "opens_at"] = "give both opening and closing time, or neither"
+    elif opens is not None and opens >= closes:
+        errors["closes_at"] = "must be after opens_at"
     if errors:
         raise ValidationFailed(errors)
 
@@ -105,6 +111,9 @@ def update_outlet(session: Session, outlet_id: int, values: dict[str, Any], *, a
     if "lat" in values or "lon" in values:
         values.setdefault("lat", outlet.lat)
         values.setdefault("lon", outlet.lon)
+    if "opens_at" in values or "closes_at" in values:
+        values.setdefault("opens_at", outlet.opens_at)
+        values.setdefault("closes_at", outlet.closes_at)
     _check_outlet(values)
     code_changed = "code" in values and values["code"] != outlet.code
     if code_changed and session.scalar(select(Outlet.id).where(Outlet.code == values["code"])) is not None:

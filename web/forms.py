@@ -100,6 +100,8 @@ class OutletForm(FlaskForm):
     detour_factor = FloatField(_l("Road detour factor"), default=1.3, validators=[InputRequired(), NumberRange(1, 3)])
     active = BooleanField(_l("Active"), default=True)
     auto_dispatch = BooleanField(_l("Dispatch automatically (re-optimise on a schedule)"), default=False)
+    opens_at = TimeField(_l("Opens at (for SLA rules that pause overnight)"), validators=[Optional()])
+    closes_at = TimeField(_l("Closes at"), validators=[Optional()])
 
 
 class TechnicianForm(FlaskForm):

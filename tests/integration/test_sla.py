@@ -226,3 +226,33 @@ def test_an_expired_sqlite_lease_passes_to_the_next_scheduler(app, db_session):
     assert a.acquire(T0) and not b.acquire(T0 + timedelta(seconds=59))
     assert b.acquire(T0 + timedelta(seconds=61)), "a holder that stopped renewing loses the lease"
     assert not a.acquire(T0 + timedelta(seconds=62))
+
+
+def test_a_rule_that_pauses_overnight_counts_only_the_outlets_opening_hours(
+    app, client, headers, auth, network, db_session
+):
+    from datetime import time as dtime
+    from zoneinfo import ZoneInfo
+
+    from technicians.services import update_outlet
+
+    update_outlet(db_session, network.south.id, {"opens_at": dtime(9), "closes_at": dtime(18)}, actor_id=None)
+    admin = auth.token("admin")
+    rule = {"name": "office hours", "contact_minutes": 120, "pause_overnight": True}
+    assert client.post("/api/sla-rules", json=rule, headers=admin).status_code == 201
+    shanghai = ZoneInfo("Asia/Shanghai")
+    evening = datetime(2026, 11, 24, 17, 0, tzinfo=shanghai)
+    oid = intake_at(app, headers, evening)  # at the South outlet
+    contact = {c.clock: c for c in order_clocks(db_session, oid)}["contact"]
+    assert contact.due_at == datetime(2026, 11, 25, 10, 0, tzinfo=shanghai)
+    db_session.rollback()
+
+
+def test_opening_hours_must_make_sense(client, auth, network):
+    admin = auth.token("admin")
+    bad = client.patch(
+        f"/api/outlets/{network.south.id}", json={"opens_at": "18:00:00", "closes_at": "09:00:00"}, headers=admin
+    )
+    assert bad.status_code == 400 and "closes_at" in bad.get_json()["detail"]["json"]
+    half = client.patch(f"/api/outlets/{network.south.id}", json={"opens_at": "09:00:00"}, headers=admin)
+    assert half.status_code == 400

@@ -104,3 +104,15 @@ def test_weak_passwords_are_explained():
     assert password_problems("short1") == ["must be at least 10 characters"]
     assert password_problems("onlyletterslong") == ["must mix letters with digits or symbols"]
     assert password_problems("good-pass-2026") == []
+
+
+def test_a_paused_clock_counts_only_opening_hours():
+    from dispatch.sla import BusinessHours
+
+    hours = BusinessHours(time(9), time(18), SHANGHAI)
+    at = datetime(2026, 11, 23, 17, 0, tzinfo=SHANGHAI)
+    assert hours.add(at, 30) == datetime(2026, 11, 23, 17, 30, tzinfo=SHANGHAI)
+    assert hours.add(at, 120) == datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)  # 1 h today, 1 h tomorrow
+    night = datetime(2026, 11, 23, 22, 0, tzinfo=SHANGHAI)
+    assert hours.add(night, 60) == datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)  # waits for the morning
+    assert hours.add(at, 24 * 60) == datetime(2026, 11, 26, 14, 0, tzinfo=SHANGHAI)  # 1 + 9 + 9 + 5 hours

@@ -202,6 +202,8 @@ class OutletIn(Schema):
     detour_factor = fields.Float(load_default=1.3, validate=Range(1.0, 3.0))
     active = fields.Boolean(load_default=True)
     auto_dispatch = fields.Boolean(load_default=False)
+    opens_at = fields.Time(load_default=None, allow_none=True)
+    closes_at = fields.Time(load_default=None, allow_none=True)
 
 
 class OutletPatch(Schema):
@@ -215,6 +217,8 @@ class OutletPatch(Schema):
     detour_factor = fields.Float(validate=Range(1.0, 3.0))
     active = fields.Boolean()
     auto_dispatch = fields.Boolean()
+    opens_at = fields.Time(allow_none=True)
+    closes_at = fields.Time(allow_none=True)
 
 
 class OutletOut(Schema):
@@ -229,6 +233,8 @@ class OutletOut(Schema):
     detour_factor = fields.Float()
     active = fields.Boolean()
     auto_dispatch = fields.Boolean()
+    opens_at = fields.Time(allow_none=True)
+    closes_at = fields.Time(allow_none=True)
 
 
 class OutletPage(Schema):

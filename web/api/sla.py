@@ -25,6 +25,7 @@ class SlaRuleIn(Schema):
     completion_minutes = fields.Integer(load_default=None, allow_none=True, validate=MINUTES)
     callback_minutes = fields.Integer(load_default=None, allow_none=True, validate=MINUTES)
     warn_ratio = fields.Float(load_default=0.8, validate=Range(0.1, 0.99))
+    pause_overnight = fields.Boolean(load_default=False)
     active = fields.Boolean(load_default=True)
 
 
@@ -38,6 +39,7 @@ class SlaRulePatch(Schema):
     completion_minutes = fields.Integer(allow_none=True, validate=MINUTES)
     callback_minutes = fields.Integer(allow_none=True, validate=MINUTES)
     warn_ratio = fields.Float(validate=Range(0.1, 0.99))
+    pause_overnight = fields.Boolean()
     active = fields.Boolean()
 
 
