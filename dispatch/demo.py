@@ -178,7 +178,8 @@ def seed_demo(
         add_leave(session, tech.id, today, today + timedelta(days=2), "年假", actor_id=admin_id)
     progress(f"demo data: {len(techs)} technicians with accounts tech01 … tech{technicians:02d}")
 
-    settings = IntakeSettings(policy=SlaPolicy(), timezone=timezone, geocoder=Geocoder("none"))
+    # The demo's history is generated without photos, so its orders ask for none.
+    settings = IntakeSettings(policy=SlaPolicy(), timezone=timezone, geocoder=Geocoder("none"), proof_photos_default=0)
     dispatcher = Actor(user_id=admin_id, role="dispatcher")
     for n in range(orders):
         age = timedelta(days=30) * (1 - n / orders) ** 1.6  # more recent orders than old ones

@@ -11,7 +11,8 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,6 +75,9 @@ class IntakeSettings:
     city: str | None = None
     # When set, a new located order is assigned at once by instant insertion.
     planning: PlanningSettings | None = None
+    # Proof photos a completion needs, by issue category (default for the others).
+    proof_photos_default: int = 1
+    proof_photos: Mapping[str, int] = field(default_factory=dict)
 
 
 def validate(session: Session, req: OrderRequest, now: datetime) -> OrderRequest:
@@ -254,6 +258,7 @@ def _create(
         in_warranty=req.in_warranty,
         created_at=now,
         due_at=settings.policy.due_at(now, req.priority, req.issue_category),
+        proof_photos_required=settings.proof_photos.get(req.issue_category, settings.proof_photos_default),
         status="new",
         outlet_id=outlet.id if outlet else None,
         created_by_id=actor.user_id,

@@ -81,6 +81,8 @@ class WorkOrder(Base):
     completed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     visit_count: Mapped[int] = mapped_column(Integer, default=1)
+    # Proof photos the completion of each visit needs (set at intake from the job type).
+    proof_photos_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -254,3 +256,32 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class Photo(Base):
+    """A proof photo: the original kept as received, a re-encoded copy without EXIF for
+    viewing, and the signals the authenticity checks use."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    visit: Mapped[int] = mapped_column(Integer, default=1)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    phash: Mapped[int] = mapped_column(BigInteger)  # 64-bit perceptual hash, signed
+    image_format: Mapped[str] = mapped_column(String(8))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))  # camera or gallery
+    original_key: Mapped[str] = mapped_column(String(200))
+    view_key: Mapped[str] = mapped_column(String(200))
+    thumb_key: Mapped[str] = mapped_column(String(200))
+    exif_taken_at: Mapped[datetime | None]
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_lon: Mapped[float | None] = mapped_column(Float)
+    device_lat: Mapped[float | None] = mapped_column(Float)
+    device_lon: Mapped[float | None] = mapped_column(Float)
+    device_accuracy_m: Mapped[float | None] = mapped_column(Float)

@@ -104,6 +104,10 @@ def app_config(database_url, tmp_path) -> dict:
         "REDIS_URL": None,
         # Most tests follow an order by hand; tests/integration/test_planning.py turns it on.
         "AUTO_ASSIGN_ON_INTAKE": False,
+        # Most tests walk the lifecycle without photos; tests/integration/test_photos.py
+        # asks for proof as production does (PROOF_PHOTOS_REQUIRED defaults to 1).
+        "PROOF_PHOTOS_REQUIRED": 0,
+        "PHOTO_STORAGE_DIR": str(tmp_path / "photos"),
     }
 
 

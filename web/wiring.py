@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app
 
 from dispatch.geocode_cache import SqlGeocodeCache
 from dispatch.geocoding import from_config
 from dispatch.intake import IntakeSettings
+from dispatch.photos import HashIndex, LocalStore, PhotoSettings
 from dispatch.planning import PlanningSettings
 from dispatch.sla import SlaPolicy
 from web.extensions import db
@@ -22,6 +25,8 @@ def intake_settings() -> IntakeSettings:
             geocoder=from_config(app.config, cache=SqlGeocodeCache(db)),
             city=app.config.get("DEFAULT_CITY"),
             planning=planning_settings() if app.config["AUTO_ASSIGN_ON_INTAKE"] else None,
+            proof_photos_default=app.config["PROOF_PHOTOS_REQUIRED"],
+            proof_photos=app.config["PROOF_PHOTOS_BY_CATEGORY"],
         )
         app.extensions["intake_settings"] = settings
     return settings
@@ -32,4 +37,16 @@ def planning_settings() -> PlanningSettings:
     settings = app.extensions.get("planning_settings")
     if settings is None:
         settings = app.extensions["planning_settings"] = PlanningSettings.from_config(app.config)
+    return settings
+
+
+def photo_settings() -> PhotoSettings:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions.get("photo_settings")
+    if settings is None:
+        settings = app.extensions["photo_settings"] = PhotoSettings(
+            store=LocalStore(Path(app.config["PHOTO_STORAGE_DIR"])),
+            timezone=app.config["TIMEZONE"],
+            index=HashIndex(),
+        )
     return settings

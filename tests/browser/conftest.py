@@ -68,6 +68,8 @@ def live_server(tmp_path, sqlite_template):
             "GEOCODER_PROVIDER": "none",
             "REDIS_URL": None,
             "AUTO_ASSIGN_ON_INTAKE": False,
+            "PROOF_PHOTOS_REQUIRED": 0,
+            "PHOTO_STORAGE_DIR": str(tmp_path / "photos"),
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)

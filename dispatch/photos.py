@@ -1,0 +1,289 @@
+"""Proof photos: check what was uploaded, keep it, and find its twins.
+
+- Content is sniffed from the bytes (never the client's Content-Type): JPEG, PNG or WebP
+  only. Pillow's decompression-bomb guard is tightened to an error, truncated files are
+  refused, nothing is stored for a refused file.
+- The original is kept as received (its EXIF is evidence); what anyone views is a
+  re-encoded copy without EXIF, and a thumbnail.
+- Reuse: exact copies by SHA-256; near copies (resized, recompressed, lightly cropped) by
+  a 64-bit perceptual hash compared with every stored photo's hash in memory (numpy XOR and
+  popcount: a million hashes in a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import imagehash
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.accounts import Actor
+from core.db import utcnow
+from core.errors import Conflict, ValidationFailed
+from dispatch.events import record_event
+from dispatch.lifecycle import Status
+from dispatch.models import Photo
+from dispatch.services import get_order
+
+MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 M; anything past 40 M is refused
+FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+VIEW_SIZE = 2048
+THUMB_SIZE = 320
+NEAR_DISTANCE = 10  # of 64 bits; see docs/benchmarks.md for the measured trade-off
+UPLOAD_STATUSES = frozenset({Status.ON_SITE, Status.COMPLETED})
+
+
+class PhotoRejected(ValidationFailed):
+    def __init__(self, message: str) -> None:
+        super().__init__({"photo": message})
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """What the bytes turned out to be, and the signals read from them."""
+
+    image_format: str
+    width: int
+    height: int
+    sha256: str
+    phash: int
+    taken_at: datetime | None
+    gps: tuple[float, float] | None
+    view_jpeg: bytes
+    thumb_jpeg: bytes
+
+
+def _is_image_signature(data: bytes) -> bool:
+    return data.startswith(MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def inspect(data: bytes, tz: ZoneInfo) -> Inspected:
+    """Validate and read an uploaded image, or raise PhotoRejected saying why."""
+    if not data:
+        raise PhotoRejected("the file is empty")
+    if not _is_image_signature(data):
+        raise PhotoRejected("is not a JPEG, PNG or WebP image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.format not in FORMATS:
+                    raise PhotoRejected("is not a JPEG, PNG or WebP image")
+                if probe.width * probe.height > MAX_PIXELS:
+                    raise PhotoRejected(f"is too large: {probe.width}×{probe.height} pixels")
+                probe.verify()
+            image = Image.open(io.BytesIO(data))
+            image.load()  # a truncated file fails here
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise PhotoRejected("has more pixels than any photo should (decompression bomb)") from None
+        except PhotoRejected:
+            raise
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise PhotoRejected("is damaged or truncated") from None
+    exif = image.getexif()
+    upright = ImageOps.exif_transpose(image).convert("RGB")
+    return Inspected(
+        image_format=image.format or "",
+        width=image.width,
+        height=image.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+        phash=to_signed(int(str(imagehash.phash(upright)), 16)),
+        taken_at=_taken_at(exif, tz),
+        gps=_gps(exif),
+        view_jpeg=_jpeg(upright, VIEW_SIZE, 85),
+        thumb_jpeg=_jpeg(upright, THUMB_SIZE, 75),
+    )
+
+
+def _jpeg(image: Image.Image, size: int, quality: int) -> bytes:
+    copy = image.copy()
+    copy.thumbnail((size, size))
+    out = io.BytesIO()
+    copy.save(out, "JPEG", quality=quality)  # no exif= argument: nothing of the original's EXIF is written
+    return out.getvalue()
+
+
+def _taken_at(exif: Image.Exif, tz: ZoneInfo) -> datetime | None:
+    """EXIF DateTimeOriginal (local time of the phone, taken as the service area's zone)."""
+    raw = exif.get_ifd(0x8769).get(36867) or exif.get(306)
+    try:
+        local = datetime.strptime(str(raw).strip(), "%Y:%m:%d %H:%M:%S").replace(tzinfo=tz) if raw else None
+        return local.astimezone(UTC) if local else None
+    except ValueError:
+        return None
+
+
+def _gps(exif: Image.Exif) -> tuple[float, float] | None:
+    gps = exif.get_ifd(0x8825)
+    try:
+        lat = _degrees(gps[2]) * (-1 if gps.get(1) == "S" else 1)
+        lon = _degrees(gps[4]) * (-1 if gps.get(3) == "W" else 1)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return (lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else None
+
+
+def _degrees(dms) -> float:
+    d, m, s = (float(x) for x in dms)
+    return d + m / 60 + s / 3600
+
+
+def to_signed(value: int) -> int:
+    """A 64-bit hash as a signed integer (what a BIGINT column holds)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+# --- storage ------------------------------------------------------------------------
+
+
+class LocalStore:
+    """Files under one directory, addressed by key; an S3-compatible store can stand in
+    behind the same two methods."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+    def get(self, key: str) -> bytes:
+        return (self.root / key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
+
+
+# --- near-duplicate index -----------------------------------------------------------
+
+
+class HashIndex:
+    """Every stored photo's perceptual hash in memory, refreshed from the database by id, so
+    each process sees photos other processes stored."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.ids = np.empty(0, dtype=np.int64)
+        self.orders = np.empty(0, dtype=np.int64)
+        self.hashes = np.empty(0, dtype=np.uint64)
+        self.last_id = 0
+
+    def refresh(self, session: Session) -> None:
+        rows = session.execute(
+            select(Photo.id, Photo.order_id, Photo.phash).where(Photo.id > self.last_id).order_by(Photo.id)
+        ).all()
+        if rows:
+            self.add(
+                np.array([r[0] for r in rows], dtype=np.int64),
+                np.array([r[1] for r in rows], dtype=np.int64),
+                np.array([r[2] for r in rows], dtype=np.int64).view(np.uint64),
+            )
+
+    def add(self, ids: np.ndarray, orders: np.ndarray, hashes: np.ndarray) -> None:
+        with self._lock:
+            self.ids = np.concatenate([self.ids, ids])
+            self.orders = np.concatenate([self.orders, orders])
+            self.hashes = np.concatenate([self.hashes, hashes.astype(np.uint64)])
+            self.last_id = int(max(self.last_id, ids.max()))
+
+    def near(
+        self, phash: int, *, exclude_order: int | None = None, max_distance: int = NEAR_DISTANCE
+    ) -> list[tuple[int, int, int]]:
+        """(photo id, order id, distance) of stored photos within `max_distance` bits."""
+        with self._lock:
+            ids, orders, hashes = self.ids, self.orders, self.hashes
+        if len(hashes) == 0:
+            return []
+        distances = np.bitwise_count(hashes ^ np.array(phash, dtype=np.int64).view(np.uint64))
+        hit = distances <= max_distance
+        if exclude_order is not None:
+            hit &= orders != exclude_order
+        order = np.argsort(distances[hit], kind="stable")
+        return [
+            (int(i), int(o), int(d))
+            for i, o, d in zip(ids[hit][order], orders[hit][order], distances[hit][order], strict=True)
+        ]
+
+
+# --- the use case -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoSettings:
+    store: LocalStore
+    timezone: ZoneInfo
+    index: HashIndex
+
+
+def add_photo(
+    session: Session,
+    order_id: int,
+    data: bytes,
+    actor: Actor,
+    settings: PhotoSettings,
+    *,
+    source: str,
+    device: tuple[float, float, float | None] | None = None,
+) -> tuple[Photo, list[tuple[int, int, int]], list[int]]:
+    """Store a proof photo for the order's current visit.
+
+    Returns (photo, near copies elsewhere, orders with an exact copy). Only the order's own
+    technician, on site or just completed, adds proof; nothing is stored for a refused file.
+    """
+    order = get_order(session, order_id, actor)
+    if actor.role != "technician" or actor.technician_id != order.technician_id:
+        raise Conflict("only the technician doing the job adds proof photos")
+    if order.status not in UPLOAD_STATUSES:
+        raise Conflict(f"proof photos are taken on site; this order is {order.status}")
+    if source not in ("camera", "gallery"):
+        raise ValidationFailed({"source": "must be camera or gallery"})
+    seen = inspect(data, settings.timezone)
+    exact = sorted(
+        set(session.scalars(select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)))
+    )
+    settings.index.refresh(session)
+    near = settings.index.near(seen.phash, exclude_order=order_id)
+    stamp = utcnow()
+    base = f"{stamp:%Y/%m}/{order_id}/{seen.sha256[:16]}-{stamp:%H%M%S%f}"
+    keys = (f"{base}.orig.{FORMATS[seen.image_format]}", f"{base}.view.jpg", f"{base}.thumb.jpg")
+    for key, blob in zip(keys, (data, seen.view_jpeg, seen.thumb_jpeg), strict=True):
+        settings.store.put(key, blob)
+    try:
+        photo = Photo(
+            order_id=order_id, visit=order.visit_count, uploaded_by_id=actor.user_id, uploaded_at=stamp,
+            sha256=seen.sha256, phash=seen.phash, image_format=seen.image_format, width=seen.width,
+            height=seen.height, size_bytes=len(data), source=source, original_key=keys[0], view_key=keys[1],
+            thumb_key=keys[2], exif_taken_at=seen.taken_at, exif_lat=seen.gps[0] if seen.gps else None,
+            exif_lon=seen.gps[1] if seen.gps else None, device_lat=device[0] if device else None,
+            device_lon=device[1] if device else None, device_accuracy_m=device[2] if device else None,
+        )  # fmt: skip
+        session.add(photo)
+        session.flush()
+        record_event(
+            session, order, "photo", actor, from_status=order.status, to_status=order.status,
+            data={"photo_id": photo.id, "source": source, "exact_copy_of_orders": exact,
+                  "near_copies": [{"photo_id": p, "order_id": o, "distance": d} for p, o, d in near[:5]]},
+            at=stamp,
+        )  # fmt: skip
+        order.updated_at = stamp
+        session.commit()
+    except BaseException:
+        session.rollback()
+        for key in keys:  # nothing left behind for a photo that was not recorded
+            settings.store.delete(key)
+        raise
+    return photo, near, exact

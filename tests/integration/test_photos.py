@@ -1,0 +1,191 @@
+"""Proof photos: real image files made here, every bad-file case, EXIF never leaking, copies
+from other orders found, and completion needing proof."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from PIL import Image, ImageDraw
+
+from dispatch.models import Photo, WorkOrder
+from tests.integration.helpers import act, create_order
+
+
+def picture(seed: int = 1, size=(800, 600), fmt="JPEG", exif: Image.Exif | None = None, quality=90) -> bytes:
+    """A distinct photo-like picture: shapes and colours from a seed."""
+    rnd = random.Random(seed)
+    img = Image.new("RGB", size, tuple(rnd.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(img)
+    for _ in range(25):
+        x, y = rnd.randrange(size[0]), rnd.randrange(size[1])
+        draw.ellipse(
+            [x, y, x + rnd.randrange(40, 300), y + rnd.randrange(40, 300)],
+            fill=tuple(rnd.randrange(256) for _ in range(3)),
+        )
+    out = io.BytesIO()
+    kwargs = {"quality": quality} if fmt == "JPEG" else {}
+    if exif is not None:
+        kwargs["exif"] = exif
+    img.save(out, fmt, **kwargs)
+    return out.getvalue()
+
+
+def with_exif(taken: str | None = None, gps: tuple[float, float] | None = None) -> Image.Exif:
+    exif = Image.Exif()
+    if taken:
+        exif.get_ifd(0x8769)[36867] = taken
+    if gps:
+
+        def dms(v):
+            d = int(v)
+            m = int((v - d) * 60)
+            return (d, m, round(((v - d) * 60 - m) * 60, 4))
+
+        exif.get_ifd(0x8825).update({1: "N", 2: dms(gps[0]), 3: "E", 4: dms(gps[1])})
+    return exif
+
+
+@pytest.fixture
+def on_site(app, client, network, auth):
+    """An order of tech2's, on site, with proof required as in production."""
+    app.extensions.pop("intake_settings", None)
+    app.config["PROOF_PHOTOS_REQUIRED"] = 1
+    dispatcher = auth.token("dispatcher")
+    tech = auth.token("tech2")
+    order = create_order(client, dispatcher)
+    order = act(client, dispatcher, order, "assign", technician_id=network.techs[1].id).get_json()
+    for step in ("accept", "depart", "arrive"):
+        order = act(client, tech, order, step).get_json()
+    assert order["status"] == "on_site"
+    return order, tech, dispatcher
+
+
+def upload(client, headers, order_id, data: bytes, name="proof.jpg", content_type="image/jpeg", **fields):
+    form = {"photo": (io.BytesIO(data), name, content_type), **{k: str(v) for k, v in fields.items()}}
+    return client.post(f"/api/orders/{order_id}/photos", data=form, headers=headers, content_type="multipart/form-data")
+
+
+def test_completion_needs_a_proof_photo_from_this_visit(client, on_site):
+    order, tech, _ = on_site
+    refused = act(client, tech, order, "complete")
+    assert refused.status_code == 400
+    assert "needs 1 proof photo" in refused.get_json()["detail"]["json"]["photo"][0]
+    assert upload(client, tech, order["id"], picture(), lat=34.21, lon=108.95, accuracy_m=8).status_code == 201
+    order = client.get(f"/api/orders/{order['id']}", headers=tech).get_json()
+    assert act(client, tech, order, "complete").status_code == 200
+
+
+def test_exif_time_and_place_are_read_kept_in_the_original_and_never_served(client, auth, on_site, db_session):
+    order, tech, dispatcher = on_site
+    data = picture(exif=with_exif("2026:11:24 10:30:00", (34.2101, 108.9502)))
+    body = upload(client, tech, order["id"], data).get_json()
+    assert body["exif_taken_at"].startswith("2026-11-24T02:30:00")  # 10:30 in Xi'an
+    assert body["exif_lat"] is None, "a technician is not shown photo locations"
+    photo = db_session.get(Photo, body["id"])
+    assert photo.exif_lat == pytest.approx(34.2101, abs=1e-4) and photo.exif_lon == pytest.approx(108.9502, abs=1e-4)
+    db_session.rollback()
+
+    served = client.get(f"/api/photos/{body['id']}", headers=dispatcher)
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert not Image.open(io.BytesIO(served.data)).getexif(), "the served copy carries no EXIF"
+    assert client.get(f"/api/photos/{body['id']}?size=thumb", headers=tech).status_code == 200
+    assert client.get(f"/api/photos/{body['id']}/original", headers=dispatcher).status_code == 403
+    manager = auth.token("manager")
+    original = client.get(f"/api/photos/{body['id']}/original", headers=manager)
+    assert original.data == data
+    listed = client.get(f"/api/orders/{order['id']}/photos", headers=manager).get_json()["items"]
+    assert listed[0]["exif_lat"] == pytest.approx(34.2101, abs=1e-4)
+    assert client.get(f"/api/photos/{body['id']}", headers=auth.token("tech1")).status_code == 404
+
+
+def test_a_photo_used_on_another_order_is_flagged_exact_and_near(app, client, network, auth, on_site):
+    order, tech, dispatcher = on_site
+    original = picture(seed=7)
+    assert upload(client, tech, order["id"], original).status_code == 201
+    # A second job of the same technician, later: the same picture comes back.
+    second = create_order(client, dispatcher, phone="13900139000")
+    second = act(client, dispatcher, second, "assign", technician_id=network.techs[1].id).get_json()
+    for step in ("accept", "depart", "arrive"):
+        second = act(client, tech, second, step).get_json()
+    exact = upload(client, tech, second["id"], original).get_json()
+    assert exact["exact_copy_of_orders"] == [order["id"]]
+    resized = Image.open(io.BytesIO(original)).resize((560, 420)).crop((10, 8, 550, 412))
+    out = io.BytesIO()
+    resized.save(out, "JPEG", quality=55)
+    near = upload(client, tech, second["id"], out.getvalue()).get_json()
+    assert near["exact_copy_of_orders"] == []
+    assert [c["order_id"] for c in near["near_copies"]] == [order["id"]]
+    other = upload(client, tech, second["id"], picture(seed=99)).get_json()
+    assert other["near_copies"] == [] and other["exact_copy_of_orders"] == []
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "message"),
+    [
+        ("empty", b"", "empty"),
+        ("svg disguised as jpeg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>', "not a JPEG"),
+        ("html disguised as jpeg", b"<!doctype html><script>alert(1)</script>", "not a JPEG"),
+        ("gif", b"GIF89a" + b"\x00" * 64, "not a JPEG"),
+        ("truncated jpeg", None, "damaged or truncated"),
+        (
+            "jpeg header then html (polyglot)",
+            b"\xff\xd8\xff\xe0" + b"<html><script>alert(1)</script></html>",
+            "damaged",
+        ),
+    ],
+)
+def test_bad_files_get_a_clear_400_and_leave_nothing_behind(client, on_site, db_session, tmp_path, case, data, message):
+    order, tech, _ = on_site
+    if data is None:
+        data = picture()[:3000]
+    response = upload(client, tech, order["id"], data)
+    assert response.status_code == 400, case
+    assert message in response.get_json()["detail"]["json"]["photo"][0]
+    assert db_session.query(Photo).count() == 0
+    db_session.rollback()
+    assert not any((tmp_path / "photos").rglob("*.*")), "no file may remain for a refused upload"
+
+
+def test_a_decompression_bomb_is_refused_without_decoding_it(client, on_site):
+    order, tech, _ = on_site
+    out = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(out, "PNG")  # 144 Mpx in a few hundred kB
+    assert len(out.getvalue()) < 1_000_000
+    response = upload(client, tech, order["id"], out.getvalue(), name="bomb.png", content_type="image/png")
+    assert response.status_code == 400
+    assert "decompression bomb" in response.get_json()["detail"]["json"]["photo"][0]
+
+
+def test_an_oversized_upload_is_a_413(app, client, on_site):
+    order, tech, _ = on_site
+    app.config["MAX_CONTENT_LENGTH"] = 200_000
+    response = upload(client, tech, order["id"], picture(size=(3000, 3000), quality=100))
+    assert response.status_code == 413
+
+
+def test_only_the_technician_on_site_adds_proof(client, auth, network, on_site):
+    order, _, dispatcher = on_site
+    assert upload(client, auth.token("tech1"), order["id"], picture()).status_code in (403, 404)
+    assert upload(client, dispatcher, order["id"], picture()).status_code == 403
+    fresh = create_order(client, dispatcher, phone="13900139001")
+    fresh = act(client, dispatcher, fresh, "assign", technician_id=network.techs[1].id).get_json()
+    assert upload(client, auth.token("tech2"), fresh["id"], picture()).status_code == 409  # not on site yet
+
+
+def test_the_returned_visit_needs_new_proof(client, on_site, db_session):
+    order, tech, dispatcher = on_site
+    upload(client, tech, order["id"], picture(seed=3))
+    order = client.get(f"/api/orders/{order['id']}", headers=tech).get_json()
+    order = act(client, tech, order, "complete").get_json()
+    order = act(client, dispatcher, order, "return", reason="still leaking").get_json()
+    order = act(client, tech, order, "depart").get_json()
+    order = act(client, tech, order, "arrive").get_json()
+    assert act(client, tech, order, "complete").status_code == 400, "the first visit's photo does not count"
+    upload(client, tech, order["id"], picture(seed=4))
+    order = client.get(f"/api/orders/{order['id']}", headers=tech).get_json()
+    assert act(client, tech, order, "complete").status_code == 200
+    assert {p.visit for p in db_session.query(Photo).filter_by(order_id=order["id"])} == {1, 2}
+    assert db_session.get(WorkOrder, order["id"]).visit_count == 2
+    db_session.rollback()
