@@ -285,3 +285,20 @@ class Photo(Base):
     device_lat: Mapped[float | None] = mapped_column(Float)
     device_lon: Mapped[float | None] = mapped_column(Float)
     device_accuracy_m: Mapped[float | None] = mapped_column(Float)
+
+
+class AuthenticityVerdict(Base):
+    """Whether an order's recorded service really happened, with the reasons: recomputed
+    whenever its photos or completion change; a reviewer's decision is kept beside it."""
+
+    __tablename__ = "authenticity_verdicts"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True)
+    visit: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), index=True)  # verified, doubtful, failed
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    review_decision: Mapped[str | None] = mapped_column(String(12))  # confirmed, rejected
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    review_note: Mapped[str | None] = mapped_column(String(500))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from core.accounts import Actor
 from core.db import utcnow
 from core.errors import Conflict, ValidationFailed
+from dispatch.authenticity import recompute
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo
@@ -280,6 +281,8 @@ def add_photo(
             at=stamp,
         )  # fmt: skip
         order.updated_at = stamp
+        if order.status == Status.COMPLETED:
+            recompute(session, order, stamp)
         session.commit()
     except BaseException:
         session.rollback()

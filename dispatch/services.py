@@ -13,6 +13,7 @@ from core.accounts import Actor
 from core.db import utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, ValidationFailed
 from dispatch import proof
+from dispatch.authenticity import recompute
 from dispatch.catalog import PRIORITIES
 from dispatch.deadlines import stop_clocks
 from dispatch.events import record_event
@@ -150,6 +151,8 @@ def apply_move(
         from_status=previous_status, to_status=order.status, data=data,
         location=(position.lat, position.lon, position.accuracy_m) if position else None, at=now,
     )  # fmt: skip
+    if action == "complete":
+        recompute(session, order, now)
     return order
 
 

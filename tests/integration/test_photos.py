@@ -189,3 +189,51 @@ def test_the_returned_visit_needs_new_proof(client, on_site, db_session):
     assert {p.visit for p in db_session.query(Photo).filter_by(order_id=order["id"])} == {1, 2}
     assert db_session.get(WorkOrder, order["id"]).visit_count == 2
     db_session.rollback()
+
+
+def complete_with(client, tech, order, data, **fields):
+    assert upload(client, tech, order["id"], data, **fields).status_code == 201
+    order = client.get(f"/api/orders/{order['id']}", headers=tech).get_json()
+    return act(client, tech, order, "complete").get_json()
+
+
+def test_an_honest_completion_is_verified(app, client, auth, network, db_session):
+    dispatcher, tech = auth.token("dispatcher"), auth.token("tech2")
+    app.config["PROOF_PHOTOS_REQUIRED"] = 1
+    app.extensions.pop("intake_settings", None)
+    order = create_order(client, dispatcher, lat=34.2100, lon=108.9500)
+    order = act(client, dispatcher, order, "assign", technician_id=network.techs[1].id).get_json()
+    order = act(client, tech, order, "accept").get_json()
+    order = act(client, tech, order, "depart").get_json()
+    order = act(client, tech, order, "arrive", lat=34.2101, lon=108.9501, accuracy_m=8).get_json()
+    complete_with(client, tech, order, picture(seed=11), lat=34.2101, lon=108.9500, accuracy_m=12)
+    verdict = client.get(f"/api/orders/{order['id']}/authenticity", headers=dispatcher).get_json()
+    assert verdict["status"] == "verified" and verdict["reasons"] == []
+    assert client.get("/api/reviews", headers=dispatcher).get_json()["items"] == []
+
+
+def test_a_completion_with_a_photo_from_home_goes_to_review_and_the_decision_is_recorded(
+    client, auth, on_site, db_session
+):
+    order, tech, dispatcher = on_site  # checked in without a position
+    home = picture(seed=12, exif=with_exif(gps=(34.30, 108.95)))  # 10 km from the address
+    order = complete_with(client, tech, order, home, source="gallery")
+    verdict = client.get(f"/api/orders/{order['id']}/authenticity", headers=dispatcher).get_json()
+    assert verdict["status"] == "failed"
+    assert {r["code"] for r in verdict["reasons"]} == {"no_checkin_location", "photo_gps_far", "gallery_only"}
+    queue = client.get("/api/reviews", headers=dispatcher).get_json()
+    assert [v["order_id"] for v in queue["items"]] == [order["id"]]
+    assert client.get("/api/reviews", headers=tech).status_code == 403
+
+    manager = auth.token("manager")
+    decided = client.post(
+        f"/api/orders/{order['id']}/authenticity/review",
+        json={"decision": "rejected", "note": "photo taken at home"},
+        headers=manager,
+    )
+    assert decided.status_code == 200 and decided.get_json()["review_decision"] == "rejected"
+    assert client.get("/api/reviews", headers=dispatcher).get_json()["items"] == []
+    trail = client.get(f"/api/orders/{order['id']}/events", headers=manager).get_json()["items"]
+    assert trail[-1]["kind"] == "authenticity_review" and trail[-1]["data"]["decision"] == "rejected"
+    bad = client.post(f"/api/orders/{order['id']}/authenticity/review", json={"decision": "maybe"}, headers=manager)
+    assert bad.status_code == 400

@@ -116,3 +116,75 @@ def test_a_paused_clock_counts_only_opening_hours():
     night = datetime(2026, 11, 23, 22, 0, tzinfo=SHANGHAI)
     assert hours.add(night, 60) == datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)  # waits for the morning
     assert hours.add(at, 24 * 60) == datetime(2026, 11, 26, 14, 0, tzinfo=SHANGHAI)  # 1 + 9 + 9 + 5 hours
+
+
+def _signals(**overrides):
+    from dispatch.authenticity import OrderSignals, PhotoSignals
+
+    base = dict(
+        address=(34.2100, 108.9500),
+        checkin=(34.2101, 108.9501, 10.0),
+        on_site_from=datetime(2026, 11, 24, 2, 0, tzinfo=UTC),
+        completed_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC),
+        photos=[
+            PhotoSignals(
+                1, "camera", datetime(2026, 11, 24, 2, 40, tzinfo=UTC), (34.2100, 108.9501), (34.21, 108.95, 15.0)
+            )
+        ],
+        photos_required=1,
+    )
+    return OrderSignals(**{**base, **overrides})
+
+
+def test_a_visit_with_matching_checkin_photo_time_and_place_is_verified():
+    from dispatch.authenticity import assess
+
+    assert assess(_signals()).status == "verified"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"checkin": None}, "doubtful", "no_checkin_location"),
+        ({"checkin": (34.215, 108.950, 10.0)}, "doubtful", "checkin_far"),  # ~550 m away
+        ({"checkin": (34.30, 108.95, 10.0)}, "failed", "checkin_far"),  # 10 km away
+        ({"photos": []}, "failed", "no_photo"),
+    ],
+)
+def test_each_order_signal_moves_the_verdict(change, status, code):
+    from dispatch.authenticity import assess
+
+    verdict = assess(_signals(**change))
+    assert verdict.status == status
+    assert code in [r["code"] for r in verdict.reasons]
+
+
+@pytest.mark.parametrize(
+    ("photo_change", "status", "code"),
+    [
+        ({"exact_copy_of_orders": [7]}, "failed", "photo_reused"),
+        ({"near_copy_of_orders": [7]}, "doubtful", "photo_similar_to_other_order"),
+        ({"gps": (34.30, 108.95)}, "failed", "photo_gps_far"),  # taken at home, 10 km away
+        ({"taken_at": datetime(2026, 11, 20, 9, 0, tzinfo=UTC)}, "doubtful", "photo_time_outside_visit"),
+        ({"device": (34.25, 108.95, 20.0)}, "doubtful", "uploaded_away_from_address"),
+        ({"source": "gallery"}, "doubtful", "gallery_only"),
+    ],
+)
+def test_each_photo_signal_moves_the_verdict(photo_change, status, code):
+    from dataclasses import replace
+
+    from dispatch.authenticity import assess
+
+    base = _signals()
+    verdict = assess(_signals(photos=[replace(base.photos[0], **photo_change)]))
+    assert verdict.status == status
+    assert code in [r["code"] for r in verdict.reasons]
+
+
+def test_a_photo_without_exif_is_not_held_against_the_technician():
+    from dataclasses import replace
+
+    from dispatch.authenticity import assess
+
+    base = _signals()
+    assert assess(_signals(photos=[replace(base.photos[0], taken_at=None, gps=None)])).status == "verified"

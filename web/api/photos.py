@@ -8,10 +8,11 @@ from apiflask.validators import OneOf, Range
 from flask import Response, abort, current_app, request
 
 from core.errors import NotFound
-from dispatch import services
-from dispatch.models import Photo
+from dispatch import authenticity, services
+from dispatch.models import AuthenticityVerdict, Photo
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
+from web.api.schemas import PageQuery
 from web.auth import ANY_ROLE, current_actor, roles_required
 from web.extensions import db
 from web.wiring import photo_settings
@@ -128,3 +129,63 @@ def original_photo(photo_id: int):
     return Response(
         photo_settings().store.get(photo.original_key), mimetype=mimetype, headers={"Cache-Control": "private"}
     )
+
+
+class VerdictOut(Schema):
+    order_id = fields.Integer()
+    visit = fields.Integer()
+    status = fields.String(metadata={"description": "verified, doubtful or failed"})
+    reasons = fields.List(fields.Dict())
+    computed_at = fields.DateTime()
+    review_decision = fields.String(allow_none=True)
+    reviewed_by_id = fields.Integer(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    review_note = fields.String(allow_none=True)
+
+
+class VerdictPage(Schema):
+    items = fields.List(fields.Nested(VerdictOut))
+    meta = fields.Dict()
+
+
+class ReviewIn(Schema):
+    decision = fields.String(required=True, validate=OneOf(("confirmed", "rejected")))
+    note = fields.String(load_default=None, allow_none=True)
+
+
+REVIEWERS = ("admin", "manager", "dispatcher")
+
+
+@bp.get("/orders/<int:order_id>/authenticity")
+@roles_required(*REVIEWERS)
+@bp.output(VerdictOut)
+@bp.doc(security=SECURITY)
+def order_authenticity(order_id: int):
+    """The order's authenticity verdict and the reasons behind it."""
+    services.get_order(db.session, order_id, current_actor())
+    verdict = db.session.get(AuthenticityVerdict, order_id)
+    if verdict is None:
+        raise NotFound("this order has no verdict yet (it is not completed)")
+    return verdict
+
+
+@bp.get("/reviews")
+@roles_required(*REVIEWERS)
+@bp.input(PageQuery, location="query", arg_name="args")
+@bp.output(VerdictPage)
+@bp.doc(security=SECURITY)
+def review_queue(args: dict):
+    """Doubtful and failed orders waiting for a reviewer, oldest first."""
+    page = authenticity.review_queue(db.session, args["page"], args["per_page"])
+    return {"items": page.items, "meta": page.meta()}
+
+
+@bp.post("/orders/<int:order_id>/authenticity/review")
+@roles_required(*REVIEWERS)
+@bp.input(ReviewIn, arg_name="body")
+@bp.output(VerdictOut)
+@bp.doc(security=SECURITY, responses={409: "the order is verified: nothing to review"})
+def review_authenticity(order_id: int, body: dict):
+    """Confirm that the service happened, or reject it; recorded as an event."""
+    services.get_order(db.session, order_id, current_actor())
+    return authenticity.review(db.session, order_id, body["decision"], current_actor(), body["note"])
