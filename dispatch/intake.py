@@ -26,6 +26,7 @@ from core.db import next_value, utcnow
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
+from dispatch.customer import issue_tracking_token
 from dispatch.deadlines import start_intake_clocks
 from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
@@ -263,6 +264,8 @@ def _create(
         outlet_id=outlet.id if outlet else None,
         created_by_id=actor.user_id,
     )
+    # Kept on the instance only for this request's answer; the table holds its digest.
+    order.tracking_token = issue_tracking_token(order)
     session.add(order)
     session.flush()
     start_intake_clocks(session, order, settings.policy, settings.timezone)

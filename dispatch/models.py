@@ -81,6 +81,10 @@ class WorkOrder(Base):
     completed_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     visit_count: Mapped[int] = mapped_column(Integer, default=1)
+    # The customer's tracking link: only its SHA-256 is stored; it stops working once the
+    # order has been closed for a grace period.
+    tracking_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    tracking_expires_at: Mapped[datetime | None]
     # Proof photos the completion of each visit needs (set at intake from the job type).
     proof_photos_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -302,3 +306,39 @@ class AuthenticityVerdict(Base):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None]
     review_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class Survey(Base):
+    """The customer's answer after a visit: fixed or not, a score, a comment. An answer that
+    comes from the technician's own session or network is kept but flagged, not counted."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("order_id", "visit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    visit: Mapped[int] = mapped_column(Integer)
+    fixed: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    flag_reason: Mapped[str | None] = mapped_column(String(100))
+
+
+class Callback(Base):
+    """A review clerk's call to the customer after a visit (回访)."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    visit: Mapped[int] = mapped_column(Integer)
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reached: Mapped[bool] = mapped_column(Boolean)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    score: Mapped[int | None] = mapped_column(Integer)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    retry_at: Mapped[datetime | None]

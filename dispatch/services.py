@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from dispatch.permissions import can_assign_to, can_view_order, is_own_technicia
 from routing.geo import haversine_m
 from technicians.availability import can_take_work
 from technicians.models import Technician
+
+# A customer's tracking link keeps working this long after the order is closed.
+TRACKING_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def apply_move(
         order.completed_at = now
     elif action == "close":
         order.closed_at = now
+        order.tracking_expires_at = now + TRACKING_GRACE
     elif action == "return":
         order.visit_count += 1
         order.completed_at = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
+
 from core.accounts import Actor, User
 from core.pagination import Page
 from dispatch.lifecycle import allowed_actions
@@ -44,6 +46,10 @@ def order_out(order: WorkOrder, actor: Actor) -> dict[str, Any]:
         "closed_at": order.closed_at,
         "visit_count": order.visit_count,
         "allowed_actions": allowed_actions(order.status, actor.role, is_own_technician=is_own_technician(actor, order)),
+        # Only in the answer that created the order: the link is stored as a digest.
+        "tracking_url": url_for("pages.track", token=order.tracking_token, _external=True)
+        if getattr(order, "tracking_token", None)
+        else None,
     }
 
 

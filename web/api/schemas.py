@@ -123,6 +123,9 @@ class OrderOut(Schema):
     closed_at = fields.DateTime(allow_none=True)
     visit_count = fields.Integer()
     allowed_actions = fields.List(fields.String())
+    tracking_url = fields.String(
+        allow_none=True, metadata={"description": "the customer's link; only when the order is created"}
+    )
 
 
 class OrderPage(Schema):

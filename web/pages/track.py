@@ -1,0 +1,81 @@
+"""The customer's tracking page: status and ETA, a note, cancel, the survey. No login: the
+link itself is the key, so every view and action is rate-limited."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from core.errors import Conflict, NotFound, ValidationFailed
+from dispatch import customer
+from web.extensions import csrf, db, limiter
+from web.pages.base import bp
+
+TRACK_LIMIT = "30 per minute"
+
+
+def _view(token: str):
+    try:
+        order = customer.order_for_token(db.session, token)
+    except customer.LinkExpired:
+        abort(410)
+    except NotFound:
+        abort(404)
+    return order
+
+
+@bp.get("/t/<token>")
+@limiter.limit(TRACK_LIMIT)
+def track(token: str):
+    """What the customer sees behind their link."""
+    order = _view(token)
+    return render_template("track.html", token=token, view=customer.customer_view(db.session, order))
+
+
+def _act(token: str, action) -> object:
+    csrf.protect()
+    try:
+        action()
+    except ValidationFailed as exc:
+        flash("; ".join(_(m) for msgs in exc.fields.values() for m in msgs), "error")
+    except Conflict as exc:
+        flash(_(exc.message), "error")
+    except customer.LinkExpired:
+        abort(410)
+    except NotFound:
+        abort(404)
+    else:
+        flash(_("Thank you, we have it."), "info")
+    return redirect(url_for("pages.track", token=token))
+
+
+@bp.post("/t/<token>/note")
+@limiter.limit(TRACK_LIMIT)
+def track_note(token: str):
+    """The customer adds a note for the technician."""
+    return _act(token, lambda: customer.add_note(db.session, token, request.form.get("note", "")))
+
+
+@bp.post("/t/<token>/cancel")
+@limiter.limit(TRACK_LIMIT)
+def track_cancel(token: str):
+    """The customer cancels before anyone was dispatched."""
+    return _act(token, lambda: customer.cancel_by_customer(db.session, token, request.form.get("reason", "")))
+
+
+@bp.post("/t/<token>/survey")
+@limiter.limit(TRACK_LIMIT)
+def track_survey(token: str):
+    """The satisfaction survey; an answer from a staff or technician session is flagged."""
+    score = request.form.get("score", "")
+    flag = None
+    if current_user.is_authenticated:
+        flag = f"answered from a {current_user.role}'s logged-in session"
+    return _act(
+        token,
+        lambda: customer.submit_survey(
+            db.session, token, request.form.get("fixed") == "yes", int(score) if score.isdigit() else 0,
+            request.form.get("comment", ""), flag_reason=flag,
+        ),
+    )  # fmt: skip
