@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test setup db translations lint bench bench-routing clean help
+.PHONY: run test setup vendor db translations lint bench bench-routing clean help
 
 help:
 	@echo "make run    set up, migrate, load demo data into an empty database, serve on http://$(HOST):$(PORT)"
@@ -25,7 +25,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed translations
+setup: $(VENV)/.installed translations vendor
+
+# Browser libraries (Leaflet, Socket.IO client) from package-lock.json, copied into
+# web/static/vendor/ (gitignored). Reinstalled only when package.json/package-lock.json change.
+VENDOR := web/static/vendor
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(VENDOR)/.copied: node_modules/.installed
+	mkdir -p $(VENDOR)/images
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css $(VENDOR)/
+	cp node_modules/leaflet/dist/images/* $(VENDOR)/images/
+	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/
+	touch $@
+
+vendor: $(VENDOR)/.copied
 
 translations: $(VENV)/.installed
 	@$(BIN)/pybabel compile --use-fuzzy -d web/translations
@@ -40,7 +56,7 @@ run: db
 	@echo "  Demo logins (password demo-pass-2026): admin, dispatcher, manager, tech01 ... tech30"
 	@echo "  Customer request form: http://$(HOST):$(PORT)/request"
 	@echo ""
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	SCHEDULER_IN_PROCESS=1 $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -56,4 +72,4 @@ bench-routing: setup
 	$(BIN)/python -m routing.bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance/dispatch.db .pytest_cache
+	rm -rf $(VENV) instance/dispatch.db .pytest_cache node_modules $(VENDOR)

@@ -53,6 +53,11 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SLA_CATEGORY_HOURS": _json_env("SLA_CATEGORY_HOURS", {}),
         # The single-process default (`make run`) sweeps in-process; production runs
         # `flask --app wsgi scheduler` as its own process and leaves this off.
+        # The board's map: no tile URL means markers on a blank map (nothing is fetched).
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
+        "BOARD_RISK_HOURS": float(os.environ.get("BOARD_RISK_HOURS", "4")),
+        "BOARD_FEED_LIMIT": int(os.environ.get("BOARD_FEED_LIMIT", "500")),
         "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",
         "AUTO_DISPATCH_MINUTES": float(os.environ.get("AUTO_DISPATCH_MINUTES", "15")),
         "SCHEDULER_INTERVAL_S": float(os.environ.get("SCHEDULER_INTERVAL_S", "30")),

@@ -33,6 +33,13 @@ ACTION = {
     "sla_warning": _l("SLA warning"),
     "sla_breach": _l("SLA breached"),
     "sla_escalation": _l("Escalated to the manager"),
+    "photo": _l("Proof photo"),
+    "authenticity_review": _l("Authenticity reviewed"),
+    "customer_note": _l("Note from the customer"),
+    "rescheduled": _l("Rescheduled by the customer"),
+    "survey": _l("Survey answered"),
+    "callback": _l("Callback"),
+    "tracking_link": _l("New tracking link"),
 }
 ROLE = {
     "admin": _l("Administrator"),

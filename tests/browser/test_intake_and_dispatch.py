@@ -53,7 +53,7 @@ def test_a_dispatcher_takes_a_call_and_assigns_the_order(live_server, live_netwo
     page.get_by_label("Username").fill("dispatcher")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/orders$"))
+    expect(page).to_have_url(re.compile(r"/board$"))  # a dispatcher starts on the live board
 
     page.get_by_role("link", name="New order").click()
     page.get_by_label("Customer name").fill("Mr Li")

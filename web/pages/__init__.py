@@ -1,6 +1,13 @@
 """Server-rendered pages: intake forms, order pages, network administration."""
 
-from web.pages import account, admin, intake, orders, track  # noqa: F401  (each adds its routes to bp)
+from web.pages import (  # noqa: F401  (each adds its routes to bp)
+    account,
+    admin,
+    board,  # noqa: F401  (the dispatcher's live board)
+    intake,
+    orders,
+    track,
+)
 from web.pages.base import bp
 
 __all__ = ["bp"]

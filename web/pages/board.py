@@ -1,0 +1,83 @@
+"""The dispatcher's live board: a map, the queues and the technicians, kept current by events.
+
+The page itself is a shell: board.js loads `GET /api/board`, follows Socket.IO and acts through
+the JSON API. Every string it shows comes from here, translated, in a JSON data block.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+from flask_babel import gettext as _
+
+from web.auth import STAFF, roles_required
+from web.labels import Labels
+from web.pages.base import bp
+
+
+def _strings() -> dict[str, str]:
+    return {
+        "connected": _("Live"),
+        "connecting": _("Connecting…"),
+        "offline": _("Offline — catching up when back"),
+        "catching_up": _("Catching up…"),
+        "no_orders": _("Nothing here."),
+        "due": _("Due"),
+        "overdue": _("Overdue"),
+        "at_home": _("home base"),
+        "unassigned_short": _("unassigned"),
+        "customer": _("Customer"),
+        "phone": _("Phone"),
+        "address": _("Address"),
+        "skill": _("Skill"),
+        "technician": _("Technician"),
+        "status": _("Status"),
+        "priority": _("Priority"),
+        "assign": _("Assign"),
+        "reassign": _("Reassign"),
+        "suggestions": _("Suggested technicians"),
+        "eta": _("ETA"),
+        "extra_km": _("extra km"),
+        "late_min": _("min late"),
+        "no_fit": _("Nobody fits"),
+        "pick_technician": _("or pick a technician"),
+        "cancel_order": _("Cancel order"),
+        "cancel_reason": _("Reason for cancelling"),
+        "reason_required": _("A reason is required."),
+        "set_priority": _("Set priority"),
+        "conflict": _("Someone else changed this order first; it now shows the latest state."),
+        "error": _("That did not work"),
+        "done": _("Done."),
+        "plan_none": _("The current plan is already the best found: nothing to move."),
+        "km_saved": _("km saved"),
+        "lateness_avoided": _("minutes of lateness avoided"),
+        "applied": _("Applied"),
+        "skipped": _("skipped (changed meanwhile)"),
+        "planning": _("Optimising…"),
+        "close": _("Close panel"),
+        "loading": _("Loading…"),
+        "open_page": _("Open the order page"),
+    }
+
+
+@bp.get("/board")
+@roles_required(*STAFF)
+def board():
+    """The live board (dispatchers act on it; managers watch it)."""
+    from flask_login import current_user
+
+    config = current_app.config
+    tile_url = config["MAP_TILE_URL"]
+    settings = {
+        "strings": _strings(),
+        "status": {k: str(v) for k, v in Labels.status.items()},
+        "priority": {k: str(v) for k, v in Labels.priority.items()},
+        "action": {k: str(v) for k, v in Labels.action.items()},
+        "role": {k: str(v) for k, v in Labels.role.items()},
+        "tile_url": tile_url,
+        "tile_attribution": config["MAP_TILE_ATTRIBUTION"],
+        "feed_limit": config["BOARD_FEED_LIMIT"],
+        "timezone": config.get("APP_TIMEZONE", "Asia/Shanghai"),
+        "can_act": current_user.role in ("admin", "dispatcher"),
+        "outlet_id": current_user.outlet_id,
+    }
+    return render_template("board.html", settings=settings)

@@ -1,0 +1,629 @@
+/* The dispatcher's live board.
+ *
+ * State = one snapshot (GET /api/board) + every order_event after its last_seq, applied in
+ * sequence order. A gap in the sequence, a reconnect or a periodic check fetches
+ * GET /api/events?after=last_seq; a full page there (too far behind) reloads the snapshot.
+ * All user text goes through textContent; strings come translated from #board-settings.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("board");
+  if (!root) return;
+  var settings = JSON.parse(document.getElementById("board-settings").textContent);
+  var T = settings.strings;
+  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var LANG = document.documentElement.lang || "en";
+  var OPEN = { new: 1, assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1 };
+  var ON_BOARD = { new: 1, assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1, completed: 1 };
+  var LOAD = { assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1 };
+  var COLOURS = { new: "#f5b800", assigned: "#1e73d8", accepted: "#1e73d8", en_route: "#0f9fb5", on_site: "#0f9fb5",
+    completed: "#2e7d32", returned: "#e8711a" };
+  var FEED_LIMIT = settings.feed_limit || 500;
+
+  var state = {
+    orders: {}, seen: {}, techs: {}, outlets: [], skills: {}, lastSeq: 0, riskHours: 4, loaded: false,
+    queue: "unassigned", selected: null, detached: null, catchingUp: false, pending: [], plan: null
+  };
+
+  // --- small helpers -----------------------------------------------------------------
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) Object.keys(attrs).forEach(function (k) {
+      if (k === "class") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
+    });
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function fmtTime(iso) {
+    if (!iso) return "—";
+    try {
+      return new Date(iso).toLocaleString(LANG, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+        timeZone: settings.timezone || undefined });
+    } catch (e) { return iso; }
+  }
+  function api(method, url, body) {
+    var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRFToken"] = CSRF;
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (r) {
+      return r.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!r.ok) { var err = new Error((data && data.message) || r.statusText); err.status = r.status; err.data = data; throw err; }
+        return data;
+      });
+    });
+  }
+  function showMessage(node, text, kind) {
+    node.textContent = text;
+    node.className = "flash " + (kind || "info") + (node.id === "board-message" ? " board-message" : "");
+    node.hidden = !text;
+  }
+  var boardMessage = document.getElementById("board-message");
+
+  // --- the order model -------------------------------------------------------------------
+  function isAtRisk(o) {
+    return !!OPEN[o.status] && new Date(o.due_at).getTime() <= Date.now() + state.riskHours * 3600000;
+  }
+  function queueOf(o) {
+    if ((o.status === "new" || o.status === "returned") && o.technician_id == null) return "unassigned";
+    if (o.status === "returned") return "returned";
+    if (o.status === "completed") return "awaiting_callback";
+    return "in_progress";
+  }
+  function visibleToMe(o) {
+    return settings.outlet_id == null || o.outlet_id == null || o.outlet_id === settings.outlet_id;
+  }
+  /* Merge what we know of an order (a snapshot row, an event's summary or a full OrderOut);
+   * an older version never overwrites a newer one. Returns true when something changed. */
+  function upsert(o) {
+    if (o.technician && typeof o.technician === "object") o.technician_id = o.technician.id;
+    if (o.customer && typeof o.customer === "object") { o.contact_name = o.customer.name; o.contact_phone = o.customer.phone; }
+    var cur = state.orders[o.id];
+    // `seen` outlives an order's removal, so a late, older message cannot bring it back.
+    if (state.seen[o.id] != null && o.version < state.seen[o.id]) return false;
+    state.seen[o.id] = o.version;
+    if (!ON_BOARD[o.status] || !visibleToMe(o)) {
+      // Off the board (closed, cancelled, out of scope); an open panel still shows its end state.
+      if (state.selected === o.id) state.detached = Object.assign({}, cur || state.detached || {}, plain(o));
+      if (cur) { delete state.orders[o.id]; return true; }
+      return false;
+    }
+    var merged = Object.assign(cur ? Object.assign({}, cur) : {}, plain(o));
+    state.orders[o.id] = merged;
+    if (merged.contact_name === undefined || merged.address === undefined) fetchDetails(o.id);
+    return true;
+  }
+  function plain(o) {
+    var out = {};
+    Object.keys(o).forEach(function (k) { if (o[k] !== undefined && k !== "customer" && k !== "technician") out[k] = o[k]; });
+    return out;
+  }
+  function selectedOrder() {
+    var id = state.selected;
+    if (id == null) return null;
+    return state.orders[id] || (state.detached && state.detached.id === id ? state.detached : null);
+  }
+  function fetchDetails(id) {
+    api("GET", "/api/orders/" + id).then(function (full) { if (upsert(full)) scheduleRender(); }).catch(function () {});
+  }
+
+  // --- events: sequence, gaps, catch-up ------------------------------------------------
+  function applyEvent(msg) {
+    var ev = msg.event;
+    var order = msg.order;
+    if (order) upsert(order);
+    var techId = order ? order.technician_id : msg.techId;
+    if (ev && ev.lat != null && ev.lon != null && ev.actor_role === "technician" && techId != null) {
+      var t = state.techs[techId];
+      if (t) { t.lat = ev.lat; t.lon = ev.lon; t.position = "last"; t.last_seen_at = ev.at; }
+    }
+    if (state.selected === (ev && ev.order_id)) refreshPanelEvents();
+  }
+  function onOrderEvent(msg) {
+    if (!state.loaded || state.catchingUp) { state.pending.push(msg); return; }
+    var seq = msg.event.seq;
+    if (seq <= state.lastSeq) return; // already applied (a catch-up got there first)
+    if (seq === state.lastSeq + 1) {
+      applyEvent(msg);
+      state.lastSeq = seq;
+      scheduleRender();
+      return;
+    }
+    state.pending.push(msg); // a gap: something was missed
+    catchUp();
+  }
+  function drainPending() {
+    var queued = state.pending.sort(function (a, b) { return a.event.seq - b.event.seq; });
+    state.pending = [];
+    queued.forEach(onOrderEvent);
+  }
+  function catchUp() {
+    if (!state.loaded || state.catchingUp) return;
+    state.catchingUp = true;
+    setConnection(socket && socket.connected ? "catching-up" : "offline");
+    // Messages already here were committed before this request starts, and so was every
+    // event numbered below them (numbers are taken in commit order): the feed answers for all
+    // of those, even the ones it leaves out because they are no longer ours to see.
+    var covered = state.pending.reduce(function (m, msg) { return Math.max(m, msg.event.seq); }, 0);
+    api("GET", "/api/events?after=" + state.lastSeq + "&limit=" + FEED_LIMIT).then(function (feed) {
+      if (feed.items.length >= FEED_LIMIT) {
+        state.catchingUp = false;
+        return loadSnapshot().then(function () { setConnection(socket && socket.connected ? "live" : "offline"); });
+      }
+      // The feed has no order summaries: each order it names is refreshed (once) below.
+      feed.items.forEach(function (ev) {
+        if (ev.seq > state.lastSeq) state.lastSeq = ev.seq;
+        var o = state.orders[ev.order_id];
+        if (o) applyEvent({ event: ev, order: null, techId: o.technician_id });
+      });
+      var ids = {};
+      feed.items.forEach(function (ev) { ids[ev.order_id] = true; });
+      if (feed.last_seq > state.lastSeq) state.lastSeq = feed.last_seq;
+      return Promise.all(Object.keys(ids).map(refreshOrder)).then(function () {
+        state.pending.forEach(function (msg) { if (msg.event.seq <= covered) applyEvent(msg); });
+        if (covered > state.lastSeq) state.lastSeq = covered;
+        state.catchingUp = false;
+        if (state.selected && ids[state.selected]) refreshPanelEvents();
+        setConnection(socket && socket.connected ? "live" : "offline");
+        scheduleRender();
+        drainPending();
+      });
+    }).catch(function () {
+      state.catchingUp = false;
+      setConnection(socket && socket.connected ? "live" : "offline");
+      setTimeout(catchUp, 3000);
+    });
+  }
+  function refreshOrder(id) {
+    id = Number(id);
+    return api("GET", "/api/orders/" + id).then(function (full) {
+      upsert(full);
+    }).catch(function (err) {
+      if (err.status === 404) delete state.orders[id]; // gone from this user's view
+    });
+  }
+  function loadSnapshot() {
+    state.loaded = false; // events arriving meanwhile wait in `pending`
+    return api("GET", root.dataset.api).then(function (snap) {
+      state.orders = {};
+      state.techs = {};
+      state.lastSeq = snap.last_seq;
+      state.riskHours = snap.risk_hours;
+      snap.orders.forEach(function (o) { state.orders[o.id] = o; state.seen[o.id] = o.version; });
+      snap.technicians.forEach(function (t) { state.techs[t.id] = t; });
+      state.outlets = snap.outlets;
+      state.skills = {};
+      snap.skills.forEach(function (s) { state.skills[s.code] = s.name; });
+      fillFilters();
+      state.loaded = true;
+      showMessage(boardMessage, "");
+      render();
+      fitMap();
+      drainPending();
+      if (!socket) connectSocket();
+    }).catch(function (err) {
+      // Keep trying: until a snapshot loads, events only wait in `pending`.
+      showMessage(boardMessage, T.error + ": " + err.message, "error");
+      setTimeout(loadSnapshot, 5000);
+    });
+  }
+
+  // --- connection ------------------------------------------------------------------------
+  var connection = document.getElementById("connection");
+  function setConnection(kind) {
+    connection.className = "connection " + kind;
+    connection.textContent = { live: T.connected, offline: T.offline, connecting: T.connecting,
+      "catching-up": T.catching_up }[kind];
+    connection.dataset.state = kind;
+  }
+  var socket = null;
+  function connectSocket() {
+    if (typeof io === "undefined") { setConnection("offline"); return; }
+    socket = io({ transports: ["websocket", "polling"], reconnectionDelayMax: 3000 });
+    socket.on("connect", function () { setConnection("live"); catchUp(); });
+    socket.on("disconnect", function () { setConnection("offline"); });
+    socket.on("connect_error", function () { setConnection("offline"); });
+    socket.on("order_event", onOrderEvent);
+  }
+  window.addEventListener("online", function () { if (socket && !socket.connected) socket.connect(); });
+  window.addEventListener("offline", function () { setConnection("offline"); });
+  // Convergence even when the last message of a burst was lost (no later seq reveals the gap).
+  setInterval(function () { if (socket && socket.connected) catchUp(); }, 30000);
+  setInterval(function () { scheduleRender(); }, 60000); // at-risk changes with the clock
+
+  // --- filters ---------------------------------------------------------------------------
+  var fOutlet = document.getElementById("filter-outlet");
+  var fSkill = document.getElementById("filter-skill");
+  var fPriority = document.getElementById("filter-priority");
+  var fSearch = document.getElementById("board-search");
+  function fillFilters() {
+    var keepO = fOutlet.value, keepS = fSkill.value;
+    while (fOutlet.options.length > 1) fOutlet.remove(1);
+    state.outlets.forEach(function (o) { fOutlet.appendChild(el("option", { value: String(o.id) }, o.name)); });
+    while (fSkill.options.length > 1) fSkill.remove(1);
+    Object.keys(state.skills).forEach(function (c) { fSkill.appendChild(el("option", { value: c }, state.skills[c])); });
+    fOutlet.value = keepO; fSkill.value = keepS;
+  }
+  function matches(o) {
+    if (fOutlet.value && String(o.outlet_id) !== fOutlet.value) return false;
+    if (fSkill.value && o.required_skill !== fSkill.value) return false;
+    if (fPriority.value && o.priority !== fPriority.value) return false;
+    var q = fSearch.value.trim().toLowerCase();
+    if (q) {
+      var digits = q.replace(/[^0-9]/g, "");
+      var hay = [o.number, o.address, o.contact_name].join(" ").toLowerCase();
+      if (hay.indexOf(q) < 0 && !(digits.length >= 3 && String(o.contact_phone || "").indexOf(digits) >= 0)) return false;
+    }
+    return true;
+  }
+  function techMatches(t) {
+    if (fOutlet.value && String(t.outlet_id) !== fOutlet.value) return false;
+    if (fSkill.value && (t.skills || []).indexOf(fSkill.value) < 0) return false;
+    return true;
+  }
+  [fOutlet, fSkill, fPriority].forEach(function (s) { s.addEventListener("change", render); });
+  fSearch.addEventListener("input", render);
+
+  // --- rendering ---------------------------------------------------------------------------
+  var renderQueued = false;
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    setTimeout(function () { renderQueued = false; render(); }, 50);
+  }
+  var tabs = Array.prototype.slice.call(document.querySelectorAll(".queue-tab"));
+  tabs.forEach(function (tab) {
+    tab.addEventListener("click", function () { state.queue = tab.dataset.queue; render(); });
+  });
+  function render() {
+    if (!state.loaded) return;
+    var all = Object.keys(state.orders).map(function (k) { return state.orders[k]; }).filter(matches);
+    all.sort(function (a, b) { return new Date(a.due_at) - new Date(b.due_at) || a.id - b.id; });
+    var buckets = { unassigned: [], at_risk: [], in_progress: [], awaiting_callback: [], returned: [] };
+    all.forEach(function (o) {
+      buckets[queueOf(o)].push(o);
+      if (isAtRisk(o)) buckets.at_risk.push(o);
+    });
+    tabs.forEach(function (tab) {
+      tab.classList.toggle("active", tab.dataset.queue === state.queue);
+      tab.setAttribute("aria-selected", tab.dataset.queue === state.queue ? "true" : "false");
+      tab.querySelector(".count").textContent = String(buckets[tab.dataset.queue].length);
+    });
+    renderQueue(buckets[state.queue]);
+    renderTechs();
+    renderMap(all);
+    if (state.selected != null) renderPanelFacts();
+  }
+  function renderQueue(list) {
+    var ul = document.getElementById("queue-list");
+    clear(ul);
+    if (!list.length) { ul.appendChild(el("li", { class: "empty" }, T.no_orders)); return; }
+    list.forEach(function (o) {
+      var risk = isAtRisk(o);
+      var li = el("li", { "data-order-id": String(o.id), "data-status": o.status, class: (risk ? "risk " : "") + (state.selected === o.id ? "selected" : "") });
+      var row1 = el("div", { class: "row1" });
+      row1.appendChild(el("span", { class: "num" }, o.number));
+      if (o.priority !== "normal") row1.appendChild(el("span", { class: "prio-" + o.priority }, settings.priority[o.priority] || o.priority));
+      row1.appendChild(el("span", { class: "badge " + o.status }, settings.status[o.status] || o.status));
+      li.appendChild(row1);
+      var late = new Date(o.due_at).getTime() < Date.now();
+      var tech = o.technician_id != null ? state.techs[o.technician_id] : null;
+      var row2 = el("div", { class: "row2" });
+      row2.appendChild(el("span", { class: "due" + (late ? " late" : "") }, (late ? T.overdue : T.due) + " " + fmtTime(o.due_at)));
+      row2.appendChild(el("span", null, " · " + (state.skills[o.required_skill] || o.required_skill) + " · " +
+        (tech ? tech.name : (o.technician_id != null ? "#" + o.technician_id : T.unassigned_short))));
+      li.appendChild(row2);
+      li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
+      li.tabIndex = 0;
+      li.addEventListener("click", function () { openOrder(o.id); });
+      li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openOrder(o.id); } });
+      ul.appendChild(li);
+    });
+  }
+  function techLoad() {
+    var load = {};
+    Object.keys(state.orders).forEach(function (k) {
+      var o = state.orders[k];
+      if (o.technician_id != null && LOAD[o.status]) load[o.technician_id] = (load[o.technician_id] || 0) + 1;
+    });
+    return load;
+  }
+  function renderTechs() {
+    var tbody = document.getElementById("tech-list");
+    clear(tbody);
+    var load = techLoad();
+    Object.keys(state.techs).map(function (k) { return state.techs[k]; }).filter(techMatches).forEach(function (t) {
+      var n = load[t.id] || 0;
+      var tr = el("tr", { "data-tech-id": String(t.id) });
+      var name = el("td");
+      name.appendChild(el("div", null, t.name));
+      name.appendChild(el("div", { class: "outlet" }, t.outlet_name));
+      tr.appendChild(name);
+      var td = el("td", { class: "load" + (n >= t.daily_capacity ? " full" : "") });
+      td.appendChild(el("span", { class: "load-text" }, n + " / " + t.daily_capacity));
+      var bar = el("div", { class: "loadbar" });
+      var fill = el("i");
+      fill.style.width = Math.min(100, Math.round(100 * n / Math.max(1, t.daily_capacity))) + "%";
+      bar.appendChild(fill);
+      td.appendChild(bar);
+      tr.appendChild(td);
+      tr.appendChild(el("td", { class: "seen" }, t.last_seen_at ? fmtTime(t.last_seen_at) : T.at_home));
+      tbody.appendChild(tr);
+    });
+  }
+
+  // --- the map -----------------------------------------------------------------------------
+  var map = null, orderLayer = null, techLayer = null, lineLayer = null, fitted = false;
+  if (typeof L !== "undefined") {
+    map = L.map("board-map", { zoomControl: true, attributionControl: !!settings.tile_url }).setView([34.26, 108.94], 11);
+    if (settings.tile_url) L.tileLayer(settings.tile_url, { maxZoom: 19, attribution: settings.tile_attribution || "" }).addTo(map);
+    lineLayer = L.layerGroup().addTo(map);
+    orderLayer = L.layerGroup().addTo(map);
+    techLayer = L.layerGroup().addTo(map);
+  }
+  function label(text) { var span = document.createElement("span"); span.textContent = text; return span; }
+  function renderMap(orders) {
+    if (!map) return;
+    orderLayer.clearLayers(); techLayer.clearLayers(); lineLayer.clearLayers();
+    var techs = Object.keys(state.techs).map(function (k) { return state.techs[k]; }).filter(techMatches);
+    techs.forEach(function (t) {
+      if (t.lat == null) return;
+      var m = L.circleMarker([t.lat, t.lon], { radius: 7, color: "#fff", weight: 2, fillColor: "#12263f", fillOpacity: 1, className: "tech-marker" });
+      m.bindTooltip(label(t.name), { className: "tech-label" });
+      m.addTo(techLayer);
+    });
+    orders.forEach(function (o) {
+      if (o.lat == null || o.lon == null) return;
+      var risk = isAtRisk(o);
+      var t = o.technician_id != null ? state.techs[o.technician_id] : null;
+      if (t && t.lat != null && LOAD[o.status]) {
+        L.polyline([[t.lat, t.lon], [o.lat, o.lon]], { color: "#1e73d8", weight: 1.5, opacity: 0.55, dashArray: "4 4", interactive: false }).addTo(lineLayer);
+      }
+      var m = L.circleMarker([o.lat, o.lon], { radius: state.selected === o.id ? 9 : 6, color: risk ? "#8e0000" : "#fff", weight: 2,
+        fillColor: risk ? "#d32f2f" : (COLOURS[o.status] || "#777"), fillOpacity: 0.95,
+        className: "order-marker status-" + o.status + (risk ? " at-risk" : "") });
+      m.bindTooltip(label(o.number + " · " + (settings.status[o.status] || o.status)));
+      m.on("click", function () { openOrder(o.id); });
+      m.addTo(orderLayer);
+    });
+  }
+  function fitMap() {
+    if (!map || fitted) return;
+    var pts = [];
+    Object.keys(state.orders).forEach(function (k) { var o = state.orders[k]; if (o.lat != null) pts.push([o.lat, o.lon]); });
+    Object.keys(state.techs).forEach(function (k) { var t = state.techs[k]; if (t.lat != null) pts.push([t.lat, t.lon]); });
+    if (pts.length) { map.fitBounds(L.latLngBounds(pts).pad(0.1), { maxZoom: 14 }); fitted = true; }
+  }
+
+  // --- the order panel -----------------------------------------------------------------------
+  var panel = document.getElementById("order-panel");
+  var panelMessage = document.getElementById("panel-message");
+  Array.prototype.forEach.call(document.querySelectorAll("[data-close]"), function (b) {
+    b.addEventListener("click", function () {
+      document.getElementById(b.dataset.close).hidden = true;
+      if (b.dataset.close === "order-panel") { state.selected = null; render(); }
+    });
+  });
+  function openOrder(id) {
+    state.selected = id;
+    state.detached = null;
+    panel.hidden = false;
+    document.getElementById("plan-panel").hidden = true;
+    showMessage(panelMessage, "");
+    renderPanelFacts();
+    renderPanelActions();
+    refreshPanelEvents();
+    render();
+  }
+  function fact(dl, term, value) { dl.appendChild(el("dt", null, term)); dl.appendChild(el("dd", null, value)); }
+  function renderPanelFacts() {
+    var o = selectedOrder();
+    var dl = document.getElementById("panel-facts");
+    clear(dl);
+    if (!o) { document.getElementById("panel-number").textContent = ""; clear(document.getElementById("panel-actions")); return; }
+    document.getElementById("panel-number").textContent = o.number;
+    var tech = o.technician_id != null ? state.techs[o.technician_id] : null;
+    fact(dl, T.status, settings.status[o.status] || o.status);
+    dl.lastChild.id = "panel-status";
+    fact(dl, T.priority, settings.priority[o.priority] || o.priority);
+    fact(dl, T.technician, tech ? tech.name : (o.technician_id != null ? "#" + o.technician_id : "—"));
+    dl.lastChild.id = "panel-technician";
+    fact(dl, T.customer, o.contact_name || "");
+    fact(dl, T.phone, o.contact_phone || "");
+    fact(dl, T.address, o.address || "");
+    fact(dl, T.skill, state.skills[o.required_skill] || o.required_skill);
+    fact(dl, T.due, fmtTime(o.due_at));
+    var link = el("a", { href: "/orders/" + o.id, class: "panel-link", target: "_blank", rel: "noopener" }, T.open_page);
+    dl.appendChild(el("dt"));
+    var dd = el("dd");
+    dd.appendChild(link);
+    dl.appendChild(dd);
+    if (panel.dataset.version !== String(o.version) || panel.dataset.orderId !== String(o.id)) {
+      panel.dataset.version = String(o.version);
+      panel.dataset.orderId = String(o.id);
+      renderPanelActions();
+    }
+  }
+  function refreshPanelEvents() {
+    var id = state.selected;
+    if (id == null) return;
+    api("GET", "/api/orders/" + id + "/events").then(function (list) {
+      if (state.selected !== id) return;
+      var tbody = document.getElementById("panel-events");
+      clear(tbody);
+      list.items.slice().reverse().forEach(function (ev) {
+        var tr = el("tr");
+        tr.appendChild(el("td", null, fmtTime(ev.at)));
+        var what = settings.action[ev.kind] || ev.kind;
+        if (ev.to_status) what += " → " + (settings.status[ev.to_status] || ev.to_status);
+        tr.appendChild(el("td", null, what));
+        tr.appendChild(el("td", null, (settings.role[ev.actor_role] || ev.actor_role) + (ev.data && ev.data.reason ? " · " + ev.data.reason : "")));
+        tbody.appendChild(tr);
+      });
+    }).catch(function () {});
+  }
+  function button(text, cls, onClick) {
+    var b = el("button", { type: "button", class: cls || "" }, text);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function renderPanelActions() {
+    var box = document.getElementById("panel-actions");
+    clear(box);
+    var o = selectedOrder();
+    if (!o || !settings.can_act) return;
+    var canAssign = { new: 1, assigned: 1, accepted: 1, returned: 1 }[o.status];
+    var canCancel = { new: 1, assigned: 1, accepted: 1, en_route: 1, returned: 1 }[o.status];
+    if (canAssign) {
+      var row = el("div", { class: "row" });
+      row.appendChild(button(o.technician_id != null ? T.reassign : T.assign, "primary", function () { showSuggestions(o.id); }));
+      row.id = "assign-row";
+      box.appendChild(row);
+      box.appendChild(el("div", { id: "suggestions-box" }));
+    }
+    if (OPEN[o.status]) {
+      var prow = el("div", { class: "row" });
+      var sel = el("select", { id: "priority-select", "aria-label": T.priority });
+      Object.keys(settings.priority).forEach(function (p) {
+        var opt = el("option", { value: p }, settings.priority[p]);
+        if (p === o.priority) opt.selected = true;
+        sel.appendChild(opt);
+      });
+      prow.appendChild(sel);
+      prow.appendChild(button(T.set_priority, "", function () {
+        var cur = state.orders[o.id];
+        if (cur) act(o.id, "/api/orders/" + o.id + "/priority", { priority: sel.value, version: cur.version });
+      }));
+      box.appendChild(prow);
+    }
+    if (canCancel) {
+      var crow = el("div", { class: "row" });
+      var reason = el("input", { type: "text", id: "cancel-reason", placeholder: T.cancel_reason, "aria-label": T.cancel_reason, maxlength: "500" });
+      crow.appendChild(reason);
+      crow.appendChild(button(T.cancel_order, "", function () {
+        if (!reason.value.trim()) { showMessage(panelMessage, T.reason_required, "error"); return; }
+        transition(o.id, "cancel", { reason: reason.value.trim() });
+      }));
+      box.appendChild(crow);
+    }
+  }
+  function showSuggestions(id) {
+    var box = document.getElementById("suggestions-box");
+    clear(box);
+    box.appendChild(el("p", { class: "muted" }, T.loading));
+    api("GET", "/api/orders/" + id + "/suggestions").then(function (res) {
+      clear(box);
+      var o = state.orders[id];
+      box.appendChild(el("h3", null, T.suggestions));
+      if (!res.items.length) box.appendChild(el("p", { class: "muted" }, T.no_fit + (res.reason ? " (" + res.reason + ")" : "")));
+      var ul = el("ul", { class: "suggestions" });
+      res.items.forEach(function (s) {
+        var li = el("li", { "data-tech-id": String(s.technician_id) });
+        var info = el("span", null, s.name + " · " + T.eta + " " + fmtTime(s.eta) + " · +" + Number(s.extra_km).toFixed(1) + " " + T.extra_km +
+          (s.late_minutes ? " · " + s.late_minutes + " " + T.late_min : ""));
+        li.appendChild(info);
+        li.appendChild(button(T.assign, "primary", function () { transition(id, "assign", { technician_id: s.technician_id }); }));
+        ul.appendChild(li);
+      });
+      if (res.items.length) box.appendChild(ul);
+      // Anyone else with the skill, for the dispatcher who knows better.
+      var row = el("div", { class: "row" });
+      var sel = el("select", { id: "assign-select", "aria-label": T.pick_technician });
+      sel.appendChild(el("option", { value: "" }, T.pick_technician));
+      Object.keys(state.techs).map(function (k) { return state.techs[k]; }).forEach(function (t) {
+        if (o && (t.skills || []).indexOf(o.required_skill) < 0) return;
+        sel.appendChild(el("option", { value: String(t.id) }, t.name + " · " + t.outlet_name));
+      });
+      row.appendChild(sel);
+      row.appendChild(button(T.assign, "", function () {
+        if (sel.value) transition(id, "assign", { technician_id: Number(sel.value) });
+      }));
+      box.appendChild(row);
+    }).catch(function (err) { clear(box); box.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
+  }
+  function transition(id, action, extra) {
+    var o = state.orders[id] || selectedOrder();
+    if (!o) return;
+    var body = Object.assign({ action: action, version: o.version }, extra || {});
+    act(id, "/api/orders/" + id + "/transitions", body);
+  }
+  function act(id, url, body) {
+    showMessage(panelMessage, "");
+    api("POST", url, body).then(function (order) {
+      upsert(order);
+      showMessage(panelMessage, T.done, "info");
+      render();
+      renderPanelActions();
+      refreshPanelEvents();
+    }).catch(function (err) {
+      if (err.status === 409) {
+        showMessage(panelMessage, T.conflict + (err.message ? " (" + err.message + ")" : ""), "error");
+        panelMessage.dataset.kind = "conflict";
+        refreshOrder(id).then(function () { render(); renderPanelActions(); refreshPanelEvents(); });
+      } else {
+        showMessage(panelMessage, T.error + ": " + err.message, "error");
+      }
+    });
+  }
+
+  // --- re-optimisation -----------------------------------------------------------------------
+  var planPanel = document.getElementById("plan-panel");
+  var reopt = document.getElementById("reoptimise");
+  function techName(id) { var t = id != null ? state.techs[id] : null; return t ? t.name : (id != null ? "#" + id : "—"); }
+  if (reopt) reopt.addEventListener("click", function () {
+    panel.hidden = true; state.selected = null;
+    planPanel.hidden = false;
+    document.getElementById("plan-summary").textContent = T.planning;
+    clear(document.getElementById("plan-moves"));
+    document.getElementById("plan-result").textContent = "";
+    document.getElementById("plan-apply").disabled = true;
+    reopt.disabled = true;
+    var body = fOutlet.value ? { outlet_id: Number(fOutlet.value) } : {};
+    api("POST", "/api/plans", body).then(function (plan) {
+      state.plan = plan;
+      var d = plan.diff || {};
+      var moves = d.moves || [];
+      document.getElementById("plan-summary").textContent = moves.length
+        ? moves.length + " · " + d.km_saved + " " + T.km_saved + " · " + d.lateness_avoided_min + " " + T.lateness_avoided
+        : T.plan_none;
+      var tbody = document.getElementById("plan-moves");
+      moves.forEach(function (m) {
+        var o = state.orders[m.order_id];
+        var tr = el("tr", { "data-order-id": String(m.order_id) });
+        tr.appendChild(el("td", null, o ? o.number : "#" + m.order_id));
+        tr.appendChild(el("td", null, techName(m.from)));
+        tr.appendChild(el("td", null, techName(m.to)));
+        tbody.appendChild(tr);
+      });
+      document.getElementById("plan-apply").disabled = !moves.length;
+    }).catch(function (err) {
+      document.getElementById("plan-summary").textContent = T.error + ": " + err.message;
+    }).then(function () { reopt.disabled = false; });
+  });
+  document.getElementById("plan-apply").addEventListener("click", function () {
+    if (!state.plan) return;
+    var applyBtn = document.getElementById("plan-apply");
+    applyBtn.disabled = true;
+    api("POST", "/api/plans/" + state.plan.id + "/apply", {}).then(function (res) {
+      var skipped = Object.keys(res.skipped || {}).length;
+      document.getElementById("plan-result").textContent = T.applied + ": " + res.applied.length + (skipped ? " · " + skipped + " " + T.skipped : "");
+      state.plan = null;
+      catchUp();
+    }).catch(function (err) {
+      document.getElementById("plan-result").textContent = T.error + ": " + err.message;
+    });
+  });
+  document.getElementById("plan-discard").addEventListener("click", function () { planPanel.hidden = true; state.plan = null; });
+
+  // --- start ---------------------------------------------------------------------------------
+  setConnection("connecting");
+  loadSnapshot();
+  // For tests and the curious: a read-only look at the board's state.
+  window.dispatchBoard = { state: state, catchUp: catchUp, reload: loadSnapshot, socket: function () { return socket; } };
+})();
