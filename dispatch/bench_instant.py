@@ -65,8 +65,8 @@ def build_city(db: Database, n_techs: int, n_orders: int, now: datetime, seed: i
             skill = rnd.choice([sk.code for sk in tech.skills])
             order = WorkOrder(
                 number=f"B-{n:06d}", channel="api", customer_id=customer.id, contact_name="bench",
-                contact_phone=customer.phone, address="bench", lat=rnd.uniform(34.10, 34.45),
-                lon=rnd.uniform(108.75, 109.15), product_category=skill, issue_category="repair",
+                contact_phone=customer.phone, address="bench", lat=tech.home_lat + rnd.uniform(-0.04, 0.04),
+                lon=tech.home_lon + rnd.uniform(-0.05, 0.05), product_category=skill, issue_category="repair",
                 required_skill=skill, created_at=now, due_at=now + timedelta(hours=24), status="assigned",
                 outlet_id=tech.outlet_id, technician_id=tech.id,
             )  # fmt: skip
@@ -124,6 +124,7 @@ def main() -> None:
     rnd = random.Random(7)
     phases: dict[str, list[float]] = {k: [] for k in ("load_day", "evaluate", "index", "best", "place_new_order")}
     placed = 0
+    reasons: dict[str, int] = {}
     for n in range(args.new):
         order_id = new_order(db, rnd, now, n)
         with db.session_scope() as s:  # the phases, measured apart (read-only)
@@ -143,7 +144,9 @@ def main() -> None:
             outcome = planning.place_new_order(s, order_id, settings, now)
             phases["place_new_order"].append((time.perf_counter() - t0) * 1000)
         placed += not isinstance(outcome, str)
-    print(f"placed {placed} of {args.new} new orders")
+        if isinstance(outcome, str):
+            reasons[outcome] = reasons.get(outcome, 0) + 1
+    print(f"placed {placed} of {args.new} new orders; not placed: {reasons or 'none'}")
     print(f"{'phase':<18}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for key, values in phases.items():
         print(f"{key:<18}{statistics.median(values):>10.1f}{pct(values, 0.95):>10.1f}{max(values):>10.1f}")

@@ -5,16 +5,19 @@
   python -m routing.bench --field 1000 100 --seed 1 --time-limit 10 --solvers ortools,pyvrp,vroom,greedy
   python -m routing.bench --insertion [--techs 200 --orders 2000 --queries 500]
 
-OR-Tools variants for ablations: ortools (own regret construction + GLS), ortools-pci
-(PARALLEL_CHEAPEST_INSERTION + GLS), ortools-savils (SAVINGS + ILS/SISR), ortools-ils (own + ILS/SISR),
-ortools-matrix (own + GLS, RegisterTransitMatrix), ortools-nb (own + GLS, neighbour-limited operators),
-construct (own construction only).
+OR-Tools variants for ablations (see VARIANTS): ortools = the default SolverOptions() (own regret
+construction, ruin & recreate with an OR-Tools descent every 20th step, decomposition by area above 600
+customers); ortools-gls (own construction + GLS only), ortools-pci (PARALLEL_CHEAPEST_INSERTION + GLS),
+ortools-savils (SAVINGS + OR-Tools ILS), ortools-matrix (RegisterTransitMatrix), ortools-rr / -rr5 /
+-rr20 / -rr50 / -rr-py (descent every 1st / 5th / 20th / 50th / never), ortools-area (decomposition + GLS),
+construct (own construction only), greedy (nearest available technician), pyvrp, vroom.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -32,17 +35,38 @@ from .model import NO_DUE, ArrayModel, from_problem, route_distance, schedule
 from .solomon import read_bks, read_solomon, to_model
 from .solver import SolverOptions, solve_model
 
+NO_RR = {"ruin_recreate": False, "decompose_above": None}
 VARIANTS = {
-    "ortools": SolverOptions(),
-    "ortools-cheapest": SolverOptions(regret=False),
-    "ortools-pci": SolverOptions(first_solution="PARALLEL_CHEAPEST_INSERTION"),
-    "ortools-savils": SolverOptions(first_solution="SAVINGS", iterated_local_search=True),
-    "ortools-ils": SolverOptions(iterated_local_search=True),
-    "ortools-matrix": SolverOptions(matrix_callbacks=True),
-    "ortools-nb": SolverOptions(neighbors_ratio=0.05, min_neighbors=20),
-    "ortools-ils-nb": SolverOptions(iterated_local_search=True, neighbors_ratio=0.05, min_neighbors=20),
-    "ortools-ils-auto": SolverOptions(iterated_local_search=True, ils_auto_temperature=True),
-    "ortools-gls-lambda": SolverOptions(gls_lambda=0.3),
+    "ortools": SolverOptions(),  # defaults: own regret construction, ruin & recreate loop, area split > 600
+    "ortools-gls": SolverOptions(**NO_RR),  # own construction + GLS only
+    "ortools-cheapest": SolverOptions(regret=False, **NO_RR),
+    "ortools-pci": SolverOptions(first_solution="PARALLEL_CHEAPEST_INSERTION", **NO_RR),
+    "ortools-savils": SolverOptions(first_solution="SAVINGS", iterated_local_search=True, **NO_RR),
+    "ortools-ils": SolverOptions(iterated_local_search=True, **NO_RR),
+    "ortools-ils-auto": SolverOptions(iterated_local_search=True, ils_auto_temperature=True, **NO_RR),
+    "ortools-matrix": SolverOptions(matrix_callbacks=True, **NO_RR),
+    "ortools-nb": SolverOptions(neighbors_ratio=0.05, min_neighbors=20, **NO_RR),
+    "ortools-gls-lambda": SolverOptions(gls_lambda=0.3, **NO_RR),
+    "ortools-tabu": SolverOptions(metaheuristic="TABU_SEARCH", **NO_RR),
+    "ortools-pci-tabu": SolverOptions(
+        first_solution="PARALLEL_CHEAPEST_INSERTION", metaheuristic="TABU_SEARCH", **NO_RR
+    ),
+    "ortools-area": SolverOptions(decompose_above=600, ruin_recreate=False),
+    "ortools-area100": SolverOptions(decompose_above=600, sector_size=100, ruin_recreate=False),
+    "ortools-rr": SolverOptions(decompose_above=None),
+    "ortools-rr5": SolverOptions(decompose_above=None, descent_every=5),
+    "ortools-rr20": SolverOptions(decompose_above=None, descent_every=20),
+    "ortools-rr20-t005": SolverOptions(decompose_above=None, accept_threshold=0.005),
+    "ortools-rr20-t02": SolverOptions(decompose_above=None, accept_threshold=0.02),
+    "ortools-rr20-r15": SolverOptions(decompose_above=None, ruin_max=15),
+    "ortools-rr20-r50": SolverOptions(decompose_above=None, ruin_max=50),
+    "ortools-rr50": SolverOptions(decompose_above=None, descent_every=50),
+    "ortools-rr-py": SolverOptions(decompose_above=None, descent_every=10**9),  # numpy ruin & recreate only
+    "ortools-area-rr20": SolverOptions(decompose_above=600, descent_every=20),
+    "ortools-rr-gls": SolverOptions(ruin_share=0.6, decompose_above=None),
+    "ortools-rr-pci": SolverOptions(first_solution="PARALLEL_CHEAPEST_INSERTION", decompose_above=None),
+    "ortools-area-rr": SolverOptions(decompose_above=600),
+    "ortools-area-rr-gls": SolverOptions(decompose_above=600, ruin_share=0.6),
 }
 
 
@@ -107,8 +131,11 @@ def bench_vrptw(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def field_metrics(m: ArrayModel, routes: list[list[int]]) -> dict:
-    """km, late orders, late minutes, unserved and a feasibility re-check for field routes."""
+def field_metrics(m: ArrayModel, routes: list[list[int]], due: np.ndarray | None = None) -> dict:
+    """km, late orders, late minutes, unserved and a feasibility re-check for field routes.
+    Lateness is measured against ``due`` (default: the model's), also when the solver ignored it."""
+    if due is not None:
+        m = replace(m, due=due)
     km = sum(route_distance(m, v, r) for v, r in enumerate(routes) if r) / 1000
     late = late_s = 0
     feasible = True
@@ -140,6 +167,7 @@ def bench_field(args: argparse.Namespace) -> list[dict]:
         problem = replace(problem, late_cost_per_s=args.late_cost)
     m, mapping = from_problem(problem)
     build_s = time.perf_counter() - t0
+    true_due = m.due.copy()
     if args.ignore_due:
         m.due[:] = NO_DUE
     rows = []
@@ -155,7 +183,7 @@ def bench_field(args: argparse.Namespace) -> list[dict]:
                 "objective": "distance" if args.ignore_due else f"distance+{m.late_cost}/s late",
                 "pre_dropped": len(mapping.pre_unserved),
                 "matrix_s": round(build_s, 2),
-                **field_metrics(m, routes),
+                **field_metrics(m, routes, true_due),
                 "seconds": round(secs, 2),
             }
             rows.append(row)
@@ -212,6 +240,7 @@ def bench_insertion(args: argparse.Namespace) -> list[dict]:
 
 
 def _emit(row: dict, args: argparse.Namespace) -> None:
+    row["load1"] = round(os.getloadavg()[0], 2)  # the machine may be shared: record its load
     if args.json:
         print(json.dumps(row), flush=True)
     else:

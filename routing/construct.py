@@ -95,6 +95,12 @@ def build_routes(
         placed.add(node)
     if seed:
         for v, r in enumerate(seed[:V]):
+            whole = routes[v] + [int(c) for c in r if int(c) not in placed and m.allowed[int(c), v]]
+            stw = RouteState(m, v, whole)
+            if stw.feasible and stw.load <= m.capacity[v] and len(set(whole)) == len(whole):
+                routes[v] = whole
+                placed.update(whole)
+                continue
             for node in r:  # keep the seed order while it stays feasible
                 node = int(node)
                 if node in placed or not m.allowed[node, v]:

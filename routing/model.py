@@ -51,6 +51,7 @@ class ArrayModel:
     late_cost: int = LATE_COST_PER_S
     first: dict[int, int] = field(default_factory=dict)  # vehicle -> node forced first
     vehicle_group: np.ndarray | None = None  # vehicles with equal group are interchangeable
+    xy: np.ndarray | None = None  # (N, 2) planar coordinates, only used to split large problems by area
 
     def __post_init__(self) -> None:
         n = self.service.shape[0]
@@ -206,6 +207,7 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
         due=due,
         late_cost=problem.late_cost_per_s,
         first=first,
+        xy=_planar([pts[i] for i in sel]),
     )
     mapping = ProblemMapping(
         job_of_node={node: ji for node, ji in enumerate(keep)},
@@ -213,6 +215,47 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
         pre_unserved=pre_unserved,
     )
     return m, mapping
+
+
+def _planar(points: list) -> np.ndarray:
+    """Equirectangular projection in km (good enough to cut a city into sectors)."""
+    a = np.asarray(points, dtype=float).reshape(-1, 2)
+    lat0 = np.radians(a[:, 0].mean()) if len(a) else 0.0
+    return np.column_stack([a[:, 1] * 111.32 * np.cos(lat0), a[:, 0] * 110.57])
+
+
+def submodel(m: ArrayModel, customers: np.ndarray, vehicles: np.ndarray) -> tuple[ArrayModel, np.ndarray]:
+    """The restriction of ``m`` to some customers and vehicles; returns it and new-node -> old-node ids."""
+    depots = np.unique(np.concatenate([m.starts[vehicles], m.ends[vehicles]]))
+    old = np.concatenate([depots, np.asarray(customers, dtype=np.int64)])
+    new_of = {int(o): i for i, o in enumerate(old)}
+    first = {}
+    for nv, v in enumerate(vehicles.tolist()):
+        if v in m.first and m.first[v] in new_of:
+            first[nv] = new_of[m.first[v]]
+    sub = ArrayModel(
+        dist=[d[np.ix_(old, old)] for d in m.dist],
+        time=[t[np.ix_(old, old)] for t in m.time],
+        vehicle_profile=m.vehicle_profile[vehicles],
+        service=m.service[old],
+        tw_open=m.tw_open[old],
+        tw_close=m.tw_close[old],
+        demand=m.demand[old],
+        capacity=m.capacity[vehicles],
+        starts=np.array([new_of[int(x)] for x in m.starts[vehicles]], dtype=np.int64),
+        ends=np.array([new_of[int(x)] for x in m.ends[vehicles]], dtype=np.int64),
+        shift_start=m.shift_start[vehicles],
+        shift_end=m.shift_end[vehicles],
+        customers=np.arange(len(depots), len(old), dtype=np.int64),
+        allowed=m.allowed[np.ix_(old, vehicles)],
+        penalty=m.penalty[old],
+        due=m.due[old],
+        late_cost=m.late_cost,
+        first=first,
+        vehicle_group=m.vehicle_group[vehicles],
+        xy=None if m.xy is None else m.xy[old],
+    )
+    return sub, old
 
 
 def routes_from_plan(plan: Plan, problem: Problem, mapping: ProblemMapping) -> list[list[int]]:

@@ -92,6 +92,7 @@ def to_model(inst: SolomonInstance, vehicles: int | None = None, drop_penalty: i
         allowed=np.ones((n1, V), dtype=bool),
         penalty=np.full(n1, drop_penalty, dtype=np.int64),
         vehicle_group=np.zeros(V, dtype=np.int64),
+        xy=inst.xy.astype(float),
     )
 
 

@@ -5,18 +5,23 @@ solution returned as data."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 from .construct import build_routes
+from .decompose import solve_by_area
 from .model import (
     MANDATORY,
     NO_DUE,
     ArrayModel,
     from_problem,
     plan_from_routes,
+    route_distance,
     routes_from_plan,
+    schedule,
 )
 from .problem import Plan, Problem
 
@@ -32,6 +37,16 @@ class SolverOptions:
     matrix_callbacks: bool = False  # RegisterTransitMatrix instead of Python callbacks
     neighbors_ratio: float = 1.0  # < 1 limits local-search operators to the nearest neighbours
     min_neighbors: int = 1
+    decompose_above: int | None = 600  # split by area when there are more customers than this
+    decompose_share: float = 0.6  # share of the time limit spent on the sectors
+    sector_size: int = 200
+    ruin_recreate: bool = True  # own ILS: SISR-like ruin, regret recreate, OR-Tools descent, annealing acceptance
+    ruin_share: float = 1.0  # share of the search time given to the ruin & recreate loop (rest: GLS first)
+    ruin_max: int = 30  # most customers removed per ruin
+    accept_threshold: float = 0.01  # record-to-record: accept up to this relative worsening (shrinks to 0)
+    descent_every: int = 20  # run OR-Tools' descent every k-th ruin & recreate step (others: pure numpy)
+    ruin_fast_ls: bool = True  # neighbour-limited descent without the LNS operators inside the loop
+    seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance
     gls_lambda: float | None = None  # guided local search lambda (OR-Tools default 0.1)
     log_search: bool = False
@@ -85,6 +100,25 @@ def solve_model(
     """Solve an :class:`ArrayModel` with OR-Tools within ``time_limit_s`` (construction included)."""
     opts = options or SolverOptions()
     t_begin = time.perf_counter()
+    if (
+        opts.decompose_above is not None
+        and len(m.customers) > opts.decompose_above
+        and m.xy is not None
+        and initial_routes is None
+    ):
+        sub_opts = replace(opts, decompose_above=None)
+        seed, info = solve_by_area(
+            m,
+            time_limit_s,
+            lambda sub, t: solve_model(sub, t, options=sub_opts).routes,
+            sector_size=opts.sector_size,
+            share=opts.decompose_share,
+        )
+        remaining = max(0.1, time_limit_s - (time.perf_counter() - t_begin))
+        res = solve_model(m, remaining, initial_routes=seed, options=sub_opts)
+        res.seconds = time.perf_counter() - t_begin
+        res.stats.update(info)
+        return res
     V = m.n_vehicles
     # data: plain nested lists index fastest in Python callbacks
     nprof = len(m.dist)
@@ -172,14 +206,34 @@ def solve_model(
     params.time_limit.FromMilliseconds(int(remaining * 1000))
 
     # solve
+    rr = opts.ruin_recreate and len(m.customers) >= 10
+    if rr:
+        gls_s = (1 - opts.ruin_share) * remaining
+        params.time_limit.FromMilliseconds(max(1, int(gls_s * 1000)))
+        if gls_s < 0.05:  # no GLS phase: just descend to the first local optimum
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+            params.time_limit.FromMilliseconds(int(remaining * 1000))
     if assignment is not None:
         solution = routing.SolveFromAssignmentWithParameters(assignment, params)
     else:
         solution = routing.SolveWithParameters(params)
+    if solution is None and assignment is not None:  # out of time before the search accepted anything
+        solution = assignment
     if solution is None:
         return SolveResult([[] for _ in range(V)], m.customers.tolist(), -1, time.perf_counter() - t_begin, first_s)
+    routes = _extract(routing, manager, solution, V)
+    objective = solution.ObjectiveValue()
+    stats: dict = {"status": routing.status()}
+    if rr:
+        routes, objective, stats["ils"] = _ruin_recreate(
+            m, routing, manager, params, opts, routes, objective, t_begin + time_limit_s
+        )
+    served = {c for r in routes for c in r}
+    dropped = [c for c in m.customers.tolist() if c not in served]
+    return SolveResult(routes, dropped, objective, time.perf_counter() - t_begin, first_s, first_distance, stats)
 
-    # solution as data
+
+def _extract(routing, manager, solution, V: int) -> list[list[int]]:
     routes = []
     for v in range(V):
         r, i = [], solution.Value(routing.NextVar(routing.Start(v)))
@@ -187,16 +241,118 @@ def solve_model(
             r.append(manager.IndexToNode(i))
             i = solution.Value(routing.NextVar(i))
         routes.append(r)
-    served = {c for r in routes for c in r}
-    dropped = [c for c in m.customers.tolist() if c not in served]
-    return SolveResult(
-        routes,
-        dropped,
-        solution.ObjectiveValue(),
-        time.perf_counter() - t_begin,
-        first_s,
-        first_distance,
-        {"status": routing.status()},
+    return routes
+
+
+def _ruin(m: ArrayModel, routes: list[list[int]], rng: np.random.Generator, max_remove: int) -> list[list[int]]:
+    """SISR-like ruin: strings cut from the routes nearest to a random seed customer."""
+    where = {c: v for v, r in enumerate(routes) for c in r}
+    served = np.array(sorted(where), dtype=np.int64)
+    if served.size == 0:
+        return routes
+    seed = int(rng.choice(served))
+    d = m.dist[0][seed, served]
+    k_total = int(rng.integers(5, max(6, min(max_remove, served.size // 4) + 1)))
+    removed: set[int] = set()
+    touched: set[int] = set()
+    for c in served[np.argsort(d, kind="stable")].tolist():
+        if len(removed) >= k_total:
+            break
+        v = where[c]
+        if v in touched:
+            continue
+        touched.add(v)
+        r = routes[v]
+        length = int(rng.integers(1, min(len(r), 10) + 1))
+        pos = r.index(c)
+        start = max(0, min(pos - int(rng.integers(0, length)), len(r) - length))
+        removed.update(r[start : start + length])
+    return [[c for c in r if c not in removed] for r in routes]
+
+
+def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
+    """The model's objective recomputed in Python: distance, lateness cost, drop penalties."""
+    cost = 0
+    served = set()
+    for v, r in enumerate(routes):
+        if not r:
+            continue
+        cost += route_distance(m, v, r)
+        if m.has_due:
+            cost += m.late_cost * sum(x[3] for x in schedule(m, v, r))
+        served.update(r)
+    for c in m.customers.tolist():
+        if c not in served and m.penalty[c] > 0:
+            cost += int(m.penalty[c])
+    return cost
+
+
+def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadline):
+    """Iterated local search driven from Python on the closed model: ruin, regret-recreate, descend, accept."""
+    rng = np.random.default_rng(opts.seed)
+    ls = pywrapcp.DefaultRoutingSearchParameters()
+    ls.CopyFrom(params)
+    ls.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    if opts.ruin_fast_ls:
+        ls.ls_operator_neighbors_ratio = 0.2
+        ls.ls_operator_min_neighbors = 10
+        ops = ls.local_search_operators
+        off = optional_boolean_pb2.BOOL_FALSE
+        for name in (
+            "use_global_cheapest_insertion_path_lns",
+            "use_local_cheapest_insertion_path_lns",
+            "use_relocate_path_global_cheapest_insertion_insert_unperformed",
+            "use_global_cheapest_insertion_visit_types_lns",
+            "use_local_cheapest_insertion_visit_types_lns",
+            "use_relocate_expensive_chain",
+            "use_lin_kernighan",
+        ):
+            setattr(ops, name, off)
+    best, best_obj = routes, objective
+    cur, cur_obj = routes, objective
+    t_start = time.perf_counter()
+    span = max(1e-3, deadline - t_start)
+    it = 0
+    prof = [0.0, 0.0, 0.0]
+    best_obj = cur_obj = _py_cost(m, routes)
+    while True:
+        left = deadline - time.perf_counter()
+        if left < 0.02:
+            break
+        it += 1
+        t1 = time.perf_counter()
+        ruined = _ruin(m, cur, rng, opts.ruin_max)
+        cand, _ = build_routes(m, seed=ruined, regret=True)
+        t2 = time.perf_counter()
+        if it % opts.descent_every == 0:
+            a = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(c) for c in r] for r in cand], True)
+            t3 = time.perf_counter()
+            if a is None:
+                continue
+            ls.time_limit.FromMilliseconds(max(1, int(min(left, 1.0) * 1000)))
+            sol = routing.SolveFromAssignmentWithParameters(a, ls)
+            prof[1] += t3 - t2
+            prof[2] += time.perf_counter() - t3
+            if sol is None:
+                continue
+            cand = _extract(routing, manager, sol, len(routes))
+        prof[0] += t2 - t1
+        obj = _py_cost(m, cand)
+        # record-to-record acceptance, threshold shrinking to zero at the deadline
+        frac = max(0.0, (deadline - time.perf_counter()) / span)
+        if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
+            cur, cur_obj = cand, obj
+            if obj < best_obj:
+                best, best_obj = cand, obj
+    return (
+        best,
+        best_obj,
+        {
+            "iterations": it,
+            "recreate_s": round(prof[0], 2),
+            "read_s": round(prof[1], 2),
+            "descent_s": round(prof[2], 2),
+        },
     )
 
 
@@ -211,9 +367,11 @@ def solve(
 
     ``initial`` (a previous Plan) warm-starts the search; jobs not in it are inserted by the constructor.
     """
+    t0 = time.perf_counter()
     m, mapping = from_problem(problem)
     if len(m.customers) == 0:
         return plan_from_routes(problem, m, mapping, [[] for _ in problem.technicians])
     seed = routes_from_plan(initial, problem, mapping) if initial is not None else None
-    res = solve_model(m, time_limit_s=time_limit_s, initial_routes=seed, options=options)
+    left = max(0.05, time_limit_s - (time.perf_counter() - t0))  # the matrix counts against the budget
+    res = solve_model(m, time_limit_s=left, initial_routes=seed, options=options)
     return plan_from_routes(problem, m, mapping, res.routes)

@@ -73,3 +73,37 @@ def test_the_bks_file_is_read_with_optional_vehicle_counts(tmp_path):
     p = tmp_path / "bks.csv"
     p.write_text('instance,customers,vehicles,distance,source\nC101,100,10,827.3,"x"\nC1_2_1,200,,2698.6,"y"\n')
     assert read_bks(p) == {"C101": (827.3, 10), "C1_2_1": (2698.6, None)}
+
+
+def _random_instance(n=40, seed=3):
+    import numpy as np
+
+    from routing.solomon import SolomonInstance
+
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([[50, 50], rng.uniform(0, 100, size=(n, 2))])
+    ready = np.concatenate([[0], rng.integers(0, 300, n)])
+    return SolomonInstance(
+        name="RND",
+        vehicles=10,
+        capacity=60,
+        xy=xy,
+        demand=np.concatenate([[0], rng.integers(1, 10, n)]),
+        ready=ready,
+        due=np.concatenate([[1000], ready[1:] + 200]),
+        service=np.concatenate([[0], np.full(n, 10)]),
+    )
+
+
+def test_decomposition_by_area_serves_everyone_and_passes_the_checker():
+    from routing.decompose import sectors
+    from routing.solver import SolverOptions
+
+    inst = _random_instance()
+    m = to_model(inst)
+    parts = sectors(m, 3)
+    assert sorted(int(c) for p in parts for c in p) == list(range(1, 41))
+    res = solve_model(m, 0.9, options=SolverOptions(decompose_above=20, sector_size=15))
+    assert res.stats["sectors"] == 3
+    chk = check_solution(inst, res.routes)
+    assert chk.feasible, chk.errors

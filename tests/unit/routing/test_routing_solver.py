@@ -134,3 +134,18 @@ def test_warm_start_from_a_previous_plan_keeps_it_and_adds_the_new_job(fast):
 def test_a_problem_without_jobs_returns_empty_routes(fast):
     plan = solve(Problem([tech("a")], []), fast)
     assert plan.routes == {"a": []} and plan.unserved == []
+
+
+def test_a_tiny_time_limit_still_returns_every_servable_job():
+    techs = [tech("a", 0), tech("b", 5)]
+    jobs = [job(i, 0.7 * i) for i in range(12)]
+    plan = solve(Problem(techs, jobs), 0.01)
+    served = [s.job_id for stops in plan.routes.values() for s in stops]
+    assert sorted(served) == list(range(12)) and plan.unserved == []
+
+
+def test_vip_outranks_urgent_outranks_normal_when_only_one_fits(fast):
+    for kinds, winner in ((("normal", "urgent"), 1), (("urgent", "vip"), 1), (("vip", "normal"), 0)):
+        jobs = [job(i, 1 + 3 * i, priority=p) for i, p in enumerate(kinds)]
+        plan = solve(Problem([tech("a", max_jobs=1)], jobs), fast)
+        assert order(plan, "a") == [winner]
