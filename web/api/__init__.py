@@ -5,6 +5,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     board,  # noqa: F401  (the live board's snapshot)
     customer_loop,
     customers,
+    kpis,
     network,
     orders,
     photos,

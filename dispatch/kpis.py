@@ -1,0 +1,279 @@
+"""The four monthly KPIs, defined once (docs/kpis.md has the definitions with examples).
+
+Which orders count: created in the calendar month (service-area time), not cancelled by the
+customer. Per order, SQL derives the facts below; the figures are SQL aggregates of them, and
+the drill-down lists the orders behind any figure with the reason each one failed.
+
+- 24-hour completion: the completion that stood (the last `complete`, order now completed or
+  closed) came within 24 h of intake, and its proof was accepted (authenticity not failed,
+  unless a reviewer confirmed it, and not rejected by a reviewer).
+- Satisfaction: the customer's score for the final visit, from the survey (flagged answers
+  do not count) or else the callback; satisfied = 4 or 5; the mean is shown beside the share.
+- Compliance (completed orders): customer contacted in time, checked in on site with a
+  position, proof photo on the final visit, never returned as unqualified.
+- Authenticity (completed orders): the verdict is verified, or a reviewer confirmed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from dispatch.lifecycle import Status
+from dispatch.models import AuthenticityVerdict, Callback, Photo, SlaClock, Survey, WorkOrder, WorkOrderEvent
+
+GROUPS = ("technician", "outlet", "all")
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """'2026-11' → [start, end) as aware datetimes in the service area's time zone."""
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=tz)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+def seconds_between(earlier: Any, later: Any, dialect: str) -> Any:
+    """`later - earlier` in seconds, as SQL (timestamps are text on SQLite, timestamptz on PostgreSQL)."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400
+    return func.extract("epoch", later - earlier)
+
+
+def order_facts(start: datetime, end: datetime, dialect: str) -> Select:
+    """One row per counted order with the facts every KPI is computed from."""
+    ev = WorkOrderEvent
+    completion = (
+        select(ev.order_id, func.max(ev.at).label("completed_at")).where(ev.kind == "complete").group_by(ev.order_id)
+    ).subquery()
+    returns = select(ev.order_id, func.count().label("n")).where(ev.kind == "return").group_by(ev.order_id).subquery()
+    checkins = (
+        select(ev.order_id, func.count().label("n"))
+        .where(ev.kind == "arrive", ev.lat.is_not(None))
+        .group_by(ev.order_id)
+    ).subquery()
+    survey_score = (
+        select(func.max(Survey.score))
+        .where(Survey.order_id == WorkOrder.id, Survey.visit == WorkOrder.visit_count, Survey.flagged.is_(False))
+        .scalar_subquery()
+    )
+    callback_score = (
+        select(func.max(Callback.score))
+        .where(Callback.order_id == WorkOrder.id, Callback.visit == WorkOrder.visit_count, Callback.score.is_not(None))
+        .scalar_subquery()
+    )
+    photo_on_final_visit = exists().where(Photo.order_id == WorkOrder.id, Photo.visit == WorkOrder.visit_count)
+    contact_in_time = exists().where(
+        SlaClock.order_id == WorkOrder.id, SlaClock.clock == "contact", SlaClock.stopped_at.is_not(None),
+        SlaClock.stopped_at <= SlaClock.due_at,
+    )  # fmt: skip
+    cancelled_by_customer = exists().where(
+        ev.order_id == WorkOrder.id, ev.kind == "cancel", ev.actor_role == "customer"
+    )
+    verdict = AuthenticityVerdict
+    completed = WorkOrder.status.in_([Status.COMPLETED.value, Status.CLOSED.value])
+    proof_accepted = or_(
+        verdict.order_id.is_(None),
+        and_(verdict.status != "failed", func.coalesce(verdict.review_decision, "") != "rejected"),
+        verdict.review_decision == "confirmed",
+    )
+    authentic = or_(verdict.status == "verified", verdict.review_decision == "confirmed")
+    elapsed = seconds_between(WorkOrder.created_at, completion.c.completed_at, dialect)
+    within = and_(completed, elapsed <= 24 * 3600, proof_accepted)
+    compliant = and_(
+        completed, contact_in_time, func.coalesce(checkins.c.n, 0) > 0, photo_on_final_visit,
+        func.coalesce(returns.c.n, 0) == 0,
+    )  # fmt: skip
+    return (
+        select(
+            WorkOrder.id.label("order_id"),
+            WorkOrder.technician_id,
+            WorkOrder.outlet_id,
+            case((completed, 1), else_=0).label("completed"),
+            case((within, 1), else_=0).label("within_24h"),
+            func.coalesce(survey_score, callback_score).label("score"),
+            case((compliant, 1), else_=0).label("compliant"),
+            case((and_(completed, authentic), 1), else_=0).label("authentic"),
+        )
+        .select_from(WorkOrder)
+        .outerjoin(completion, completion.c.order_id == WorkOrder.id)
+        .outerjoin(returns, returns.c.order_id == WorkOrder.id)
+        .outerjoin(checkins, checkins.c.order_id == WorkOrder.id)
+        .outerjoin(verdict, verdict.order_id == WorkOrder.id)
+        .where(WorkOrder.created_at >= start, WorkOrder.created_at < end, ~cancelled_by_customer)
+    )
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    key: int | None  # technician id, outlet id, or None for all
+    orders: int
+    completed: int
+    completion_24h_rate: float | None
+    satisfaction_rate: float | None
+    satisfaction_mean: float | None
+    rated: int
+    compliance_rate: float | None
+    authenticity_rate: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _rate(part: Any, whole: Any) -> float | None:
+    return round(float(part) / float(whole), 4) if whole else None
+
+
+def monthly(session: Session, month: str, by: str, tz: ZoneInfo) -> list[KpiRow]:
+    """The month's figures per technician, per outlet, or overall — aggregated in SQL."""
+    if by not in GROUPS:
+        raise ValueError(f"by must be one of {GROUPS}")
+    start, end = month_bounds(month, tz)
+    facts = order_facts(start, end, session.get_bind().dialect.name).subquery()
+    key = {"technician": facts.c.technician_id, "outlet": facts.c.outlet_id, "all": literal(None)}[by]
+    rated = func.count(facts.c.score)
+    query = select(
+        key.label("key"),
+        func.count().label("orders"),
+        func.sum(facts.c.completed).label("completed"),
+        func.sum(facts.c.within_24h).label("within"),
+        rated.label("rated"),
+        func.sum(case((facts.c.score >= 4, 1), else_=0)).label("satisfied"),
+        func.avg(facts.c.score).label("mean"),
+        func.sum(facts.c.compliant).label("compliant"),
+        func.sum(facts.c.authentic).label("authentic"),
+    )
+    if by != "all":
+        query = query.group_by(key).order_by(key)
+    rows = []
+    for r in session.execute(query):
+        if by != "all" and r.key is None:
+            continue  # orders never assigned count overall, not for anyone in particular
+        rows.append(
+            KpiRow(
+                key=r.key,
+                orders=r.orders,
+                completed=int(r.completed or 0),
+                completion_24h_rate=_rate(r.within or 0, r.orders),
+                satisfaction_rate=_rate(r.satisfied or 0, r.rated),
+                satisfaction_mean=round(float(r.mean), 2) if r.mean is not None else None,
+                rated=r.rated,
+                compliance_rate=_rate(r.compliant or 0, r.completed),
+                authenticity_rate=_rate(r.authentic or 0, r.completed),
+            )  # fmt: skip
+        )
+    return rows
+
+
+KPIS = ("completion_24h", "satisfaction", "compliance", "authenticity")
+
+
+def drill_down(
+    session: Session,
+    month: str,
+    kpi: str,
+    tz: ZoneInfo,
+    *,
+    technician_id: int | None = None,
+    outlet_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """The orders behind one figure, each with whether it counted for it and why not."""
+    if kpi not in KPIS:
+        raise ValueError(f"kpi must be one of {KPIS}")
+    start, end = month_bounds(month, tz)
+    facts = order_facts(start, end, session.get_bind().dialect.name).subquery()
+    query = select(facts, WorkOrder.number, WorkOrder.created_at, WorkOrder.status, WorkOrder.visit_count).join(
+        WorkOrder, WorkOrder.id == facts.c.order_id
+    )
+    if technician_id is not None:
+        query = query.where(facts.c.technician_id == technician_id)
+    if outlet_id is not None:
+        query = query.where(facts.c.outlet_id == outlet_id)
+    if kpi in ("compliance", "authenticity"):
+        query = query.where(facts.c.completed == 1)
+    if kpi == "satisfaction":
+        query = query.where(facts.c.score.is_not(None))
+    rows = session.execute(query.order_by(WorkOrder.created_at)).all()
+    reasons = _reasons(session, [r.order_id for r in rows], kpi) if rows else {}
+    out = []
+    for r in rows:
+        passed = {
+            "completion_24h": r.within_24h == 1, "satisfaction": (r.score or 0) >= 4,
+            "compliance": r.compliant == 1, "authenticity": r.authentic == 1,
+        }[kpi]  # fmt: skip
+        out.append({
+            "order_id": r.order_id, "number": r.number, "created_at": r.created_at, "status": r.status,
+            "technician_id": r.technician_id, "outlet_id": r.outlet_id, "score": r.score, "passed": passed,
+            "reasons": [] if passed else reasons.get(r.order_id, []),
+        })  # fmt: skip
+    return out
+
+
+def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list[str]]:
+    """Why each order failed a KPI, read per order (a drill-down lists one team's month)."""
+    orders = {o.id: o for o in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(order_ids)))}
+    events: dict[int, list[WorkOrderEvent]] = {}
+    for e in session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.order_id.in_(order_ids)).order_by(WorkOrderEvent.seq)
+    ):
+        events.setdefault(e.order_id, []).append(e)
+    verdicts = {
+        v.order_id: v
+        for v in session.scalars(select(AuthenticityVerdict).where(AuthenticityVerdict.order_id.in_(order_ids)))
+    }
+    contact = {
+        c.order_id: c
+        for c in session.scalars(select(SlaClock).where(SlaClock.order_id.in_(order_ids), SlaClock.clock == "contact"))
+    }
+    photo_visits = {(p.order_id, p.visit) for p in session.scalars(select(Photo).where(Photo.order_id.in_(order_ids)))}
+    out: dict[int, list[str]] = {}
+    for oid, order in orders.items():
+        evs = events.get(oid, [])
+        v = verdicts.get(oid)
+        why: list[str] = []
+        completes = [e.at for e in evs if e.kind == "complete"]
+        if kpi == "completion_24h":
+            if order.status not in (Status.COMPLETED, Status.CLOSED):
+                why.append(f"not completed ({order.status})")
+            elif completes and completes[-1] - order.created_at > timedelta(hours=24):
+                hours = (completes[-1] - order.created_at).total_seconds() / 3600
+                why.append(f"completed after {hours:.1f} h")
+            if v is not None and (
+                v.review_decision == "rejected" or (v.status == "failed" and v.review_decision != "confirmed")
+            ):
+                why.append("proof not accepted")
+        elif kpi == "satisfaction":
+            why.append("customer not satisfied (score below 4)")
+        elif kpi == "compliance":
+            c = contact.get(oid)
+            if c is None or c.stopped_at is None or c.stopped_at > c.due_at:
+                why.append("customer not contacted in time")
+            if not any(e.kind == "arrive" and e.lat is not None for e in evs):
+                why.append("no on-site check-in with a position")
+            if (oid, order.visit_count) not in photo_visits:
+                why.append("no proof photo")
+            if any(e.kind == "return" for e in evs):
+                why.append("returned as unqualified")
+        elif kpi == "authenticity":
+            if v is None:
+                why.append("no verdict")
+            else:
+                why += [f"{r['code']} ({r['severity']})" for r in v.reasons] or [v.status]
+                if v.review_decision == "rejected":
+                    why.append("rejected by a reviewer")
+        out[oid] = why
+    return out
+
+
+def last_months(month: str, n: int) -> list[str]:
+    year, mon = (int(x) for x in month.split("-"))
+    result = []
+    for _ in range(n):
+        result.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return list(reversed(result))
