@@ -39,6 +39,7 @@ $(VENDOR)/.copied: node_modules/.installed
 	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css $(VENDOR)/
 	cp node_modules/leaflet/dist/images/* $(VENDOR)/images/
 	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/
 	touch $@
 
 vendor: $(VENDOR)/.copied

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import Actor, User, create_user
 from core.db import utcnow
+from dispatch.customer import record_callback
 from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeSettings, OrderRequest, submit_order
 from dispatch.models import WorkOrder
@@ -225,7 +226,7 @@ def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created
     # How far along: recent orders are still moving, old ones are finished.
     stages = ["assign", "accept", "contact", "depart", "arrive", "complete", "close"]
     if hours < 3:
-        last = rnd.choice(stages[:5])
+        last = rnd.choice(["assign", "assign", "accept", "contact", "depart", "arrive"])
     elif hours < 24:
         last = rnd.choice(stages[1:6])
     elif hours < 72:
@@ -241,6 +242,13 @@ def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created
             for again in ("depart", "arrive", "complete"):
                 t += timedelta(minutes=rnd.randint(30, 240))
                 _step(session, order, again, me, t, position=(order.lat, order.lon))
+        if action == "close":  # closed after the customer's callback, as the practice does
+            satisfied = rnd.random() < 0.88
+            record_callback(
+                session, order.id, Actor(None, "manager"), version=order.version, reached=True, resolved=True,
+                score=rnd.choice([4, 5, 5]) if satisfied else rnd.choice([2, 3]), now=t,
+            )  # fmt: skip
+            return
         _step(
             session, order, action, actor, t, technician_id=tech.id,
             position=(order.lat + rnd.uniform(-0.0004, 0.0004), order.lon + rnd.uniform(-0.0004, 0.0004)) if action == "arrive" else None,

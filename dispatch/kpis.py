@@ -85,9 +85,9 @@ def order_facts(start: datetime, end: datetime, dialect: str) -> Select:
     authentic = or_(verdict.status == "verified", verdict.review_decision == "confirmed")
     elapsed = seconds_between(WorkOrder.created_at, completion.c.completed_at, dialect)
     within = and_(completed, elapsed <= 24 * 3600, proof_accepted)
+    proof_ok = or_(photo_on_final_visit, WorkOrder.proof_photos_required == 0)  # a job type may ask for none
     compliant = and_(
-        completed, contact_in_time, func.coalesce(checkins.c.n, 0) > 0, photo_on_final_visit,
-        func.coalesce(returns.c.n, 0) == 0,
+        completed, contact_in_time, func.coalesce(checkins.c.n, 0) > 0, proof_ok, func.coalesce(returns.c.n, 0) == 0,
     )  # fmt: skip
     return (
         select(
@@ -255,7 +255,7 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
                 why.append("customer not contacted in time")
             if not any(e.kind == "arrive" and e.lat is not None for e in evs):
                 why.append("no on-site check-in with a position")
-            if (oid, order.visit_count) not in photo_visits:
+            if (oid, order.visit_count) not in photo_visits and order.proof_photos_required > 0:
                 why.append("no proof photo")
             if any(e.kind == "return" for e in evs):
                 why.append("returned as unqualified")

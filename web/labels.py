@@ -40,6 +40,7 @@ ACTION = {
     "survey": _l("Survey answered"),
     "callback": _l("Callback"),
     "tracking_link": _l("New tracking link"),
+    "completion_report": _l("Completion report"),
 }
 ROLE = {
     "admin": _l("Administrator"),
@@ -76,6 +77,27 @@ CLOCK = {
     "arrival": _l("Arrive on site"),
     "completion": _l("Complete (24-hour promise)"),
     "callback": _l("Call back"),
+}
+# The completion checklist's items (dispatch/completion.py DEFAULT_CHECKLISTS, config TECH_CHECKLISTS).
+CHECKLIST = {
+    "diagnose": _l("Diagnosed the fault"),
+    "replace_parts": _l("Replaced the faulty parts"),
+    "test_run": _l("Test run passed"),
+    "explain_to_customer": _l("Explained the work to the customer"),
+    "clean_up": _l("Cleaned up the site"),
+    "check_site": _l("Checked the site and supply"),
+    "mount": _l("Mounted the unit"),
+    "connect": _l("Connected water, power or gas"),
+    "inspect": _l("Inspected the unit"),
+    "clean": _l("Cleaned the unit"),
+    "listen": _l("Heard the customer out"),
+    "resolve": _l("Resolved the complaint"),
+}
+KPI = {
+    "completion_24h": _l("24-hour completion"),
+    "satisfaction": _l("Satisfaction"),
+    "compliance": _l("Compliance"),
+    "authenticity": _l("Authenticity"),
 }
 GEOCODE = {"ok": _l("located"), "failed": _l("geocoder unavailable"), "not_found": _l("address not found")}
 
@@ -121,3 +143,5 @@ class Labels:
     geocode = GEOCODE
     no_fit = NO_FIT
     clock = CLOCK
+    kpi = KPI
+    checklist = CHECKLIST

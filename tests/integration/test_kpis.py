@@ -98,7 +98,7 @@ def month(app, network, auth, db_session, tmp_path):
     m.visit(d, 600, photo=4, first=False)
     e = m.new()  # still open, no callback
     m.step(e, "assign", 1, Actor(None, "dispatcher"), technician_id=m.tech.id)
-    f = m.new()  # completed in time but checked in 10 km away, no photo; callback score 3
+    f = m.new()  # completed in time but checked in 10 km away (its job type asks no photo); callback score 3
     m.visit(f, 300, where=FAR)
     order = db_session.get(WorkOrder, f)
     customer.record_callback(db_session, f, m.clerk, version=order.version, reached=True, resolved=True, score=3,
@@ -115,7 +115,7 @@ def test_the_four_kpis_of_a_hand_built_month(db_session, month):
     # a (23:59) and d count; not b (24:01), not e (open), not f: its proof failed authenticity.
     assert row.completion_24h_rate == 0.4
     assert (row.rated, row.satisfaction_rate, row.satisfaction_mean) == (2, 0.5, 4.0)  # a: 5, f: 3
-    assert row.compliance_rate == 0.5  # a, b — d was returned, f has no photo
+    assert row.compliance_rate == 0.75  # a, b, f — d was returned
     assert row.authenticity_rate == 0.75  # f checked in 10 km away
     (everyone,) = kpis.monthly(db_session, "2026-11", "all", TZ)
     assert everyone.orders == 5
@@ -137,7 +137,7 @@ def test_every_figure_traces_to_its_orders_and_reasons(db_session, month):
         r["order_id"]: r for r in kpis.drill_down(db_session, "2026-11", "compliance", TZ, technician_id=month["tech"])
     }
     assert compliance[month["d"]]["reasons"] == ["returned as unqualified"]
-    assert compliance[month["f"]]["reasons"] == ["no proof photo"]
+    assert compliance[month["f"]]["passed"]
     authenticity = {r["order_id"]: r for r in kpis.drill_down(db_session, "2026-11", "authenticity", TZ)}
     assert authenticity[month["f"]]["reasons"] == ["checkin_far (fail)"]
     satisfaction = kpis.drill_down(db_session, "2026-11", "satisfaction", TZ)
@@ -158,7 +158,27 @@ def test_the_api_gives_the_same_numbers(client, auth, month, db_session):
     orders = client.get(
         f"/api/kpis/orders?month=2026-11&kpi=compliance&technician_id={month['tech']}", headers=manager
     ).get_json()
-    assert {o["order_id"] for o in orders["items"] if not o["passed"]} == {month["d"], month["f"]}
+    assert {o["order_id"] for o in orders["items"] if not o["passed"]} == {month["d"]}
     csv = client.get("/api/kpis/export.csv?month=2026-11&by=technician", headers=manager)
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     assert "0.4" in csv.get_data(as_text=True).splitlines()[1]
+
+
+def test_the_page_and_its_chart_data_show_the_api_numbers(client, auth, month):
+    import json
+    import re
+
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    assert (
+        "40.0 %" in html and "50.0 %" in html and "75.0 %" in html
+    )  # completion, satisfaction/compliance, authenticity
+    data = json.loads(re.search(r'<script type="application/json" id="trend-data">(.*?)</script>', html, re.S).group(1))
+    november = next(m for m in data["trend"] if m["month"] == "2026-11")
+    assert (november["completion_24h_rate"], november["authenticity_rate"]) == (0.4, 0.75)
+    drill = client.get(f"/kpis/orders?month=2026-11&kpi=compliance&technician_id={month['tech']}").get_data(
+        as_text=True
+    )
+    assert "returned as unqualified" in drill
+    xlsx = client.get("/api/kpis/export.xlsx?month=2026-11&by=technician")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"

@@ -5,6 +5,7 @@ from web.pages import (  # noqa: F401  (each adds its routes to bp)
     admin,
     board,  # noqa: F401  (the dispatcher's live board)
     intake,
+    kpis,
     orders,
     track,
 )
