@@ -15,7 +15,7 @@ from core.db import transactional
 from core.errors import NotFound, ValidationFailed
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaClock, SlaRule, WorkOrder
-from dispatch.sla import STOPPED_BY, BusinessHours, SlaPolicy, choose_rule, intake_deadlines
+from dispatch.sla import STOPPED_BY, BusinessHours, SlaPolicy, choose_rule, deadline, intake_deadlines
 from technicians.models import Outlet
 
 RULE_FIELDS = (
@@ -57,6 +57,24 @@ def stop_clocks(session: Session, order_id: int, action: str, now: datetime) -> 
             .values(stopped_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+# Where no rule sets a callback limit: the practice calls back 3 to 7 days after the fix.
+DEFAULT_CALLBACK_MINUTES = 7 * 24 * 60
+
+
+def start_callback_clock(session: Session, order: WorkOrder, now: datetime) -> None:
+    """The callback clock starts when a visit is completed (a second visit restarts it)."""
+    rule = choose_rule(active_rules(session), order.priority, order.issue_category, order.channel)
+    minutes = (rule.callback_minutes if rule is not None else None) or DEFAULT_CALLBACK_MINUTES
+    ratio = rule.warn_ratio if rule is not None else 0.8
+    d = deadline("callback", now, minutes, ratio)
+    clock = session.get(SlaClock, (order.id, "callback"))
+    if clock is None:
+        session.add(SlaClock(order_id=order.id, clock="callback", started_at=now, warn_at=d.warn_at, due_at=d.due_at))
+    else:
+        clock.started_at, clock.warn_at, clock.due_at = now, d.warn_at, d.due_at
+        clock.stopped_at = clock.warned_at = clock.breached_at = clock.escalated_at = None
 
 
 def order_clocks(session: Session, order_id: int) -> list[SlaClock]:

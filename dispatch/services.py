@@ -15,7 +15,7 @@ from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, Valida
 from dispatch import proof
 from dispatch.authenticity import recompute
 from dispatch.catalog import PRIORITIES
-from dispatch.deadlines import stop_clocks
+from dispatch.deadlines import start_callback_clock, stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
 from dispatch.models import WorkOrder
@@ -157,6 +157,7 @@ def apply_move(
     )  # fmt: skip
     if action == "complete":
         recompute(session, order, now)
+        start_callback_clock(session, order, now)
     return order
 
 

@@ -256,3 +256,28 @@ def test_opening_hours_must_make_sense(client, auth, network):
     assert bad.status_code == 400 and "closes_at" in bad.get_json()["detail"]["json"]
     half = client.patch(f"/api/outlets/{network.south.id}", json={"opens_at": "09:00:00"}, headers=admin)
     assert half.status_code == 400
+
+
+def test_the_callback_clock_starts_at_completion_and_stops_at_closing(app, headers, network, db_session):
+    oid = intake_at(app, headers, T0)
+    tech = Actor(None, "technician", technician_id=network.techs[1].id)
+    steps = [("assign", Actor(None, "dispatcher"), {"technician_id": network.techs[1].id}), ("accept", tech, {}),
+             ("contact", tech, {}), ("depart", tech, {}), ("arrive", tech, {}), ("complete", tech, {})]  # fmt: skip
+    for i, (action, actor, extra) in enumerate(steps):
+        order = db_session.get(WorkOrder, oid)
+        transition(db_session, oid, action, actor, version=order.version, now=T0 + timedelta(minutes=5 + i), **extra)
+    done_at = T0 + timedelta(minutes=10)
+    callback = {c.clock: c for c in order_clocks(db_session, oid)}["callback"]
+    assert (callback.started_at, callback.due_at) == (done_at, done_at + timedelta(days=7))
+    db_session.rollback()
+    assert sweep(db_session, done_at + timedelta(days=6)) == c(1, 0)  # the callback warning (80 % of 7 days)
+    order = db_session.get(WorkOrder, oid)
+    transition(
+        db_session,
+        oid,
+        "close",
+        Actor(None, "dispatcher"),
+        version=order.version,
+        now=done_at + timedelta(days=6, hours=1),
+    )
+    assert sweep(db_session, done_at + timedelta(days=8)) == c(0, 0)
