@@ -48,13 +48,21 @@ def seconds_between(earlier: Any, later: Any, dialect: str) -> Any:
 def order_facts(start: datetime, end: datetime, dialect: str) -> Select:
     """One row per counted order with the facts every KPI is computed from."""
     ev = WorkOrderEvent
+    # Every event subquery is limited to the month's orders (an index range on created_at,
+    # then the events index on order_id): the cost follows the month, not the history.
+    in_month = select(WorkOrder.id).where(WorkOrder.created_at >= start, WorkOrder.created_at < end)
+    month_events = ev.order_id.in_(in_month)
     completion = (
-        select(ev.order_id, func.max(ev.at).label("completed_at")).where(ev.kind == "complete").group_by(ev.order_id)
+        select(ev.order_id, func.max(ev.at).label("completed_at"))
+        .where(month_events, ev.kind == "complete")
+        .group_by(ev.order_id)
     ).subquery()
-    returns = select(ev.order_id, func.count().label("n")).where(ev.kind == "return").group_by(ev.order_id).subquery()
+    returns = (
+        select(ev.order_id, func.count().label("n")).where(month_events, ev.kind == "return").group_by(ev.order_id)
+    ).subquery()
     checkins = (
         select(ev.order_id, func.count().label("n"))
-        .where(ev.kind == "arrive", ev.lat.is_not(None))
+        .where(month_events, ev.kind == "arrive", ev.lat.is_not(None))
         .group_by(ev.order_id)
     ).subquery()
     survey_score = (
