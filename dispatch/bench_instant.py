@@ -20,11 +20,10 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
 from core.db import Database, normalise_url
+from core.migrate import upgrade
 from dispatch import planning
 from dispatch.models import Customer, RouteStop, WorkOrder
 from routing import InsertionIndex
@@ -108,11 +107,7 @@ def main() -> None:
 
     tmp = tempfile.TemporaryDirectory()
     url = normalise_url(args.url) if args.url else f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["url"] = url
-    cfg.attributes["skip_logging"] = True
-    command.upgrade(cfg, "head")
+    upgrade(url)
     db = Database(url)
     now = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()

@@ -16,13 +16,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import insert, text
 
 from core.db import Database, normalise_url
+from core.migrate import upgrade
 from dispatch import kpis
-from dispatch.bench_sweep import ROOT, ensure_database
+from dispatch.bench_sweep import ensure_database
 from dispatch.models import AuthenticityVerdict, Customer, Photo, SlaClock, Survey, WorkOrder, WorkOrderEvent
 from technicians.models import Outlet, Skill, Technician
 
@@ -110,10 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     url = normalise_url(args.url)
     ensure_database(url)
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes.update(url=url, skip_logging=True)
-    command.upgrade(cfg, "head")
+    upgrade(url)
     db = Database(url)
     end = datetime(2026, 11, 1, tzinfo=UTC)
     if not args.keep:

@@ -15,12 +15,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
 from core.db import Database, normalise_url
+from core.migrate import upgrade
 from core.models import metadata
 from dispatch.models import Customer, SlaClock, WorkOrder
 from dispatch.sweeps import sweep
@@ -89,10 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     url = normalise_url(args.url)
     ensure_database(url)
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes.update(url=url, skip_logging=True)
-    command.upgrade(cfg, "head")
+    upgrade(url)
     db = Database(url)
     now = datetime.now(UTC)
     started = time.perf_counter()

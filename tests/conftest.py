@@ -21,11 +21,10 @@ from pathlib import Path
 os.environ.setdefault("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 
 import pytest  # noqa: E402
-from alembic import command  # noqa: E402
-from alembic.config import Config  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from core.db import make_engine, normalise_url  # noqa: E402
+from core.migrate import upgrade  # noqa: E402
 from core.models import metadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,11 +40,7 @@ def skip_or_fail(reason: str) -> None:
 
 
 def alembic_upgrade(url: str) -> None:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["url"] = url
-    cfg.attributes["skip_logging"] = True
-    command.upgrade(cfg, "head")
+    upgrade(url)
 
 
 @pytest.fixture(scope="session")
