@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.lifecycle import Status
@@ -46,43 +46,47 @@ def seconds_between(earlier: Any, later: Any, dialect: str) -> Any:
 
 
 def order_facts(start: datetime, end: datetime, dialect: str) -> Select:
-    """One row per counted order with the facts every KPI is computed from."""
+    """One row per counted order with the facts every KPI is computed from.
+
+    Each source is aggregated once over the month's orders and joined (hash joins), rather
+    than asked per order: the cost follows the month, not the history.
+    """
     ev = WorkOrderEvent
-    # Every event subquery is limited to the month's orders (an index range on created_at,
-    # then the events index on order_id): the cost follows the month, not the history.
     in_month = select(WorkOrder.id).where(WorkOrder.created_at >= start, WorkOrder.created_at < end)
-    month_events = ev.order_id.in_(in_month)
-    completion = (
-        select(ev.order_id, func.max(ev.at).label("completed_at"))
-        .where(month_events, ev.kind == "complete")
+    events = (
+        select(
+            ev.order_id,
+            func.max(case((ev.kind == "complete", ev.at))).label("completed_at"),
+            func.sum(case((ev.kind == "return", 1), else_=0)).label("returns"),
+            func.sum(case((and_(ev.kind == "arrive", ev.lat.is_not(None)), 1), else_=0)).label("checkins"),
+            func.sum(case((and_(ev.kind == "cancel", ev.actor_role == "customer"), 1), else_=0)).label(
+                "customer_cancels"
+            ),
+        )
+        .where(ev.order_id.in_(in_month), ev.kind.in_(["complete", "return", "arrive", "cancel"]))
         .group_by(ev.order_id)
     ).subquery()
-    returns = (
-        select(ev.order_id, func.count().label("n")).where(month_events, ev.kind == "return").group_by(ev.order_id)
+    surveys = (
+        select(Survey.order_id, Survey.visit, func.max(Survey.score).label("score"))
+        .where(Survey.order_id.in_(in_month), Survey.flagged.is_(False))
+        .group_by(Survey.order_id, Survey.visit)
     ).subquery()
-    checkins = (
-        select(ev.order_id, func.count().label("n"))
-        .where(month_events, ev.kind == "arrive", ev.lat.is_not(None))
-        .group_by(ev.order_id)
+    callbacks = (
+        select(Callback.order_id, Callback.visit, func.max(Callback.score).label("score"))
+        .where(Callback.order_id.in_(in_month), Callback.score.is_not(None))
+        .group_by(Callback.order_id, Callback.visit)
     ).subquery()
-    survey_score = (
-        select(func.max(Survey.score))
-        .where(Survey.order_id == WorkOrder.id, Survey.visit == WorkOrder.visit_count, Survey.flagged.is_(False))
-        .scalar_subquery()
-    )
-    callback_score = (
-        select(func.max(Callback.score))
-        .where(Callback.order_id == WorkOrder.id, Callback.visit == WorkOrder.visit_count, Callback.score.is_not(None))
-        .scalar_subquery()
-    )
-    photo_on_final_visit = exists().where(Photo.order_id == WorkOrder.id, Photo.visit == WorkOrder.visit_count)
-    contact_in_time = exists().where(
-        SlaClock.order_id == WorkOrder.id, SlaClock.clock == "contact", SlaClock.stopped_at.is_not(None),
-        SlaClock.stopped_at <= SlaClock.due_at,
-    )  # fmt: skip
-    cancelled_by_customer = exists().where(
-        ev.order_id == WorkOrder.id, ev.kind == "cancel", ev.actor_role == "customer"
-    )
+    photos = (
+        select(Photo.order_id, Photo.visit).where(Photo.order_id.in_(in_month)).group_by(Photo.order_id, Photo.visit)
+    ).subquery()
+    contacted = (
+        select(SlaClock.order_id).where(
+            SlaClock.order_id.in_(in_month),
+            SlaClock.clock == "contact",
+            SlaClock.stopped_at.is_not(None),
+            SlaClock.stopped_at <= SlaClock.due_at,
+        )  # fmt: skip
+    ).subquery()
     verdict = AuthenticityVerdict
     completed = WorkOrder.status.in_([Status.COMPLETED.value, Status.CLOSED.value])
     proof_accepted = or_(
@@ -91,11 +95,12 @@ def order_facts(start: datetime, end: datetime, dialect: str) -> Select:
         verdict.review_decision == "confirmed",
     )
     authentic = or_(verdict.status == "verified", verdict.review_decision == "confirmed")
-    elapsed = seconds_between(WorkOrder.created_at, completion.c.completed_at, dialect)
+    elapsed = seconds_between(WorkOrder.created_at, events.c.completed_at, dialect)
     within = and_(completed, elapsed <= 24 * 3600, proof_accepted)
-    proof_ok = or_(photo_on_final_visit, WorkOrder.proof_photos_required == 0)  # a job type may ask for none
+    proof_ok = or_(photos.c.order_id.is_not(None), WorkOrder.proof_photos_required == 0)  # a job type may ask for none
     compliant = and_(
-        completed, contact_in_time, func.coalesce(checkins.c.n, 0) > 0, proof_ok, func.coalesce(returns.c.n, 0) == 0,
+        completed, contacted.c.order_id.is_not(None), func.coalesce(events.c.checkins, 0) > 0, proof_ok,
+        func.coalesce(events.c.returns, 0) == 0,
     )  # fmt: skip
     return (
         select(
@@ -104,16 +109,19 @@ def order_facts(start: datetime, end: datetime, dialect: str) -> Select:
             WorkOrder.outlet_id,
             case((completed, 1), else_=0).label("completed"),
             case((within, 1), else_=0).label("within_24h"),
-            func.coalesce(survey_score, callback_score).label("score"),
+            func.coalesce(surveys.c.score, callbacks.c.score).label("score"),
             case((compliant, 1), else_=0).label("compliant"),
             case((and_(completed, authentic), 1), else_=0).label("authentic"),
         )
         .select_from(WorkOrder)
-        .outerjoin(completion, completion.c.order_id == WorkOrder.id)
-        .outerjoin(returns, returns.c.order_id == WorkOrder.id)
-        .outerjoin(checkins, checkins.c.order_id == WorkOrder.id)
+        .outerjoin(events, events.c.order_id == WorkOrder.id)
+        .outerjoin(surveys, and_(surveys.c.order_id == WorkOrder.id, surveys.c.visit == WorkOrder.visit_count))
+        .outerjoin(callbacks, and_(callbacks.c.order_id == WorkOrder.id, callbacks.c.visit == WorkOrder.visit_count))
+        .outerjoin(photos, and_(photos.c.order_id == WorkOrder.id, photos.c.visit == WorkOrder.visit_count))
+        .outerjoin(contacted, contacted.c.order_id == WorkOrder.id)
         .outerjoin(verdict, verdict.order_id == WorkOrder.id)
-        .where(WorkOrder.created_at >= start, WorkOrder.created_at < end, ~cancelled_by_customer)
+        .where(WorkOrder.created_at >= start, WorkOrder.created_at < end)
+        .where(func.coalesce(events.c.customer_cancels, 0) == 0)
     )
 
 
