@@ -24,8 +24,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from core.db import transactional
+from core.errors import Conflict, ValidationFailed
 from dispatch.lifecycle import Status
-from dispatch.models import AuthenticityVerdict, Callback, Photo, SlaClock, Survey, WorkOrder, WorkOrderEvent
+from dispatch.models import (
+    AuthenticityVerdict,
+    Callback,
+    KpiSnapshot,
+    KpiWeights,
+    Photo,
+    SlaClock,
+    Survey,
+    WorkOrder,
+    WorkOrderEvent,
+)
 
 GROUPS = ("technician", "outlet", "all")
 
@@ -293,3 +305,70 @@ def last_months(month: str, n: int) -> list[str]:
         result.append(f"{year:04d}-{mon:02d}")
         year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
     return list(reversed(result))
+
+
+# --- composite score and closed months ------------------------------------------------
+
+DEFAULT_WEIGHTS = {"completion_24h": 0.4, "satisfaction": 0.3, "compliance": 0.15, "authenticity": 0.15}
+RATE_OF = {
+    "completion_24h": "completion_24h_rate", "satisfaction": "satisfaction_rate",
+    "compliance": "compliance_rate", "authenticity": "authenticity_rate",
+}  # fmt: skip
+
+
+def current_weights(session: Session) -> tuple[int | None, dict[str, float]]:
+    row = session.scalar(select(KpiWeights).order_by(KpiWeights.version.desc()).limit(1))
+    return (row.version, dict(row.weights)) if row else (None, dict(DEFAULT_WEIGHTS))
+
+
+@transactional
+def set_weights(session: Session, weights: dict[str, float], *, actor_id: int | None) -> KpiWeights:
+    """A new version of the composite's weights (past closed months keep theirs)."""
+    errors = {}
+    unknown = set(weights) - set(KPIS)
+    if unknown:
+        errors["weights"] = f"unknown KPI(s): {', '.join(sorted(unknown))}; use {', '.join(KPIS)}"
+    elif any(not isinstance(w, (int, float)) or w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        errors["weights"] = "weights must be zero or more, and not all zero"
+    if errors:
+        raise ValidationFailed(errors)
+    version = (session.scalar(select(func.max(KpiWeights.version))) or 0) + 1
+    row = KpiWeights(version=version, weights={k: float(weights.get(k, 0)) for k in KPIS}, created_by_id=actor_id)
+    session.add(row)
+    return row
+
+
+def composite(figures: dict[str, Any], weights: dict[str, float]) -> float | None:
+    """Weighted mean of the rates that exist (a team nobody rated is not punished for it)."""
+    parts = [(w, figures.get(RATE_OF[k])) for k, w in weights.items() if w > 0]
+    parts = [(w, r) for w, r in parts if r is not None]
+    total = sum(w for w, _ in parts)
+    return round(sum(w * r for w, r in parts) / total, 4) if total else None
+
+
+def snapshot(session: Session, month: str, by: str) -> tuple[list[dict[str, Any]], int | None] | None:
+    """A closed month's frozen rows (and the weights version), or None if it is still open."""
+    rows = list(
+        session.scalars(
+            select(KpiSnapshot).where(KpiSnapshot.month == month, KpiSnapshot.by == by).order_by(KpiSnapshot.key)
+        )
+    )
+    if not rows and session.scalar(select(KpiSnapshot.id).where(KpiSnapshot.month == month).limit(1)) is None:
+        return None
+    return [r.figures for r in rows], (rows[0].weights_version if rows else None)
+
+
+@transactional
+def close_month(session: Session, month: str, tz: ZoneInfo, *, actor_id: int | None = None) -> int:
+    """Freeze the month's figures (every grouping) with the current weights. Once only."""
+    if session.scalar(select(KpiSnapshot.id).where(KpiSnapshot.month == month).limit(1)) is not None:
+        raise Conflict(f"{month} is closed already")
+    version, weights = current_weights(session)
+    count = 0
+    for by in GROUPS:
+        for row in monthly(session, month, by, tz):
+            figures = row.as_dict() | {"composite": composite(row.as_dict(), weights)}
+            session.add(KpiSnapshot(month=month, by=by, key=row.key if row.key is not None else 0,
+                                    figures=figures, weights_version=version))  # fmt: skip
+            count += 1
+    return count

@@ -342,3 +342,30 @@ class Callback(Base):
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
     retry_at: Mapped[datetime | None]
+
+
+class KpiWeights(Base):
+    """The composite score's weights; a new version for every change, so a past month keeps
+    the weights it was scored with."""
+
+    __tablename__ = "kpi_weights"
+
+    version: Mapped[int] = mapped_column(primary_key=True)
+    weights: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class KpiSnapshot(Base):
+    """A closed month's figures, frozen: later edits to old orders do not change them."""
+
+    __tablename__ = "kpi_snapshots"
+    __table_args__ = (UniqueConstraint("month", "by", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    by: Mapped[str] = mapped_column(String(12))
+    key: Mapped[int | None] = mapped_column(Integer)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    weights_version: Mapped[int | None] = mapped_column(ForeignKey("kpi_weights.version"))
+    closed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -182,3 +182,23 @@ def test_the_page_and_its_chart_data_show_the_api_numbers(client, auth, month):
     assert "returned as unqualified" in drill
     xlsx = client.get("/api/kpis/export.xlsx?month=2026-11&by=technician")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_a_closed_month_does_not_change_when_old_orders_do(client, auth, month, db_session):
+    from datetime import UTC, datetime
+
+    manager, admin = auth.token("manager"), auth.token("admin")
+    live = client.get("/api/kpis?month=2026-11&by=technician", headers=manager).get_json()["items"][0]
+    assert live["composite"] == round((0.4 * 0.4 + 0.3 * 0.5 + 0.15 * 0.75 + 0.15 * 0.75) / 1.0, 4)
+    assert client.post("/api/kpis/close", json={"month": "2026-11"}, headers=manager).status_code == 201
+    assert client.post("/api/kpis/close", json={"month": "2026-11"}, headers=manager).status_code == 409
+    # Later: an old order's survey arrives, and an admin changes the weights.
+    e = db_session.get(WorkOrder, month["e"])
+    e.status, e.completed_at = "completed", datetime(2026, 11, 10, 3, tzinfo=UTC)
+    db_session.commit()
+    assert client.post("/api/kpi-weights", json={"weights": {"completion_24h": 1}}, headers=admin).status_code == 201
+    frozen = client.get("/api/kpis?month=2026-11&by=technician", headers=manager).get_json()["items"][0]
+    assert frozen["closed"] and frozen["completion_24h_rate"] == 0.4 and frozen["composite"] == live["composite"]
+    bad = client.post("/api/kpi-weights", json={"weights": {"speed": 1}}, headers=admin)
+    assert bad.status_code == 400
+    assert client.post("/api/kpi-weights", json={"weights": {"completion_24h": 1}}, headers=manager).status_code == 403

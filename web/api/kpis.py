@@ -20,7 +20,7 @@ VIEWERS = ("admin", "manager", "dispatcher")
 MONTH = Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11")
 COLUMNS = (
     "key", "name", "orders", "completed", "completion_24h_rate", "satisfaction_rate", "satisfaction_mean",
-    "rated", "compliance_rate", "authenticity_rate",
+    "rated", "compliance_rate", "authenticity_rate", "composite",
 )  # fmt: skip
 
 
@@ -40,6 +40,8 @@ class KpiRowOut(Schema):
     rated = fields.Integer()
     compliance_rate = fields.Float(allow_none=True)
     authenticity_rate = fields.Float(allow_none=True)
+    composite = fields.Float(allow_none=True, metadata={"description": "weighted mean of the four rates"})
+    closed = fields.Boolean(metadata={"description": "from the month-close snapshot"})
 
 
 class KpiTable(Schema):
@@ -72,9 +74,20 @@ class DrillList(Schema):
 
 
 def table(month: str, by: str) -> list[dict]:
-    """The month's rows with a display name, scoped to the caller's outlet when they have one."""
+    """The month's rows with a display name and composite, scoped to the caller's outlet when
+    they have one. A closed month comes from its snapshot, with the weights it was scored with."""
     actor = current_actor()
-    rows = [r.as_dict() for r in kpis.monthly(db.session, month, by, current_app.config["TIMEZONE"])]
+    frozen = kpis.snapshot(db.session, month, by)
+    if frozen is not None:
+        rows = [r | {"closed": True} for r in frozen[0]]
+        if by == "all":
+            rows = [r | {"key": None} for r in rows]
+    else:
+        _, weights = kpis.current_weights(db.session)
+        rows = [
+            r.as_dict() | {"composite": kpis.composite(r.as_dict(), weights), "closed": False}
+            for r in kpis.monthly(db.session, month, by, current_app.config["TIMEZONE"])
+        ]
     if by == "technician":
         techs = {t.id: t for t in db.session.query(Technician).filter(Technician.id.in_([r["key"] for r in rows]))}
         rows = [
@@ -153,3 +166,53 @@ def kpi_xlsx(args: dict):
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename={name}"},
     )
+
+
+class CloseIn(Schema):
+    month = fields.String(required=True, validate=MONTH)
+
+
+class CloseOut(Schema):
+    month = fields.String()
+    rows = fields.Integer()
+
+
+class WeightsIn(Schema):
+    weights = fields.Dict(keys=fields.String(validate=OneOf(kpis.KPIS)), values=fields.Float(), required=True)
+
+
+class WeightsOut(Schema):
+    version = fields.Integer(allow_none=True)
+    weights = fields.Dict()
+
+
+@bp.post("/kpis/close")
+@roles_required("admin", "manager")
+@bp.input(CloseIn, arg_name="body")
+@bp.output(CloseOut, status_code=201)
+@bp.doc(security=SECURITY, responses={409: "the month is closed already"})
+def close_kpi_month(body: dict):
+    """Publish a month: its figures are frozen with the current weights."""
+    rows = kpis.close_month(db.session, body["month"], current_app.config["TIMEZONE"], actor_id=current_actor().user_id)
+    return {"month": body["month"], "rows": rows}
+
+
+@bp.get("/kpi-weights")
+@roles_required(*VIEWERS)
+@bp.output(WeightsOut)
+@bp.doc(security=SECURITY)
+def get_kpi_weights():
+    """The composite score's current weights."""
+    version, weights = kpis.current_weights(db.session)
+    return {"version": version, "weights": weights}
+
+
+@bp.post("/kpi-weights")
+@roles_required("admin")
+@bp.input(WeightsIn, arg_name="body")
+@bp.output(WeightsOut, status_code=201)
+@bp.doc(security=SECURITY)
+def set_kpi_weights(body: dict):
+    """New weights for the composite (a new version; closed months keep theirs)."""
+    row = kpis.set_weights(db.session, body["weights"], actor_id=current_actor().user_id)
+    return {"version": row.version, "weights": row.weights}
