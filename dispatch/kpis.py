@@ -372,3 +372,28 @@ def close_month(session: Session, month: str, tz: ZoneInfo, *, actor_id: int | N
                                     figures=figures, weights_version=version))  # fmt: skip
             count += 1
     return count
+
+
+# --- risk watch ---------------------------------------------------------------------
+
+RISK_THRESHOLDS = {
+    "completion_24h_rate": 0.85,
+    "satisfaction_rate": 0.8,
+    "compliance_rate": 0.8,
+    "authenticity_rate": 0.9,
+}
+
+
+def risk_flags(figures: dict[str, Any], previous: dict[str, Any] | None = None, thresholds=None) -> list[str]:
+    """The practice's early-warning signs for a technician or outlet this month: late
+    completions, unhappy customers, procedure slips, doubtful proof — and a figure that fell
+    by more than ten points since last month."""
+    thresholds = thresholds or RISK_THRESHOLDS
+    flags = [f"{name} below {limit:.0%}" for name, limit in thresholds.items()
+             if figures.get(name) is not None and figures[name] < limit]  # fmt: skip
+    if previous:
+        flags += [f"{name} fell {100 * (previous[name] - figures[name]):.0f} points"
+                  for name in thresholds
+                  if figures.get(name) is not None and previous.get(name) is not None
+                  and previous[name] - figures[name] > 0.10]  # fmt: skip
+    return flags

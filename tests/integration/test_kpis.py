@@ -202,3 +202,9 @@ def test_a_closed_month_does_not_change_when_old_orders_do(client, auth, month, 
     bad = client.post("/api/kpi-weights", json={"weights": {"speed": 1}}, headers=admin)
     assert bad.status_code == 400
     assert client.post("/api/kpi-weights", json={"weights": {"completion_24h": 1}}, headers=manager).status_code == 403
+
+
+def test_the_page_flags_teams_at_risk(client, auth, month):
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    assert "completion_24h_rate below 85%" in html and "authenticity_rate below 90%" in html

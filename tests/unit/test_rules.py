@@ -188,3 +188,12 @@ def test_a_photo_without_exif_is_not_held_against_the_technician():
 
     base = _signals()
     assert assess(_signals(photos=[replace(base.photos[0], taken_at=None, gps=None)])).status == "verified"
+
+
+def test_the_risk_watch_flags_low_figures_and_sharp_falls():
+    from dispatch.kpis import risk_flags
+
+    good = {"completion_24h_rate": 0.95, "satisfaction_rate": 0.9, "compliance_rate": 0.9, "authenticity_rate": 0.97}
+    assert risk_flags(good) == []
+    worse = good | {"completion_24h_rate": 0.7, "authenticity_rate": None}
+    assert risk_flags(worse, good) == ["completion_24h_rate below 85%", "completion_24h_rate fell 25 points"]

@@ -37,13 +37,18 @@ def kpi_page():
     for row in technicians:
         old = before.get(row["key"])
         row["change"] = round((row["completion_24h_rate"] or 0) - (old["completion_24h_rate"] or 0), 4) if old else None
+        row["risks"] = kpis.risk_flags(row, old)
+    outlets_before = {r["key"]: r for r in table(previous, "outlet")}
+    outlets = table(month, "outlet")
+    for row in outlets:
+        row["risks"] = kpis.risk_flags(row, outlets_before.get(row["key"]))
     tz = current_app.config["TIMEZONE"]
     trend = []
     for m in kpis.last_months(month, 12):
         (overall,) = kpis.monthly(db.session, m, "all", tz) or [None]
         trend.append({"month": m, **(overall.as_dict() if overall else {})})
     return render_template(
-        "kpis.html", month=month, previous=previous, outlets=table(month, "outlet"), technicians=technicians,
+        "kpis.html", month=month, previous=previous, outlets=outlets, technicians=technicians,
         overall=table(month, "all"), trend=trend, scoped=current_actor().outlet_id is not None,
     )  # fmt: skip
 
