@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.accounts import Actor
 from core.errors import NotFound
 from core.pagination import Page, paginate
-from dispatch.models import Customer, WorkOrder, WorkOrderEvent
+from dispatch.models import Callback, Customer, Survey, WorkOrder, WorkOrderEvent
 from dispatch.permissions import scope_orders
 
 
@@ -79,3 +79,44 @@ def customer_with_orders(session: Session, actor: Actor, customer_id: int, page:
 
 def find_customer_by_phone(session: Session, phone: str) -> Customer | None:
     return session.scalar(select(Customer).where(Customer.phone == phone))
+
+
+@dataclass(frozen=True)
+class CustomerFile:
+    customer: Customer
+    orders: list[WorkOrder]
+    surveys: list
+    callbacks: list
+    repeat_repairs: dict[int, str]  # order id → "within 30 days" / "within 90 days" of an earlier repair
+
+
+def customer_file(session: Session, actor: Actor, customer_id: int) -> CustomerFile:
+    """Everything about one customer on one page: orders, surveys, callbacks, and repairs
+    of the same product that came back within 30 or 90 days."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    orders = list(
+        session.scalars(
+            scope_orders(select(WorkOrder).where(WorkOrder.customer_id == customer_id), actor).order_by(
+                WorkOrder.created_at
+            )
+        )
+    )
+    if not orders and actor.role == "technician":
+        raise NotFound(f"customer {customer_id} not found")
+    ids = [o.id for o in orders]
+    surveys = list(session.scalars(select(Survey).where(Survey.order_id.in_(ids)).order_by(Survey.answered_at)))
+    callbacks = list(session.scalars(select(Callback).where(Callback.order_id.in_(ids)).order_by(Callback.at)))
+    repeats: dict[int, str] = {}
+    repairs = [o for o in orders if o.issue_category == "repair" and o.status != "cancelled"]
+    for i, later in enumerate(repairs):
+        for earlier in repairs[:i]:
+            if earlier.product_category != later.product_category or earlier.completed_at is None:
+                continue
+            gap = later.created_at - earlier.completed_at
+            if gap.days < 30:
+                repeats[later.id] = "within 30 days"
+            elif gap.days < 90:
+                repeats.setdefault(later.id, "within 90 days")
+    return CustomerFile(customer, list(reversed(orders)), surveys, callbacks, repeats)

@@ -157,3 +157,19 @@ def test_reissuing_a_link_invalidates_the_old_one(client, dispatcher, auth):
     assert client.get(f"/api/track/{old}").status_code == 404
     assert client.get(f"/api/track/{new.rsplit('/t/', 1)[1]}").status_code == 200
     assert client.post(f"/api/orders/{order['id']}/tracking-link", headers=auth.token("tech1")).status_code == 403
+
+
+def test_the_customer_file_shows_every_order_feedback_and_repeat_repairs(client, auth, network, dispatcher, db_session):
+    first = done(client, auth, network, dispatcher)
+    again = create_order(client, dispatcher, description="leaking again")
+    db_session.get(WorkOrder, again["id"]).created_at = utcnow() + timedelta(days=20)  # came back 20 days later
+    db_session.commit()
+    customer_id = first["customer"]["id"]
+    auth.login("dispatcher")
+    page = client.get(f"/customers/{customer_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert first["number"] in html and again["number"] in html
+    assert "repeat repair within 30 days" in html
+    auth.login("tech2")
+    assert client.get(f"/customers/{customer_id}").status_code == 403

@@ -90,3 +90,14 @@ def order_transition(order_id: int):
     else:
         flash(_("Done."), "info")
     return redirect(url_for("pages.order_detail", order_id=order_id))
+
+
+@bp.get("/customers/<int:customer_id>")
+@roles_required("admin", "dispatcher", "manager")
+def customer_page(customer_id: int):
+    """The customer's file: every order, survey and callback, and repeat repairs."""
+    try:
+        file = queries.customer_file(db.session, current_actor(), customer_id)
+    except DomainError:
+        abort(404)
+    return render_template("customer.html", file=file)
