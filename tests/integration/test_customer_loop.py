@@ -173,3 +173,28 @@ def test_the_customer_file_shows_every_order_feedback_and_repeat_repairs(client,
     assert "repeat repair within 30 days" in html
     auth.login("tech2")
     assert client.get(f"/customers/{customer_id}").status_code == 403
+
+
+def test_the_customer_moves_the_appointment_within_the_allowed_windows(client, dispatcher, csrf_from, db_session):
+    from zoneinfo import ZoneInfo
+
+    order = create_order(client, dispatcher)
+    token = token_of(order)
+    page = client.get(f"/t/{token}").get_data(as_text=True)
+    start = (
+        (utcnow() + timedelta(days=2))
+        .astimezone(ZoneInfo("Asia/Shanghai"))
+        .replace(hour=14, minute=0, second=0, microsecond=0)
+    )
+    form = {
+        "csrf_token": csrf_from(page),
+        "start": start.strftime("%Y-%m-%dT%H:%M"),
+        "end": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+    }
+    client.post(f"/t/{token}/reschedule", data=form)
+    moved = db_session.get(WorkOrder, order["id"])
+    assert moved.appointment_start == start and moved.appointment_end == start + timedelta(hours=2)
+    db_session.rollback()
+    too_long = form | {"end": (start + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M")}
+    after = client.get(client.post(f"/t/{token}/reschedule", data=too_long).location).get_data(as_text=True)
+    assert "1 to 4 hours" in after

@@ -3,7 +3,9 @@ link itself is the key, so every view and action is rate-limited."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from datetime import datetime
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -79,3 +81,18 @@ def track_survey(token: str):
             request.form.get("comment", ""), flag_reason=flag,
         ),
     )  # fmt: skip
+
+
+@bp.post("/t/<token>/reschedule")
+@limiter.limit(TRACK_LIMIT)
+def track_reschedule(token: str):
+    """The customer moves the appointment (1–4 hours, within 14 days, before the technician sets off)."""
+    tz = current_app.config["TIMEZONE"]
+
+    def parse(name: str) -> datetime:
+        try:
+            return datetime.fromisoformat(request.form.get(name, "")).replace(tzinfo=tz)
+        except ValueError:
+            raise ValidationFailed({name: "is not a date and time"}) from None
+
+    return _act(token, lambda: customer.reschedule(db.session, token, parse("start"), parse("end")))
