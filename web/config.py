@@ -70,6 +70,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "NOTIFY_MAIL_FROM": os.environ.get("NOTIFY_MAIL_FROM", "dispatch@localhost"),
         "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", "30")),
         "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", "0.8")),
+        # Completion checklists per issue category for the technician's app ({} → the defaults).
+        "TECH_CHECKLISTS": _json_env("TECH_CHECKLISTS", {}),
         "PROOF_PHOTOS_REQUIRED": int(os.environ.get("PROOF_PHOTOS_REQUIRED", "1")),
         "PROOF_PHOTOS_BY_CATEGORY": _json_env("PROOF_PHOTOS_BY_CATEGORY", {}),
         "PHOTO_STORAGE_DIR": os.environ.get("PHOTO_STORAGE_DIR") or str(instance_path / "photos"),

@@ -11,6 +11,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     photos,
     planning,
     sla,
+    tech,  # noqa: F401  (the technician's phone app)
 )
 from web.api.base import bp
 

@@ -7,6 +7,7 @@ from web.pages import (  # noqa: F401  (each adds its routes to bp)
     intake,
     kpis,
     orders,
+    tech,  # noqa: F401  (the technician's phone app)
     track,
 )
 from web.pages.base import bp

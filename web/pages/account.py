@@ -19,7 +19,7 @@ HOME_BY_ROLE = {
     "admin": "pages.board",
     "dispatcher": "pages.board",
     "manager": "pages.board",
-    "technician": "pages.orders",
+    "technician": "pages.tech",  # the phone app (web/pages/tech.py)
 }
 
 
