@@ -226,7 +226,8 @@ def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created
     # How far along: recent orders are still moving, old ones are finished.
     stages = ["assign", "accept", "contact", "depart", "arrive", "complete", "close"]
     if hours < 3:
-        last = rnd.choice(["assign", "assign", "accept", "contact", "depart", "arrive"])
+        # The newest orders show every stage of a live day, whatever the clock says.
+        last = ["assign", "accept", "contact", "depart", "arrive"][int(hours * 60) % 5]
     elif hours < 24:
         last = rnd.choice(stages[1:6])
     elif hours < 72:
