@@ -130,6 +130,8 @@ DOMAIN_MESSAGES = (
     _l("a reason is required to return an order"),
     _l("is required to assign an order"),
     _l("Wrong username or password."),
+    _l("within 30 days"),
+    _l("within 90 days"),
 )
 
 
