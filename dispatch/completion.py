@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
-from core.errors import Conflict, PermissionDenied, StaleWrite, ValidationFailed
+from core.errors import Conflict, PermissionDenied, ValidationFailed
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo, WorkOrder, WorkOrderEvent
-from dispatch.services import Position, apply_move, get_order
+from dispatch.services import Position, apply_move, check_version, get_order, raced
 
 # What a technician ticks off before completing, per issue category (config TECH_CHECKLISTS
 # replaces this; each item is a code, labelled in web/labels.py or shown as written).
@@ -83,12 +83,7 @@ def apply_action(
         if key is not None and _event_with_key(session, order_id, key, (action,)) is not None:
             session.rollback()  # end the read transaction (SQLite holds writers otherwise)
             return order, True
-        if order.version != version:
-            raise StaleWrite(
-                f"work order {order.number} was changed by someone else (version {order.version}, "
-                f"you had {version}); reload it and try again",
-                current_version=order.version,
-            )
+        check_version(order, version)
         apply_move(
             session, order, action, actor, reason=reason, position=position, timezone=timezone, now=now,
             data={"idempotency_key": key} if key else None,
@@ -100,10 +95,8 @@ def apply_action(
         if fresh is not None and key is not None and _event_with_key(session, order_id, key, (action,)):
             session.rollback()
             return fresh, True  # the same action, sent twice at once: the other one won
-        raise StaleWrite(
-            "the work order was changed by someone else at the same moment; reload it and try again",
-            current_version=fresh.version if fresh else -1,
-        ) from None
+        session.rollback()
+        raise raced(session, order_id) from None
     except BaseException:
         session.rollback()
         raise

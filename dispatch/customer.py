@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from core.accounts import Actor
 from core.db import transactional, utcnow
-from core.errors import Conflict, NotFound, StaleWrite, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from core.pagination import Page, paginate
 from core.security import new_token, token_digest
 from dispatch.deadlines import stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Callback, RouteStop, Survey, WorkOrder
-from dispatch.services import apply_move, get_order
+from dispatch.services import apply_move, check_version, get_order
 
 CUSTOMER = Actor(user_id=None, role="customer")
 PROBLEMS = ("no_service_card", "fee_not_per_price_list", "no_work_id_shown", "not_cleaned_up", "rude", "other")
@@ -251,8 +251,7 @@ def record_callback(
         order = get_order(session, order_id, actor)
         if actor.role not in ("admin", "dispatcher", "manager"):
             raise Conflict("callbacks are made by the review clerks")
-        if order.version != version:
-            raise StaleWrite("the order changed since you opened it; reload it", current_version=order.version)
+        check_version(order, version)
         if order.status != Status.COMPLETED:
             raise Conflict(f"only completed orders are called back; this one is {order.status}")
         callback = Callback(order_id=order.id, visit=order.visit_count, clerk_id=actor.user_id, at=now, reached=reached,

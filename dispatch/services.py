@@ -45,6 +45,26 @@ def get_order(session: Session, order_id: int, actor: Actor) -> WorkOrder:
     return order
 
 
+def check_version(order: WorkOrder, version: int) -> None:
+    """Refuse a write based on an out-of-date read of the order (optimistic locking)."""
+    if order.version != version:
+        raise StaleWrite(
+            f"work order {order.number} was changed by someone else (version {order.version}, "
+            f"you had {version}); reload it and try again",
+            current_version=order.version,
+        )
+
+
+def raced(session: Session, order_id: int) -> StaleWrite:
+    """The error for a concurrent writer that won between our read and our write (the
+    session must already be rolled back)."""
+    fresh = session.get(WorkOrder, order_id)
+    return StaleWrite(
+        "the work order was changed by someone else at the same moment; reload it and try again",
+        current_version=fresh.version if fresh else -1,
+    )
+
+
 def transition(
     session: Session,
     order_id: int,
@@ -66,12 +86,7 @@ def transition(
     """
     try:
         order = get_order(session, order_id, actor)
-        if order.version != version:
-            raise StaleWrite(
-                f"work order {order.number} was changed by someone else (version {order.version}, "
-                f"you had {version}); reload it and try again",
-                current_version=order.version,
-            )
+        check_version(order, version)
         apply_move(
             session, order, action, actor,
             reason=reason, technician_id=technician_id, position=position, timezone=timezone, now=now,
@@ -79,11 +94,7 @@ def transition(
         session.commit()
     except StaleDataError:
         session.rollback()
-        fresh = session.get(WorkOrder, order_id)
-        raise StaleWrite(
-            "the work order was changed by someone else at the same moment; reload it and try again",
-            current_version=fresh.version if fresh else -1,
-        ) from None
+        raise raced(session, order_id) from None
     except BaseException:
         session.rollback()
         raise
@@ -172,11 +183,7 @@ def set_priority(
             raise PermissionDenied(f"the {actor.role} role may not change an order's priority")
         if priority not in PRIORITIES:
             raise ValidationFailed({"priority": f"must be one of {', '.join(PRIORITIES)}"})
-        if order.version != version:
-            raise StaleWrite(
-                f"work order {order.number} was changed by someone else; reload it and try again",
-                current_version=order.version,
-            )
+        check_version(order, version)
         if order.status not in OPEN:
             raise Conflict(f"the priority of a {order.status} order cannot change")
         previous, order.priority, order.updated_at = order.priority, priority, now
@@ -185,7 +192,7 @@ def set_priority(
         session.commit()
     except StaleDataError:
         session.rollback()
-        raise StaleWrite("the work order was changed by someone else at the same moment", current_version=-1) from None
+        raise raced(session, order_id) from None
     except BaseException:
         session.rollback()
         raise
