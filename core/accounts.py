@@ -43,6 +43,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Base32 secret of the optional authenticator-app second factor (admins and managers).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Flask-Login's protocol, kept here so the web layer needs no wrapper class.
@@ -82,6 +84,23 @@ class Actor:
     def public(cls) -> Actor:
         """A customer using the public request form (no account)."""
         return cls(user_id=None, role="customer")
+
+
+class LoginSession(Base):
+    """One browser login. The cookie carries a random id whose SHA-256 is stored here, so a
+    logout (or a password change, or an admin deactivating the account) ends the session on
+    the server, not just in the one browser that asked."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
 
 
 class ApiToken(Base):
