@@ -8,13 +8,14 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test setup vendor db translations lint bench bench-routing clean help
+.PHONY: audit run test setup vendor db translations lint bench bench-routing clean help
 
 help:
 	@echo "make run    set up, migrate, load demo data into an empty database, serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff"
 	@echo "make bench  routing benchmark (see docs/benchmarks.md)"
+	@echo "make prod   production process model here: 2 gunicorn + scheduler + nginx (docs/deployment.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,21 @@ run: db
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The long reliability runs against the real stack (gunicorn + PostgreSQL; TEST_DATABASE_URL):
+# figures in docs/benchmarks.md. `make test` runs their short variants.
+.PHONY: soak
+soak: setup
+	$(BIN)/python -m pytest -m soak tests/reliability -q -s $(PYTEST_ARGS)
+
+# The production process model on this machine (PostgreSQL + Redis + nginx): docs/deployment.md.
+.PHONY: prod
+prod: setup
+	deploy/run-local.sh
+
+# Known vulnerabilities in the pinned runtime dependencies (PyPI's advisory data).
+audit: setup
+	$(BIN)/pip-audit --progress-spinner off -r requirements.txt
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -71,6 +87,20 @@ bench: bench-routing
 bench-routing: setup
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python -m routing.bench $(BENCH_ARGS)
+
+# Live figures at modest sizes (PostgreSQL at BENCH_DB, emptied; Redis at BENCH_REDIS; Chromium):
+# docs/benchmarks.md has the full-size commands and the figures.
+BENCH_DB    ?= postgresql://postgres@127.0.0.1:5432/bench_live
+BENCH_REDIS ?= redis://127.0.0.1:6379/8
+.PHONY: bench-live
+bench-live: setup
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	$(BIN)/python -m web.bench_board --url $(BENCH_DB) --redis $(BENCH_REDIS) latency --boards 1,100 --events 50
+	$(BIN)/python -m web.bench_board --url $(BENCH_DB) --redis $(BENCH_REDIS) firstload --runs 3
+	$(BIN)/python -m web.bench_phone --url $(BENCH_DB) --runs 3
+	$(BIN)/python -m web.bench_load --url $(BENCH_DB) --redis $(BENCH_REDIS) intake --concurrency 4 --duration 15
+	$(BIN)/python -m web.bench_load --url $(BENCH_DB) --redis $(BENCH_REDIS) techs --duration 30
+	$(BIN)/python -m web.bench_load --url $(BENCH_DB) --redis $(BENCH_REDIS) fanout --boards 200 --events 50
 
 clean:
 	rm -rf $(VENV) instance/dispatch.db .pytest_cache node_modules $(VENDOR)

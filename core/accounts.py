@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, ForeignKey, String, select
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.audit import apply_changes, record_change
@@ -45,6 +45,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Base32 secret of the optional authenticator-app second factor (admins and managers).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last 30-second step whose code was accepted: a code works once (core/twofactor.py).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # Flask-Login's protocol, kept here so the web layer needs no wrapper class.
@@ -215,11 +217,22 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 @transactional
-def login_for_token(session: Session, username: str, password: str) -> tuple[User, str, datetime] | None:
-    """Check the credentials and issue a bearer token; None when they are wrong."""
+@transactional
+def login_for_token(
+    session: Session, username: str, password: str, otp: str | None = None
+) -> tuple[User, str, datetime] | None:
+    """Check the credentials (and the one-time code of a two-factor account) and issue a
+    bearer token; None when they are wrong."""
+    from core.twofactor import matching_step  # the second factor builds on accounts
+
     user = authenticate(session, username, password)
     if user is None:
         return None
+    if user.totp_secret:
+        step = matching_step(user.totp_secret, otp or "", user.totp_last_step)
+        if step is None:
+            return None
+        user.totp_last_step = step
     token, expires = issue_token(session, user)
     return user, token, expires
 
@@ -243,5 +256,67 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
 
 
 def revoke_tokens(session: Session, user_id: int) -> None:
+    """End every way this user is signed in: API tokens and browser sessions."""
     for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)):
         session.delete(row)
+    now = utcnow()
+    for login in session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+    ):
+        login.revoked_at = now
+
+
+# --- browser login sessions -----------------------------------------------------------
+
+# How long a browser session may sit unused, and how often its last use is written down
+# (not on every request: a busy board would otherwise write a row per poll).
+SESSION_IDLE = timedelta(hours=12)
+SESSION_TOUCH_EVERY = timedelta(minutes=5)
+
+
+@transactional
+def start_login_session(session: Session, user_id: int, *, ip: str = "", user_agent: str = "") -> str:
+    """Record a new browser login; the returned secret goes into the signed cookie only."""
+    secret = new_token()
+    session.add(LoginSession(user_id=user_id, digest=token_digest(secret), ip=ip[:45], user_agent=user_agent[:255]))
+    return secret
+
+
+def live_login_session(session: Session, secret: str, now: datetime | None = None) -> LoginSession | None:
+    """The login behind `secret` if it is neither ended nor idle too long (its user active)."""
+    now = now or utcnow()
+    login = session.scalar(select(LoginSession).where(LoginSession.digest == token_digest(secret)))
+    if login is None or login.revoked_at is not None or now - login.last_seen_at > SESSION_IDLE:
+        return None
+    user = session.get(User, login.user_id)
+    if user is None or not user.active:
+        return None
+    if now - login.last_seen_at > SESSION_TOUCH_EVERY:
+        login.last_seen_at = now
+        session.commit()
+    return login
+
+
+@transactional
+def end_login_session(session: Session, secret: str) -> int | None:
+    """Log out on the server: the cookie is worthless from now on. Returns the login's id."""
+    login = session.scalar(select(LoginSession).where(LoginSession.digest == token_digest(secret)))
+    if login is None:
+        return None
+    login.revoked_at = login.revoked_at or utcnow()
+    return login.id
+
+
+def ended_logins(session: Session, login_ids: list[int], now: datetime | None = None) -> set[int]:
+    """Which of these logins no longer hold (logged out, revoked, idle, user deactivated):
+    the Socket.IO side drops their connections."""
+    if not login_ids:
+        return set()
+    now = now or utcnow()
+    rows = session.execute(
+        select(LoginSession.id, LoginSession.revoked_at, LoginSession.last_seen_at, User.active)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.id.in_(login_ids))
+    ).all()
+    alive = {row.id for row in rows if row.revoked_at is None and row.active and now - row.last_seen_at <= SESSION_IDLE}
+    return set(login_ids) - alive

@@ -7,6 +7,7 @@ Flask: the web layer binds a `Database` to the app, scheduler jobs and CLI comma
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -139,7 +140,28 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # pool_pre_ping: a pooled connection that died with the server (a restart, a failover) is
+    # replaced at checkout instead of failing the request that drew it.
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "do_connect", _connect_riding_out_restarts)
+    return engine
+
+
+# A PostgreSQL restart refuses connections for about a second ("shutting down", "starting
+# up", refused): a new connection is retried that long, so the requests arriving meanwhile wait
+# instead of failing (tests/reliability/test_infra_postgres_restart.py). Longer outages still fail.
+CONNECT_RETRY_S = 3.0
+
+
+def _connect_riding_out_restarts(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    deadline = time.monotonic() + CONNECT_RETRY_S
+    while True:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 class Database:

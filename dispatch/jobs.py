@@ -14,6 +14,7 @@ from core.db import Database, utcnow
 from core.leases import SingletonLock
 from dispatch.notify import NotifySettings, deliver, senders_from
 from dispatch.planning import PlanningSettings, apply_proposal, propose
+from dispatch.privacy import anonymize_stale_customers
 from dispatch.sweeps import sweep
 from technicians.models import Outlet
 
@@ -72,12 +73,14 @@ class GuardedJobs:
         notify: NotifySettings | None = None,
         planning: PlanningSettings | None = None,
         auto_dispatch_every_s: float = 900,
+        retention_months: int = 0,
     ) -> None:
         self.database = database
         self.clock = clock
         self.notify = notify or NotifySettings()
         self.planning = planning
         self.auto_dispatch_every_s = auto_dispatch_every_s
+        self.retention_months = retention_months
         self.lock = SingletonLock(database, SCHEDULER_LOCK, ttl=timedelta(seconds=max(3 * interval_s, 5)))
 
     def tick(self) -> dict[str, int] | None:
@@ -93,11 +96,27 @@ class GuardedJobs:
             return None
         return auto_dispatch(self.database, self.planning, self.clock())
 
+    def retention_tick(self) -> int | None:
+        """Anonymize customers past the retention period, a batch at a time until none is left."""
+        if self.retention_months <= 0 or not self.lock.acquire(self.clock()):
+            return None
+        total = 0
+        while True:
+            with self.database.session_scope() as session:
+                result = anonymize_stale_customers(session, self.retention_months, self.clock())
+            total += result.customers
+            if result.customers == 0:
+                return total
+
     def install(self, scheduler: BaseScheduler, interval_s: float) -> None:
         scheduler.add_job(
             self.tick, "interval", seconds=interval_s, id="sla_sweep", max_instances=1, coalesce=True,
             next_run_time=utcnow(),
         )  # fmt: skip
+        if self.retention_months > 0:
+            scheduler.add_job(
+                self.retention_tick, "interval", hours=24, id="retention", max_instances=1, coalesce=True,
+            )  # fmt: skip
         if self.planning is not None:
             scheduler.add_job(
                 self.dispatch_tick, "interval", seconds=self.auto_dispatch_every_s, id="auto_dispatch",

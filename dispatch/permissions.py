@@ -35,12 +35,29 @@ def scope_orders(query: Select, actor: Actor) -> Select:
     return query.where(False)
 
 
+def sees_all_customers(actor: Actor) -> bool:
+    """Staff tied to no outlet see every customer; others only customers with an order they
+    may see (a customer's name, phone and address are not shared across outlets)."""
+    return actor.role in ("admin", "system") or (actor.role in STAFF and actor.outlet_id is None)
+
+
 def is_own_technician(actor: Actor, order: WorkOrder) -> bool:
     return actor.role == "technician" and actor.technician_id is not None and order.technician_id == actor.technician_id
 
 
 def can_manage_network(actor: Actor) -> bool:
     return actor.role == "admin"
+
+
+def reaches_outlet(actor: Actor, outlet_id: int | None) -> bool:
+    """Whether something belonging to `outlet_id` (a plan; None: the whole city) is within the
+    actor's reach: staff tied to no outlet reach every outlet, the others only their own."""
+    return actor.role == "system" or (actor.role in STAFF and actor.outlet_id in (None, outlet_id))
+
+
+def can_manage_roster(actor: Actor, outlet_id: int) -> bool:
+    """Admins change any technician; a dispatcher only those of their outlet (all when tied to none)."""
+    return actor.role in ("admin", "system") or (actor.role == "dispatcher" and actor.outlet_id in (None, outlet_id))
 
 
 def can_assign_to(actor: Actor, technician_outlet_id: int) -> bool:

@@ -11,7 +11,7 @@ from core.accounts import Actor
 from core.errors import NotFound
 from core.pagination import Page, paginate
 from dispatch.models import Callback, Customer, Survey, WorkOrder, WorkOrderEvent
-from dispatch.permissions import scope_orders
+from dispatch.permissions import scope_orders, sees_all_customers
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ def customer_with_orders(session: Session, actor: Actor, customer_id: int, page:
         raise NotFound(f"customer {customer_id} not found")
     query = scope_orders(select(WorkOrder).where(WorkOrder.customer_id == customer_id), actor)
     orders = paginate(session, query.order_by(WorkOrder.id.desc()), page, per_page)
+    if not orders.total and not sees_all_customers(actor):
+        raise NotFound(f"customer {customer_id} not found")
     if orders.total == 0 and actor.role == "technician":
         raise NotFound(f"customer {customer_id} not found")
     return customer, orders
@@ -103,7 +105,7 @@ def customer_file(session: Session, actor: Actor, customer_id: int) -> CustomerF
             )
         )
     )
-    if not orders and actor.role == "technician":
+    if not orders and not sees_all_customers(actor):
         raise NotFound(f"customer {customer_id} not found")
     ids = [o.id for o in orders]
     surveys = list(session.scalars(select(Survey).where(Survey.order_id.in_(ids)).order_by(Survey.answered_at)))

@@ -12,11 +12,11 @@ from flask import request, session
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import auth, errors, filters, realtime  # noqa: F401  (auth registers the login loaders)
+from web import auth, errors, filters, headers, observability, realtime, realtime_tracking  # noqa: F401  (auth registers the login loaders)
 from web import config as config_module
 from web.api import bp as api_bp
 from web.cli import register as register_cli
-from web.extensions import babel, csrf, db, limiter, login_manager, socketio
+from web.extensions import babel, compress, csrf, db, limiter, login_manager, socketio
 from web.i18n import LANGUAGES, select_locale
 from web.labels import Labels
 from web.pages import bp as pages_bp
@@ -62,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     login_manager.login_view = "pages.login"
     csrf.init_app(app)
     limiter.init_app(app)
+    compress.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     socketio.init_app(
         app,
@@ -72,8 +73,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     )
 
     errors.register(app)
+    headers.register(app)
     filters.register(app)
     realtime.register(app)
+    realtime_tracking.register(app)  # after realtime: it wraps the publisher
+    observability.register(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     register_cli(app)
@@ -119,6 +123,7 @@ def start_in_process_scheduler(app: APIFlask) -> None:
         notify=NotifySettings.from_config(app.config),
         planning=PlanningSettings.from_config(app.config),
         auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
+        retention_months=app.config["RETENTION_MONTHS"],
     ).install(scheduler, interval)
     scheduler.start()
     app.extensions["scheduler"] = scheduler

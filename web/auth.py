@@ -6,20 +6,28 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, g, request
+from flask import abort, g, request, session
 from flask_login import current_user
 
-from core.accounts import Actor, User, user_for_token
+from core.accounts import Actor, User, live_login_session, user_for_token
 from technicians.services import technician_for_user
 from web.extensions import db, login_manager
+
+# The signed cookie names the login (`_sid`); the login row on the server says whether it
+# still holds, so logging out, a password change or a deactivation ends it everywhere.
+LOGIN_KEY = "_sid"
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    secret = session.get(LOGIN_KEY)
+    if not user_id.isdigit() or not secret:
         return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    login = live_login_session(db.session, secret)
+    if login is None or login.user_id != int(user_id):
+        return None
+    g.login_id = login.id
+    return db.session.get(User, login.user_id)
 
 
 @login_manager.request_loader

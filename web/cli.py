@@ -18,6 +18,7 @@ from web.extensions import db
 
 def register(app: Flask) -> None:
     register_scheduler(app)
+    register_retention(app)
 
     @app.cli.command("create-user")
     @click.argument("username")
@@ -63,6 +64,27 @@ def register(app: Flask) -> None:
         click.echo(f"demo logins (password '{DEMO_PASSWORD}'): admin, dispatcher, manager, tech01 … tech30")
 
 
+def register_retention(app: Flask) -> None:
+    @app.cli.command("anonymize-customers")
+    @click.option("--months", type=int, default=None, help="Retention period (default: RETENTION_MONTHS)")
+    def anonymize_command(months: int | None) -> None:
+        """Anonymize customers whose orders all ended longer ago than the retention period."""
+        from dispatch.privacy import anonymize_stale_customers
+
+        months = app.config["RETENTION_MONTHS"] if months is None else months
+        if months <= 0:
+            raise click.UsageError("retention is off (RETENTION_MONTHS=0); pass --months N")
+        customers = orders = 0
+        while True:
+            with db.session_scope() as session:
+                result = anonymize_stale_customers(session, months)
+            customers, orders = customers + result.customers, orders + result.orders
+            if result.customers == 0:
+                break
+            click.echo(f"… {customers} customers so far")
+        click.echo(f"anonymized {customers} customers ({orders} orders) older than {months} months")
+
+
 def register_scheduler(app: Flask) -> None:
     @app.cli.command("scheduler")
     @click.option("--interval", default=30.0, show_default=True, help="Seconds between sweeps")
@@ -77,6 +99,7 @@ def register_scheduler(app: Flask) -> None:
             notify=NotifySettings.from_config(app.config),
             planning=PlanningSettings.from_config(app.config),
             auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
+            retention_months=app.config["RETENTION_MONTHS"],
         )
         scheduler = BlockingScheduler(timezone="UTC")
         jobs.install(scheduler, interval)

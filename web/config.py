@@ -70,22 +70,52 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "NOTIFY_MAIL_FROM": os.environ.get("NOTIFY_MAIL_FROM", "dispatch@localhost"),
         "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", "30")),
         "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", "0.8")),
+        # Complaint clocks in minutes (contact, plan, agreement, closure; the practice's
+        # 20 min / 24 h / 5 days / 30 days when unset) and the small-claim limit in CNY at
+        # or under which a dispatcher approves a compensation at once.
+        "COMPLAINT_CLOCK_MINUTES": _json_env("COMPLAINT_CLOCK_MINUTES", {}),
+        "COMPENSATION_SMALL_CLAIM_LIMIT": os.environ.get("COMPENSATION_SMALL_CLAIM_LIMIT", "200"),
         # Completion checklists per issue category for the technician's app ({} → the defaults).
         "TECH_CHECKLISTS": _json_env("TECH_CHECKLISTS", {}),
+        # How often a phone reports its position while driving to a customer (live ETA).
+        "TECH_POSITION_EVERY_S": float(os.environ.get("TECH_POSITION_EVERY_S", "60")),
         "PROOF_PHOTOS_REQUIRED": int(os.environ.get("PROOF_PHOTOS_REQUIRED", "1")),
         "PROOF_PHOTOS_BY_CATEGORY": _json_env("PROOF_PHOTOS_BY_CATEGORY", {}),
         "PHOTO_STORAGE_DIR": os.environ.get("PHOTO_STORAGE_DIR") or str(instance_path / "photos"),
+        # s3://bucket/prefix keeps photos in an S3-compatible store instead of PHOTO_STORAGE_DIR;
+        # without keys boto3 looks for its usual AWS_* variables and files.
+        "PHOTO_STORAGE_URL": os.environ.get("PHOTO_STORAGE_URL", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": os.environ.get("S3_REGION", ""),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
         "AUTO_ASSIGN_ON_INTAKE": os.environ.get("AUTO_ASSIGN_ON_INTAKE", "1") == "1",
         "SERVICE_MINUTES": _json_env("SERVICE_MINUTES", {}),
         "REOPTIMIZE_TIME_LIMIT_S": float(os.environ.get("REOPTIMIZE_TIME_LIMIT_S", "5")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        # Redis down must not take logins down with it: count in memory meanwhile.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "PUBLIC_INTAKE_LIMIT": os.environ.get("PUBLIC_INTAKE_LIMIT", "5 per minute;50 per day"),
         "LOGIN_LIMIT": os.environ.get("LOGIN_LIMIT", "5 per minute"),
         "PROXY_FIX_X_FOR": int(os.environ.get("PROXY_FIX_X_FOR", "0")),
+        "FORCE_HTTPS": os.environ.get("FORCE_HTTPS", "0") == "1",
+        # Customers whose orders all ended this many months ago are anonymized (0: never).
+        "RETENTION_MONTHS": int(os.environ.get("RETENTION_MONTHS", "36")),
         "SESSION_COOKIE_SECURE": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "COMPRESS_MIMETYPES": ["application/json", "text/css", "text/javascript", "application/javascript"],
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        # Not streamed responses (static files: nginx compresses and caches those).
+        "COMPRESS_STREAMS": False,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
+        # Operations (web/observability.py): JSON log lines (production) or plain text (a
+        # developer's terminal); /metrics is served to loopback, and elsewhere only with
+        # `Authorization: Bearer <METRICS_TOKEN>`.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -45,3 +46,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=_client_key, default_limits=[])
 babel = Babel()
 socketio = SocketIO()
+
+# JSON (the board's snapshot is ~1 MB for 2,000 orders), scripts and styles; not HTML pages,
+# which carry the CSRF token (BREACH).
+compress = Compress()

@@ -48,7 +48,26 @@ def technician_name(tech_id: int) -> str:
     return tech.name if tech else f"#{tech_id}"
 
 
+def customer_phone(order) -> str:
+    """The order's customer phone as this user may see it: full for those who call
+    customers, masked for the rest (dispatch/privacy.py)."""
+    from dispatch.privacy import mask_phone, sees_contact
+    from web.auth import current_actor
+
+    if sees_contact(current_actor(), order):
+        return display_phone(order.contact_phone)
+    return mask_phone(order.contact_phone) or ""
+
+
+def _mask_phone(phone: str | None) -> str:
+    from dispatch.privacy import mask_phone
+
+    return mask_phone(phone) or ""
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.filters["customer_phone"] = customer_phone
+    app.jinja_env.filters["mask_phone"] = _mask_phone
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["duration"] = duration

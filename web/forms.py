@@ -16,6 +16,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
     TimeField,
 )
@@ -41,6 +42,21 @@ def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+class OneTimeCodeForm(FlaskForm):
+    code = StringField(_l("Code from the authenticator app"), validators=[DataRequired(), Length(min=6, max=8)])
+
+
+class TwoFactorEnableForm(FlaskForm):
+    code = StringField(_l("Code the app shows now"), validators=[DataRequired(), Length(min=6, max=8)])
+    submit = SubmitField(_l("Turn on two-factor sign-in"))
+
+
+class TwoFactorOffForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(_l("Code the app shows now"), validators=[DataRequired(), Length(min=6, max=8)])
+    submit = SubmitField(_l("Turn off two-factor sign-in"))
 
 
 class PublicRequestForm(FlaskForm):

@@ -37,6 +37,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('anonymized_at', core.db.UTCDateTime(timezone=True), nullable=True))
 
@@ -45,6 +46,7 @@ def downgrade() -> None:
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_column('anonymized_at')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_last_step')
         batch_op.drop_column('totp_secret')
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))

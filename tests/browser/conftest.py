@@ -98,22 +98,46 @@ def live_network(live_server):
     return ids
 
 
+class CspWatch:
+    """Collects what Chromium reports as blocked by the Content-Security-Policy; a page
+    that needs 'unsafe-inline' (or loads from elsewhere) fails its test."""
+
+    def __init__(self, context) -> None:
+        self.violations: list[str] = []
+        context.on("console", self._console)
+
+    def _console(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.violations.append(message.text)
+
+    def check(self) -> None:
+        assert not self.violations, "CSP violations:\n" + "\n".join(self.violations)
+
+
+def _watched(browser, **options):
+    context = browser.new_context(**options)
+    return context, CspWatch(context)
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context, csp = _watched(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     yield page
     context.close()
+    csp.check()
 
 
 @pytest.fixture
 def phone_page(browser):
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN"
-    )
+    context, csp = _watched(
+        browser,
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
+    )  # fmt: skip
     page = context.new_page()
     yield page
     context.close()
+    csp.check()
 
 
 def screenshot(page, name: str) -> Path:

@@ -25,10 +25,10 @@ def _login_limit() -> str:
 @bp.output(TokenOut)
 @bp.doc(responses={401: "wrong username or password", 429: "too many failed attempts"})
 def login(body: dict):
-    """Exchange a username and password for a bearer token (valid 7 days)."""
-    result = login_for_token(db.session, body["username"], body["password"])
+    """Exchange a username and password (and `otp` for two-factor accounts) for a bearer token (valid 7 days)."""
+    result = login_for_token(db.session, body["username"], body["password"], body.get("otp"))
     if result is None:
-        abort(401, "wrong username or password")
+        abort(401, "wrong username, password or one-time code")
     user, token, expires = result
     tech = technician_for_user(db.session, user.id)
     return {"token": token, "expires_at": expires, "user": user_out(user, tech.id if tech else None)}

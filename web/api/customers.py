@@ -7,7 +7,7 @@ from apiflask.validators import Length
 
 from core.errors import NotFound, ValidationFailed
 from core.phones import normalize_phone
-from dispatch import queries
+from dispatch import privacy, queries
 from web.api.base import SECURITY, bp
 from web.api.presenters import order_out
 from web.api.schemas import CustomerOut, PageQuery
@@ -20,10 +20,12 @@ class CustomerQuery(PageQuery):
 
 
 def _customer_out(customer, orders, actor) -> dict:
+    """A customer's full file; every look at one is audited (dispatch/privacy.py)."""
+    privacy.record_customer_view(db.session, actor, customer.id, "api")
     return {
         "id": customer.id,
         "name": customer.name,
-        "phone": customer.phone,
+        "phone": customer.phone if privacy.sees_contact(actor) else privacy.mask_phone(customer.phone),
         "address": customer.address,
         "lat": customer.lat,
         "lon": customer.lon,

@@ -11,7 +11,13 @@ from core.pagination import Page
 from dispatch.lifecycle import allowed_actions
 from dispatch.models import WorkOrder
 from dispatch.permissions import is_own_technician
+from dispatch.privacy import mask_phone, sees_contact
 from technicians.models import Outlet, Technician
+
+
+def contact_phone(order: WorkOrder, actor: Actor) -> str | None:
+    """Full for those who call customers, masked for the others (dispatch/privacy.py)."""
+    return order.contact_phone if sees_contact(actor, order) else mask_phone(order.contact_phone)
 
 
 def order_out(order: WorkOrder, actor: Actor) -> dict[str, Any]:
@@ -22,7 +28,7 @@ def order_out(order: WorkOrder, actor: Actor) -> dict[str, Any]:
         "status": order.status,
         "version": order.version,
         "channel": order.channel,
-        "customer": {"id": order.customer_id, "name": order.contact_name, "phone": order.contact_phone},
+        "customer": {"id": order.customer_id, "name": order.contact_name, "phone": contact_phone(order, actor)},
         "address": order.address,
         "lat": order.lat,
         "lon": order.lon,

@@ -47,6 +47,9 @@ class PageMeta(Schema):
 class LoginIn(Schema):
     username = fields.String(required=True, validate=Length(1, 64))
     password = fields.String(required=True, validate=Length(1, 256))
+    otp = fields.String(
+        validate=Length(6, 8), metadata={"description": "the authenticator's code, for two-factor accounts"}
+    )
 
 
 class UserOut(Schema):
