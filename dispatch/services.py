@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -18,7 +19,7 @@ from dispatch.catalog import PRIORITIES
 from dispatch.deadlines import start_callback_clock, stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
-from dispatch.models import WorkOrder
+from dispatch.models import RouteStop, WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
 from routing.geo import haversine_m
 from technicians.availability import can_take_work
@@ -127,7 +128,7 @@ def apply_move(
     data = dict(data or {})
     if reason:
         data["reason"] = reason
-    previous_status = order.status
+    previous_status, previous_technician = order.status, order.technician_id
 
     if "technician" in move.requires:
         tech = _assignable_technician(session, order, technician_id, actor, timezone, now)
@@ -160,6 +161,10 @@ def apply_move(
     if move.target is not None:
         order.status = move.target.value
     order.updated_at = now  # every move is a write: the version always moves on with its event
+    if order.technician_id != previous_technician:
+        # Its planned slot was in the previous technician's day: left there, it would share
+        # that slot with whatever the next plan puts in it. A planner writes a new stop.
+        session.execute(delete(RouteStop).where(RouteStop.order_id == order.id))
     stop_clocks(session, order.id, action, now)
     record_event(
         session, order, action, actor,
