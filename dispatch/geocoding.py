@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import prcoords
 from geopy import exc as geopy_exc
+from geopy.adapters import URLLibAdapter
 from geopy.geocoders import BaiduV3, Nominatim
 from geopy.location import Location
 
@@ -329,7 +330,10 @@ class Geocoder:
         parts = urlsplit(url) if url else None
         if parts is not None and (parts.scheme not in ("http", "https") or not parts.netloc):
             raise ValueError(f"geocoder url must look like http(s)://host[:port][/path], got {url!r}")
-        common: dict[str, Any] = {"timeout": self.timeout, "user_agent": user_agent}
+        # geopy would pick its requests adapter (which retries 5xx on its own) whenever
+        # `requests` happens to be installed; urllib's makes one attempt per call, whatever
+        # else is installed, and the retry policy stays ours (retry_geocoding).
+        common: dict[str, Any] = {"timeout": self.timeout, "user_agent": user_agent, "adapter_factory": URLLibAdapter}
         if parts is not None:
             common["scheme"] = parts.scheme
             if _is_loopback(parts.hostname):
