@@ -16,18 +16,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
 from core.db import utcnow
 from core.errors import Conflict, NotFound
+from dispatch.day_cache import DayCache, day_cache
 from dispatch.lifecycle import OPEN, Status
 from dispatch.models import PlanProposal, RouteStop, WorkOrder
 from dispatch.services import apply_move
 from routing import InsertionIndex, Job, NoInsertion, Plan, Problem, Technician, diff, solve
-from routing.evaluate import evaluate
+from routing.evaluate import evaluate, time_route
 from technicians.availability import can_take_work, shift_bounds
 from technicians.models import Outlet
 from technicians.models import Technician as TechnicianRow
@@ -35,6 +37,7 @@ from technicians.models import Technician as TechnicianRow
 DEFAULT_SERVICE_MINUTES = {"repair": 45, "installation": 90, "maintenance": 40, "complaint": 30}
 # Orders a plan may move: not yet accepted by their technician, and not held by a dispatcher.
 MOVABLE = frozenset({Status.NEW, Status.ASSIGNED})
+PLACEMENT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -133,11 +136,17 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
     )
     assigned = sorted(
         (o for o in orders.values() if o.technician_id in routes and o.id in jobs),
-        key=lambda o: (o.status not in (Status.ON_SITE, Status.EN_ROUTE), planned.get(o.id, 10**6), o.due_at),
+        key=lambda o: route_sort_key(o, planned),
     )
     for order in assigned:
         routes[order.technician_id].append(order.id)
     return Day(now, technicians, jobs, orders, routes, unplannable)
+
+
+def route_sort_key(order: Any, planned: Mapping[int, int]) -> tuple:
+    """A technician's orders in visiting order: started work first, then the stored plan,
+    then orders not planned yet by due time."""
+    return (order.status not in (Status.ON_SITE, Status.EN_ROUTE), planned.get(order.id, 10**6), order.due_at)
 
 
 def _job(order: Any, settings: PlanningSettings, now: datetime) -> Job:
@@ -222,41 +231,106 @@ def _suggestion(day: Day, insertion) -> Suggestion:
 
 
 def place_new_order(
-    session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None
+    session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None, *, cached: bool = True
 ) -> Suggestion | str:
     """Assign a new order to the cheapest feasible place in today's routes (by the system).
 
     Returns the placement, or the reason it stays unassigned (`no_skill`,
-    `no_capacity_or_time`, `window_unreachable`, `no_location`). Commits.
+    `no_capacity_or_time`, `window_unreachable`, `no_location`). Commits. With `cached`
+    (the default) today's routes come from this process's in-memory day, patched from the
+    event log (dispatch/day_cache.py); without, they are read whole from the database.
     """
     now = now or utcnow()
+    cache = day_cache(session) if cached else None
+    for _attempt in range(PLACEMENT_ATTEMPTS):
+        try:
+            if cache is None:
+                outcome = _place_once(session, order_id, settings, now)
+            else:
+                with cache.lock:
+                    outcome = _place_from_cache(session, cache, order_id, settings, now)
+            if outcome != RETRY:
+                return outcome
+        except IntegrityError:
+            # Another placement or plan wrote this technician's day at the same moment (the
+            # route_stops keys refused the second writer): read the day again and retry.
+            session.rollback()
+            if cache is not None:
+                cache.forget()
+    return "changed_meanwhile"
+
+
+RETRY = "retry"
+
+
+def _place_from_cache(
+    session: Session, cache: DayCache, order_id: int, settings: PlanningSettings, now: datetime
+) -> Suggestion | str:
+    try:
+        live = cache.current(session, settings, now)
+    except BaseException:
+        session.rollback()
+        raise
+    return _place(session, live.day, live.index, order_id, settings, now, cache)
+
+
+def _place_once(session: Session, order_id: int, settings: PlanningSettings, now: datetime) -> Suggestion | str:
     try:
         day = load_day(session, settings, now)
+        index = InsertionIndex(day.technicians, evaluate(day.technicians, day.jobs, day.routes), day.jobs)
+    except BaseException:
+        session.rollback()
+        raise
+    return _place(session, day, index, order_id, settings, now)
+
+
+def _place(
+    session: Session,
+    day: Day,
+    index: InsertionIndex,
+    order_id: int,
+    settings: PlanningSettings,
+    now: datetime,
+    cache: DayCache | None = None,
+) -> Suggestion | str:
+    """Put the new order in its cheapest slot of `day` and write the technician's route."""
+    try:
         row = day.orders.get(order_id)
         if row is None or row.status != Status.NEW:
+            session.rollback()
             return "not_new"
         if order_id in day.unplannable:
+            session.rollback()
             return day.unplannable[order_id]
-        routes = {t: list(r) for t, r in day.routes.items()}
-        current = evaluate(day.technicians, day.jobs, routes)
-        result = InsertionIndex(day.technicians, current, day.jobs).best(day.jobs[order_id])
+        result = index.best(day.jobs[order_id])
         if isinstance(result, NoInsertion):
             session.rollback()
             return result.reason
         suggestion = _suggestion(day, result)
+        tech_id = suggestion.technician_id
+        route = list(day.routes.get(tech_id, ()))
+        # One placement at a time per technician: the row lock is held to the commit, and
+        # under it the technician's orders in the database must be exactly the ones this
+        # day has on their route — otherwise another placement, a plan or a dispatcher got
+        # there first (or the cached copy missed a change), and the route must not be
+        # rewritten from it. Read the day afresh and try again.
+        session.execute(select(TechnicianRow.id).where(TechnicianRow.id == tech_id).with_for_update())
+        if not _holds(session, day, tech_id, route):
+            if cache is not None:
+                cache.forget()
+            session.rollback()
+            return RETRY
         order = session.get(WorkOrder, order_id)
         if order is None or order.version != row.version:
             session.rollback()
             return "changed_meanwhile"
         apply_move(
-            session, order, "assign", Actor.system(), technician_id=suggestion.technician_id,
-            timezone=settings.timezone, now=now,
+            session, order, "assign", Actor.system(), technician_id=tech_id, timezone=settings.timezone, now=now,
             data={"eta": suggestion.eta.isoformat(), "extra_km": suggestion.extra_km, "by": "instant_insertion"},
         )  # fmt: skip
-        route = routes[suggestion.technician_id]
         route.insert(suggestion.position, order_id)
-        timed = evaluate(day.technicians, day.jobs, {suggestion.technician_id: route})
-        _write_route(session, day, suggestion.technician_id, route, timed)
+        tech = next(t for t in day.technicians if t.id == tech_id)
+        _write_route(session, day, tech_id, route, Plan({tech_id: time_route(tech, day.jobs, route)[0]}))
         session.commit()
         return suggestion
     except StaleDataError:
@@ -267,20 +341,41 @@ def place_new_order(
         raise
 
 
+def _holds(session: Session, day: Day, tech_id: int, route: list[int]) -> bool:
+    """Whether `route` has exactly the technician's open, located orders in the database."""
+    held = set(
+        session.scalars(
+            select(WorkOrder.id).where(
+                WorkOrder.technician_id == tech_id, WorkOrder.status.in_([s.value for s in OPEN])
+            )
+        )
+    )
+    return held - set(day.unplannable) == set(route)
+
+
 def _write_route(session: Session, day: Day, tech_id: int, route: list[int], timed: Plan) -> None:
     etas = {s.job_id: day.at(s.arrival_s) for s in timed.routes.get(tech_id, [])}
-    for seq, oid in enumerate(route):
-        set_route_stop(session, oid, tech_id, seq, etas.get(oid), day.t0)
+    replace_route(session, tech_id, [(oid, etas.get(oid)) for oid in route], day.t0)
 
 
-def set_route_stop(
-    session: Session, order_id: int, tech_id: int, seq: int, eta: datetime | None, now: datetime
-) -> None:
-    stop = session.get(RouteStop, order_id)
-    if stop is None:
-        session.add(RouteStop(order_id=order_id, technician_id=tech_id, seq=seq, eta=eta, planned_at=now))
-    else:
-        stop.technician_id, stop.seq, stop.eta, stop.planned_at = tech_id, seq, eta, now
+def replace_route(session: Session, tech_id: int, stops: list[tuple[int, datetime | None]], now: datetime) -> None:
+    """Make `stops` (order id, ETA; in visiting order) the technician's whole planned day.
+
+    The technician's other stops belonged to an older plan and go, so no two orders ever
+    share a slot. Delete-then-insert as two statements: a concurrent writer of the same day
+    then collides on the route_stops keys (IntegrityError) instead of interleaving slots.
+    """
+    order_ids = [oid for oid, _ in stops]
+    session.execute(
+        delete(RouteStop).where(or_(RouteStop.technician_id == tech_id, RouteStop.order_id.in_(order_ids))),
+        execution_options={"synchronize_session": False},
+    )
+    if stops:
+        rows = [
+            {"order_id": oid, "technician_id": tech_id, "seq": seq, "eta": eta, "planned_at": now}
+            for seq, (oid, eta) in enumerate(stops)
+        ]
+        session.execute(insert(RouteStop), rows)
 
 
 # --- re-optimisation ----------------------------------------------------------------
@@ -354,6 +449,7 @@ def apply_proposal(
     # The optimiser's choice, approved by a person: recorded as theirs, but not a manual lock.
     system = Actor(user_id=actor.user_id, role="system")
     result = ApplyResult(applied=[], skipped={})
+    days: dict[int, list[tuple[int, datetime | None]]] = {}
     try:
         # Lock every order the plan touches, in id order, before writing any event: a
         # transaction that holds the event counter then never waits for an order lock, so
@@ -362,7 +458,8 @@ def apply_proposal(
         session.scalars(select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update()).all()
         for tech_key, order_ids in payload["routes"].items():
             tech_id = int(tech_key)
-            for seq, oid in enumerate(order_ids):
+            day = days.setdefault(tech_id, [])
+            for oid in order_ids:
                 order = session.get(WorkOrder, oid)
                 if order is None or order.version != versions.get(oid):
                     result.skipped[oid] = "changed since the plan was made"
@@ -377,10 +474,14 @@ def apply_proposal(
                     )  # fmt: skip
                     result.applied.append(oid)
                 eta = payload["etas"].get(str(oid))
-                set_route_stop(session, oid, tech_id, seq, datetime.fromisoformat(eta) if eta else None, now)
+                day.append((oid, datetime.fromisoformat(eta) if eta else None))
+        # Each technician's day becomes the plan less the skipped orders: a skipped order
+        # keeps no slot that the plan gave to another.
+        for tech_id, stops in days.items():
+            replace_route(session, tech_id, stops, now)
         proposal.status, proposal.applied_at = "applied", now
         session.commit()
-    except StaleDataError:
+    except (StaleDataError, IntegrityError):
         session.rollback()
         raise Conflict("orders changed while the plan was being applied; run the optimisation again") from None
     except BaseException:

@@ -27,23 +27,31 @@ def evaluate(
     total_d = total_late = late_jobs = 0
     placed: set[Hashable] = set()
     for tech in technicians:
-        route = [jobs[j] for j in routes.get(tech.id, ()) if j in jobs]
-        points = [tech.start] + [j.location for j in route] + [tech.end]
-        legs = haversine_pairs_m(points[:-1], points[1:]) * tech.detour
-        speed = tech.speed_kmh / 3.6
-        clock = tech.shift_start
-        stops = []
-        for job, leg in zip(route, legs[:-1], strict=False):
-            arrival = clock + round(float(leg) / speed)
-            start = max(arrival, job.window[0]) if job.window else arrival
-            late = max(0, start - job.due) if job.due is not None else 0
-            clock = start + job.service_s
-            stops.append(Stop(job.id, arrival, start, clock, late))
-            total_late += late
-            late_jobs += late > 0
-            placed.add(job.id)
-        if route:
-            total_d += int(np.rint(legs).sum())
+        stops, distance = time_route(tech, jobs, routes.get(tech.id, ()))
         plan[tech.id] = stops
+        total_d += distance
+        for stop in stops:
+            total_late += stop.late_s
+            late_jobs += stop.late_s > 0
+            placed.add(stop.job_id)
     unserved = [Unserved(j, "not_planned") for j in jobs if j not in placed]
     return Plan(plan, unserved, total_d, total_late, late_jobs)
+
+
+def time_route(tech: Technician, jobs: Mapping[Hashable, Job], route: Sequence[Hashable]) -> tuple[list[Stop], int]:
+    """One technician's route timed from the start of their shift: the stops, and metres."""
+    visits = [jobs[j] for j in route if j in jobs]
+    if not visits:
+        return [], 0
+    points = [tech.start] + [j.location for j in visits] + [tech.end]
+    legs = haversine_pairs_m(points[:-1], points[1:]) * tech.detour
+    speed = tech.speed_kmh / 3.6
+    clock = tech.shift_start
+    stops = []
+    for job, leg in zip(visits, legs[:-1], strict=False):
+        arrival = clock + round(float(leg) / speed)
+        start = max(arrival, job.window[0]) if job.window else arrival
+        late = max(0, start - job.due) if job.due is not None else 0
+        clock = start + job.service_s
+        stops.append(Stop(job.id, arrival, start, clock, late))
+    return stops, int(np.rint(legs).sum())

@@ -8,13 +8,13 @@ handful of numpy operations over all gaps: O(1) per position.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .geo import haversine_m, haversine_pairs_m
-from .problem import LATE_COST_PER_S, Job, Plan, Technician
+from .problem import LATE_COST_PER_S, Job, Plan, Stop, Technician
 
 BIG = 2**50
 
@@ -37,8 +37,19 @@ class NoInsertion:
     reason: str
 
 
+COLUMNS = (
+    "tech", "pos", "plat", "plon", "nlat", "nlon", "pdep", "nopen", "nlatest", "nstart", "nslack",
+    "locked0", "full", "speed", "detour", "dpn",
+)  # fmt: skip
+
+
 class InsertionIndex:
-    """Per-gap arrays of the current plan; build once, query many times with :meth:`best`."""
+    """Per-gap arrays of the current plan; build once, query many times with :meth:`best`.
+
+    The arrays are kept as one block per technician, so when one technician's route changes
+    :meth:`update` rebuilds that block alone and re-joins the arrays (the in-memory day of
+    dispatch/day_cache.py keeps one index alive across new orders this way).
+    """
 
     def __init__(
         self,
@@ -49,76 +60,31 @@ class InsertionIndex:
     ) -> None:
         self.late_cost = late_cost_per_s
         self.techs = list(technicians)
-        self.skills = {s for t in self.techs for s in t.skills}
-        cols: dict[str, list] = {
-            k: []
-            for k in (
-                "tech",
-                "pos",
-                "plat",
-                "plon",
-                "nlat",
-                "nlon",
-                "pdep",
-                "nopen",
-                "nlatest",
-                "nstart",
-                "nslack",
-                "locked0",
-                "full",
-                "speed",
-                "detour",
-                "dpn",
-            )
-        }
-        for k, t in enumerate(self.techs):
-            stops = plan.routes.get(t.id, [])
-            sj = [jobs[s.job_id] for s in stops]
-            pts = [t.start] + [j.location for j in sj] + [t.end]
-            speed = t.speed_kmh / 3.6
-            seg = (haversine_pairs_m(pts[:-1], pts[1:]) * t.detour).tolist()
-            n = len(sj)
-            dep = [t.shift_start] + [s.departure_s for s in stops]
-            # current start at each successor point (stops, then arrival at end)
-            end_arr = dep[-1] + round(float(seg[-1] / speed))
-            nstart = [s.start_s for s in stops] + [end_arr]
-            # backward latest start, from the shift end
-            latest = [0] * (n + 1)
-            latest[n] = t.shift_end
-            for i in range(n - 1, -1, -1):
-                close = sj[i].window[1] if sj[i].window else BIG
-                latest[i] = min(close, latest[i + 1] - round(float(seg[i + 1] / speed)) - sj[i].service_s)
-            # due slack: how far the successor may be pushed before anything from it on is (more) late
-            slack = [0] * (n + 1)
-            slack[n] = BIG
-            for i in range(n - 1, -1, -1):
-                arr_next = stops[i].departure_s + round(float(seg[i + 1] / speed))
-                wait_next = max(0, nstart[i + 1] - arr_next) if i + 1 < n else 0
-                own = BIG if sj[i].due is None else max(sj[i].due - stops[i].start_s, 0)
-                slack[i] = min(own, wait_next + slack[i + 1])
-            locked0 = bool(sj) and sj[0].started
-            for i in range(n + 1):  # gap i: between point i (start or stop i-1) and point i+1
-                cols["tech"].append(k)
-                cols["pos"].append(i)
-                cols["plat"].append(pts[i][0])
-                cols["plon"].append(pts[i][1])
-                cols["nlat"].append(pts[i + 1][0])
-                cols["nlon"].append(pts[i + 1][1])
-                cols["pdep"].append(dep[i])
-                cols["nopen"].append(sj[i].window[0] if i < n and sj[i].window else 0)
-                cols["nlatest"].append(latest[i])
-                cols["nstart"].append(nstart[i])
-                cols["nslack"].append(slack[i])
-                cols["locked0"].append(locked0 and i == 0)
-                cols["full"].append(n >= t.max_jobs)
-                cols["speed"].append(speed)
-                cols["detour"].append(t.detour)
-                cols["dpn"].append(seg[i])
-        self.a = {k: np.asarray(v) for k, v in cols.items()}
-        self.skill_mask = {
-            s: np.array([s in self.techs[k].skills for k in self.a["tech"]], dtype=bool) for s in self.skills
-        }
         self.tech_ids = [t.id for t in self.techs]
+        self._slot = {t.id: k for k, t in enumerate(self.techs)}
+        self._blocks = [_block(k, t, plan.routes.get(t.id, []), jobs) for k, t in enumerate(self.techs)]
+        self._join()
+
+    def update(self, changes: Iterable[tuple[Technician, Sequence[Stop]]], jobs: Mapping[Hashable, Job]) -> None:
+        """Replace technicians (same ids, possibly new shift/capacity/position) and their
+        routes; the arrays are re-joined once."""
+        for tech, stops in changes:
+            k = self._slot[tech.id]
+            self.techs[k] = tech
+            self._blocks[k] = _block(k, tech, stops, jobs)
+        self._join()
+
+    def _join(self) -> None:
+        blocks = self._blocks
+        if blocks:
+            self.a = {c: np.concatenate([b[c] for b in blocks]) for c in COLUMNS}
+        else:
+            self.a = {c: np.asarray([]) for c in COLUMNS}
+        self.skills = {s for t in self.techs for s in t.skills}
+        lengths = [len(b["tech"]) for b in blocks]
+        self.skill_mask = {
+            s: np.repeat(np.array([s in t.skills for t in self.techs], dtype=bool), lengths) for s in self.skills
+        }
 
     def best(self, job: Job) -> Insertion | NoInsertion:
         """Cheapest feasible insertion of ``job`` (extra metres + lateness cost), or why there is none."""
@@ -152,6 +118,53 @@ class InsertionIndex:
         k = int(a["tech"][g])
         arrival = int(a["pdep"][g] + round(dp[g] / a["speed"][g]))
         return Insertion(self.tech_ids[k], int(a["pos"][g]), arrival, round(float(extra_d[g])), int(late_u[g]))
+
+
+def _block(k: int, t: Technician, stops: Sequence[Stop], jobs: Mapping[Hashable, Job]) -> dict[str, np.ndarray]:
+    """The gap arrays of technician number ``k``'s route (one row per gap)."""
+    cols: dict[str, list] = {c: [] for c in COLUMNS}
+    sj = [jobs[s.job_id] for s in stops]
+    pts = [t.start] + [j.location for j in sj] + [t.end]
+    speed = t.speed_kmh / 3.6
+    seg = (haversine_pairs_m(pts[:-1], pts[1:]) * t.detour).tolist()
+    n = len(sj)
+    dep = [t.shift_start] + [s.departure_s for s in stops]
+    # current start at each successor point (stops, then arrival at end)
+    end_arr = dep[-1] + round(float(seg[-1] / speed))
+    nstart = [s.start_s for s in stops] + [end_arr]
+    # backward latest start, from the shift end
+    latest = [0] * (n + 1)
+    latest[n] = t.shift_end
+    for i in range(n - 1, -1, -1):
+        close = sj[i].window[1] if sj[i].window else BIG
+        latest[i] = min(close, latest[i + 1] - round(float(seg[i + 1] / speed)) - sj[i].service_s)
+    # due slack: how far the successor may be pushed before anything from it on is (more) late
+    slack = [0] * (n + 1)
+    slack[n] = BIG
+    for i in range(n - 1, -1, -1):
+        arr_next = stops[i].departure_s + round(float(seg[i + 1] / speed))
+        wait_next = max(0, nstart[i + 1] - arr_next) if i + 1 < n else 0
+        own = BIG if sj[i].due is None else max(sj[i].due - stops[i].start_s, 0)
+        slack[i] = min(own, wait_next + slack[i + 1])
+    locked0 = bool(sj) and sj[0].started
+    for i in range(n + 1):  # gap i: between point i (start or stop i-1) and point i+1
+        cols["tech"].append(k)
+        cols["pos"].append(i)
+        cols["plat"].append(pts[i][0])
+        cols["plon"].append(pts[i][1])
+        cols["nlat"].append(pts[i + 1][0])
+        cols["nlon"].append(pts[i + 1][1])
+        cols["pdep"].append(dep[i])
+        cols["nopen"].append(sj[i].window[0] if i < n and sj[i].window else 0)
+        cols["nlatest"].append(latest[i])
+        cols["nstart"].append(nstart[i])
+        cols["nslack"].append(slack[i])
+        cols["locked0"].append(locked0 and i == 0)
+        cols["full"].append(n >= t.max_jobs)
+        cols["speed"].append(speed)
+        cols["detour"].append(t.detour)
+        cols["dpn"].append(seg[i])
+    return {c: np.asarray(v) for c, v in cols.items()}
 
 
 def best_insertion(

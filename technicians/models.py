@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import Boolean, Column, Date, Float, ForeignKey, Integer, String, Table, Time
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, Column, Date, Float, ForeignKey, Integer, String, Table, Time, event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from core.db import Base, utcnow
+from core.db import Base, next_value, utcnow
 
 technician_skills = Table(
     "technician_skills",
@@ -101,3 +101,41 @@ class Leave(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
 
     technician: Mapped[Technician] = relationship(back_populates="leaves")
+
+
+# --- the network's version ---------------------------------------------------------------
+
+NETWORK_COUNTER = "network"
+# A technician's position moves all day; it is read fresh when the day is, not a change
+# of the network.
+POSITION_FIELDS = frozenset({"last_lat", "last_lon", "last_seen_at"})
+
+
+def _changes_network(session: Session, obj: object) -> bool:
+    if isinstance(obj, (Skill, Outlet, Leave)):
+        return True
+    if isinstance(obj, Technician):
+        if obj in session.new or obj in session.deleted:
+            return True
+        state = inspect(obj)
+        changed = {a.key for a in state.attrs if a.history.has_changes()}
+        return bool(changed - POSITION_FIELDS)
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_network_version(session: Session, _context, _instances) -> None:
+    """Every change to technicians (but their position), skills, leaves or outlets advances
+    the `network` counter in the same transaction, so an in-memory copy of the day
+    (dispatch/day_cache.py) knows to read them again."""
+    if session.info.get("network_bumped"):
+        return
+    if any(_changes_network(session, o) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info["network_bumped"] = True
+        next_value(session, NETWORK_COUNTER)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_bump(session: Session) -> None:
+    session.info.pop("network_bumped", None)
