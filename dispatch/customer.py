@@ -15,14 +15,21 @@ from core.db import transactional, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.pagination import Page, paginate
 from core.security import new_token, token_digest
+from dispatch.authenticity import NO_VISIT, recompute
 from dispatch.deadlines import stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Callback, RouteStop, Survey, WorkOrder
+from dispatch.permissions import scope_orders
 from dispatch.services import apply_move, check_version, get_order
 
 CUSTOMER = Actor(user_id=None, role="customer")
-PROBLEMS = ("no_service_card", "fee_not_per_price_list", "no_work_id_shown", "not_cleaned_up", "rude", "other")
+# "no_visit": the customer says nobody came; it returns the order and fails its authenticity.
+PROBLEMS = (
+    "no_service_card", "fee_not_per_price_list", "no_work_id_shown", "not_cleaned_up", "rude", "other", NO_VISIT,
+)  # fmt: skip
+RETRY_AFTER = timedelta(hours=4)
+RETRY_WITHIN = timedelta(days=7)
 
 
 class LinkExpired(NotFound):
@@ -201,9 +208,17 @@ def submit_survey(
 # --- callbacks ----------------------------------------------------------------------
 
 
-def callback_queue(session: Session, now: datetime, after_days: float = 3, page: int = 1, per_page: int = 50) -> Page:
+def callback_queue(
+    session: Session,
+    now: datetime,
+    after_days: float = 3,
+    page: int = 1,
+    per_page: int = 50,
+    actor: Actor | None = None,
+) -> Page:
     """Completed orders due a callback: completed `after_days` ago or more, no counted survey
-    answer for this visit, and no callback attempt waiting for a later retry."""
+    answer for this visit, and no callback attempt waiting for a later retry (only the orders
+    `actor` may see, when given)."""
     answered = exists().where(
         Survey.order_id == WorkOrder.id, Survey.visit == WorkOrder.visit_count, Survey.flagged.is_(False)
     )
@@ -216,6 +231,8 @@ def callback_queue(session: Session, now: datetime, after_days: float = 3, page:
         .where(~answered, ~waiting)
         .order_by(WorkOrder.completed_at)
     )
+    if actor is not None:
+        query = scope_orders(query, actor)
     return paginate(session, query, page, per_page)
 
 
@@ -230,11 +247,13 @@ def record_callback(
     score: int | None = None,
     problems: list[str] | None = None,
     note: str = "",
+    retry_at: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[Callback, WorkOrder]:
-    """The clerk's callback. Not reached: try again in 4 hours. Resolved with no procedure
-    problem: the order closes. Otherwise it returns to its technician for a second visit,
-    with the reason shown on the phone and the board."""
+    """The clerk's callback. Not reached: try again at `retry_at` (in 4 hours by default).
+    Resolved with no procedure problem: the order closes. Otherwise it returns to its
+    technician for a second visit, with the reason shown on the phone and the board.
+    A reached customer's word on the visit feeds the authenticity verdict before the move."""
     now = now or utcnow()
     problems = list(problems or [])
     errors: dict[str, str] = {}
@@ -245,6 +264,11 @@ def record_callback(
         errors["resolved"] = "say whether the problem is solved"
     if score is not None and not 1 <= score <= 5:
         errors["score"] = "must be 1 to 5"
+    if retry_at is not None and not reached:
+        if retry_at.tzinfo is None:
+            errors["retry_at"] = "must include a time zone offset"
+        elif not now < retry_at <= now + RETRY_WITHIN:
+            errors["retry_at"] = "must be in the future, within 7 days"
     if errors:
         raise ValidationFailed(errors)
     try:
@@ -257,15 +281,21 @@ def record_callback(
         callback = Callback(order_id=order.id, visit=order.visit_count, clerk_id=actor.user_id, at=now, reached=reached,
                             resolved=resolved if reached else None, score=score if reached else None,
                             problems=problems, note=(note or "").strip()[:2000],
-                            retry_at=None if reached else now + timedelta(hours=4))  # fmt: skip
+                            retry_at=None if reached else retry_at or now + RETRY_AFTER)  # fmt: skip
         session.add(callback)
         data = {"reached": reached, "resolved": callback.resolved, "score": callback.score, "problems": problems}
+        if reached:
+            session.flush()
+            verdict = recompute(session, order, now)  # this visit's verdict, before a return starts the next
+            data["authenticity"] = verdict.status
         if not reached:
             _step_as(session, order, actor, "callback", data, now)
         elif resolved and not problems:
             apply_move(session, order, "close", actor, now=now, data={"callback": data})
         else:
-            reason = "; ".join(["customer says it is not fixed" if not resolved else "", *problems]).strip("; ")
+            said = [*(["customer says nobody came"] if NO_VISIT in problems else []),
+                    *(["customer says it is not fixed"] if not resolved else [])]  # fmt: skip
+            reason = "; ".join([*said, *(p for p in problems if p != NO_VISIT)])
             apply_move(session, order, "return", actor, reason=f"callback: {reason}", now=now, data={"callback": data})
         session.commit()
     except BaseException:

@@ -26,6 +26,7 @@ from core.db import next_value, utcnow
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
+from dispatch.complaints import ComplaintPolicy, open_at_intake
 from dispatch.customer import issue_tracking_token
 from dispatch.deadlines import start_intake_clocks
 from dispatch.events import record_event
@@ -79,6 +80,8 @@ class IntakeSettings:
     # Proof photos a completion needs, by issue category (default for the others).
     proof_photos_default: int = 1
     proof_photos: Mapping[str, int] = field(default_factory=dict)
+    # A complaint order's four clocks start at intake (dispatch/complaints.py).
+    complaints: ComplaintPolicy = field(default_factory=ComplaintPolicy)
 
 
 def validate(session: Session, req: OrderRequest, now: datetime) -> OrderRequest:
@@ -273,6 +276,8 @@ def _create(
         session, order, "created", actor, to_status="new",
         data={"channel": req.channel, "number": order.number, "geocode_status": placement.status}, at=now,
     )  # fmt: skip
+    if order.issue_category == "complaint":
+        open_at_intake(session, order, actor, settings.complaints)
     return order
 
 

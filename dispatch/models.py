@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -169,10 +171,13 @@ class RouteStop(Base):
     """Where an order stands in its technician's day as last planned, and its ETA.
 
     Kept apart from the order so that re-planning (which happens often) never bumps the
-    order's version and never makes a technician's next tap a conflict.
+    order's version and never makes a technician's next tap a conflict. A technician's stops
+    are always one plan (`dispatch.planning.replace_route`); one slot holds one order, which
+    the unique constraint enforces against concurrent planners.
     """
 
     __tablename__ = "route_stops"
+    __table_args__ = (UniqueConstraint("technician_id", "seq"),)
 
     order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True)
     technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), index=True)
@@ -358,6 +363,18 @@ class KpiWeights(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class KpiRiskThresholds(Base):
+    """The risk watch's thresholds (dispatch/kpis.py RISK_DEFAULTS): a new version for every
+    change, kept with who made it and when — the setting's own audit trail."""
+
+    __tablename__ = "kpi_risk_thresholds"
+
+    version: Mapped[int] = mapped_column(primary_key=True)
+    thresholds: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 class KpiSnapshot(Base):
     """A closed month's figures, frozen: later edits to old orders do not change them."""
 
@@ -371,3 +388,54 @@ class KpiSnapshot(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
     weights_version: Mapped[int | None] = mapped_column(ForeignKey("kpi_weights.version"))
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Complaint(Base):
+    """A complaint about an order (首问负责): the first staff member who took it owns it to
+    the end; ownership moves only by an explicit, recorded transfer. Its four clocks are
+    `sla_clocks` rows (see dispatch/complaints.py)."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status_level", "status", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(12))  # intake (category complaint) or escalated
+    summary: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    level: Mapped[str] = mapped_column(String(16), default="staff")  # staff, outlet_manager, region
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open, closed
+    contacted_at: Mapped[datetime | None]
+    plan_at: Mapped[datetime | None]
+    agreed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    order: Mapped[WorkOrder] = relationship()
+    compensations: Mapped[list[Compensation]] = relationship(
+        back_populates="complaint", order_by="Compensation.id"
+    )
+
+
+class Compensation(Base):
+    """Money paid to a customer over a complaint (CNY). Small claims may be paid first by
+    the platform (先行赔付) and settled with the outlet later."""
+
+    __tablename__ = "compensations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    reason: Mapped[str] = mapped_column(Text)
+    paid_first: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, approved
+    settled_with_outlet: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    settled_at: Mapped[datetime | None]
+
+    complaint: Mapped[Complaint] = relationship(back_populates="compensations")

@@ -8,22 +8,27 @@ used. Delivery is at least once: a row is marked sent only after its sender retu
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import smtplib
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from gettext import NullTranslations
+from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+from babel.support import Translations
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.accounts import User
-from dispatch.models import Notification, WorkOrder
+from dispatch.models import Compensation, Complaint, Notification, WorkOrder
 from technicians.models import Technician
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,9 @@ class NotifySettings:
     escalate_after: timedelta = timedelta(hours=4)
     timeout_s: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Due times in notices are local times; texts come from the interface's catalogues.
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    translations_dir: str = str(Path(__file__).resolve().parent.parent / "web" / "translations")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> NotifySettings:
@@ -54,6 +62,7 @@ class NotifySettings:
             smtp_port=int(config.get("NOTIFY_SMTP_PORT") or 25),
             mail_from=config.get("NOTIFY_MAIL_FROM") or "dispatch@localhost",
             escalate_after=timedelta(hours=float(config.get("SLA_ESCALATE_AFTER_HOURS", 4))),
+            timezone=config.get("TIMEZONE") or ZoneInfo(config.get("APP_TIMEZONE") or "Asia/Shanghai"),
         )
 
 
@@ -75,6 +84,7 @@ def notices_for(
     A warning goes to the order's technician (SMS, WeChat); a breach to the outlet's
     dispatchers and managers (e-mail, SMS) and the webhook; an escalation to the managers.
     The first responder stays the owner: escalation informs, it does not reassign.
+    A complaint clock's notices go to the complaint's people instead (`_complaint_notices`).
     """
     marked = list(marked)
     if not marked:
@@ -93,7 +103,12 @@ def notices_for(
         )
     )
     rows: list[dict[str, Any]] = []
+    complaint_marks = [m for m in marked if m[2] in COMPLAINT_CLOCK_LABELS]
+    if complaint_marks:
+        rows += _complaint_notices(session, settings, complaint_marks, orders, staff)
     for kind, order_id, clock, due in marked:
+        if clock in COMPLAINT_CLOCK_LABELS:
+            continue
         order = orders[order_id]
         text = TEXT[kind].format(number=order.number, clock=CLOCK_ZH.get(clock, clock), due=due.strftime("%m-%d %H:%M"))
         targets: list[tuple[str, str]] = []
@@ -114,6 +129,170 @@ def notices_for(
                     "dedup_key": f"{kind}:{order_id}:{clock}:{channel}:{recipient}"[:200],
                 })  # fmt: skip
     return rows
+
+
+# --- complaints: the owner hears first, then each level the complaint has reached ---------
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue (pybabel's default keywords); translated per
+    recipient when the notice is written, not here."""
+    return message
+
+
+COMPLAINT_CLOCK_LABELS = {
+    "cmp_contact": N_("Contact the customer"),
+    "cmp_plan": N_("First resolution plan"),
+    "cmp_agreement": N_("Agreement"),
+    "cmp_closure": N_("Everything finished"),
+}
+LEVEL_LABELS = {"staff": N_("Staff"), "outlet_manager": N_("Outlet manager"), "region": N_("Region")}
+COMPLAINT_TEXT = {
+    "sla_warning": (
+        N_("Complaint %(number)s: “%(clock)s” is due at %(due)s"),
+        N_("Complaint on order %(number)s: “%(clock)s” is due at %(due)s. Owner: %(owner)s; level: %(level)s."),
+    ),
+    "sla_breach": (
+        N_("Complaint %(number)s: “%(clock)s” is overdue (due %(due)s)"),
+        N_("Complaint on order %(number)s: “%(clock)s” was due at %(due)s and is overdue. "
+           "Owner: %(owner)s; level: %(level)s."),
+    ),
+}  # fmt: skip
+NOBODY = N_("nobody has taken it yet")
+SETTLEMENT_TEXT = (
+    N_("Settle compensation ¥%(amount)s for order %(number)s"),
+    N_("The platform paid ¥%(amount)s compensation first on order %(number)s (approved by %(approver)s, "
+       "above the small-claim limit). Please settle it with the platform, then mark it settled."),
+)  # fmt: skip
+
+
+@functools.cache
+def _catalog(directory: str, locale: str) -> NullTranslations:
+    return Translations.load(directory, [locale], domain="messages")
+
+
+def render(settings: NotifySettings, locale: str | None, message: str, labels: Mapping[str, str],
+           values: Mapping[str, Any]) -> str:  # fmt: skip
+    """`message` in the recipient's language, with `labels` (message ids) translated too;
+    a recipient who chose none gets Chinese and English, as the order notices do."""
+    if locale not in ("zh", "en"):
+        zh, en = (render(settings, lang, message, labels, values) for lang in ("zh", "en"))
+        return en if zh == en else f"{zh} / {en}"
+    t = _catalog(settings.translations_dir, locale).gettext
+    filled = {**values, **{k: t(v) for k, v in labels.items()}}
+    try:
+        return t(message) % filled
+    except (KeyError, ValueError, TypeError):  # a translation with a broken placeholder must not stop the sweep
+        log.warning("translation of %r into %s does not fit its placeholders; sent in English", message, locale)
+        return message % {**values, **labels}
+
+
+def local_time(settings: NotifySettings, at: datetime) -> str:
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return at.astimezone(settings.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _complaint_notices(
+    session: Session,
+    settings: NotifySettings,
+    marked: list[tuple[str, int, str, datetime]],
+    orders: Mapping[int, WorkOrder],
+    staff: list[User],
+) -> list[dict[str, Any]]:
+    """A complaint clock's warning or breach goes to the complaint's owner (首问负责); once
+    it has gone up, also to the outlet's manager (outlet_manager) and the regional managers
+    (region: managers tied to no outlet). A complaint nobody has taken yet
+    goes to the outlet's dispatchers and managers, who can take it. A breach also goes to
+    the webhook."""
+    complaints = {
+        c.order_id: c for c in session.scalars(select(Complaint).where(Complaint.order_id.in_({m[1] for m in marked})))
+    }
+    owner_ids = {c.owner_id for c in complaints.values()}
+    owners = {u.id: u for u in session.scalars(select(User).where(User.id.in_(owner_ids)))} if owner_ids else {}
+    region = [u for u in staff if u.role == "manager" and u.outlet_id is None]
+    rows: list[dict[str, Any]] = []
+    for kind, order_id, clock, due in marked:
+        if kind not in COMPLAINT_TEXT:
+            continue
+        order, complaint = orders[order_id], complaints.get(order_id)
+        people: list[User] = []
+        if complaint is None:
+            people = [u for u in staff if u.outlet_id in (None, order.outlet_id)]
+        else:
+            owner = owners.get(complaint.owner_id)
+            people = [owner] if owner is not None and owner.active else []
+            if complaint.level in ("outlet_manager", "region"):
+                outlet_managers = [u for u in staff if u.role == "manager" and u.outlet_id == order.outlet_id]
+                people += outlet_managers or region  # an outlet without its own manager: the region's
+            if complaint.level == "region":
+                people += region
+        owner_name = (
+            (owners[complaint.owner_id].display_name or owners[complaint.owner_id].username)
+            if complaint is not None and complaint.owner_id in owners
+            else None
+        )
+        values = {"number": order.number, "due": local_time(settings, due), "owner": owner_name or ""}
+        labels = {
+            "clock": COMPLAINT_CLOCK_LABELS[clock],
+            "level": LEVEL_LABELS[complaint.level if complaint else "staff"],
+        }
+        if owner_name is None:
+            labels["owner"] = NOBODY
+        subject, body = COMPLAINT_TEXT[kind]
+        targets: dict[tuple[str, str], str | None] = {}
+        for user in people:
+            for channel, recipient in (("email", user.email), ("sms", user.phone)):
+                if recipient:
+                    targets.setdefault((channel, recipient), user.locale)
+        if kind == "sla_breach":
+            targets[("webhook", "webhook")] = None
+        for (channel, recipient), locale in targets.items():
+            if _channel_on(settings, channel):
+                rows.append({
+                    "channel": channel, "recipient": recipient, "kind": kind, "order_id": order_id,
+                    "subject": render(settings, locale, subject, labels, values)[:200],
+                    "body": render(settings, locale, body, labels, values),
+                    "dedup_key": f"{kind}:{order_id}:{clock}:{channel}:{recipient}"[:200],
+                })  # fmt: skip
+    return rows
+
+
+def settlement_notices(
+    session: Session, settings: NotifySettings, order: WorkOrder, comp: Compensation
+) -> list[dict[str, Any]]:
+    """The outlet's dispatchers and managers (the regional managers for an order with no
+    outlet) and the webhook hear that a paid-first compensation waits for settlement."""
+    if order.outlet_id is not None:
+        who = User.role.in_(["dispatcher", "manager"]) & (User.outlet_id == order.outlet_id)
+    else:
+        who = (User.role == "manager") & User.outlet_id.is_(None)
+    people = list(session.scalars(select(User).where(User.active.is_(True), who).order_by(User.id)))
+    approver = session.get(User, comp.approved_by_id) if comp.approved_by_id is not None else None
+    values = {
+        "number": order.number,
+        "amount": f"{comp.amount:.2f}",
+        "approver": (approver.display_name or approver.username) if approver is not None else "-",
+    }
+    targets: dict[tuple[str, str], str | None] = {}
+    for user in people:
+        for channel, recipient in (("email", user.email), ("sms", user.phone)):
+            if recipient:
+                targets.setdefault((channel, recipient), user.locale)
+    targets[("webhook", "webhook")] = None
+    subject, body = SETTLEMENT_TEXT
+    return [
+        {
+            "channel": channel,
+            "recipient": recipient,
+            "kind": "compensation_settlement",
+            "order_id": order.id,
+            "subject": render(settings, locale, subject, {}, values)[:200],
+            "body": render(settings, locale, body, {}, values),
+            "dedup_key": f"settlement:{comp.id}:{channel}:{recipient}"[:200],
+        }  # fmt: skip
+        for (channel, recipient), locale in targets.items()
+        if _channel_on(settings, channel)
+    ]
 
 
 def _channel_on(settings: NotifySettings, channel: str) -> bool:

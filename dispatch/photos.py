@@ -19,6 +19,8 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import imagehash
@@ -149,8 +151,7 @@ def to_signed(value: int) -> int:
 
 
 class LocalStore:
-    """Files under one directory, addressed by key; an S3-compatible store can stand in
-    behind the same two methods."""
+    """Files under one directory, addressed by key; S3Store stands in behind the same methods."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -167,6 +168,40 @@ class LocalStore:
 
     def delete(self, key: str) -> None:
         (self.root / key).unlink(missing_ok=True)
+
+
+class S3Store:
+    """Objects in an S3-compatible bucket (AWS S3, MinIO, Ceph, OSS…) under a key prefix, with
+    LocalStore's methods. A missing key raises FileNotFoundError, as LocalStore does."""
+
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, **client_options: Any) -> None:
+        if client is None:
+            import boto3  # only a deployment that stores photos in S3 pays for importing boto3
+
+            client = boto3.client("s3", **{k: v for k, v in client_options.items() if v})
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    @classmethod
+    def from_url(cls, url: str, **client_options: Any) -> S3Store:
+        """`s3://bucket/optional/prefix`; options go to boto3 (endpoint_url, region_name, keys)."""
+        parsed = urlsplit(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"PHOTO_STORAGE_URL must look like s3://bucket/prefix, not {url!r}")
+        return cls(parsed.netloc, parsed.path, **client_options)
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)  # atomic: all or nothing
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(key) from None
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
 
 # --- near-duplicate index -----------------------------------------------------------
@@ -225,7 +260,7 @@ class HashIndex:
 
 @dataclass(frozen=True)
 class PhotoSettings:
-    store: LocalStore
+    store: LocalStore | S3Store
     timezone: ZoneInfo
     index: HashIndex
 

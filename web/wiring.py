@@ -6,10 +6,11 @@ from pathlib import Path
 
 from flask import current_app
 
+from dispatch.complaints import ComplaintPolicy
 from dispatch.geocode_cache import SqlGeocodeCache
 from dispatch.geocoding import from_config
 from dispatch.intake import IntakeSettings
-from dispatch.photos import HashIndex, LocalStore, PhotoSettings
+from dispatch.photos import HashIndex, LocalStore, PhotoSettings, S3Store
 from dispatch.planning import PlanningSettings
 from dispatch.sla import SlaPolicy
 from web.extensions import db
@@ -27,6 +28,7 @@ def intake_settings() -> IntakeSettings:
             planning=planning_settings() if app.config["AUTO_ASSIGN_ON_INTAKE"] else None,
             proof_photos_default=app.config["PROOF_PHOTOS_REQUIRED"],
             proof_photos=app.config["PROOF_PHOTOS_BY_CATEGORY"],
+            complaints=ComplaintPolicy.from_config(app.config),
         )
         app.extensions["intake_settings"] = settings
     return settings
@@ -40,12 +42,26 @@ def planning_settings() -> PlanningSettings:
     return settings
 
 
+def photo_store(config) -> LocalStore | S3Store:
+    """PHOTO_STORAGE_URL=s3://bucket/prefix selects an S3-compatible store; else the directory."""
+    url = config.get("PHOTO_STORAGE_URL") or ""
+    if url:
+        return S3Store.from_url(
+            url,
+            endpoint_url=config.get("S3_ENDPOINT_URL"),
+            region_name=config.get("S3_REGION"),
+            aws_access_key_id=config.get("S3_ACCESS_KEY_ID"),
+            aws_secret_access_key=config.get("S3_SECRET_ACCESS_KEY"),
+        )
+    return LocalStore(Path(config["PHOTO_STORAGE_DIR"]))
+
+
 def photo_settings() -> PhotoSettings:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.extensions.get("photo_settings")
     if settings is None:
         settings = app.extensions["photo_settings"] = PhotoSettings(
-            store=LocalStore(Path(app.config["PHOTO_STORAGE_DIR"])),
+            store=photo_store(app.config),
             timezone=app.config["TIMEZONE"],
             index=HashIndex(),
         )

@@ -3,6 +3,7 @@
 from web.api import (  # noqa: F401  (each adds its routes to bp)
     auth,
     board,  # noqa: F401  (the live board's snapshot)
+    complaints,
     customer_loop,
     customers,
     kpis,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import Schema, abort, fields
 from apiflask.validators import Length, OneOf, Range
 from flask import url_for
+from marshmallow import ValidationError, validates_schema
 
 from core.db import utcnow
 from dispatch import customer
@@ -41,6 +42,19 @@ class CallbackIn(Schema):
     score = fields.Integer(load_default=None, allow_none=True, validate=Range(1, 5))
     problems = fields.List(fields.String(validate=OneOf(customer.PROBLEMS)), load_default=list)
     note = fields.String(load_default="", validate=Length(max=2000))
+    retry_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "not reached: when to try again (ISO 8601 with offset), in the future and at most "
+            "7 days ahead; default in 4 hours"
+        },
+    )
+
+    @validates_schema
+    def _retry_only_when_not_reached(self, data: dict, **kwargs) -> None:
+        if data.get("retry_at") is not None and data.get("reached"):
+            raise ValidationError("only when the customer was not reached (reached: false)", "retry_at")
 
 
 class CallbackQuery(PageQuery):
@@ -83,7 +97,9 @@ def callback_queue(args: dict):
     """Completed orders waiting for a callback: completed `after_days` ago (3 by default)
     without a counted survey answer, and no retry pending."""
     actor = current_actor()
-    page = customer.callback_queue(db.session, utcnow(), args["after_days"], args["page"], args["per_page"])
+    page = customer.callback_queue(
+        db.session, utcnow(), args["after_days"], args["page"], args["per_page"], actor=actor
+    )
     return page_out(page, lambda o: order_out(o, actor))
 
 
@@ -94,7 +110,7 @@ def callback_queue(args: dict):
 @bp.doc(security=SECURITY, responses={409: "not completed, or changed since read"})
 def record_callback(order_id: int, body: dict):
     """Record a callback: resolved → closed; not resolved or a procedure problem → returned
-    for a second visit; not reached → retried in 4 hours."""
+    for a second visit; not reached → retried at `retry_at` (in 4 hours by default)."""
     actor = current_actor()
     _, order = customer.record_callback(db.session, order_id, actor, **body)
     return order_out(order, actor)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from core import accounts, audit
 from core.accounts import User
 from core.pagination import paginate
+from dispatch.permissions import can_manage_roster
 from technicians import services as network
 from technicians.models import Outlet
 from web.api.base import SECURITY, bp
@@ -48,8 +49,7 @@ def _actor_id() -> int | None:
 
 def _check_outlet_scope(outlet_id: int) -> None:
     """A dispatcher tied to one outlet manages only that outlet's technicians."""
-    actor = current_actor()
-    if actor.role == "dispatcher" and actor.outlet_id not in (None, outlet_id):
+    if not can_manage_roster(current_actor(), outlet_id):
         abort(403, "you may manage only your own outlet's technicians")
 
 
@@ -69,7 +69,7 @@ def list_skills():
 @roles_required(*ADMIN)
 @bp.input(SkillIn, arg_name="body")
 @bp.output(SkillOut, status_code=201)
-@bp.doc(security=SECURITY)
+@bp.doc(security=SECURITY, responses={409: "the code is taken"})
 def create_skill(body: dict):
     """Add a skill to the managed list."""
     return network.create_skill(db.session, body["code"], body["name_en"], body["name_zh"], actor_id=_actor_id())
@@ -93,7 +93,7 @@ def list_outlets(args: dict):
 @roles_required(*ADMIN)
 @bp.input(OutletIn, arg_name="body")
 @bp.output(OutletOut, status_code=201)
-@bp.doc(security=SECURITY)
+@bp.doc(security=SECURITY, responses={409: "the code is taken"})
 def create_outlet(body: dict):
     """Open an outlet."""
     return network.create_outlet(db.session, body, actor_id=_actor_id())
@@ -112,7 +112,7 @@ def get_outlet(outlet_id: int):
 @roles_required(*ADMIN)
 @bp.input(OutletPatch, arg_name="body")
 @bp.output(OutletOut)
-@bp.doc(security=SECURITY)
+@bp.doc(security=SECURITY, responses={409: "the code is taken"})
 def update_outlet(outlet_id: int, body: dict):
     """Change an outlet; `active: false` deactivates it."""
     return network.update_outlet(db.session, outlet_id, body, actor_id=_actor_id())
@@ -230,7 +230,7 @@ def list_users(args: dict):
 @roles_required(*ADMIN)
 @bp.input(UserIn, arg_name="body")
 @bp.output(UserOut, status_code=201)
-@bp.doc(security=SECURITY)
+@bp.doc(security=SECURITY, responses={409: "the username is taken"})
 def create_user(body: dict):
     """Create an account (password: at least 10 characters mixing letters and digits)."""
     user = accounts.create_user(

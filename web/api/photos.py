@@ -176,8 +176,8 @@ def order_authenticity(order_id: int):
 @bp.doc(security=SECURITY)
 def review_queue(args: dict):
     """Doubtful and failed orders waiting for a reviewer, oldest first."""
-    page = authenticity.review_queue(db.session, args["page"], args["per_page"])
-    return {"items": page.items, "meta": page.meta()}
+    page = authenticity.review_orders(db.session, current_actor(), args["page"], args["per_page"])
+    return {"items": [verdict for _, verdict in page.items], "meta": page.meta()}
 
 
 @bp.post("/orders/<int:order_id>/authenticity/review")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from apiflask import Schema, fields
 from apiflask.validators import Range
 
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dispatch import planning, services
 from dispatch.models import PlanProposal
-from technicians.models import Technician
+from dispatch.permissions import reaches_outlet
+from technicians.models import Outlet, Technician
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db
@@ -75,6 +76,8 @@ def propose(body: dict):
     return the proposed changes; nothing changes until the proposal is applied."""
     actor = current_actor()
     outlet_id = body["outlet_id"] if actor.outlet_id is None else actor.outlet_id
+    if outlet_id is not None and db.session.get(Outlet, outlet_id) is None:
+        raise ValidationFailed({"outlet_id": "no such outlet"})
     proposal = planning.propose(
         db.session, planning_settings(), actor, outlet_id=outlet_id, time_limit_s=body["time_limit_s"]
     )
@@ -88,7 +91,7 @@ def propose(body: dict):
 def get_proposal(proposal_id: int):
     """A stored proposal and its diff."""
     proposal = db.session.get(PlanProposal, proposal_id)
-    if proposal is None:
+    if proposal is None or not reaches_outlet(current_actor(), proposal.outlet_id):
         raise NotFound(f"plan proposal {proposal_id} not found")
     return planning.proposal_summary(proposal)
 
@@ -101,7 +104,7 @@ def apply(proposal_id: int):
     """Apply a proposal to the orders nobody changed since it was made; report the others."""
     actor = current_actor()
     proposal = db.session.get(PlanProposal, proposal_id)
-    if proposal is not None and actor.outlet_id is not None and proposal.outlet_id != actor.outlet_id:
+    if proposal is not None and not reaches_outlet(actor, proposal.outlet_id):
         raise PermissionDenied("this plan covers more than your outlet")
     result = planning.apply_proposal(db.session, proposal_id, planning_settings(), actor)
     return {"applied": result.applied, "skipped": {str(k): v for k, v in result.skipped.items()}}

@@ -4,9 +4,11 @@ from web.pages import (  # noqa: F401  (each adds its routes to bp)
     account,
     admin,
     board,  # noqa: F401  (the dispatcher's live board)
+    callbacks,  # noqa: F401  (the review clerk's callbacks)
     intake,
     kpis,
     orders,
+    reviews,  # noqa: F401  (the authenticity reviewer's page)
     tech,  # noqa: F401  (the technician's phone app)
     track,
 )

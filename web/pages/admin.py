@@ -11,6 +11,7 @@ from core import accounts, audit
 from core.accounts import Role, User
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.pagination import paginate
+from dispatch.permissions import can_manage_roster
 from technicians import services as network
 from web.auth import current_actor, roles_required
 from web.extensions import db
@@ -148,7 +149,7 @@ def admin_technician(tech_id: int):
     except DomainError:
         abort(404)
     actor = current_actor()
-    may_edit = actor.role == "admin" or (actor.role == "dispatcher" and actor.outlet_id in (None, tech.outlet_id))
+    may_edit = can_manage_roster(actor, tech.outlet_id)
     form = _technician_form(tech)
     if request.method == "POST":
         if not may_edit:
@@ -172,7 +173,7 @@ def admin_add_leave(tech_id: int):
     form = LeaveForm()
     actor = current_actor()
     tech = network.get_technician(db.session, tech_id)
-    if actor.role == "dispatcher" and actor.outlet_id not in (None, tech.outlet_id):
+    if not can_manage_roster(actor, tech.outlet_id):
         abort(403)
     if form.validate_on_submit():
         try:
@@ -194,7 +195,7 @@ def admin_remove_leave(tech_id: int, leave_id: int):
     """Cancel recorded leave."""
     actor = current_actor()
     tech = network.get_technician(db.session, tech_id)
-    if actor.role == "dispatcher" and actor.outlet_id not in (None, tech.outlet_id):
+    if not can_manage_roster(actor, tech.outlet_id):
         abort(403)
     network.remove_leave(db.session, tech_id, leave_id, actor_id=actor.user_id)
     flash(_("Leave removed."), "info")

@@ -6,13 +6,14 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from core.db import utcnow
-from core.errors import Conflict, DomainError, ValidationFailed
-from dispatch import deadlines, planning, queries, services
+from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from dispatch import complaints, deadlines, planning, privacy, queries, services
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
 from technicians.services import list_outlets, list_technicians
+from web.api.complaints import complaint_policy
 from web.auth import ANY_ROLE, current_actor, roles_required
-from web.extensions import db
+from web.extensions import csrf, db
 from web.forms import TransitionForm
 from web.pages.base import bp
 from web.wiring import planning_settings
@@ -61,12 +62,58 @@ def order_detail(order_id: int):
         rank = {s.technician_id: i for i, s in enumerate(suggestions)}
         technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
     events = queries.order_events(db.session, order.id)
-    clocks = deadlines.order_clocks(db.session, order.id)
+    clocks = [c for c in deadlines.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
+    complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None
     return render_template(
         "order.html", order=order, events=events, actions=actions, technicians=technicians,
         suggestions={s.technician_id: s for s in suggestions}, no_fit=no_fit, form=TransitionForm(),
-        clocks=clocks, now=utcnow(),
+        clocks=clocks, now=utcnow(), complaint=complaint, complaint_policy=complaint_policy(),
     )  # fmt: skip
+
+
+@bp.post("/orders/<int:order_id>/complaint")
+@roles_required("admin", "dispatcher", "manager")
+def order_complaint(order_id: int):
+    """The complaint panel's forms: open, escalate, hand over, milestone, compensation."""
+    csrf.protect()
+    f, actor, policy = request.form, current_actor(), complaint_policy()
+    try:
+        services.get_order(db.session, order_id, actor)  # someone else's order: 404 before any form is read
+    except NotFound:
+        abort(404)
+    steps = {
+        "open": lambda: complaints.open_complaint(db.session, order_id, actor, policy, summary=f.get("summary", "")),
+        "escalate": lambda: complaints.escalate(db.session, order_id, actor, reason=f.get("reason", "")),
+        "transfer": lambda: complaints.transfer(
+            db.session, order_id, actor, to_user_id=_int_arg_of(f, "to_user_id") or 0, reason=f.get("reason", "")
+        ),
+        "milestone": lambda: complaints.record_milestone(
+            db.session, order_id, actor, milestone=f.get("milestone", ""), note=f.get("note", "")
+        ),
+        "compensation": lambda: complaints.add_compensation(
+            db.session, order_id, actor, policy, amount=f.get("amount", ""), reason=f.get("reason", ""),
+            paid_first=f.get("paid_first") == "1", approve=f.get("approve") == "1",
+        ),
+        "approve": lambda: complaints.approve_compensation(db.session, _int_arg_of(f, "compensation_id") or 0, actor, policy),
+        "settle": lambda: complaints.settle_compensation(db.session, _int_arg_of(f, "compensation_id") or 0, actor),
+    }  # fmt: skip
+    step = steps.get(f.get("step", ""))
+    if step is None:
+        abort(400)
+    try:
+        step()
+    except ValidationFailed as exc:
+        flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
+    except (Conflict, PermissionDenied, NotFound) as exc:
+        flash(_(exc.message), "error")
+    else:
+        flash(_("Done."), "info")
+    return redirect(url_for("pages.order_detail", order_id=order_id) + "#complaint")
+
+
+def _int_arg_of(form, name: str) -> int | None:
+    value = form.get(name, "")
+    return int(value) if value.isdigit() else None
 
 
 @bp.post("/orders/<int:order_id>/transition")
@@ -100,4 +147,5 @@ def customer_page(customer_id: int):
         file = queries.customer_file(db.session, current_actor(), customer_id)
     except DomainError:
         abort(404)
-    return render_template("customer.html", file=file)
+    privacy.record_customer_view(db.session, current_actor(), customer_id, "page")
+    return render_template("customer.html", file=file, sees_contact=privacy.sees_contact(current_actor()))

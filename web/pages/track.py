@@ -1,5 +1,6 @@
-"""The customer's tracking page: status and ETA, a note, cancel, the survey. No login: the
-link itself is the key, so every view and action is rate-limited."""
+"""The customer's tracking page: status and ETA (kept live over Socket.IO by
+web/static/track.js), a note, cancel, reschedule, the survey. No login: the link itself is
+the key, so every view and action is rate-limited."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from flask_login import current_user
 from core.errors import Conflict, NotFound, ValidationFailed
 from dispatch import customer
 from web.extensions import csrf, db, limiter
+from web.labels import Labels
 from web.pages.base import bp
+from web.realtime_tracking import public_update
 
 TRACK_LIMIT = "30 per minute"
 
@@ -32,11 +35,15 @@ def _view(token: str):
 def track(token: str):
     """What the customer sees behind their link."""
     order = _view(token)
-    return render_template("track.html", token=token, view=customer.customer_view(db.session, order))
+    live = public_update(db.session, order, current_app.config["TIMEZONE"])
+    status_labels = {code: str(label) for code, label in Labels.status.items()}
+    view = customer.customer_view(db.session, order)
+    return render_template("track.html", token=token, view=view, live=live, status_labels=status_labels)
 
 
 def _act(token: str, action) -> object:
     csrf.protect()
+    _view(token)  # a wrong or expired link is 404/410 before its form is even read
     try:
         action()
     except ValidationFailed as exc:
