@@ -98,6 +98,7 @@ KPI = {
     "satisfaction": _l("Satisfaction"),
     "compliance": _l("Compliance"),
     "authenticity": _l("Authenticity"),
+    "repeat_repairs": _l("Repeat repairs"),
 }
 GEOCODE = {"ok": _l("located"), "failed": _l("geocoder unavailable"), "not_found": _l("address not found")}
 

@@ -464,3 +464,96 @@ def test_screenshots_of_the_board_with_demo_data(browser, live_server, contexts)
         expect(page.locator("#panel-events tr").first).to_be_visible()
         page.wait_for_timeout(300)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-order.png"))
+
+
+# --- (e) keyboard focus survives redraws ------------------------------------------------------
+
+
+def test_a_focused_row_keeps_its_order_through_a_redraw_and_enter_opens_it(
+    browser, live_server, live_network, contexts
+):
+    base, _ = live_server
+    dispatcher = token(base, "dispatcher")
+    first = new_order(base, dispatcher, "13800138000")
+    second = new_order(base, dispatcher, "13800138001")
+    context, page = open_board(browser, base)
+    contexts.append(context)
+    row = order_item(page, first["id"])
+    row.focus()
+    page.evaluate("document.activeElement.dataset.before = 'redraw'")  # marks the node focused now
+    # An event about the focused order redraws the queue: its row is a new node.
+    status, first = call(base, "POST", f"/api/orders/{first['id']}/priority", dispatcher,
+                         {"priority": "urgent", "version": first["version"]})  # fmt: skip
+    assert status == 200, first
+    expect(row).to_contain_text("Urgent")
+    expect(page.locator('#queue-list li[data-before="redraw"]')).to_have_count(0)
+    assert page.evaluate("document.activeElement.dataset.orderId") == str(first["id"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#panel-number")).to_have_text(first["number"])
+    expect(page.locator("#priority-select")).to_have_value("urgent")  # the panel reads the current data
+
+    # The focused order leaves the queue (assigned elsewhere): Enter opens nothing — in
+    # particular not the order that moved up into its place.
+    page.locator("#order-panel .panel-close").click()
+    order_item(page, first["id"]).focus()
+    move(base, dispatcher, first, "assign", technician_id=live_network["techs"][1])
+    expect(order_item(page, first["id"])).to_have_count(0)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    expect(page.locator("#order-panel")).to_be_hidden()
+    # Focus is on the list, so the keyboard goes on from there: Tab reaches the next row.
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#panel-number")).to_have_text(second["number"])
+
+
+# --- (f) the risk watch -------------------------------------------------------------------------
+
+
+def test_the_board_lists_teams_on_the_risk_watch_with_links_to_the_orders_behind(
+    browser, live_server, live_network, contexts
+):
+    base, _ = live_server
+    dispatcher = token(base, "dispatcher")
+    order = new_order(base, dispatcher, "13800138000")
+    south_tech = live_network["techs"][1]
+    move(base, dispatcher, order, "assign", technician_id=south_tech)  # this month: 1 order, none done in 24 h
+    context, page = open_board(browser, base)
+    contexts.append(context)
+    watched = []
+    page.on("request", lambda r: watched.append(r.url) if "/api/kpis/risk-watch" in r.url else None)
+    item = page.locator(f'#risk-watch li[data-kind="technician"][data-key="{south_tech}"]')
+    expect(item).to_contain_text("Tech 2")
+    reason = item.locator('a.risk-reason[data-figure="completion_24h_rate"]')
+    expect(reason).to_have_text("24-hour completion 0%, below 85%")
+    href = reason.get_attribute("href")
+    assert f"technician_id={south_tech}&kpi=completion_24h" in href
+    expect(page.locator('#risk-watch li[data-kind="outlet"]')).to_have_count(1)
+    # Events keep the queues current but do not reload the monthly watch.
+    second = new_order(base, dispatcher, "13800138001")
+    expect(order_item(page, second["id"])).to_be_visible()
+    assert watched == []
+    page.goto(base + href)
+    expect(page.locator("body")).to_contain_text(order["number"])
+
+
+def test_an_admin_changes_a_risk_threshold_on_the_kpi_page_and_the_watch_follows(
+    browser, live_server, live_network, contexts
+):
+    base, _ = live_server
+    dispatcher = token(base, "dispatcher")
+    order = new_order(base, dispatcher, "13800138000")
+    move(base, dispatcher, order, "assign", technician_id=live_network["techs"][1])
+    context, page = open_board(browser, base, username="admin")
+    contexts.append(context)
+    page.goto(f"{base}/kpis")
+    risks = page.locator("#technician-kpis td.risks")
+    expect(risks).to_contain_text("24-hour completion 0%, below 85%")
+    page.locator("#risk-completion_24h_rate").fill("0")  # percent on the form
+    page.locator("#risk-min_orders").fill("1")
+    page.get_by_role("button", name="Save thresholds").click()
+    expect(page.locator("#risk-thresholds")).to_contain_text("Version 1.")
+    expect(page.locator("#risk-completion_24h_rate")).to_have_value("0")
+    expect(risks).not_to_contain_text("24-hour completion")
+    status, body = call(base, "GET", "/api/kpi-risk-thresholds", dispatcher)
+    assert status == 200 and body["thresholds"]["completion_24h_rate"] == 0 and body["thresholds"]["min_orders"] == 1

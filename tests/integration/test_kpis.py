@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from core.accounts import Actor
 from dispatch import customer, kpis
@@ -207,4 +208,246 @@ def test_a_closed_month_does_not_change_when_old_orders_do(client, auth, month, 
 def test_the_page_flags_teams_at_risk(client, auth, month):
     auth.login("manager")
     html = client.get("/kpis?month=2026-11").get_data(as_text=True)
-    assert "completion_24h_rate below 85%" in html and "authenticity_rate below 90%" in html
+    assert "24-hour completion 40%, below 85%" in html and "Authenticity 75%, below 90%" in html
+    assert "Returns 25%, above 10%" in html  # d was returned: 1 of 4 completed orders
+    assert f"/kpis/orders?month=2026-11&amp;technician_id={month['tech']}&amp;kpi=authenticity" in html  # a risk sign
+    assert f"/kpis/orders?month=2026-11&amp;kpi=compliance&amp;technician_id={month['tech']}" in html  # a cell
+    # Everyone sees the thresholds; only an admin can change them.
+    assert 'id="risk-completion_24h_rate" name="completion_24h_rate" value="85"' in html
+    assert "Save thresholds" not in html and " disabled>" in html
+
+
+def test_the_return_rate_counts_completed_orders_returned_as_unqualified(db_session, month):
+    (row,) = kpis.monthly(db_session, "2026-11", "technician", TZ)
+    assert row.return_rate == 0.25  # d of a, b, d, f
+    db_session.rollback()
+
+
+def test_risk_signs_follow_the_thresholds_given():
+    figures = {"orders": 5, "completion_24h_rate": 0.8, "return_rate": 0.2, "satisfaction_rate": None}
+    before = {"orders": 9, "completion_24h_rate": 0.95, "return_rate": 0.05}
+    signs = kpis.risk_signs(figures, before)
+    assert [(s.figure, s.kind) for s in signs] == [
+        ("completion_24h_rate", "below"), ("return_rate", "above"),
+        ("completion_24h_rate", "fell"), ("return_rate", "rose"),
+    ]  # fmt: skip
+    assert signs[3].value == 0.15
+    lenient = {"completion_24h_rate": 0.5, "return_rate": 0.5, "change_points": 0.2}
+    assert kpis.risk_signs(figures, before, lenient) == []
+    assert kpis.risk_signs(figures, before, {"min_orders": 6}) == []  # too few orders to judge
+    assert kpis.risk_threshold_errors({"return_rate": 1.5, "min_orders": 2.5, "speed": 1, "change_points": "x"}) == {
+        "return_rate": "must be between 0 and 1", "min_orders": "must be a whole number",
+        "speed": "unknown threshold; use " + ", ".join(kpis.RISK_DEFAULTS), "change_points": "must be a number",
+    }  # fmt: skip
+
+
+def test_an_admin_sets_the_risk_thresholds_and_the_watch_follows_them(app, client, auth, month):
+    admin, manager, tech_token = auth.token("admin"), auth.token("manager"), auth.token("tech1")
+    api = app.test_client()  # bearer calls, apart from the browser session below
+    current = api.get("/api/kpi-risk-thresholds", headers=manager).get_json()
+    assert current["version"] is None and current["thresholds"] == kpis.RISK_DEFAULTS
+
+    watch = api.get("/api/kpis/risk-watch?month=2026-11", headers=manager).get_json()
+    tech = next(i for i in watch["items"] if i["kind"] == "technician")
+    assert tech["key"] == month["tech"] and tech["orders"] == 5
+    assert [(r["figure"], r["kind"]) for r in tech["reasons"]] == [
+        ("completion_24h_rate", "below"), ("satisfaction_rate", "below"), ("compliance_rate", "below"),
+        ("authenticity_rate", "below"), ("return_rate", "above"),
+    ]  # fmt: skip
+    returns = tech["reasons"][-1]
+    assert returns["text"] == "Returns 25%, above 10%"
+    auth.login("manager")
+    assert "returned as unqualified" in client.get(returns["url"]).get_data(as_text=True)  # the orders behind it
+    assert {i["kind"] for i in watch["items"]} == {"outlet", "technician"}
+
+    # Bad values: a 400 naming each field, and nothing stored.
+    bad = api.post("/api/kpi-risk-thresholds", headers=admin,
+                   json={"completion_24h_rate": 1.5, "change_points": 0, "min_orders": -1})  # fmt: skip
+    assert bad.status_code == 400, bad.get_json()
+    assert bad.get_json()["detail"]["json"] == {
+        "completion_24h_rate": ["must be between 0 and 1"], "change_points": ["must be between 0.01 and 1"],
+        "min_orders": ["must be between 0 and 10000"],
+    }  # fmt: skip
+    for body, field in (({"return_rate": "lots"}, "return_rate"), ({"speed": 1}, "speed"), ({}, "thresholds")):
+        response = api.post("/api/kpi-risk-thresholds", json=body, headers=admin)
+        assert response.status_code == 400 and field in response.get_json()["detail"]["json"], response.get_json()
+    assert api.get("/api/kpi-risk-thresholds", headers=manager).get_json()["version"] is None
+    assert api.post("/api/kpi-risk-thresholds", json={"return_rate": 0.5}, headers=manager).status_code == 403
+
+    # A lenient admin: late completions only below 30 %, returns only above 50 %.
+    saved = api.post("/api/kpi-risk-thresholds", json={"completion_24h_rate": 0.3, "return_rate": 0.5}, headers=admin)
+    assert saved.status_code == 201, saved.get_json()
+    assert saved.get_json()["version"] == 1
+    assert saved.get_json()["thresholds"] == kpis.RISK_DEFAULTS | {"completion_24h_rate": 0.3, "return_rate": 0.5}
+    watch = api.get("/api/kpis/risk-watch?month=2026-11", headers=manager).get_json()
+    tech = next(i for i in watch["items"] if i["kind"] == "technician")
+    assert watch["thresholds_version"] == 1
+    assert {r["figure"] for r in tech["reasons"]} == {"satisfaction_rate", "compliance_rate", "authenticity_rate"}
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    assert "24-hour completion 40%, below" not in html and 'name="completion_24h_rate" value="30"' in html
+
+    # Teams with fewer than six orders are not judged: nobody is on the watch.
+    assert api.post("/api/kpi-risk-thresholds", json={"min_orders": 6}, headers=admin).status_code == 201
+    assert api.get("/api/kpis/risk-watch?month=2026-11", headers=manager).get_json()["items"] == []
+    assert api.get("/api/kpi-risk-thresholds", headers=manager).get_json()["thresholds"]["completion_24h_rate"] == 0.3
+    assert api.get("/api/kpis/risk-watch?month=2026-13", headers=manager).status_code == 400
+    assert api.get("/api/kpis/risk-watch", headers=tech_token).status_code == 403
+
+
+def test_the_admin_sees_the_threshold_form(client, auth, month):
+    auth.login("admin")
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    assert "Save thresholds" in html and 'name="min_orders" value="0"' in html
+
+
+# --- repeat repairs -----------------------------------------------------------------------
+
+S0 = datetime(2026, 9, 10, 2, 0, tzinfo=UTC)  # a September of repairs, apart from the November above
+
+
+@pytest.fixture
+def repeats(app, network, auth, db_session):
+    """Five September repairs by tech2; which of them came back is known by hand."""
+    headers = auth.token("dispatcher")
+    tech2, tech1 = network.techs[1], network.techs[0]
+    me = Actor(tech2.user_id, "technician", technician_id=tech2.id)
+
+    def order(when: datetime, phone: str, product: str = "water_heater", **kw) -> int:
+        return intake_at(
+            app, headers, when, phone=phone, product_category=product, lat=ADDRESS[0], lon=ADDRESS[1], **kw
+        )
+
+    def move(oid: int, action: str, at: datetime, actor=None, **kw) -> None:
+        version = db_session.get(WorkOrder, oid).version
+        transition(db_session, oid, action, actor or me, version=version, now=at, **kw)
+
+    def repair(when: datetime, phone: str) -> tuple[int, datetime]:
+        """A repair by tech2, completed 5 hours after intake."""
+        oid = order(when, phone)
+        move(oid, "assign", when + timedelta(minutes=1), Actor(None, "dispatcher"), technician_id=tech2.id)
+        for action, minutes in (("accept", 2), ("contact", 10), ("depart", 200)):
+            move(oid, action, when + timedelta(minutes=minutes))
+        move(oid, "arrive", when + timedelta(minutes=240), position=Position(*ADDRESS, 10.0))
+        done = when + timedelta(hours=5)
+        move(oid, "complete", done)
+        return oid, done
+
+    # p: the water heater came back 15 days after the repair (the new order went to tech1).
+    p, p_done = repair(S0, "13900200001")
+    p_again = order(p_done + timedelta(days=15), "13900200001")
+    move(p_again, "assign", p_done + timedelta(days=15, minutes=1), Actor(None, "dispatcher"), technician_id=tech1.id)
+    # q: the same product again exactly 30 days after completion — not "within 30 days".
+    q, q_done = repair(S0 + timedelta(days=1), "13900200002")
+    order(q_done + timedelta(days=30), "13900200002")
+    # r: another product of the same customer 3 days later — not a repeat of this repair.
+    r, r_done = repair(S0 + timedelta(days=2), "13900200003")
+    order(r_done + timedelta(days=3), "13900200003", product="air_conditioner")
+    # s: the same product came back after 2 days but the customer cancelled that order.
+    s, s_done = repair(S0 + timedelta(days=3), "13900200004")
+    s_again = order(s_done + timedelta(days=2), "13900200004")
+    token = customer.issue_tracking_token(db_session.get(WorkOrder, s_again))
+    db_session.commit()
+    customer.cancel_by_customer(db_session, token, "fixed itself", now=s_done + timedelta(days=2, minutes=5))
+    # t: came back 29 days 23 hours later, as an installation, then as a repair: the repair counts.
+    t, t_done = repair(S0 + timedelta(days=4), "13900200005")
+    order(t_done + timedelta(days=20), "13900200005", issue_category="installation")
+    t_again = order(t_done + timedelta(days=29, hours=23), "13900200005")
+    db_session.rollback()
+    return {"p": p, "p_again": p_again, "q": q, "r": r, "s": s, "t": t, "t_again": t_again,
+            "tech2": tech2.id, "tech1": tech1.id}  # fmt: skip
+
+
+def test_a_repair_that_comes_back_within_30_days_counts_against_the_first_technician(db_session, repeats):
+    rows = {r.key: r for r in kpis.monthly(db_session, "2026-09", "technician", TZ)}
+    mine = rows[repeats["tech2"]]
+    assert mine.repairs == 5  # p, q, r, s, t completed; p_again (September, tech1) is still open
+    assert (
+        mine.repeat_rate == 0.4
+    )  # p (15 days) and t (29 days 23 h); not q (30 days), r (other product), s (cancelled)
+    assert rows[repeats["tech1"]].repairs == 0 and rows[repeats["tech1"]].repeat_rate is None
+    (everyone,) = kpis.monthly(db_session, "2026-09", "all", TZ)
+    assert (everyone.repairs, everyone.repeat_rate) == (5, 0.4)
+    db_session.rollback()
+
+
+def test_the_repeat_drill_down_names_the_later_order(db_session, repeats):
+    numbers = dict(db_session.execute(select(WorkOrder.id, WorkOrder.number)).all())
+    rows = {
+        r["order_id"]: r
+        for r in kpis.drill_down(db_session, "2026-09", "repeat_repairs", TZ, technician_id=repeats["tech2"])
+    }
+    assert set(rows) == {repeats[k] for k in "pqrst"}
+    assert {oid for oid, r in rows.items() if not r["passed"]} == {repeats["p"], repeats["t"]}
+    assert rows[repeats["p"]]["reasons"] == [f"repaired again: {numbers[repeats['p_again']]}, 15 days after completion"]
+    assert rows[repeats["t"]]["reasons"] == [f"repaired again: {numbers[repeats['t_again']]}, 29 days after completion"]
+    assert rows[repeats["q"]]["reasons"] == []
+    db_session.rollback()
+
+
+def test_repeat_repairs_in_the_api_exports_page_and_risk_watch(app, client, auth, repeats):
+    manager, admin = auth.token("manager"), auth.token("admin")
+    api = app.test_client()
+    items = api.get("/api/kpis?month=2026-09&by=technician", headers=manager).get_json()["items"]
+    mine = next(i for i in items if i["key"] == repeats["tech2"])
+    assert (mine["repairs"], mine["repeat_rate"]) == (5, 0.4)
+    header, first = (
+        api.get("/api/kpis/export.csv?month=2026-09&by=all", headers=manager).get_data(as_text=True).splitlines()[:2]
+    )
+    assert "repeat_rate" in header.split(",")
+    assert first.split(",")[header.split(",").index("repeat_rate")] == "0.4"
+    drill = api.get(
+        f"/api/kpis/orders?month=2026-09&kpi=repeat_repairs&technician_id={repeats['tech2']}", headers=manager
+    )
+    assert drill.status_code == 200 and sum(not o["passed"] for o in drill.get_json()["items"]) == 2
+    assert api.get("/api/kpis/orders?month=2026-09&kpi=repeats", headers=manager).status_code == 400
+
+    watch = api.get("/api/kpis/risk-watch?month=2026-09", headers=manager).get_json()
+    tech = next(i for i in watch["items"] if i["kind"] == "technician" and i["key"] == repeats["tech2"])
+    sign = next(r for r in tech["reasons"] if r["figure"] == "repeat_rate")
+    assert (sign["kind"], sign["text"]) == ("above", "Repeat repairs 40%, above 10%")
+    assert "kpi=repeat_repairs" in sign["url"]
+    auth.login("manager")
+    assert "repaired again: " in client.get(sign["url"]).get_data(as_text=True)
+    html = client.get("/kpis?month=2026-09").get_data(as_text=True)
+    assert "Repeat repairs 40%, above 10%" in html and 'name="repeat_rate" value="10"' in html
+    assert f"kpi=repeat_repairs&amp;technician_id={repeats['tech2']}" in html
+
+    # The threshold is a new, versioned setting; older versions without it mean the default.
+    bad = api.post("/api/kpi-risk-thresholds", json={"repeat_rate": 2}, headers=admin)
+    assert bad.status_code == 400 and bad.get_json()["detail"]["json"] == {"repeat_rate": ["must be between 0 and 1"]}
+    assert api.post("/api/kpi-risk-thresholds", json={"repeat_rate": 0.5}, headers=admin).status_code == 201
+    watch = api.get("/api/kpis/risk-watch?month=2026-09", headers=manager).get_json()
+    assert not any(r["figure"] == "repeat_rate" for i in watch["items"] for r in i["reasons"])
+
+
+def test_thresholds_saved_before_repeat_repairs_existed_use_its_default(db_session, network):
+    from dispatch.models import KpiRiskThresholds
+
+    old = {k: v for k, v in kpis.RISK_DEFAULTS.items() if k != "repeat_rate"} | {"return_rate": 0.2}
+    db_session.add(KpiRiskThresholds(version=1, thresholds=old, created_by_id=None))
+    db_session.commit()
+    version, thresholds = kpis.current_risk_thresholds(db_session)
+    assert (version, thresholds["repeat_rate"], thresholds["return_rate"]) == (1, 0.1, 0.2)
+    assert kpis.set_risk_thresholds(db_session, {"min_orders": 3}, actor_id=None).thresholds["repeat_rate"] == 0.1
+
+
+def test_the_trend_equals_the_monthly_figures_of_the_api(client, auth, month, repeats):
+    import json
+    import re
+
+    manager = auth.token("manager")
+    # October closed (a snapshot) between open months: the trend mixes both.
+    assert client.post("/api/kpis/close", json={"month": "2026-10"}, headers=manager).status_code == 201
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    trend = json.loads(
+        re.search(r'<script type="application/json" id="trend-data">(.*?)</script>', html, re.S).group(1)
+    )
+    assert [m["month"] for m in trend["trend"]] == kpis.last_months("2026-11", 12)
+    for point in trend["trend"]:
+        (api,) = client.get(f"/api/kpis?month={point['month']}&by=all", headers=manager).get_json()["items"]
+        assert {k: point.get(k) for k in api} == api, point["month"]
+    by_month = {m["month"]: m for m in trend["trend"]}
+    assert by_month["2026-09"]["repeat_rate"] == 0.4 and by_month["2026-09"]["orders"] == 7
+    assert by_month["2026-11"]["completion_24h_rate"] == 0.4 and by_month["2026-10"]["closed"]
+    assert by_month["2026-05"]["orders"] == 0

@@ -7,9 +7,13 @@ import io
 
 from apiflask import Schema, fields
 from apiflask.validators import OneOf, Regexp
-from flask import Response, current_app
+from flask import Response, current_app, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
+from sqlalchemy import select
 
+from core.db import utcnow
 from dispatch import kpis
 from technicians.models import Outlet, Technician
 from web.api.base import SECURITY, bp
@@ -17,10 +21,10 @@ from web.auth import current_actor, roles_required
 from web.extensions import db
 
 VIEWERS = ("admin", "manager", "dispatcher")
-MONTH = Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="use YYYY-MM, e.g. 2026-11")
+MONTH = Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", error="use YYYY-MM (years 1900-2199), e.g. 2026-11")
 COLUMNS = (
     "key", "name", "orders", "completed", "completion_24h_rate", "satisfaction_rate", "satisfaction_mean",
-    "rated", "compliance_rate", "authenticity_rate", "composite",
+    "rated", "compliance_rate", "authenticity_rate", "return_rate", "repairs", "repeat_rate", "composite",
 )  # fmt: skip
 
 
@@ -40,6 +44,12 @@ class KpiRowOut(Schema):
     rated = fields.Integer()
     compliance_rate = fields.Float(allow_none=True)
     authenticity_rate = fields.Float(allow_none=True)
+    return_rate = fields.Float(allow_none=True, metadata={"description": "completed orders returned as unqualified"})
+    repairs = fields.Integer(metadata={"description": "completed repairs (the repeat rate's denominator)"})
+    repeat_rate = fields.Float(
+        allow_none=True,
+        metadata={"description": "completed repairs whose product came back for repair within 30 days"},
+    )
     composite = fields.Float(allow_none=True, metadata={"description": "weighted mean of the four rates"})
     closed = fields.Boolean(metadata={"description": "from the month-close snapshot"})
 
@@ -52,7 +62,7 @@ class KpiTable(Schema):
 
 class DrillQuery(Schema):
     month = fields.String(required=True, validate=MONTH)
-    kpi = fields.String(required=True, validate=OneOf(kpis.KPIS))
+    kpi = fields.String(required=True, validate=OneOf(kpis.DRILLS))
     technician_id = fields.Integer(load_default=None)
     outlet_id = fields.Integer(load_default=None)
 
@@ -73,13 +83,17 @@ class DrillList(Schema):
     items = fields.List(fields.Nested(DrillRow))
 
 
+# Figures added after some months were closed: their snapshots lack them (shown as none).
+LATER_FIGURES = {"repairs": 0, "repeat_rate": None}
+
+
 def table(month: str, by: str) -> list[dict]:
     """The month's rows with a display name and composite, scoped to the caller's outlet when
     they have one. A closed month comes from its snapshot, with the weights it was scored with."""
     actor = current_actor()
     frozen = kpis.snapshot(db.session, month, by)
     if frozen is not None:
-        rows = [r | {"closed": True} for r in frozen[0]]
+        rows = [LATER_FIGURES | r | {"closed": True} for r in frozen[0]]
         if by == "all":
             rows = [r | {"key": None} for r in rows]
     else:
@@ -89,7 +103,14 @@ def table(month: str, by: str) -> list[dict]:
             for r in kpis.monthly(db.session, month, by, current_app.config["TIMEZONE"])
         ]
     if by == "technician":
-        techs = {t.id: t for t in db.session.query(Technician).filter(Technician.id.in_([r["key"] for r in rows]))}
+        techs = {
+            t.id: t
+            for t in db.session.execute(
+                select(Technician.id, Technician.name, Technician.outlet_id).where(
+                    Technician.id.in_([r["key"] for r in rows])
+                )
+            )
+        }
         rows = [
             r | {"name": techs[r["key"]].name} for r in rows if actor.outlet_id in (None, techs[r["key"]].outlet_id)
         ]
@@ -108,7 +129,7 @@ def table(month: str, by: str) -> list[dict]:
 @bp.doc(security=SECURITY)
 def kpi_table(args: dict):
     """24-hour completion, satisfaction, compliance and authenticity for a month, per
-    technician, per outlet, or overall."""
+    technician, per outlet, or overall, with the return and repeat-repair rates."""
     return {"month": args["month"], "by": args["by"], "items": table(args["month"], args["by"])}
 
 
@@ -216,3 +237,167 @@ def set_kpi_weights(body: dict):
     """New weights for the composite (a new version; closed months keep theirs)."""
     row = kpis.set_weights(db.session, body["weights"], actor_id=current_actor().user_id)
     return {"version": row.version, "weights": row.weights}
+
+
+# --- risk watch -------------------------------------------------------------------------
+
+FIGURE_LABELS = {
+    "completion_24h_rate": _l("24-hour completion"), "satisfaction_rate": _l("Satisfaction"),
+    "compliance_rate": _l("Compliance"), "authenticity_rate": _l("Authenticity"), "return_rate": _l("Returns"),
+    "repeat_rate": _l("Repeat repairs"),
+}  # fmt: skip
+# The drill-down that lists the orders behind each sign (returns show up as compliance failures).
+DRILL_KPI = {
+    "completion_24h_rate": "completion_24h", "satisfaction_rate": "satisfaction", "compliance_rate": "compliance",
+    "authenticity_rate": "authenticity", "return_rate": "compliance", "repeat_rate": "repeat_repairs",
+}  # fmt: skip
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+class RiskWording:
+    """Risk signs worded in the user's language and linked to the orders behind them.
+
+    Made once per request: a month at 2,000 technicians can show ten thousand signs, and
+    asking Babel and the URL map for each one took seconds.
+    """
+
+    def __init__(self, month: str) -> None:
+        self.month = month
+        self.drill = url_for("pages.kpi_orders_page")
+        self.labels = {name: str(label) for name, label in FIGURE_LABELS.items()}
+        self.templates = {
+            "below": _("%(figure)s %(value)s, below %(limit)s"),
+            "above": _("%(figure)s %(value)s, above %(limit)s"),
+            "fell": _("%(figure)s fell %(points)s points since last month"),
+            "rose": _("%(figure)s rose %(points)s points since last month"),
+        }
+
+    def describe(self, sign: kpis.RiskSign) -> str:
+        return self.templates[sign.kind] % {
+            "figure": self.labels[sign.figure], "value": _pct(sign.value), "limit": _pct(sign.limit),
+            "points": f"{100 * sign.value:.0f}",
+        }  # fmt: skip
+
+    def reasons(self, row: dict, before: dict | None, thresholds: dict, by: str) -> list[dict]:
+        """A team's risk signs, each worded and linked to its drill-down."""
+        query = f"?month={self.month}&{by}_id={row['key']}&kpi="
+        return [
+            {"figure": sign.figure, "kind": sign.kind, "text": self.describe(sign),
+             "url": self.drill + query + DRILL_KPI[sign.figure]}
+            for sign in kpis.risk_signs(row, before, thresholds)
+        ]  # fmt: skip
+
+
+def current_month() -> str:
+    return utcnow().astimezone(current_app.config["TIMEZONE"]).strftime("%Y-%m")
+
+
+def overall_trend(months: list[str]) -> list[dict]:
+    """The overall row of each month, as `table(month, "all")` gives it: closed months from
+    their snapshots, the open ones together in one grouped query."""
+    frozen = {m: kpis.snapshot(db.session, m, "all") for m in months}
+    open_months = [m for m in months if frozen[m] is None]
+    live = kpis.overall_by_month(db.session, open_months, current_app.config["TIMEZONE"])
+    _, weights = kpis.current_weights(db.session)
+    trend = []
+    for m in months:
+        if frozen[m] is not None:
+            rows = [LATER_FIGURES | r | {"closed": True, "key": None, "name": "all"} for r in frozen[m][0]]
+        else:
+            figures = live[m].as_dict()
+            rows = [figures | {"composite": kpis.composite(figures, weights), "closed": False, "name": "all"}]
+        trend.append({"month": m, **(rows[0] if rows else {})})
+    return trend
+
+
+def risk_watch(month: str) -> dict:
+    """Outlets and technicians flagged this month (within the caller's outlet), with reasons."""
+    version, thresholds = kpis.current_risk_thresholds(db.session)
+    previous = kpis.last_months(month, 2)[0]
+    wording = RiskWording(month)
+    items = []
+    for by in ("outlet", "technician"):
+        before = {r["key"]: r for r in table(previous, by)}
+        for row in table(month, by):
+            reasons = wording.reasons(row, before.get(row["key"]), thresholds, by)
+            if reasons:
+                items.append({"kind": by, "key": row["key"], "name": row["name"], "orders": row["orders"],
+                              "reasons": reasons})  # fmt: skip
+    return {"month": month, "thresholds_version": version, "items": items}
+
+
+class RiskWatchQuery(Schema):
+    month = fields.String(load_default=None, validate=MONTH, metadata={"description": "default: this month"})
+
+
+class RiskReason(Schema):
+    figure = fields.String()
+    kind = fields.String(metadata={"description": "below, above, fell or rose"})
+    text = fields.String()
+    url = fields.String(metadata={"description": "the KPI drill-down page behind this sign"})
+
+
+class RiskItem(Schema):
+    kind = fields.String(metadata={"description": "outlet or technician"})
+    key = fields.Integer()
+    name = fields.String()
+    orders = fields.Integer()
+    reasons = fields.List(fields.Nested(RiskReason))
+
+
+class RiskWatchOut(Schema):
+    month = fields.String()
+    thresholds_version = fields.Integer(allow_none=True)
+    items = fields.List(fields.Nested(RiskItem))
+
+
+class RiskThresholdsIn(Schema):
+    completion_24h_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
+    satisfaction_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
+    compliance_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
+    authenticity_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
+    return_rate = fields.Float(metadata={"description": "flag above this share (0–1)"})
+    repeat_rate = fields.Float(metadata={"description": "flag above this share of repairs repeated (0–1)"})
+    change_points = fields.Float(metadata={"description": "flag a figure that worsened by more (0.01–1)"})
+    min_orders = fields.Integer(metadata={"description": "teams with fewer orders are not flagged"})
+
+
+class RiskThresholdsOut(Schema):
+    version = fields.Integer(allow_none=True, metadata={"description": "none: the defaults were never changed"})
+    thresholds = fields.Dict()
+    defaults = fields.Dict()
+
+
+@bp.get("/kpis/risk-watch")
+@roles_required(*VIEWERS)
+@bp.input(RiskWatchQuery, location="query", arg_name="args")
+@bp.output(RiskWatchOut)
+@bp.doc(security=SECURITY)
+def kpi_risk_watch(args: dict):
+    """Technicians and outlets whose month crosses a risk threshold, each reason linked to
+    the orders behind it (the board's risk-watch panel)."""
+    return risk_watch(args["month"] or current_month())
+
+
+@bp.get("/kpi-risk-thresholds")
+@roles_required(*VIEWERS)
+@bp.output(RiskThresholdsOut)
+@bp.doc(security=SECURITY)
+def get_kpi_risk_thresholds():
+    """The risk watch's current thresholds."""
+    version, thresholds = kpis.current_risk_thresholds(db.session)
+    return {"version": version, "thresholds": thresholds, "defaults": kpis.RISK_DEFAULTS}
+
+
+@bp.post("/kpi-risk-thresholds")
+@roles_required("admin")
+@bp.input(RiskThresholdsIn, arg_name="body")
+@bp.output(RiskThresholdsOut, status_code=201)
+@bp.doc(security=SECURITY)
+def set_kpi_risk_thresholds(body: dict):
+    """New risk-watch thresholds (a new version; the ones not given keep their value)."""
+    row = kpis.set_risk_thresholds(db.session, body, actor_id=current_actor().user_id)
+    return {"version": row.version, "thresholds": row.thresholds, "defaults": kpis.RISK_DEFAULTS}

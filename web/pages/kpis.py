@@ -7,7 +7,7 @@ from flask import current_app, render_template, request
 
 from core.db import utcnow
 from dispatch import kpis
-from web.api.kpis import table
+from web.api.kpis import FIGURE_LABELS, RiskWording, overall_trend, table
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.pages.base import bp
@@ -32,24 +32,26 @@ def kpi_page():
     """The month's KPIs per outlet and per technician."""
     month = _month_arg()
     previous = kpis.last_months(month, 2)[0]
+    version, thresholds = kpis.current_risk_thresholds(db.session)
+    wording = RiskWording(month)
     before = {(r["key"]): r for r in table(previous, "technician")}
     technicians = sorted(table(month, "technician"), key=lambda r: -(r["completion_24h_rate"] or 0))
     for row in technicians:
         old = before.get(row["key"])
         row["change"] = round((row["completion_24h_rate"] or 0) - (old["completion_24h_rate"] or 0), 4) if old else None
-        row["risks"] = kpis.risk_flags(row, old)
+        row["risks"] = wording.reasons(row, old, thresholds, "technician")
     outlets_before = {r["key"]: r for r in table(previous, "outlet")}
     outlets = table(month, "outlet")
     for row in outlets:
-        row["risks"] = kpis.risk_flags(row, outlets_before.get(row["key"]))
-    tz = current_app.config["TIMEZONE"]
-    trend = []
-    for m in kpis.last_months(month, 12):
-        (overall,) = kpis.monthly(db.session, m, "all", tz) or [None]
-        trend.append({"month": m, **(overall.as_dict() if overall else {})})
+        row["risks"] = wording.reasons(row, outlets_before.get(row["key"]), thresholds, "outlet")
+    overall = table(month, "all")
+    # The eleven months before: snapshots for closed ones, one grouped query for the open ones.
+    trend = [*overall_trend(kpis.last_months(month, 12)[:-1]), {"month": month, **(overall[0] if overall else {})}]
     return render_template(
         "kpis.html", month=month, previous=previous, outlets=outlets, technicians=technicians,
-        overall=table(month, "all"), trend=trend, scoped=current_actor().outlet_id is not None,
+        overall=overall, trend=trend, scoped=current_actor().outlet_id is not None,
+        thresholds=thresholds, thresholds_version=version, figure_labels=FIGURE_LABELS,
+        can_set_thresholds=current_actor().role == "admin",
     )  # fmt: skip
 
 
@@ -59,7 +61,7 @@ def kpi_orders_page():
     """The orders behind one number, with the reason each failed."""
     month = _month_arg()
     kpi = request.args.get("kpi", "completion_24h")
-    if kpi not in kpis.KPIS:
+    if kpi not in kpis.DRILLS:
         kpi = "completion_24h"
     tech = request.args.get("technician_id", "")
     outlet = request.args.get("outlet_id", "")

@@ -205,6 +205,11 @@
       showMessage(boardMessage, "");
       render();
       fitMap();
+      if (!document.body.dataset.boardReady) {
+        // "Usable": the first snapshot's queue and map markers are drawn (web/bench_board.py waits for this).
+        document.body.dataset.boardReady = "1";
+        if (window.performance && performance.mark) performance.mark("board-ready");
+      }
       drainPending();
       if (!socket) connectSocket();
     }).catch(function (err) {
@@ -300,8 +305,37 @@
     renderMap(all);
     if (state.selected != null) renderPanelFacts();
   }
+  /* Rows are keyed by order id and rebuilt on every redraw, so a row the dispatcher focused
+   * with the keyboard is a new node afterwards: remember which order had the focus, give it
+   * back to that order's new row, and let the list (not the row node) read the order id when
+   * a key is pressed — never a stale node or whichever order now sits at the same place. */
+  var queueList = document.getElementById("queue-list");
+  queueList.tabIndex = -1; // holds the focus when the focused order has left the queue
+  function rowOrderId(target) {
+    var li = target && target.closest ? target.closest("li[data-order-id]") : null;
+    return li && queueList.contains(li) ? Number(li.dataset.orderId) : null;
+  }
+  queueList.addEventListener("click", function (e) {
+    var id = rowOrderId(e.target);
+    if (id != null && state.orders[id]) openOrder(id);
+  });
+  queueList.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" && e.key !== " ") return;
+    var id = rowOrderId(document.activeElement);
+    if (id == null) return;
+    e.preventDefault();
+    if (state.orders[id]) openOrder(id);
+  });
   function renderQueue(list) {
-    var ul = document.getElementById("queue-list");
+    var ul = queueList;
+    var active = document.activeElement;
+    var focusedId = active === ul ? -1 : rowOrderId(active);
+    renderQueueRows(ul, list);
+    if (focusedId == null) return;
+    var again = focusedId >= 0 ? ul.querySelector('li[data-order-id="' + focusedId + '"]') : null;
+    (again || ul).focus({ preventScroll: true });
+  }
+  function renderQueueRows(ul, list) {
     clear(ul);
     if (!list.length) { ul.appendChild(el("li", { class: "empty" }, T.no_orders)); return; }
     list.forEach(function (o) {
@@ -320,9 +354,7 @@
         (tech ? tech.name : (o.technician_id != null ? "#" + o.technician_id : T.unassigned_short))));
       li.appendChild(row2);
       li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
-      li.tabIndex = 0;
-      li.addEventListener("click", function () { openOrder(o.id); });
-      li.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openOrder(o.id); } });
+      li.tabIndex = 0; // click and Enter are handled by the list (see rowOrderId)
       ul.appendChild(li);
     });
   }
@@ -621,9 +653,41 @@
   });
   document.getElementById("plan-discard").addEventListener("click", function () { planPanel.hidden = true; state.plan = null; });
 
+  // --- risk watch: teams flagged this month (KPI thresholds), refreshed on load and every few
+  // minutes — monthly figures do not move with each event, so events do not redraw it.
+  var riskList = document.getElementById("risk-watch");
+  var RISK_SHOWN = 15;
+  function loadRiskWatch() {
+    if (!riskList) return;
+    api("GET", riskList.dataset.api).then(function (res) {
+      clear(riskList);
+      riskList.dataset.month = res.month;
+      if (!res.items.length) { riskList.appendChild(el("li", { class: "empty" }, riskList.dataset.empty)); return; }
+      res.items.slice(0, RISK_SHOWN).forEach(function (item) {
+        var li = el("li", { "data-kind": item.kind, "data-key": String(item.key) });
+        var head = el("div", { class: "who" });
+        head.appendChild(el("strong", null, item.name));
+        head.appendChild(el("span", { class: "muted" }, " · " + riskList.dataset[item.kind]));
+        li.appendChild(head);
+        item.reasons.forEach(function (r) {
+          li.appendChild(el("a", { href: r.url, class: "risk-reason", "data-figure": r.figure, target: "_blank", rel: "noopener" }, r.text));
+        });
+        riskList.appendChild(li);
+      });
+      if (res.items.length > RISK_SHOWN) {
+        var more = el("li", { class: "more" });
+        more.appendChild(el("a", { href: "/kpis?month=" + encodeURIComponent(res.month) }, "+" + (res.items.length - RISK_SHOWN) + " " + riskList.dataset.more));
+        riskList.appendChild(more);
+      }
+    }).catch(function () { /* kept as it was; the next refresh tries again */ });
+  }
+  loadRiskWatch();
+  setInterval(loadRiskWatch, 5 * 60000);
+
   // --- start ---------------------------------------------------------------------------------
   setConnection("connecting");
   loadSnapshot();
   // For tests and the curious: a read-only look at the board's state.
-  window.dispatchBoard = { state: state, catchUp: catchUp, reload: loadSnapshot, socket: function () { return socket; } };
+  window.dispatchBoard = { state: state, catchUp: catchUp, reload: loadSnapshot, socket: function () { return socket; },
+    riskWatch: loadRiskWatch };
 })();
