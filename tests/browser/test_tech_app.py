@@ -97,6 +97,7 @@ def add_photo(page) -> None:
 
 def test_a_job_from_acceptance_to_completion(browser, live_server, live_network, phone):
     base, app = live_server
+    app.config["TECH_POSITION_EVERY_S"] = 1
     dispatcher = token(base, "dispatcher")
     me = live_network["techs"][1]
     # Yesterday's visit to the same customer at the same address: history on the phone.
@@ -145,7 +146,9 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     expect_status(page, "accepted")
     tap_action(page, "contact")
     expect(page.locator('#order-actions button[data-action="contact"]')).to_contain_text("✓")
-    tap_action(page, "depart")
+    # En route, the phone reports where it is (the customer's live ETA comes from it).
+    with page.expect_request(lambda r: r.url.endswith("/api/tech/position") and r.method == "POST", timeout=15000):
+        tap_action(page, "depart")
     expect_status(page, "en_route")
     tap_action(page, "arrive")
     expect_status(page, "on_site")

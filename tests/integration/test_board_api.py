@@ -199,3 +199,19 @@ def test_the_map_tile_url_comes_from_the_configuration(app, network):
     html = client.client.get("/board").get_data(as_text=True)
     settings = json.loads(re.search(r'id="board-settings">(.*?)</script>', html, re.S)[1])
     assert settings["tile_url"] == "https://tiles.example/{z}/{x}/{y}.png"
+
+
+def test_the_snapshot_is_compressed_for_browsers_that_accept_it_and_html_is_not(app, api, dispatcher, network):
+    import gzip
+    import json
+
+    for i in range(30):
+        create_order(api, dispatcher, phone=f"1390013{i:04d}")
+    plain = api.get("/api/board", headers=dispatcher)
+    packed = api.get("/api/board", headers={**dispatcher, "Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert len(packed.data) < len(plain.data) / 3
+    unpacked = json.loads(gzip.decompress(packed.data))
+    assert unpacked["orders"] == plain.get_json()["orders"] and len(unpacked["orders"]) == 30
+    page = api.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in page.headers  # pages carry the CSRF token: not compressed (BREACH)

@@ -19,6 +19,7 @@ from core.db import utcnow
 from dispatch.lifecycle import OPEN, Status
 from dispatch.models import WorkOrder, WorkOrderEvent
 from dispatch.permissions import scope_orders
+from dispatch.privacy import mask_phone, sees_contact
 from technicians.models import Technician
 from technicians.services import list_outlets, list_skills
 from web.api.base import SECURITY, bp
@@ -105,6 +106,14 @@ class BoardOut(Schema):
     skills = fields.List(fields.Nested(BoardSkill))
 
 
+BOARD_COLUMNS = (
+    WorkOrder.id, WorkOrder.number, WorkOrder.status, WorkOrder.priority, WorkOrder.version,
+    WorkOrder.required_skill, WorkOrder.outlet_id, WorkOrder.technician_id, WorkOrder.contact_name,
+    WorkOrder.contact_phone, WorkOrder.address, WorkOrder.lat, WorkOrder.lon, WorkOrder.created_at,
+    WorkOrder.due_at, WorkOrder.completed_at,
+)  # fmt: skip
+
+
 def snapshot(
     session, actor: Actor, risk_hours: float, locale: str = "en", now: datetime | None = None
 ) -> dict[str, Any]:
@@ -118,13 +127,12 @@ def snapshot(
     """
     now = now or utcnow()
     last_seq = session.scalar(select(func.coalesce(func.max(WorkOrderEvent.seq), 0)))
-    orders = list(
-        session.scalars(
-            scope_orders(select(WorkOrder), actor)
-            .where(WorkOrder.status.in_(BOARD_STATUSES))
-            .order_by(WorkOrder.due_at, WorkOrder.id)
-        )
-    )
+    # Plain rows, not ORM objects: a city's board is thousands of orders, read on every load.
+    orders = session.execute(
+        scope_orders(select(*BOARD_COLUMNS), actor)
+        .where(WorkOrder.status.in_(BOARD_STATUSES))
+        .order_by(WorkOrder.due_at, WorkOrder.id)
+    ).all()
     techs_query = (
         select(Technician)
         .options(selectinload(Technician.skills), selectinload(Technician.outlet))
@@ -154,7 +162,7 @@ def snapshot(
                 "outlet_id": o.outlet_id,
                 "technician_id": o.technician_id,
                 "contact_name": o.contact_name,
-                "contact_phone": o.contact_phone,
+                "contact_phone": o.contact_phone if sees_contact(actor, o) else mask_phone(o.contact_phone),
                 "address": o.address,
                 "lat": o.lat,
                 "lon": o.lon,

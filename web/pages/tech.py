@@ -7,6 +7,8 @@ data block (no inline script).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 from flask import Response, current_app, render_template, url_for
@@ -122,14 +124,30 @@ def tech():
         "technician_id": current_actor().technician_id,
         "sw_url": url_for("pages.tech_service_worker"),
         "scope": url_for("pages.tech"),
+        "position_every_s": config.get("TECH_POSITION_EVERY_S", 60),
     }
     return render_template("tech.html", settings=settings)
+
+
+SHELL_FILES = ("tech.js", "tech.css", "app.css", "vendor/socket.io.min.js", "tech-icon.svg", "manifest.webmanifest")
+
+
+@functools.cache
+def shell_version() -> str:
+    """A hash of the shell's static files: the service worker's cache name (read once per
+    process; a deploy restarts the workers)."""
+    digest = hashlib.sha256()
+    for name in SHELL_FILES:
+        path = STATIC / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:12]
 
 
 @bp.get("/tech/sw.js")
 def tech_service_worker():
     """The service worker, served under /tech so that it may control the app's page."""
-    response = Response((STATIC / "sw.js").read_bytes(), mimetype="text/javascript")
+    script = (STATIC / "sw.js").read_text().replace('"tech-shell-v1"', f'"tech-shell-{shell_version()}"', 1)
+    response = Response(script, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = url_for("pages.tech")
     response.headers["Cache-Control"] = "no-cache"
     return response

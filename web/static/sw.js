@@ -1,18 +1,24 @@
 /* The technician app's service worker (served at /tech/sw.js, scope /tech).
  *
- * App shell (the /tech page, its JS and CSS, the Socket.IO client) and the last
+ * Static shell files (JS, CSS, the Socket.IO client, icons): from the cache at once — no
+ * round trip on a slow line. The server names the cache after a hash of those files'
+ * contents (web/pages/tech.py), so a deploy changes this script, the browser installs it,
+ * and the new files replace the old ones on the next start.
+ * The /tech page (it carries the user's settings and CSRF token) and the last
  * GET /api/tech/today answer: network first, the cached copy when the network fails.
  * Everything else (every write, Socket.IO, photos) passes straight through: actions taken
  * offline are queued by tech.js in IndexedDB, not here.
  */
 "use strict";
 
-var CACHE = "tech-shell-v1";
+var CACHE = "tech-shell-v1"; // replaced by "tech-shell-<content hash>" when served
 var SHELL = ["/tech", "/static/tech.js", "/static/tech.css", "/static/app.css", "/static/vendor/socket.io.min.js",
   "/tech/manifest.webmanifest", "/static/tech-icon.svg"];
 var CACHED_PATHS = {};
 SHELL.forEach(function (p) { CACHED_PATHS[p] = true; });
 CACHED_PATHS["/api/tech/today"] = true;
+var STATIC_FIRST = {};
+SHELL.forEach(function (p) { if (p.indexOf("/static/") === 0) STATIC_FIRST[p] = true; });
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -41,6 +47,19 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (url.origin !== self.location.origin || !CACHED_PATHS[url.pathname]) return;
   var key = url.pathname; // the shell by path (static URLs carry no query worth keeping)
+  if (STATIC_FIRST[key]) {
+    event.respondWith(
+      caches.open(CACHE).then(function (cache) {
+        return cache.match(key).then(function (hit) {
+          return hit || fetch(request).then(function (response) {
+            if (response.ok && !response.redirected) cache.put(key, response.clone());
+            return response;
+          });
+        });
+      })
+    );
+    return;
+  }
   event.respondWith(
     fetch(request).then(function (response) {
       if (response.ok && !response.redirected) {

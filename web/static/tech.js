@@ -135,7 +135,10 @@
   function setServer(items) {
     var ids = {};
     items.forEach(function (o) { ids[o.id] = true; });
-    state.server.forEach(function (o) { if (!ids[o.id] && OPEN[o.status]) state.gone[o.id] = o; });
+    // Orders that left this list were taken away meanwhile (shown as such) — unless the list
+    // was only the saved copy painted at start, which may be days old.
+    if (!state.provisional) state.server.forEach(function (o) { if (!ids[o.id] && OPEN[o.status]) state.gone[o.id] = o; });
+    state.provisional = false;
     items.forEach(function (o) { delete state.gone[o.id]; });
     state.server = items;
   }
@@ -644,6 +647,25 @@
     socket.on("order_event", onOrderEvent);
   }
 
+  // --- position while driving to a customer ------------------------------------------------------
+  // Only while one of today's orders is en route, at most once a minute, and only when online:
+  // the customer's tracking page turns it into a live ETA (POST /api/tech/position).
+  var POSITION_EVERY_MS = (settings.position_every_s || 60) * 1000;
+  var lastPositionAt = 0;
+  function reportPosition() {
+    var driving = state.server.some(function (o) { return o.status === "en_route"; });
+    if (!driving || !navigator.onLine || !navigator.geolocation) return;
+    if (Date.now() - lastPositionAt < POSITION_EVERY_MS) return;
+    lastPositionAt = Date.now();
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      api("POST", "/api/tech/position", {
+        lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy_m: pos.coords.accuracy
+      }).catch(function () { lastPositionAt = 0; /* try again on the next tick */ });
+    }, function () { /* no permission or no fix: the ETA falls back to the plan */ },
+    { enableHighAccuracy: true, maximumAge: 30000, timeout: 20000 });
+  }
+  setInterval(reportPosition, Math.min(10000, POSITION_EVERY_MS));
+
   // --- start ---------------------------------------------------------------------------------------
   if ("serviceWorker" in navigator && settings.sw_url) {
     navigator.serviceWorker.register(settings.sw_url, { scope: settings.scope }).catch(function () { /* no offline shell */ });
@@ -651,10 +673,20 @@
   setInterval(function () { if (state.current == null) renderList(); else renderOrder(); }, 30000);
   setInterval(function () { if (state.queue.length) flush(); }, 15000);
   setNet(navigator.onLine);
+  // First paint from this technician's last saved list, with no network at all; the server's
+  // list replaces it as soon as it arrives (a slow 3G line should not leave a blank screen).
+  loadSaved();
+  state.provisional = state.server.length > 0;
+  reloadQueue().then(function () {
+    rebuild(); render();
+    document.body.dataset.shell = "1";
+    if (window.performance && performance.mark) performance.mark("tech-shell"); // web/bench_phone.py
+  });
   loadToday().then(function () {
     var m = /^#order-(\d+)$/.exec(location.hash);
     if (m) openOrder(parseInt(m[1], 10));
     document.body.dataset.ready = "1";
+    if (window.performance && performance.mark) performance.mark("tech-ready"); // web/bench_phone.py times this
     flush();
   });
   connectSocket();
