@@ -11,6 +11,10 @@ customers); ortools-gls (own construction + GLS only), ortools-pci (PARALLEL_CHE
 ortools-savils (SAVINGS + OR-Tools ILS), ortools-matrix (RegisterTransitMatrix), ortools-rr / -rr5 /
 -rr20 / -rr50 / -rr-py (descent every 1st / 5th / 20th / 50th / never), ortools-area (decomposition + GLS),
 construct (own construction only), greedy (nearest available technician), pyvrp, vroom.
+Route-count probe (default on long routes, see docs/routing.md): ortools-rr20-nofleet (off: the previous
+default), ortools-rr20-fleet246 (+2/+4/+6 routes), ortools-rr20-fleet-all (also on short routes),
+ortools-rr20-probe10 / -probe35 (probe share); ortools-rr20-polish (final descent), ortools-rr20-matrix.
+Each row carries cpu_s (process CPU seconds) next to the wall seconds, and load1.
 """
 
 from __future__ import annotations
@@ -61,6 +65,17 @@ VARIANTS = {
     "ortools-rr20-r15": SolverOptions(decompose_above=None, ruin_max=15),
     "ortools-rr20-r50": SolverOptions(decompose_above=None, ruin_max=50),
     "ortools-rr50": SolverOptions(decompose_above=None, descent_every=50),
+    "ortools-rr20-matrix": SolverOptions(decompose_above=None, matrix_callbacks=True),
+    "ortools-rr20-probe10": SolverOptions(decompose_above=None, fleet_probe_share=0.1),
+    "ortools-rr20-probe35": SolverOptions(decompose_above=None, fleet_probe_share=0.35),
+    "ortools-rr20-polish": SolverOptions(decompose_above=None, polish_share=0.03),
+    "ortools-rr10": SolverOptions(decompose_above=None, descent_every=10),
+    "ortools-rr10-polish": SolverOptions(decompose_above=None, descent_every=10, polish_share=0.03),
+    "ortools-rr20-nofleet": SolverOptions(decompose_above=None, fleet_probe=()),  # the default before the probe
+    "ortools-rr20-fleet246": SolverOptions(decompose_above=None, fleet_probe=(2, 4, 6)),
+    "ortools-rr20-fleet369": SolverOptions(decompose_above=None, fleet_probe=(3, 6, 9)),
+    "ortools-rr20-margin2": SolverOptions(decompose_above=None, fleet_probe_margin=0.02),
+    "ortools-rr20-fleet-all": SolverOptions(decompose_above=None, fleet_probe_min_len=0.0),
     "ortools-rr-py": SolverOptions(decompose_above=None, descent_every=10**9),  # numpy ruin & recreate only
     "ortools-area-rr20": SolverOptions(decompose_above=600, descent_every=20),
     "ortools-rr-gls": SolverOptions(ruin_share=0.6, decompose_above=None),
@@ -88,7 +103,7 @@ def run_solver(name: str, m: ArrayModel, tl: float, seed: int) -> tuple[list[lis
 
         return solve_vroom(m, tl)
     if name.startswith("ortools"):
-        res = solve_model(m, tl, options=VARIANTS[name])
+        res = solve_model(m, tl, options=replace(VARIANTS[name], seed=seed))
         return res.routes, time.perf_counter() - t0
     raise ValueError(f"unknown solver {name}")
 
@@ -110,7 +125,9 @@ def bench_vrptw(args: argparse.Namespace) -> list[dict]:
                 for solver in args.solvers.split(","):
                     if solver in ("greedy", "construct") and tl != args.time_limit[0]:
                         continue
+                    cpu0 = time.process_time()
                     routes, secs = run_solver(solver, m, tl, args.seed)
+                    cpu = time.process_time() - cpu0
                     chk = check_solution(inst, routes)
                     best = bks.get(f.stem, (None, None))[0]
                     row = {
@@ -122,6 +139,7 @@ def bench_vrptw(args: argparse.Namespace) -> list[dict]:
                         "bks": best,
                         "gap_pct": round(100 * (chk.distance - best) / best, 2) if best else None,
                         "seconds": round(secs, 2),
+                        "cpu_s": round(cpu, 2),  # on a shared machine far below "seconds"
                         "feasible": chk.feasible,
                         "served": len({c for r in routes for c in r}),
                         "errors": chk.errors[:2],

@@ -22,28 +22,41 @@ class RouteState:
 
     def __init__(self, m: ArrayModel, v: int, route: list[int]) -> None:
         t = m.time[int(m.vehicle_profile[v])]
-        nodes = [int(m.starts[v]), *route, int(m.ends[v])]
+        nodes = np.array([int(m.starts[v]), *route, int(m.ends[v])], dtype=np.int64)
         k = len(nodes)
-        S = np.empty(k, dtype=np.int64)
-        S[0] = max(int(m.shift_start[v]), int(m.tw_open[nodes[0]]))
-        wait = np.zeros(k, dtype=np.int64)
+        # gather once with numpy, then run the (inherently sequential) passes on Python ints:
+        # indexing numpy scalars one by one costs several times more than list access
+        travel = t[nodes[:-1], nodes[1:]].tolist()
+        svc = m.service[nodes].tolist()
+        opn = m.tw_open[nodes].tolist()
+        cls = m.tw_close[nodes].tolist()
+        S = [0] * k
+        wait = [0] * k
+        S[0] = max(int(m.shift_start[v]), opn[0])
         for i in range(1, k):
-            arr = S[i - 1] + m.service[nodes[i - 1]] + t[nodes[i - 1], nodes[i]]
-            S[i] = max(arr, m.tw_open[nodes[i]])
+            arr = S[i - 1] + svc[i - 1] + travel[i - 1]
+            S[i] = arr if arr > opn[i] else opn[i]
             wait[i] = S[i] - arr
-        L = np.empty(k, dtype=np.int64)
-        L[-1] = min(int(m.shift_end[v]), int(m.tw_close[nodes[-1]]))
+        L = [0] * k
+        L[-1] = min(int(m.shift_end[v]), cls[-1])
         for i in range(k - 2, -1, -1):
-            L[i] = min(m.tw_close[nodes[i]], L[i + 1] - t[nodes[i], nodes[i + 1]] - m.service[nodes[i]])
+            x = L[i + 1] - travel[i] - svc[i]
+            L[i] = cls[i] if cls[i] < x else x
         # how far service at position i may be pushed before any job from i on gets (more) late
         due = m.due[nodes]
-        own = np.where(due >= NO_DUE, NO_DUE, np.maximum(due - S, 0))
-        sd = np.empty(k, dtype=np.int64)
-        sd[-1] = own[-1]
-        for i in range(k - 2, -1, -1):
-            sd[i] = min(own[i], wait[i + 1] + sd[i + 1])
-        self.nodes = np.array(nodes, dtype=np.int64)
-        self.S, self.L, self.slack_due = S, L, sd
+        S_a = np.array(S, dtype=np.int64)
+        if bool((due < NO_DUE).any()):
+            own = np.where(due >= NO_DUE, NO_DUE, np.maximum(due - S_a, 0)).tolist()
+            sd = [0] * k
+            sd[-1] = own[-1]
+            for i in range(k - 2, -1, -1):
+                x = wait[i + 1] + sd[i + 1]
+                sd[i] = own[i] if own[i] < x else x
+            self.slack_due = np.array(sd, dtype=np.int64)
+        else:
+            self.slack_due = np.full(k, NO_DUE, dtype=np.int64)
+        self.nodes = nodes
+        self.S, self.L = S_a, np.array(L, dtype=np.int64)
         self.load = int(m.demand[route].sum()) if route else 0
 
     @property
@@ -68,7 +81,7 @@ def insertion_costs(
     if fixed_first:
         ok[:, 0] = False
     cost = (D[a[None, :], u] + D[u, b[None, :]] - D[a, b][None, :]).astype(float)
-    if m.has_due:
+    if st.slack_due[0] < NO_DUE or bool((m.due[cand] < NO_DUE).any()):  # cheaper than m.has_due per call
         late_u = np.maximum(su - m.due[u], 0)
         push = np.maximum(sb - st.S[1:][None, :], 0)
         extra = np.maximum(push - st.slack_due[1:][None, :], 0)
@@ -89,6 +102,7 @@ def build_routes(
     routes: list[list[int]] = [[] for _ in range(V)]
     fixed = np.zeros(V, dtype=bool)
     placed: set[int] = set()
+    known: dict[int, RouteState] = {}  # states of seed routes accepted whole (reused below)
     for v, node in m.first.items():
         routes[v] = [node]
         fixed[v] = True
@@ -100,6 +114,7 @@ def build_routes(
             if stw.feasible and stw.load <= m.capacity[v] and len(set(whole)) == len(whole):
                 routes[v] = whole
                 placed.update(whole)
+                known[v] = stw
                 continue
             for node in r:  # keep the seed order while it stays feasible
                 node = int(node)
@@ -112,7 +127,8 @@ def build_routes(
                     placed.add(node)
     cust = np.array([c for c in m.customers.tolist() if c not in placed], dtype=np.int64)
     n = len(cust)
-    states = [RouteState(m, v, routes[v]) for v in range(V)]
+    # states of empty vehicles are built only when the vehicle gets to compete
+    states: list[RouteState | None] = [known.get(v) for v in range(V)]
     cost = np.full((n, V), INF)
     pos = np.zeros((n, V), dtype=np.int64)
     if n == 0:
@@ -129,6 +145,8 @@ def build_routes(
             active[v] = True
     computed = np.zeros(V, dtype=bool)
     for v in np.flatnonzero(active):
+        if states[v] is None:
+            states[v] = RouteState(m, v, routes[v])
         cost[:, v], pos[:, v] = insertion_costs(m, v, states[v], cust, fixed[v])
         computed[v] = True
     open_mask = np.ones(n, dtype=bool)
@@ -166,6 +184,8 @@ def build_routes(
                 if not routes[w] and not active[w] and int(group[w]) == g:
                     active[w] = True
                     if not computed[w] and rest.size:
+                        if states[w] is None:
+                            states[w] = RouteState(m, w, routes[w])
                         cost[rest, w], pos[rest, w] = insertion_costs(m, w, states[w], cust[rest], fixed[w])
                         computed[w] = True
                     break

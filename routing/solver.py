@@ -25,6 +25,8 @@ from .model import (
 )
 from .problem import Plan, Problem
 
+UNSERVED_MANDATORY = 10**15  # cost of leaving out a must-serve customer in the Python-side objective
+
 
 @dataclass(frozen=True)
 class SolverOptions:
@@ -46,6 +48,11 @@ class SolverOptions:
     accept_threshold: float = 0.01  # record-to-record: accept up to this relative worsening (shrinks to 0)
     descent_every: int = 20  # run OR-Tools' descent every k-th ruin & recreate step (others: pure numpy)
     ruin_fast_ls: bool = True  # neighbour-limited descent without the LNS operators inside the loop
+    fleet_probe: tuple[int, ...] = (3, 6)  # also start from constructions seeded with this many more routes
+    fleet_probe_share: float = 0.2  # share of the time limit spent choosing among those starts
+    fleet_probe_margin: float = 0.0  # a start with more routes must be this much cheaper than the regret one
+    fleet_probe_min_len: float = 12.0  # ... only when the construction's routes average this many customers
+    polish_share: float = 0.0  # share of the loop's time kept for a last descent from the best routes
     seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance
     gls_lambda: float | None = None  # guided local search lambda (OR-Tools default 0.1)
@@ -106,7 +113,7 @@ def solve_model(
         and m.xy is not None
         and initial_routes is None
     ):
-        sub_opts = replace(opts, decompose_above=None)
+        sub_opts = replace(opts, decompose_above=None, fleet_probe=())
         seed, info = solve_by_area(
             m,
             time_limit_s,
@@ -190,8 +197,12 @@ def solve_model(
     first_distance = None
     t_first = time.perf_counter()
     assignment = None
+    probe: dict = {}
     if opts.first_solution == "own" or initial_routes:
         routes0, _ = build_routes(m, seed=initial_routes, regret=opts.regret)
+        if _probe_wanted(m, routes0, opts) and initial_routes is None:
+            share = opts.fleet_probe_share * max(0.0, time_limit_s - (time.perf_counter() - t_begin))
+            routes0, probe = _probe_fleet(m, routes0, opts, time.perf_counter() + share)
         idx_routes = [[manager.NodeToIndex(c) for c in r] for r in routes0]
         assignment = routing.ReadAssignmentFromRoutes(idx_routes, True)
         if assignment is not None:
@@ -223,7 +234,7 @@ def solve_model(
         return SolveResult([[] for _ in range(V)], m.customers.tolist(), -1, time.perf_counter() - t_begin, first_s)
     routes = _extract(routing, manager, solution, V)
     objective = solution.ObjectiveValue()
-    stats: dict = {"status": routing.status()}
+    stats: dict = {"status": routing.status(), **probe}
     if rr:
         routes, objective, stats["ils"] = _ruin_recreate(
             m, routing, manager, params, opts, routes, objective, t_begin + time_limit_s
@@ -282,9 +293,87 @@ def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
             cost += m.late_cost * sum(x[3] for x in schedule(m, v, r))
         served.update(r)
     for c in m.customers.tolist():
-        if c not in served and m.penalty[c] > 0:
-            cost += int(m.penalty[c])
+        if c not in served:
+            # a must-serve customer left out makes the routes unusable: price it above any drop
+            cost += int(m.penalty[c]) if m.penalty[c] != MANDATORY else UNSERVED_MANDATORY
     return cost
+
+
+def _homogeneous(m: ArrayModel) -> bool:
+    """One interchangeable fleet from one depot (Solomon-like): only then are route counts worth probing."""
+    return (
+        not m.first
+        and len(set(m.vehicle_group.tolist())) == 1
+        and len(set(m.starts.tolist())) == 1
+        and len(set(m.ends.tolist())) == 1
+    )
+
+
+def _probe_wanted(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions) -> bool:
+    """Probe route counts for long routes (wide windows, e.g. Solomon's 2-series) on a homogeneous fleet.
+
+    On short routes (the 1-series: 5-10 customers a route) the probe only costs search time (measured:
+    +1.15 points of mean gap at 5 s over 10 instances), so it is skipped there."""
+    k0 = sum(1 for r in routes0 if r)
+    return (
+        opts.ruin_recreate
+        and bool(opts.fleet_probe)
+        and k0 > 0
+        and sum(len(r) for r in routes0) / k0 >= opts.fleet_probe_min_len
+        and _homogeneous(m)
+    )
+
+
+def _far_seeds(m: ArrayModel, k: int) -> list[list[int]]:
+    """``k`` one-customer routes on the customers farthest from the depot and from each other."""
+    d = m.dist[0]
+    depot, cust = int(m.starts[0]), m.customers
+    seeds: list[list[int]] = []
+    gap = d[depot, cust].astype(float)
+    for _ in range(min(k, len(cust), m.n_vehicles)):
+        i = int(np.argmax(gap))
+        seeds.append([int(cust[i])])
+        gap = np.minimum(gap, d[cust[i], cust])
+        gap[i] = -1.0
+    return seeds + [[] for _ in range(m.n_vehicles - len(seeds))]
+
+
+def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, deadline: float):
+    """Start from the regret construction and from constructions seeded with more routes (farthest
+    customers first), give each the same short numpy ruin & recreate, and keep the best.
+
+    Regret insertion rarely opens a route once the others are long, and the ruin & recreate loop rarely
+    changes the route count, so on wide-window instances (Solomon's 2-series) it stays in the fleet size
+    the construction happened to pick, typically 1-3 routes fewer than the distance-best solutions use.
+    """
+    k0 = sum(1 for r in routes0 if r)
+    starts = [(k0, routes0)]
+    for extra in opts.fleet_probe:
+        k = k0 + extra
+        if k <= m.n_vehicles:
+            starts.append((k, build_routes(m, seed=_far_seeds(m, k), regret=opts.regret)[0]))
+    rng = np.random.default_rng(opts.seed)
+    t0 = time.perf_counter()
+    slot = max(0.0, deadline - t0) / len(starts)
+    results = []
+    for i, (k, routes) in enumerate(starts):
+        cur = best = routes
+        cur_obj = best_obj = _py_cost(m, routes)
+        end = t0 + (i + 1) * slot
+        begin = time.perf_counter()
+        while (now := time.perf_counter()) < end:
+            cand, _ = build_routes(m, seed=_ruin(m, cur, rng, opts.ruin_max), regret=True)
+            obj = _py_cost(m, cand)
+            frac = max(0.0, (end - now) / max(1e-3, end - begin))
+            if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
+                cur, cur_obj = cand, obj
+                if obj < best_obj:
+                    best, best_obj = cand, obj
+        results.append((best_obj, k, best))
+    # more routes must win clearly: on C2 instances a 1 % lead after the probe led into a worse basin
+    base = results[0][0] * (1 - opts.fleet_probe_margin)
+    best_obj, k, best = min(results, key=lambda x: x[0] if x[1] != k0 else min(x[0], base))
+    return best, {"fleet_probe": {str(r[1]): int(r[0]) for r in results}, "fleet_start": k}
 
 
 def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadline):
@@ -311,44 +400,62 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
     best, best_obj = routes, objective
     cur, cur_obj = routes, objective
     t_start = time.perf_counter()
-    span = max(1e-3, deadline - t_start)
-    it = 0
+    # keep a little time for a last descent from the best routes (they may come from a numpy step)
+    reserve = opts.polish_share * max(0.0, deadline - t_start) if opts.polish_share > 0 else 0.0
+    loop_end = deadline - reserve
+    span = max(1e-3, loop_end - t_start)
+    it = last_best_it = 0
+    best_descended = True  # the routes handed in come out of OR-Tools' search
     prof = [0.0, 0.0, 0.0]
     best_obj = cur_obj = _py_cost(m, routes)
+
+    def descend(cand: list[list[int]], limit_s: float) -> list[list[int]] | None:
+        t2 = time.perf_counter()
+        a = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(c) for c in r] for r in cand], True)
+        t3 = time.perf_counter()
+        prof[1] += t3 - t2
+        if a is None:
+            return None
+        ls.time_limit.FromMilliseconds(max(1, int(limit_s * 1000)))
+        sol = routing.SolveFromAssignmentWithParameters(a, ls)
+        prof[2] += time.perf_counter() - t3
+        return None if sol is None else _extract(routing, manager, sol, len(routes))
+
     while True:
-        left = deadline - time.perf_counter()
+        left = loop_end - time.perf_counter()
         if left < 0.02:
             break
         it += 1
         t1 = time.perf_counter()
         ruined = _ruin(m, cur, rng, opts.ruin_max)
         cand, _ = build_routes(m, seed=ruined, regret=True)
-        t2 = time.perf_counter()
-        if it % opts.descent_every == 0:
-            a = routing.ReadAssignmentFromRoutes([[manager.NodeToIndex(c) for c in r] for r in cand], True)
-            t3 = time.perf_counter()
-            if a is None:
+        prof[0] += time.perf_counter() - t1
+        descended = it % opts.descent_every == 0
+        if descended:
+            cand = descend(cand, min(left, 1.0))
+            if cand is None:
                 continue
-            ls.time_limit.FromMilliseconds(max(1, int(min(left, 1.0) * 1000)))
-            sol = routing.SolveFromAssignmentWithParameters(a, ls)
-            prof[1] += t3 - t2
-            prof[2] += time.perf_counter() - t3
-            if sol is None:
-                continue
-            cand = _extract(routing, manager, sol, len(routes))
-        prof[0] += t2 - t1
         obj = _py_cost(m, cand)
         # record-to-record acceptance, threshold shrinking to zero at the deadline
-        frac = max(0.0, (deadline - time.perf_counter()) / span)
+        frac = max(0.0, (loop_end - time.perf_counter()) / span)
         if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
             cur, cur_obj = cand, obj
             if obj < best_obj:
-                best, best_obj = cand, obj
+                best, best_obj, best_descended, last_best_it = cand, obj, descended, it
+    polished = False
+    if reserve > 0 and not best_descended and deadline - time.perf_counter() > 0.01:
+        cand = descend(best, deadline - time.perf_counter())
+        if cand is not None:
+            obj = _py_cost(m, cand)
+            if obj < best_obj:
+                best, best_obj, polished = cand, obj, True
     return (
         best,
         best_obj,
         {
             "iterations": it,
+            "last_best_iteration": last_best_it,
+            "polished": polished,
             "recreate_s": round(prof[0], 2),
             "read_s": round(prof[1], 2),
             "descent_s": round(prof[2], 2),
