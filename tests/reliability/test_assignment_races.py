@@ -91,6 +91,16 @@ def run_assignment_races(pg_url: str, web_factory, n_orders: int, rounds: int, t
                             "technician_id": my_rng.choice(choices),
                         }
                     status, answer = api.post(path, body)
+                    for _retry in range(3):
+                        # A deadlock victim (two transactions locking the same rows in
+                        # opposite order) is rolled back and answered 503 + Retry-After with
+                        # nothing written; a real client tries again, so does this one.
+                        if status != 503:
+                            break
+                        with lock:
+                            tally["retried_503"] += 1
+                        time.sleep(0.05)
+                        status, answer = api.post(path, body)
                     with lock:
                         if status == 200:
                             tally["won"] += 1
