@@ -210,7 +210,7 @@ def check_no_double_booking(orders: dict[int, WorkOrder], stops: list[RouteStop]
 
 
 def test_dispatchers_and_optimiser_racing_never_assign_an_order_twice(pg_url, web_factory):
-    run_assignment_races(pg_url, web_factory, n_orders=200, rounds=4, technicians=5, solve_s=1)
+    run_assignment_races(pg_url, web_factory, n_orders=200, rounds=2, technicians=5, solve_s=1)
 
 
 @pytest.mark.soak

@@ -74,7 +74,7 @@ def run_duplicate_intakes(pg_url: str, web, n: int) -> None:
 
 
 def test_intakes_sent_twice_at_once_make_one_order_each(pg_url, web_factory):
-    run_duplicate_intakes(pg_url, web_factory(pg_url, workers=2), 500)
+    run_duplicate_intakes(pg_url, web_factory(pg_url, workers=2), 250)
 
 
 @pytest.mark.soak
