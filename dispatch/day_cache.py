@@ -46,9 +46,6 @@ class LiveDay:
     anchor_at: datetime | None  # when event `seq` happened: tells this database from another
     network: int  # technicians/outlets/skills/leaves version (technicians.models)
 
-    def route_order(self, tech_id: int) -> list[int]:
-        return list(self.day.routes.get(tech_id, ()))
-
 
 class DayCache:
     def __init__(self, settings: Any = None, max_age_s: float = 60.0, max_events: int = 500) -> None:
