@@ -413,9 +413,7 @@ class Complaint(Base):
     closed_at: Mapped[datetime | None]
 
     order: Mapped[WorkOrder] = relationship()
-    compensations: Mapped[list[Compensation]] = relationship(
-        back_populates="complaint", order_by="Compensation.id"
-    )
+    compensations: Mapped[list[Compensation]] = relationship(back_populates="complaint", order_by="Compensation.id")
 
 
 class Compensation(Base):
