@@ -27,9 +27,10 @@ from core.errors import Conflict, NotFound
 from dispatch.day_cache import DayCache, day_cache
 from dispatch.lifecycle import OPEN, Status
 from dispatch.models import PlanProposal, RouteStop, WorkOrder
-from dispatch.services import apply_move
+from dispatch.services import Position, apply_move, check_version, get_order, raced, transition
 from routing import InsertionIndex, Job, NoInsertion, Plan, Problem, Technician, diff, solve
 from routing.evaluate import evaluate, time_route
+from routing.insertion import Insertion, best_insertion
 from technicians.availability import can_take_work, shift_bounds
 from technicians.models import Outlet
 from technicians.models import Technician as TechnicianRow
@@ -314,7 +315,7 @@ def _place(
         # day has on their route — otherwise another placement, a plan or a dispatcher got
         # there first (or the cached copy missed a change), and the route must not be
         # rewritten from it. Read the day afresh and try again.
-        session.execute(select(TechnicianRow.id).where(TechnicianRow.id == tech_id).with_for_update())
+        _lock_day(session, tech_id)
         if not _holds(session, day, tech_id, route):
             if cache is not None:
                 cache.forget()
@@ -341,8 +342,17 @@ def _place(
         raise
 
 
-def _holds(session: Session, day: Day, tech_id: int, route: list[int]) -> bool:
-    """Whether `route` has exactly the technician's open, located orders in the database."""
+def _lock_day(session: Session, tech_id: int) -> None:
+    """Take the technician's day for writing until the commit: their row, locked FOR NO KEY
+    UPDATE, so placements and manual assignments to one technician queue while an order
+    UPDATE naming them elsewhere (whose foreign-key check takes KEY SHARE) is not held up
+    by it: that wait, inside a plan being applied, was a deadlock."""
+    session.execute(select(TechnicianRow.id).where(TechnicianRow.id == tech_id).with_for_update(key_share=True))
+
+
+def _holds(session: Session, day: Day, tech_id: int, route: list[int], ignore: int | None = None) -> bool:
+    """Whether `route` has exactly the technician's open, located orders in the database
+    (less `ignore`, the order being moved)."""
     held = set(
         session.scalars(
             select(WorkOrder.id).where(
@@ -350,7 +360,122 @@ def _holds(session: Session, day: Day, tech_id: int, route: list[int]) -> bool:
             )
         )
     )
-    return held - set(day.unplannable) == set(route)
+    return held - set(day.unplannable) - {ignore} == set(route)
+
+
+# --- a dispatcher's choice ------------------------------------------------------------
+
+
+def move(
+    session: Session,
+    order_id: int,
+    action: str,
+    actor: Actor,
+    settings: PlanningSettings,
+    *,
+    version: int,
+    reason: str | None = None,
+    technician_id: int | None = None,
+    position: Position | None = None,
+    now: datetime | None = None,
+) -> WorkOrder:
+    """One lifecycle move asked for by a person (`services.transition`), except that an
+    assignment also gives the order its place in the technician's day (`assign`)."""
+    if action == "assign" and technician_id is not None:
+        return assign(session, order_id, technician_id, actor, settings, version=version, reason=reason, now=now)
+    return transition(
+        session, order_id, action, actor, version=version, reason=reason, technician_id=technician_id,
+        position=position, timezone=settings.timezone, now=now,
+    )  # fmt: skip
+
+
+def assign(
+    session: Session,
+    order_id: int,
+    technician_id: int,
+    actor: Actor,
+    settings: PlanningSettings,
+    *,
+    version: int,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> WorkOrder:
+    """Assign (or reassign) an order to the technician a dispatcher chose, and put it in the
+    cheapest place of that technician's route in the same transaction: their phone's list
+    and the customer's ETA follow at once, instead of waiting for the next plan. Where the
+    route cannot take it (shift, capacity, window) the dispatcher's choice still stands and
+    the order goes last. Commits; raises as `services.transition` does."""
+    now = now or utcnow()
+    cache = day_cache(session)
+    # The caller's transaction ends before the day's lock is taken, as in `place_new_order`:
+    # on SQLite an open transaction holds the database's write lock, and waiting for the
+    # day while holding it would deadlock with a placement that holds the day and waits for
+    # the database.
+    session.commit()
+    for _attempt in range(PLACEMENT_ATTEMPTS):
+        try:
+            with cache.lock:
+                order = _assign_once(session, cache, order_id, technician_id, actor, settings, version, reason, now)
+            if order is not None:
+                return order
+        except IntegrityError:  # another writer of this technician's day got there first
+            session.rollback()
+            cache.forget()
+    # The day kept changing under us: the assignment alone, the next plan gives it a place.
+    return transition(
+        session, order_id, "assign", actor, version=version, reason=reason, technician_id=technician_id,
+        timezone=settings.timezone, now=now,
+    )  # fmt: skip
+
+
+def _assign_once(
+    session: Session,
+    cache: DayCache,
+    order_id: int,
+    tech_id: int,
+    actor: Actor,
+    settings: PlanningSettings,
+    version: int,
+    reason: str | None,
+    now: datetime,
+) -> WorkOrder | None:
+    try:
+        day = cache.current(session, settings, now).day
+        order = get_order(session, order_id, actor)
+        check_version(order, version)
+        # As in `_place`: one writer of a technician's day at a time, and only from a day
+        # that matches what the database holds for them.
+        _lock_day(session, tech_id)
+        route = [oid for oid in day.routes.get(tech_id, ()) if oid != order_id]
+        if not _holds(session, day, tech_id, route, ignore=order_id):
+            cache.forget()
+            session.rollback()
+            return None
+        tech = next((t for t in day.technicians if t.id == tech_id), None)
+        job = day.jobs.get(order_id)
+        timed, data = None, {}
+        if tech is not None and job is not None:  # on shift now, and the order has a location
+            job = Job(**{**job.__dict__, "locked_to": tech_id, "started": False})
+            jobs = {**day.jobs, order_id: job}
+            found = best_insertion([tech], Plan({tech_id: time_route(tech, jobs, route)[0]}), jobs, job)
+            route.insert(found.position if isinstance(found, Insertion) else len(route), order_id)
+            timed = Plan({tech_id: time_route(tech, jobs, route)[0]})
+            arrival = next(s.arrival_s for s in timed.routes[tech_id] if s.job_id == order_id)
+            data = {"eta": day.at(arrival).isoformat(), "position": route.index(order_id)}
+        apply_move(
+            session, order, "assign", actor, technician_id=tech_id, reason=reason, timezone=settings.timezone,
+            now=now, data=data,
+        )  # fmt: skip
+        if timed is not None:
+            _write_route(session, day, tech_id, route, timed)
+        session.commit()
+        return order
+    except StaleDataError:
+        session.rollback()
+        raise raced(session, order_id) from None
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _write_route(session: Session, day: Day, tech_id: int, route: list[int], timed: Plan) -> None:
@@ -451,11 +576,14 @@ def apply_proposal(
     result = ApplyResult(applied=[], skipped={})
     days: dict[int, list[tuple[int, datetime | None]]] = {}
     try:
-        # Lock every order the plan touches, in id order, before writing any event: a
-        # transaction that holds the event counter then never waits for an order lock, so
-        # plans and single moves cannot deadlock.
+        # Lock every order the plan touches, in id order, before changing any: two plans
+        # then queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE
+        # takes, so a sweep inserting an event for one of these orders (a foreign-key check)
+        # is not held up by it. The event counter is taken only at commit (dispatch/events.py).
         ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
-        session.scalars(select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update()).all()
+        session.scalars(
+            select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
+        ).all()
         for tech_key, order_ids in payload["routes"].items():
             tech_id = int(tech_key)
             day = days.setdefault(tech_id, [])
@@ -475,10 +603,11 @@ def apply_proposal(
                     result.applied.append(oid)
                 eta = payload["etas"].get(str(oid))
                 day.append((oid, datetime.fromisoformat(eta) if eta else None))
-        # Each technician's day becomes the plan less the skipped orders: a skipped order
-        # keeps no slot that the plan gave to another.
+        # Each technician's day becomes the plan, then what they hold that the plan did not
+        # place (skipped, or assigned since the plan was made) after it: no slot the plan
+        # gave to another, and no order of theirs without one.
         for tech_id, stops in days.items():
-            replace_route(session, tech_id, stops, now)
+            replace_route(session, tech_id, stops + _left_out(session, tech_id, stops), now)
         proposal.status, proposal.applied_at = "applied", now
         session.commit()
     except (StaleDataError, IntegrityError):
@@ -488,6 +617,19 @@ def apply_proposal(
         session.rollback()
         raise
     return result
+
+
+def _left_out(session: Session, tech_id: int, stops: list[tuple[int, datetime | None]]) -> list[tuple[int, None]]:
+    """The technician's open orders not among `stops`, in their previous route order."""
+    placed = {oid for oid, _ in stops}
+    rows = session.execute(
+        select(WorkOrder.id, WorkOrder.status, WorkOrder.due_at, RouteStop.seq)
+        .outerjoin(RouteStop, RouteStop.order_id == WorkOrder.id)
+        .where(WorkOrder.technician_id == tech_id, WorkOrder.status.in_([s.value for s in OPEN]))
+    ).all()
+    planned = {r.id: r.seq for r in rows if r.seq is not None}
+    held = sorted((r for r in rows if r.id not in placed), key=lambda r: route_sort_key(r, planned))
+    return [(r.id, None) for r in held]
 
 
 def proposal_summary(proposal: PlanProposal) -> dict[str, Any]:

@@ -119,6 +119,77 @@ def test_reoptimisation_proposes_moves_that_save_driving_and_applies_them(client
     assert again.status_code == 409
 
 
+def test_a_dispatchers_reassignment_puts_the_order_in_its_cheapest_place_on_the_new_route(
+    client, dispatcher, network, auth, db_session
+):
+    south = network.techs[1].id
+    west = create_order(client, dispatcher, phone="13900139001", **at((34.17, 108.95)))
+    east = create_order(client, dispatcher, phone="13900139002", **at((34.17, 109.05)))
+    assert {west["technician"]["id"], east["technician"]["id"]} == {south}
+    between = create_order(client, dispatcher, phone="13900139003", **at((34.17, 109.00)))
+    _misassign(db_session, between["id"], network.techs[0].id)  # on the North technician's day
+    db_session.rollback()
+    current = client.get(f"/api/orders/{between['id']}", headers=dispatcher).get_json()
+
+    moved = act(client, dispatcher, current, "assign", technician_id=south)
+
+    assert moved.status_code == 200, moved.get_json()
+    db_session.expire_all()
+    stops = db_session.scalars(select(RouteStop).where(RouteStop.technician_id == south).order_by(RouteStop.seq))
+    day = [(s.order_id, s.seq) for s in stops]
+    assert [seq for _, seq in day] == [0, 1, 2]
+    assert [oid for oid, _ in day] in ([west["id"], between["id"], east["id"]], [east["id"], between["id"], west["id"]])
+    stop = db_session.get(RouteStop, between["id"])
+    assert stop.eta is not None
+    assert db_session.scalars(select(RouteStop).where(RouteStop.technician_id == network.techs[0].id)).all() == []
+    event = db_session.scalars(
+        select(WorkOrderEvent)
+        .where(WorkOrderEvent.order_id == between["id"], WorkOrderEvent.kind == "assign")
+        .order_by(WorkOrderEvent.seq.desc())
+    ).first()
+    assert event.actor_role == "dispatcher" and event.data["position"] == 1
+    assert event.data["eta"] == stop.eta.isoformat()
+    assert db_session.get(WorkOrder, between["id"]).assignment_locked  # a person's choice: the optimiser keeps it
+
+
+def test_a_dispatcher_may_assign_beyond_what_the_route_can_take(client, dispatcher, network, db_session):
+    """The route is full (capacity 1): the dispatcher's choice still stands, last on the list."""
+    from technicians.services import update_technician
+
+    first = create_order(client, dispatcher, phone="13900139001", **at(SOUTH))
+    update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
+    db_session.rollback()
+    extra = create_order(client, dispatcher, phone="13900139002", **at(NORTH))
+    assert extra["technician"]["id"] == network.techs[0].id
+
+    moved = act(client, dispatcher, extra, "assign", technician_id=network.techs[1].id)
+
+    assert moved.status_code == 200, moved.get_json()
+    db_session.expire_all()
+    stops = db_session.scalars(
+        select(RouteStop).where(RouteStop.technician_id == network.techs[1].id).order_by(RouteStop.seq)
+    )
+    assert [s.order_id for s in stops] == [first["id"], extra["id"]]
+
+
+def test_applying_a_plan_keeps_a_place_for_an_order_assigned_after_it_was_made(client, network, auth, db_session):
+    headers = auth.token("dispatcher")
+    south = network.techs[1].id
+    first = create_order(client, headers, phone="13900139001", **at(SOUTH))
+    _misassign(db_session, first["id"], south)
+    db_session.rollback()
+    plan = client.post("/api/plans", json={"time_limit_s": 1}, headers=headers).get_json()
+    assert plan["routes"][str(south)] == [first["id"]]
+    late = create_order(client, headers, phone="13900139002", **at(SOUTH))
+    assert act(client, headers, late, "assign", technician_id=south).status_code == 200
+
+    assert client.post(f"/api/plans/{plan['id']}/apply", headers=headers).status_code == 200
+
+    db_session.expire_all()
+    stops = db_session.scalars(select(RouteStop).where(RouteStop.technician_id == south).order_by(RouteStop.seq))
+    assert [(s.order_id, s.seq) for s in stops] == [(first["id"], 0), (late["id"], 1)]
+
+
 def test_a_dispatchers_manual_choice_is_kept_by_the_optimiser(client, network, auth, db_session):
     headers = auth.token("dispatcher")
     order = create_order(client, headers, **at(NORTH))

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
+from sqlalchemy import delete
 
 from dispatch.models import Photo, RouteStop, WorkOrderEvent
 from tests.integration.helpers import act, create_order
@@ -57,6 +58,7 @@ def test_today_lists_only_my_orders_in_route_order_with_eta(client, db_session, 
     c = assigned(client, dispatcher, me, phone="13800138003")
     theirs = assigned(client, dispatcher, other, phone="13800138004", product_category="washing_machine")
     eta = datetime(2030, 1, 1, 2, 0, tzinfo=UTC)
+    db_session.execute(delete(RouteStop).where(RouteStop.technician_id == me))  # a plan of our own instead
     for order, seq in ((a, 2), (b, 1), (c, 3)):
         db_session.add(RouteStop(order_id=order["id"], technician_id=me, seq=seq, eta=eta + timedelta(hours=seq)))
     db_session.commit()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from apiflask import Schema, fields
 from apiflask.validators import OneOf, Range
-from flask import current_app, request
+from flask import request
 
 from core.errors import ValidationFailed
-from dispatch import intake, queries, services
+from dispatch import intake, planning, queries, services
 from dispatch.catalog import PRIORITIES
 from dispatch.events import event_dict
 from dispatch.intake import OrderRequest
@@ -24,7 +24,7 @@ from web.api.schemas import (
 )
 from web.auth import ANY_ROLE, STAFF, current_actor, roles_required
 from web.extensions import db
-from web.wiring import intake_settings
+from web.wiring import intake_settings, planning_settings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -88,10 +88,9 @@ def transition(order_id: int, body: dict):
     position = None
     if body["lat"] is not None and body["lon"] is not None:
         position = services.Position(body["lat"], body["lon"], body["accuracy_m"])
-    order = services.transition(
-        db.session, order_id, body["action"], actor,
-        version=body["version"], reason=body["reason"], technician_id=body["technician_id"],
-        position=position, timezone=current_app.config["TIMEZONE"],
+    order = planning.move(
+        db.session, order_id, body["action"], actor, planning_settings(),
+        version=body["version"], reason=body["reason"], technician_id=body["technician_id"], position=position,
     )  # fmt: skip
     return order_out(order, actor)
 

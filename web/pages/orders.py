@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.db import utcnow
@@ -125,10 +125,9 @@ def order_transition(order_id: int):
     if not form.validate_on_submit() or not form.version.data.isdigit():
         abort(400)
     try:
-        services.transition(
-            db.session, order_id, form.action.data, current_actor(),
-            version=int(form.version.data), reason=form.reason.data,
-            technician_id=form.technician_id.data or None, timezone=current_app.config["TIMEZONE"],
+        planning.move(
+            db.session, order_id, form.action.data, current_actor(), planning_settings(),
+            version=int(form.version.data), reason=form.reason.data, technician_id=form.technician_id.data or None,
         )  # fmt: skip
     except ValidationFailed as exc:
         flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
