@@ -493,8 +493,9 @@ def test_sockets_connect_only_logged_in_users_into_their_own_rooms(app, world):
 
 def test_a_tracking_socket_needs_its_link_and_hears_only_its_own_order(app, world):
     from dispatch.models import WorkOrder
+    from dispatch.tracking import room_for
     from web.extensions import db, socketio
-    from web.realtime_tracking import NAMESPACE, room_for
+    from web.realtime_tracking import NAMESPACE
 
     north_token = fresh_token(app, world.north_order["id"])
     south_token = fresh_token(app, world.south_order["id"])

@@ -11,7 +11,8 @@ from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
 from sqlalchemy import and_, or_, select
 
-from dispatch import completion, services
+from core.db import utcnow
+from dispatch import completion, services, tracking
 from dispatch.lifecycle import OPEN, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.photos import add_photo
@@ -267,3 +268,32 @@ def completion_report(order_id: int, body: dict):
     out = {"order_id": event.order_id, "seq": event.seq, "at": event.at.isoformat(), "replayed": replayed,
            "data": event.data}  # fmt: skip
     return out, 200 if replayed else 201
+
+
+# --- the phone's position -------------------------------------------------------------
+
+
+class PositionIn(Schema):
+    lat = fields.Float(required=True, validate=Range(-90, 90), allow_nan=False)
+    lon = fields.Float(required=True, validate=Range(-180, 180), allow_nan=False)
+    accuracy_m = fields.Float(load_default=None, allow_none=True, validate=Range(0, 100_000), allow_nan=False)
+
+
+class PositionOut(Schema):
+    recorded_at = fields.DateTime()
+    tracking_updates = fields.Integer(metadata={"description": "en-route orders whose customers were updated"})
+
+
+@bp.post("/tech/position")
+@roles_required("technician")
+@bp.input(PositionIn, arg_name="body")
+@bp.output(PositionOut)
+@bp.doc(security=SECURITY)
+def tech_position(body: dict):
+    """The technician's phone reports where it is; customers of the orders the technician
+    is driving to get a new ETA on their tracking page."""
+    now = utcnow()
+    order_ids = tracking.report_position(
+        db.session, current_actor().technician_id, body["lat"], body["lon"], now, current_app.config["TIMEZONE"]
+    )
+    return {"recorded_at": now, "tracking_updates": len(order_ids)}

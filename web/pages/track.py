@@ -12,10 +12,10 @@ from flask_login import current_user
 
 from core.errors import Conflict, NotFound, ValidationFailed
 from dispatch import customer
+from dispatch.tracking import public_update
 from web.extensions import csrf, db, limiter
 from web.labels import Labels
 from web.pages.base import bp
-from web.realtime_tracking import public_update
 
 TRACK_LIMIT = "30 per minute"
 
