@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as werkzeug_not_found
 from werkzeug.routing import IntegerConverter
@@ -150,12 +150,23 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):
         """The database is restarting, unreachable or busy: nothing was written, try again."""
+        from web.extensions import db
+
         app.logger.warning("database unavailable: %s", error.orig or error)
-        message = gettext("the service is briefly unavailable; please try again in a few seconds")
-        if wants_json():
-            response = jsonify(error_body(503, message))
-        else:
-            response = app.make_response((render_template("error.html", status=503, message=message, detail={}), 503))
+        try:  # the session's connection died with its transaction: end it before anything else
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
+        try:  # the locale (the user's choice) and the page may need the database themselves
+            message = gettext("the service is briefly unavailable; please try again in a few seconds")
+            if wants_json():
+                response = jsonify(error_body(503, message))
+            else:
+                response = app.make_response(render_template("error.html", status=503, message=message, detail={}))
+        except SQLAlchemyError:
+            db.session.rollback()
+            message = "the service is briefly unavailable; please try again in a few seconds"
+            response = jsonify(error_body(503, message)) if wants_json() else app.make_response(message)
         response.status_code = 503
         response.headers["Retry-After"] = "5"
         return response

@@ -275,5 +275,9 @@ def test_a_database_that_is_down_gets_503_with_retry_after(app_config):
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
         assert "try again" in response.get_json()["message"]
+        # A signed-in caller: choosing the answer's language asks the database for the user
+        # again, inside the error handler; that must not turn the 503 into a 500.
+        response = app.test_client().get("/api/orders", headers={"Authorization": "Bearer " + "x" * 43})
+        assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     finally:
         app.extensions["database"].dispose()

@@ -198,7 +198,8 @@ class WebStack:
 
     def stop(self) -> None:
         self.proc.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not os.environ.get("RELIABILITY_KEEP_LOGS"):  # set it to read gunicorn.log afterwards
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 40) -> str:
         return self.proc.log_tail(lines)

@@ -163,6 +163,7 @@ def run_restarts(restarts: int, between_s: float) -> dict[str, object]:
         assert requests > 200, "too little load to say anything"
         assert len(gave_up) < 0.01 * requests, gave_up[:5]
         assert len(failed) < 0.01 * len(attempts), figures
+        assert 500 not in figures["failed_attempts_by_status"], "a restart is a 503 + Retry-After, never a 500"
         assert recovered_s <= RECOVERY_S, figures
         assert [u for c in clients for u in c.unexpected] == []
         lost = {k: v for k, v in confirmed.items() if stored.get(k) != v}
