@@ -107,7 +107,10 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     with app.app_context(), db.session_scope() as session:
         from datetime import UTC, datetime, timedelta
 
+        from sqlalchemy import delete
+
         soon = datetime.now(UTC) + timedelta(minutes=40)
+        session.execute(delete(RouteStop).where(RouteStop.technician_id == me))  # a plan of our own instead
         session.add_all([RouteStop(order_id=second["id"], technician_id=me, seq=1, eta=soon),
                          RouteStop(order_id=first["id"], technician_id=me, seq=2, eta=soon + timedelta(hours=1))])  # fmt: skip
         session.commit()
@@ -117,7 +120,8 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     expect(cards).to_have_count(2)
     # Route order, with ETA, customer, address, due time, countdown, call and navigate.
     expect(cards.nth(0)).to_have_attribute("data-order-id", str(second["id"]))
-    card = cards.nth(1)
+    expect(cards.nth(1)).to_have_attribute("data-order-id", str(first["id"]))
+    card = page.locator(f"#order-list li[data-order-id='{first['id']}']")
     expect(card).to_contain_text("张三")
     expect(card).to_contain_text("小寨东路")
     expect(card.locator(".countdown")).to_contain_text("剩余")
