@@ -60,14 +60,17 @@ run: db
 	@echo ""
 	SCHEDULER_IN_PROCESS=1 $(BIN)/flask run --host $(HOST) --port $(PORT)
 
+# The reliability runs start whole stacks (gunicorn, private PostgreSQL and Redis servers that
+# they stop, kill and restart): they take minutes, so they are `make soak`'s, not `make test`'s.
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/reliability $(PYTEST_ARGS)
 
-# The long reliability runs against the real stack (gunicorn + PostgreSQL; TEST_DATABASE_URL):
-# figures in docs/benchmarks.md. `make test` runs their short variants.
+# Every reliability run against the real stack (PostgreSQL: TEST_DATABASE_URL), the short
+# variants and the long `soak` ones (tests/reliability/conftest.py keeps the soak runs out
+# unless the mark expression names them): figures in docs/benchmarks.md. CI runs it.
 .PHONY: soak
 soak: setup
-	$(BIN)/python -m pytest -m soak tests/reliability -q -s $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "soak or not soak" tests/reliability -q -s $(PYTEST_ARGS)
 
 # The production process model on this machine (PostgreSQL + Redis + nginx): docs/deployment.md.
 .PHONY: prod

@@ -1,8 +1,10 @@
 """Fixtures for the reliability tests: the real stack (gunicorn on PostgreSQL) and a network
 of accounts and technicians written straight through the use cases.
 
-The tests in this folder run only on PostgreSQL (TEST_DATABASE_URL), the production database;
-soak variants are marked `soak` and run by `make soak`.
+The tests in this folder run only on PostgreSQL (TEST_DATABASE_URL), the production database,
+and start whole stacks: `make soak` runs them all (CI too), `make test` none. Plain `pytest`
+runs the short variants; the long ones are marked `soak` and run only when the mark expression
+names them.
 """
 
 from __future__ import annotations
