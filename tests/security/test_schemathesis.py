@@ -20,7 +20,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from tests.conftest import Auth
 
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "8"))
+# 5 examples an operation keep `make test` within its 15 minutes; SCHEMATHESIS_EXAMPLES=30 for a
+# deeper run (0 failures at 30 on both databases, 2026-11-25).
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "5"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 

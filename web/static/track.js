@@ -42,6 +42,7 @@
     show("track-eta", !!update.eta_local);
     document.body.dataset.trackStatus = update.status;
     document.body.dataset.trackEta = update.eta || "";
+    document.body.dataset.trackLive = update.live ? "1" : "";  // the ETA follows the technician's position
     state = update;
   }
 
