@@ -344,10 +344,20 @@ def _place(
 
 def _lock_day(session: Session, tech_id: int) -> None:
     """Take the technician's day for writing until the commit: their row, locked FOR NO KEY
-    UPDATE, so placements and manual assignments to one technician queue while an order
-    UPDATE naming them elsewhere (whose foreign-key check takes KEY SHARE) is not held up
-    by it: that wait, inside a plan being applied, was a deadlock."""
-    session.execute(select(TechnicianRow.id).where(TechnicianRow.id == tech_id).with_for_update(key_share=True))
+    UPDATE, so placements, manual assignments and plans touching one technician queue, while
+    an order UPDATE naming them elsewhere (whose foreign-key check takes KEY SHARE) is not
+    held up by it: that wait, inside a plan being applied, was a deadlock."""
+    _lock_days(session, [tech_id])
+
+
+def _lock_days(session: Session, tech_ids: list[int]) -> None:
+    """`_lock_day` for several technicians, in the order given (callers sort by id)."""
+    session.execute(
+        select(TechnicianRow.id)
+        .where(TechnicianRow.id.in_(tech_ids))
+        .order_by(TechnicianRow.id)
+        .with_for_update(key_share=True)
+    )
 
 
 def _holds(session: Session, day: Day, tech_id: int, route: list[int], ignore: int | None = None) -> bool:
@@ -580,6 +590,10 @@ def apply_proposal(
         # then queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE
         # takes, so a sweep inserting an event for one of these orders (a foreign-key check)
         # is not held up by it. The event counter is taken only at commit (dispatch/events.py).
+        # Every technician's day first, in id order, as a placement or a dispatcher's
+        # assignment takes one (day, then order): otherwise an assignment holding a moved
+        # order's old stop and a plan holding the new technician's stops wait for each other.
+        _lock_days(session, sorted(int(t) for t in payload["routes"]))
         ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
         session.scalars(
             select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
