@@ -62,8 +62,11 @@ run: db
 
 # The reliability runs start whole stacks (gunicorn, private PostgreSQL and Redis servers that
 # they stop, kill and restart): they take minutes, so they are `make soak`'s, not `make test`'s.
+# The suite runs in parallel, one pytest-xdist worker per core (at most 4; TEST_WORKERS=0 runs it in
+# one process); each worker has its own PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/python -m pytest --ignore=tests/reliability $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/reliability -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 # Every reliability run against the real stack (PostgreSQL: TEST_DATABASE_URL), the short
 # variants and the long `soak` ones (tests/reliability/conftest.py keeps the soak runs out

@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 
 import pytest  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import make_url, text  # noqa: E402
 
 from core.db import make_engine, normalise_url  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
@@ -50,11 +50,42 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+# `make test` runs the suite in parallel (pytest-xdist): each worker gets its own PostgreSQL
+# database and Redis database number, so workers never truncate or flush each other's data.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_number() -> int:
+    """0 for the main process and the first worker, 1 for the second, …"""
+    return int(WORKER[2:]) if WORKER.startswith("gw") else 0
+
+
+def worker_database(url: str) -> str:
+    """TEST_DATABASE_URL itself outside xdist; in worker gwN, the database `<name>_gwN` on the
+    same server, created on first use."""
+    if not WORKER:
+        return url
+    base = make_url(normalise_url(url))
+    mine = base.set(database=f"{base.database}_{WORKER}")
+    engine = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": mine.database}) is None:
+                conn.execute(text(f'CREATE DATABASE "{mine.database}"'))
+    finally:
+        engine.dispose()
+    return mine.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         skip_or_fail("TEST_DATABASE_URL is not set (PostgreSQL tests)")
+    try:
+        url = worker_database(url)
+    except Exception as exc:  # noqa: BLE001 - any connection problem means "no PostgreSQL"
+        skip_or_fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

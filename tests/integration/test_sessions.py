@@ -5,11 +5,11 @@ across workers."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import pyotp
-import pytest
 
-from tests.conftest import PASSWORD, Auth
+from tests.conftest import PASSWORD, Auth, skip_or_fail
 
 
 def _code(secret: str, offset_steps: int = 0) -> str:
@@ -126,10 +126,13 @@ def test_failed_logins_are_counted_across_workers_sharing_redis(app_config, netw
 
     url = "redis://127.0.0.1:6379/15"
     try:
-        redis.Redis.from_url(url).flushdb()
+        redis.Redis.from_url(url).ping()
     except redis.ConnectionError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
-    workers = [create_app({**app_config, "RATELIMIT_STORAGE_URI": url}) for _ in range(2)]
+        skip_or_fail("no Redis at 127.0.0.1:6379")
+    # Counters of this test only (tests run in parallel, and for both databases).
+    prefix = f"test-{uuid.uuid4().hex}"
+    config = {**app_config, "RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix}
+    workers = [create_app(config) for _ in range(2)]
     try:
         clients = [w.test_client() for w in workers]
 
@@ -142,7 +145,8 @@ def test_failed_logins_are_counted_across_workers_sharing_redis(app_config, netw
         assert fail(clients[1]).status_code == 429
         assert fail(clients[0]).status_code == 429
     finally:
-        redis.Redis.from_url(url).flushdb()
+        server = redis.Redis.from_url(url)
+        server.delete(*server.keys(f"*{prefix}*") or ["-"])
         for w in workers:
             w.extensions["database"].dispose()
 
