@@ -10,6 +10,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.db import Database
@@ -25,8 +26,14 @@ class FlaskDatabase(Database):
         @app.teardown_appcontext
         def close_session(_exc: BaseException | None) -> None:
             session = g.pop("db_session", None)
-            if session is not None:
+            if session is None:
+                return
+            try:
                 session.rollback()
+            except SQLAlchemyError as error:  # the connection died with the database: let it go
+                app.logger.warning("ending the request's session: %s", error)
+                session.invalidate()
+            finally:
                 session.close()
 
     @property

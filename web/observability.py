@@ -44,6 +44,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy import func, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from dispatch.lifecycle import OPEN
@@ -222,11 +223,17 @@ def _request_id() -> str:
 
 
 def _user_id() -> int | None:
-    # Flask-Login keeps the user it loaded in g; reading it here never costs a query.
+    """The logged-in user's id, from the key Flask-Login's user (kept in g) was loaded by:
+    never a query, even when a rollback in the view expired the instance and the database has
+    gone away since (reading `user.id` would then reload it, and the access log line turn a
+    finished request into a 500)."""
     user = g.get("_login_user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        return getattr(user, "id", None)
-    return None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    state = sa_inspect(user, raiseerr=False)
+    if state is not None:
+        return state.identity[0] if state.identity else None
+    return getattr(user, "id", None)
 
 
 def _from_loopback() -> bool:

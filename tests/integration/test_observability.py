@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.db import utcnow
-from tests.conftest import skip_or_fail
+from tests.conftest import PASSWORD, skip_or_fail
 from tests.integration.helpers import create_order
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -253,3 +253,37 @@ def test_a_request_stopped_by_the_rate_limiter_still_gets_an_id_a_log_line_and_a
         assert lines["dispatch.access"]["status"] == 429
     finally:
         app.extensions["database"].dispose()
+
+
+def test_the_access_log_names_the_user_without_asking_the_database(app_config, network, log_lines):
+    """A view that rolled back (which expires the logged-in user, as intake does before it
+    geocodes) and then lost the database still answers what it answered, and its log line
+    names the user: the line is written from the user's key, not by reloading the user (a
+    PostgreSQL restart once turned such finished requests into 500s)."""
+    from flask_login import current_user
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from web import create_app
+    from web.extensions import db
+
+    app = create_app(app_config)
+
+    @app.post("/api/test-rollback-then-lose-the-database")
+    def rollback_then_lose_the_database():
+        assert current_user.is_authenticated  # loaded, as every API view's role check does
+        db.session.rollback()  # every instance in the session is expired, the user too
+
+        def database_gone(*_args):
+            raise OperationalError("SELECT", {}, Exception("terminating connection due to administrator command"))
+
+        event.listen(db.engine, "before_cursor_execute", database_gone)
+        return {"done": True}
+
+    client = app.test_client()
+    login = client.post("/api/auth/login", json={"username": "dispatcher", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.get_json()['token']}", "X-Request-ID": "req-rollback-0001"}
+    response = client.post("/api/test-rollback-then-lose-the-database", headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    [line] = [line for line in log_lines() if line.get("request_id") == "req-rollback-0001"]
+    assert line["status"] == 200 and line["user_id"] == network.dispatcher.id
