@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture(autouse=True)
@@ -144,10 +144,18 @@ def test_orders_near_their_deadline_are_flagged_at_risk(browser, live_server, li
     contexts.append(context)
     order = new_order(base, token(base, "dispatcher"), "13800138000")
     expect(page.locator('.queue-tab[data-queue="at_risk"] .count')).to_have_text("1")
-    expect(order_item(page, order["id"])).to_have_class(re.compile(r"\brisk\b"))
+    expect(order_item(page, order["id"])).to_have_class(re.compile(r"(^|\s)at-risk(\s|$)"))
     expect(page.locator("#board-map path.order-marker.at-risk")).to_have_count(1)
     show_queue(page, "at_risk")
-    expect(order_item(page, order["id"])).to_be_visible()
+    row = order_item(page, order["id"])
+    expect(row).to_be_visible()
+    # Flagged by its red edge, laid out like every other row: as wide as the list (the KPI
+    # pages' `.risk` badge style once shrank it to its text).
+    layout = row.evaluate(
+        """li => { const s = getComputedStyle(li);
+                   return [s.display, s.borderLeftWidth, li.getBoundingClientRect().width >= li.parentElement.clientWidth - 1]; }"""
+    )
+    assert layout == ["list-item", "4px", True], layout
 
 
 # --- (b) catching up after a cut --------------------------------------------------------------

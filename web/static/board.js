@@ -340,7 +340,7 @@
     if (!list.length) { ul.appendChild(el("li", { class: "empty" }, T.no_orders)); return; }
     list.forEach(function (o) {
       var risk = isAtRisk(o);
-      var li = el("li", { "data-order-id": String(o.id), "data-status": o.status, class: (risk ? "risk " : "") + (state.selected === o.id ? "selected" : "") });
+      var li = el("li", { "data-order-id": String(o.id), "data-status": o.status, class: (risk ? "at-risk " : "") + (state.selected === o.id ? "selected" : "") });
       var row1 = el("div", { class: "row1" });
       row1.appendChild(el("span", { class: "num" }, o.number));
       if (o.priority !== "normal") row1.appendChild(el("span", { class: "prio-" + o.priority }, settings.priority[o.priority] || o.priority));
