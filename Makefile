@@ -15,6 +15,7 @@ help:
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff"
 	@echo "make bench  routing benchmark (see docs/benchmarks.md)"
+	@echo "make screenshots  run the browser tests, refreshing docs/screenshots/"
 	@echo "make prod   production process model here: 2 gunicorn + scheduler + nginx (docs/deployment.md)"
 
 $(BIN)/python:
@@ -67,6 +68,12 @@ run: db
 TEST_WORKERS ?= auto
 test: setup
 	$(BIN)/python -m pytest --ignore=tests/reliability -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
+
+# The browser tests again, writing their screenshots over docs/screenshots/ (make test writes
+# them to the gitignored test-artifacts/screenshots/ and leaves the working tree alone).
+.PHONY: screenshots
+screenshots: setup
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 # Every reliability run against the real stack (PostgreSQL: TEST_DATABASE_URL), the short
 # variants and the long `soak` ones (tests/reliability/conftest.py keeps the soak runs out

@@ -20,6 +20,9 @@ from web import create_app
 from web.extensions import db
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Where the tests' screenshots go: test-artifacts/screenshots (gitignored), so `make test` leaves
+# the working tree as it found it; `make screenshots` points this at docs/screenshots.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ARTIFACTS / "screenshots").resolve()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -17,12 +17,12 @@ from playwright.sync_api import expect
 
 from core.db import utcnow
 from dispatch.models import WorkOrder
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_board import call, move, new_order, open_board, order_item, show_queue, token
 from tests.conftest import PASSWORD, skip_or_fail
 from web.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 SITE = (34.2101, 108.9502)
 
 

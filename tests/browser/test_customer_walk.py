@@ -5,16 +5,15 @@ asks for the survey once the job is done. Everything the staff do happens over r
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 HOME = (34.21, 108.95)
 
 

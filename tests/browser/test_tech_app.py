@@ -13,12 +13,12 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from dispatch.models import RouteStop
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_board import call, move, new_order, token
 from tests.conftest import PASSWORD, skip_or_fail
 from web.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 SITE = {"latitude": 34.2101, "longitude": 108.9502, "accuracy": 12}
 STEPS = ["accept", "contact", "depart", "arrive", "photo", "completion_report", "complete"]
 
