@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_socketio import join_room
+from sqlalchemy.exc import OperationalError
 
 from core.errors import NotFound
 from dispatch import customer
@@ -84,6 +85,8 @@ def register(app: Flask) -> None:
             return
         try:
             _push_order(app, payload["order"]["id"])
+        except OperationalError as error:  # the database went away after the commit: no stack trace
+            app.logger.warning("tracking update for order %s skipped: %s", payload["order"]["id"], error.orig or error)
         except Exception:  # noqa: BLE001 - the customer's page must never break the writer
             app.logger.exception("tracking update for order %s failed", payload["order"]["id"])
 

@@ -165,3 +165,31 @@ def test_a_position_needs_a_technician_and_valid_coordinates(server, network):
     assert bad.status_code == 400 and "lat" in bad.json()["detail"]["json"]
     assert Api(server, "dispatcher").post("/api/tech/position", {"lat": 34.2, "lon": 108.9}).status_code == 403
     assert requests.post(f"{server}/api/tech/position", json={"lat": 34.2, "lon": 108.9}, timeout=5).status_code == 401
+
+
+def test_a_tracking_push_that_meets_a_dead_database_is_a_warning_and_the_change_stands(
+    client, auth, network, db_session, monkeypatch, caplog
+):
+    """The push to the tracking page reads the order again after the commit; when the database
+    has gone away meanwhile (a restart), the change the user made still answers 200 and the log
+    gets one warning, not an error with a stack trace."""
+    from sqlalchemy.exc import OperationalError
+
+    import web.realtime_tracking
+
+    def database_gone(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("terminating connection due to administrator command"))
+
+    headers = auth.token("dispatcher")
+    order = client.post("/api/orders", json={"name": "张三", "phone": "13800138000", "address": "西安市雁塔区小寨东路 1 号",
+                                             "product_category": "water_heater", "lat": HOME[0], "lon": HOME[1]},
+                        headers=headers).get_json()  # fmt: skip
+    monkeypatch.setattr(web.realtime_tracking, "public_update", database_gone)
+    caplog.clear()
+    response = client.post(f"/api/orders/{order['id']}/transitions", headers=headers,
+                           json={"action": "assign", "version": order["version"], "technician_id": network.techs[1].id})  # fmt: skip
+    assert response.status_code == 200, response.get_json()
+    assert db_session.get(WorkOrder, order["id"]).technician_id == network.techs[1].id
+    pushes = [r for r in caplog.records if "tracking update for order" in r.getMessage()]
+    assert [(r.levelname, r.exc_info) for r in pushes] == [("WARNING", None)]
+    assert "administrator command" in pushes[0].getMessage()
