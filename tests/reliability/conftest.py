@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,6 +155,27 @@ def web_factory() -> Iterator:
     yield factory
     for stack in stacks:
         stack.stop()
+
+
+def client_thread(
+    body: Callable[..., None], problems: list[str], lock: threading.Lock, barrier: threading.Barrier, *args
+) -> threading.Thread:
+    """A client thread whose failure is a recorded problem and breaks `barrier`, so the threads
+    waiting there for it fail at once instead of waiting for ever (a dispatcher that died before
+    the start once hung the soak)."""
+
+    def run() -> None:
+        try:
+            body(*args)
+        except threading.BrokenBarrierError:
+            with lock:
+                problems.append(f"{body.__name__}{args}: gave up, another client thread failed")
+        except BaseException as exc:  # noqa: BLE001 - reported as the test's failure
+            with lock:
+                problems.append(f"{body.__name__}{args}: {exc!r}")
+            barrier.abort()
+
+    return threading.Thread(target=run, name=body.__name__, daemon=True)
 
 
 def report(name: str, **figures) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.planning import DEFAULT_SERVICE_MINUTES
 from tests.conftest import PASSWORD
-from tests.reliability.conftest import create_orders, make_crew, morning_timezone, report
+from tests.reliability.conftest import client_thread, create_orders, make_crew, morning_timezone, report
 from tests.reliability.stack import Api
 
 pytestmark = pytest.mark.postgres
@@ -122,8 +122,8 @@ def run_assignment_races(pg_url: str, web_factory, n_orders: int, rounds: int, t
                     else:
                         problems.append(f"apply plan {proposal_id}: {status} {answer}")
 
-            threads = [threading.Thread(target=dispatcher, args=(k, seeds[k], go)) for k in range(DISPATCHERS)]
-            threads.append(threading.Thread(target=optimiser, args=(proposal["id"], rng.uniform(0, 0.5), go)))
+            threads = [client_thread(dispatcher, problems, lock, go, k, seeds[k], go) for k in range(DISPATCHERS)]
+            threads.append(client_thread(optimiser, problems, lock, go, proposal["id"], rng.uniform(0, 0.5), go))
             for t in threads:
                 t.start()
             for t in threads:

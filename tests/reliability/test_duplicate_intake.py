@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from dispatch.models import IdempotencyKey, WorkOrder
 from tests.conftest import PASSWORD
-from tests.reliability.conftest import make_crew, order_body, report
+from tests.reliability.conftest import client_thread, make_crew, order_body, report
 from tests.reliability.stack import Api
 
 pytestmark = pytest.mark.postgres
@@ -40,7 +40,7 @@ def run_duplicate_intakes(pg_url: str, web, n: int) -> None:
     threads = []
     for pair in range(PAIRS):
         barrier = threading.Barrier(2)
-        threads += [threading.Thread(target=sender, args=(pair, side, barrier)) for side in (0, 1)]
+        threads += [client_thread(sender, problems, lock, barrier, pair, side, barrier) for side in (0, 1)]
     for t in threads:
         t.start()
     for t in threads:
