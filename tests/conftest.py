@@ -51,13 +51,10 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 # `make test` runs the suite in parallel (pytest-xdist): each worker gets its own PostgreSQL
-# database and Redis database number, so workers never truncate or flush each other's data.
+# database, so workers never truncate each other's tables. The few tests that use the shared
+# Redis keep to keys of their own (the rate-limit test's prefix); the Socket.IO-through-Redis
+# tests start private Redis servers (tests/reliability/stack.py).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-
-
-def worker_number() -> int:
-    """0 for the main process and the first worker, 1 for the second, …"""
-    return int(WORKER[2:]) if WORKER.startswith("gw") else 0
 
 
 def worker_database(url: str) -> str:
