@@ -87,9 +87,10 @@ soak: setup
 prod: setup
 	deploy/run-local.sh
 
-# Known vulnerabilities in the pinned runtime dependencies (PyPI's advisory data).
+# Known vulnerabilities in the pinned runtime dependencies (PyPI's advisory data). --strict:
+# a package that could not be looked up fails the audit instead of passing unaudited.
 audit: setup
-	$(BIN)/pip-audit --progress-spinner off -r requirements.txt
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt
 
 lint: setup
 	$(BIN)/ruff check .
