@@ -25,3 +25,10 @@ def create_order(client, headers, **overrides) -> dict:
 def act(client, headers, order: dict, action: str, **extra):
     body = {"action": action, "version": order["version"], **extra}
     return client.post(f"/api/orders/{order['id']}/transitions", json=body, headers=headers)
+
+
+def database_gone(*_args, **_kwargs):
+    """Raise what SQLAlchemy raises when PostgreSQL is shut down under a connection (a restart)."""
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("SELECT", {}, Exception("terminating connection due to administrator command"))

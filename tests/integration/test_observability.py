@@ -262,8 +262,8 @@ def test_the_access_log_names_the_user_without_asking_the_database(app_config, n
     PostgreSQL restart once turned such finished requests into 500s)."""
     from flask_login import current_user
     from sqlalchemy import event
-    from sqlalchemy.exc import OperationalError
 
+    from tests.integration.helpers import database_gone
     from web import create_app
     from web.extensions import db
 
@@ -273,10 +273,6 @@ def test_the_access_log_names_the_user_without_asking_the_database(app_config, n
     def rollback_then_lose_the_database():
         assert current_user.is_authenticated  # loaded, as every API view's role check does
         db.session.rollback()  # every instance in the session is expired, the user too
-
-        def database_gone(*_args):
-            raise OperationalError("SELECT", {}, Exception("terminating connection due to administrator command"))
-
         event.listen(db.engine, "before_cursor_execute", database_gone)
         return {"done": True}
 

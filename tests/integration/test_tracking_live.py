@@ -173,12 +173,8 @@ def test_a_tracking_push_that_meets_a_dead_database_is_a_warning_and_the_change_
     """The push to the tracking page reads the order again after the commit; when the database
     has gone away meanwhile (a restart), the change the user made still answers 200 and the log
     gets one warning, not an error with a stack trace."""
-    from sqlalchemy.exc import OperationalError
-
     import web.realtime_tracking
-
-    def database_gone(*_args, **_kwargs):
-        raise OperationalError("SELECT", {}, Exception("terminating connection due to administrator command"))
+    from tests.integration.helpers import database_gone
 
     headers = auth.token("dispatcher")
     order = client.post("/api/orders", json={"name": "张三", "phone": "13800138000", "address": "西安市雁塔区小寨东路 1 号",
