@@ -100,7 +100,7 @@ bench: bench-routing
 
 bench-routing: setup
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
-	$(BIN)/python -m routing.bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.routing $(BENCH_ARGS)
 
 # Live figures at modest sizes (PostgreSQL at BENCH_DB, emptied; Redis at BENCH_REDIS; Chromium):
 # docs/benchmarks.md has the full-size commands and the figures.
@@ -109,12 +109,12 @@ BENCH_REDIS ?= redis://127.0.0.1:6379/8
 .PHONY: bench-live
 bench-live: setup
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
-	$(BIN)/python -m web.bench_board --url $(BENCH_DB) --redis $(BENCH_REDIS) latency --boards 1,100 --events 50
-	$(BIN)/python -m web.bench_board --url $(BENCH_DB) --redis $(BENCH_REDIS) firstload --runs 3
-	$(BIN)/python -m web.bench_phone --url $(BENCH_DB) --runs 3
-	$(BIN)/python -m web.bench_load --url $(BENCH_DB) --redis $(BENCH_REDIS) intake --concurrency 4 --duration 15
-	$(BIN)/python -m web.bench_load --url $(BENCH_DB) --redis $(BENCH_REDIS) techs --duration 30
-	$(BIN)/python -m web.bench_load --url $(BENCH_DB) --redis $(BENCH_REDIS) fanout --boards 200 --events 50
+	$(BIN)/python -m bench.board --url $(BENCH_DB) --redis $(BENCH_REDIS) latency --boards 1,100 --events 50
+	$(BIN)/python -m bench.board --url $(BENCH_DB) --redis $(BENCH_REDIS) firstload --runs 3
+	$(BIN)/python -m bench.phone --url $(BENCH_DB) --runs 3
+	$(BIN)/python -m bench.load --url $(BENCH_DB) --redis $(BENCH_REDIS) intake --concurrency 4 --duration 15
+	$(BIN)/python -m bench.load --url $(BENCH_DB) --redis $(BENCH_REDIS) techs --duration 30
+	$(BIN)/python -m bench.load --url $(BENCH_DB) --redis $(BENCH_REDIS) fanout --boards 200 --events 50
 
 clean:
 	rm -rf $(VENV) instance/dispatch.db .pytest_cache node_modules $(VENDOR)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, String, select
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, column, select, table
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.audit import apply_changes, record_change
@@ -115,12 +115,15 @@ class ApiToken(Base):
     expires_at: Mapped[datetime]
 
 
+# The network's table (technicians/), named as the users.outlet_id foreign key names it: core
+# is the ground floor and imports nothing above it.
+OUTLETS = table("outlets", column("id"))
+
+
 def _outlet_errors(session: Session, values: dict) -> dict[str, str]:
     """An error for `outlet_id` when it names no outlet (the database would refuse it)."""
-    from technicians.models import Outlet  # the network's table; imported late to keep core first
-
     outlet_id = values.get("outlet_id")
-    if outlet_id is not None and session.get(Outlet, outlet_id) is None:
+    if outlet_id is not None and session.scalar(select(OUTLETS.c.id).where(OUTLETS.c.id == outlet_id)) is None:
         return {"outlet_id": f"outlet {outlet_id} does not exist"}
     return {}
 
@@ -214,27 +217,6 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if user is None or not user.active or not verify_password(user.password_hash, password):
         return None
     return user
-
-
-@transactional
-@transactional
-def login_for_token(
-    session: Session, username: str, password: str, otp: str | None = None
-) -> tuple[User, str, datetime] | None:
-    """Check the credentials (and the one-time code of a two-factor account) and issue a
-    bearer token; None when they are wrong."""
-    from core.twofactor import matching_step  # the second factor builds on accounts
-
-    user = authenticate(session, username, password)
-    if user is None:
-        return None
-    if user.totp_secret:
-        step = matching_step(user.totp_secret, otp or "", user.totp_last_step)
-        if step is None:
-            return None
-        user.totp_last_step = step
-    token, expires = issue_token(session, user)
-    return user, token, expires
 
 
 def issue_token(session: Session, user: User, now: datetime | None = None) -> tuple[str, datetime]:

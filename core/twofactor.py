@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hmac
 import time
+from datetime import datetime
 
 import pyotp
 from sqlalchemy.orm import Session
 
-from core.accounts import User, verify_password
+from core.accounts import User, authenticate, issue_token, verify_password
 from core.audit import record_change
 from core.db import transactional
 from core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -100,3 +101,21 @@ def disable(session: Session, user_id: int, password: str, code: str, now: float
     user.totp_secret = None
     user.totp_last_step = None
     record_change(session, user.id, "user", user.id, "update", {"totp": ["on", "off"]})
+
+
+@transactional
+def login_for_token(
+    session: Session, username: str, password: str, otp: str | None = None
+) -> tuple[User, str, datetime] | None:
+    """Check the credentials (and the one-time code of a two-factor account) and issue a
+    bearer token; None when they are wrong."""
+    user = authenticate(session, username, password)
+    if user is None:
+        return None
+    if user.totp_secret:
+        step = matching_step(user.totp_secret, otp or "", user.totp_last_step)
+        if step is None:
+            return None
+        user.totp_last_step = step
+    token, expires = issue_token(session, user)
+    return user, token, expires

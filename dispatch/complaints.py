@@ -29,10 +29,10 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.pagination import Page, paginate
 from dispatch.events import record_event
 from dispatch.models import Compensation, Complaint, SlaClock, WorkOrder, WorkOrderEvent
+from dispatch.moves import get_order
 from dispatch.notify import NotifySettings, enqueue, settlement_notices
 from dispatch.permissions import scope_orders
-from dispatch.services import get_order
-from dispatch.sla import deadline
+from dispatch.sla.policy import deadline
 
 LEVELS = ("staff", "outlet_manager", "region")
 # Each milestone stops its clock (and any earlier one still running).

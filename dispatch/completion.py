@@ -23,7 +23,7 @@ from core.errors import Conflict, PermissionDenied, ValidationFailed
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo, WorkOrder, WorkOrderEvent
-from dispatch.services import Position, apply_move, check_version, get_order, raced
+from dispatch.moves import Position, apply_move, check_version, get_order, raced
 
 # What a technician ticks off before completing, per issue category (config TECH_CHECKLISTS
 # replaces this; each item is a code, labelled in web/labels.py or shown as written).
@@ -75,7 +75,7 @@ def apply_action(
     """Apply one lifecycle move once per key; returns (order, replayed).
 
     A replay (the key is already in the order's trail) changes nothing and returns the order;
-    otherwise it is `dispatch.services.transition` with the key kept in the event.
+    otherwise it is `dispatch.moves.transition` with the key kept in the event.
     """
     _check_key(key)
     try:

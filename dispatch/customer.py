@@ -16,12 +16,12 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.pagination import Page, paginate
 from core.security import new_token, token_digest
 from dispatch.authenticity import NO_VISIT, recompute
-from dispatch.deadlines import stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Callback, RouteStop, Survey, WorkOrder
+from dispatch.moves import apply_move, check_version, get_order
 from dispatch.permissions import scope_orders
-from dispatch.services import apply_move, check_version, get_order
+from dispatch.sla.clocks import stop_clocks
 
 CUSTOMER = Actor(user_id=None, role="customer")
 # "no_visit": the customer says nobody came; it returns the order and fails its authenticity.

@@ -20,10 +20,10 @@ from dispatch.customer import record_callback
 from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeSettings, OrderRequest, submit_order
 from dispatch.models import WorkOrder
-from dispatch.services import Position, transition
-from dispatch.sla import SlaPolicy
+from dispatch.moves import Position, transition
+from dispatch.sla.policy import SlaPolicy
 from technicians.models import Skill
-from technicians.services import add_leave, create_outlet, create_technician
+from technicians.network import add_leave, create_outlet, create_technician
 
 DEMO_PASSWORD = "demo-pass-2026"
 

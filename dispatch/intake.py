@@ -28,14 +28,14 @@ from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.complaints import ComplaintPolicy, open_at_intake
 from dispatch.customer import issue_tracking_token
-from dispatch.deadlines import start_intake_clocks
 from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
 from dispatch.models import Customer, IdempotencyKey, WorkOrder
 from dispatch.planning import PlanningSettings, place_new_order
-from dispatch.sla import SlaPolicy
+from dispatch.sla.clocks import start_intake_clocks
+from dispatch.sla.policy import SlaPolicy
 from technicians.models import Skill
-from technicians.services import nearest_outlet
+from technicians.network import nearest_outlet
 
 log = logging.getLogger(__name__)
 

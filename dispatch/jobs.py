@@ -15,7 +15,7 @@ from core.leases import SingletonLock
 from dispatch.notify import NotifySettings, deliver, senders_from
 from dispatch.planning import PlanningSettings, apply_proposal, propose
 from dispatch.privacy import anonymize_stale_customers
-from dispatch.sweeps import sweep
+from dispatch.sla.sweep import sweep
 from technicians.models import Outlet
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The work-order lifecycle: one table of moves, who may make each, and what each needs.
 
-Plain Python: no database, no Flask. `dispatch.services.transition` applies a move.
+Plain Python: no database, no Flask. `dispatch.moves.transition` applies a move.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from gettext import NullTranslations
-from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -50,7 +49,9 @@ class NotifySettings:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Due times in notices are local times; texts come from the interface's catalogues.
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
-    translations_dir: str = str(Path(__file__).resolve().parent.parent / "web" / "translations")
+    # The interface's message catalogues (web/translations, handed in by the app's config);
+    # without them notices go out in the catalogues' source language, English.
+    translations_dir: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> NotifySettings:
@@ -63,6 +64,7 @@ class NotifySettings:
             mail_from=config.get("NOTIFY_MAIL_FROM") or "dispatch@localhost",
             escalate_after=timedelta(hours=float(config.get("SLA_ESCALATE_AFTER_HOURS", 4))),
             timezone=config.get("TIMEZONE") or ZoneInfo(config.get("APP_TIMEZONE") or "Asia/Shanghai"),
+            translations_dir=config.get("TRANSLATIONS_DIR"),
         )
 
 
@@ -167,7 +169,9 @@ SETTLEMENT_TEXT = (
 
 
 @functools.cache
-def _catalog(directory: str, locale: str) -> NullTranslations:
+def _catalog(directory: str | None, locale: str) -> NullTranslations:
+    if directory is None:
+        return NullTranslations()
     return Translations.load(directory, [locale], domain="messages")
 
 

@@ -36,7 +36,7 @@ from dispatch.authenticity import recompute
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo
-from dispatch.services import get_order
+from dispatch.moves import get_order
 
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 M; anything past 40 M is refused
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}

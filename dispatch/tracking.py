@@ -23,7 +23,7 @@ from dispatch.lifecycle import Status
 from dispatch.models import WorkOrder
 from routing.geo import haversine_m
 from technicians.models import Technician
-from technicians.services import record_position
+from technicians.network import record_position
 
 # A position older than this no longer says where the technician is: fall back to the plan.
 FRESH_POSITION = timedelta(minutes=30)

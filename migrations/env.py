@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import context
 
 from core.db import make_engine
-from core.models import metadata
+from dispatch.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging"):

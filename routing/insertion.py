@@ -48,7 +48,7 @@ class InsertionIndex:
 
     The arrays are kept as one block per technician, so when one technician's route changes
     :meth:`update` rebuilds that block alone and re-joins the arrays (the in-memory day of
-    dispatch/day_cache.py keeps one index alive across new orders this way).
+    dispatch/planning/live_day.py keeps one index alive across new orders this way).
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 Node ids index the matrices. Each vehicle has a start and an end node (they may be the same depot).
 A field-service :class:`~routing.problem.Problem` is converted with :func:`from_problem`; a Solomon
-instance with :func:`routing.solomon.to_model`.
+instance with :func:`bench.solomon.to_model`.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def _changes_network(session: Session, obj: object) -> bool:
 def _bump_network_version(session: Session, _context, _instances) -> None:
     """Every change to technicians (but their position), skills, leaves or outlets advances
     the `network` counter in the same transaction, so an in-memory copy of the day
-    (dispatch/day_cache.py) knows to read them again."""
+    (dispatch/planning/live_day.py) knows to read them again."""
     if session.info.get("network_bumped"):
         return
     if any(_changes_network(session, o) for o in (*session.new, *session.dirty, *session.deleted)):

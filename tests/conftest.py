@@ -25,7 +25,7 @@ from sqlalchemy import make_url, text  # noqa: E402
 
 from core.db import make_engine, normalise_url  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
-from core.models import metadata  # noqa: E402
+from dispatch.tables import metadata  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "test-pass-123"
@@ -178,7 +178,7 @@ class Network:
 
     def __init__(self, session):
         from core.accounts import create_user
-        from technicians.services import create_outlet, create_technician
+        from technicians.network import create_outlet, create_technician
 
         self.admin = create_user(session, "admin", PASSWORD, "admin")
         self.dispatcher = create_user(session, "dispatcher", PASSWORD, "dispatcher")

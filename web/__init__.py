@@ -49,6 +49,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     if test_config:
         app.config.update(test_config)
     app.config["TIMEZONE"] = ZoneInfo(app.config["APP_TIMEZONE"])
+    # The catalogues Flask-Babel reads; the notices (dispatch/notify.py) word themselves with them too.
+    app.config.setdefault("TRANSLATIONS_DIR", app.config["BABEL_TRANSLATION_DIRECTORIES"])
     app.security_schemes = {
         "BearerAuth": {"type": "http", "scheme": "bearer"},
         "CookieAuth": {"type": "apiKey", "in": "cookie", "name": "session"},

@@ -10,7 +10,7 @@ from flask import abort, g, request, session
 from flask_login import current_user
 
 from core.accounts import Actor, User, live_login_session, user_for_token
-from technicians.services import technician_for_user
+from technicians.network import technician_for_user
 from web.extensions import db, login_manager
 
 # The signed cookie names the login (`_sid`); the login row on the server says whether it

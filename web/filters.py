@@ -9,7 +9,7 @@ from flask_babel import get_locale
 
 from core.phones import display_phone
 from technicians.models import Technician
-from technicians.services import list_skills
+from technicians.network import list_skills
 from web.extensions import db
 
 

@@ -12,7 +12,7 @@ from dispatch.geocoding import from_config
 from dispatch.intake import IntakeSettings
 from dispatch.photos import HashIndex, LocalStore, PhotoSettings, S3Store
 from dispatch.planning import PlanningSettings
-from dispatch.sla import SlaPolicy
+from dispatch.sla.policy import SlaPolicy
 from web.extensions import db
 
 

@@ -367,7 +367,7 @@ def test_reoptimisation_shows_its_diff_before_applying(browser, live_server, liv
     base, app = live_server
     from core.accounts import Actor
     from dispatch.models import WorkOrder
-    from dispatch.services import transition
+    from dispatch.moves import transition
     from web.extensions import db
 
     dispatcher = token(base, "dispatcher")

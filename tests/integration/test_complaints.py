@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.db import utcnow
 from dispatch.complaints import ComplaintPolicy
 from dispatch.models import Compensation, Complaint, SlaClock, WorkOrder, WorkOrderEvent
-from dispatch.sweeps import sweep
+from dispatch.sla.sweep import sweep
 from tests.integration.helpers import act, create_order
 
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from dispatch.day_cache import day_cache
 from dispatch.models import RouteStop, WorkOrder
+from dispatch.planning.live_day import day_cache
 from tests.conftest import Auth
 from tests.integration.helpers import act, create_order
 
@@ -43,7 +43,7 @@ def test_later_orders_are_placed_from_the_patched_day_not_a_fresh_read(app, clie
 def test_a_manual_assignment_elsewhere_reaches_the_cached_day(app, client, dispatcher, network, db_session):
     """Tech 2 (South) has room for one more job; a dispatcher fills it by hand; the next new
     order must see that through the event log and go to the other technician."""
-    from technicians.services import update_technician
+    from technicians.network import update_technician
 
     update_technician(db_session, network.techs[1].id, {"daily_capacity": 2}, actor_id=None)
     create_order(client, dispatcher, **SOUTH)  # tech 2, 1 of 2; the day is now cached
@@ -60,7 +60,7 @@ def test_a_manual_assignment_elsewhere_reaches_the_cached_day(app, client, dispa
 
 
 def test_a_leave_added_after_the_day_was_cached_is_respected_at_once(client, dispatcher, network, db_session):
-    from technicians.services import add_leave
+    from technicians.network import add_leave
 
     create_order(client, dispatcher, **SOUTH)  # cache the day
     today = date.today()
@@ -117,10 +117,10 @@ def test_the_cache_tells_one_database_from_another(app, client, network, db_sess
     from core.accounts import Actor
     from core.db import Database, utcnow
     from core.migrate import upgrade
-    from dispatch.day_cache import DayCache
     from dispatch.events import record_event
     from dispatch.models import Customer
     from dispatch.planning import PlanningSettings
+    from dispatch.planning.live_day import DayCache
     from technicians.models import Skill
 
     settings = PlanningSettings.from_config(app.config)

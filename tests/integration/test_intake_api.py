@@ -38,7 +38,7 @@ def test_the_due_time_follows_the_24_hour_policy(client, headers):
 def test_the_due_time_follows_a_configured_priority_rule(app, client, headers):
     from datetime import datetime, timedelta
 
-    from dispatch.sla import SlaPolicy
+    from dispatch.sla.policy import SlaPolicy
 
     app.extensions.pop("intake_settings", None)
     app.config["SLA_PRIORITY_HOURS"] = {"vip": 8}

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from core.accounts import Actor
 from dispatch import customer, kpis
 from dispatch.models import WorkOrder
+from dispatch.moves import Position, transition
 from dispatch.photos import HashIndex, LocalStore, PhotoSettings, add_photo
-from dispatch.services import Position, transition
 from tests.integration.test_sla import intake_at
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -114,7 +114,7 @@ def test_a_technician_without_the_skill_cannot_be_assigned(client, network, disp
 
 
 def test_a_technician_on_leave_is_never_offered_work(client, network, dispatcher, order, db_session):
-    from technicians.services import add_leave
+    from technicians.network import add_leave
 
     tech = network.techs[1]
     today = date.today()
@@ -125,7 +125,7 @@ def test_a_technician_on_leave_is_never_offered_work(client, network, dispatcher
 
 
 def test_an_inactive_technician_cannot_be_assigned(client, network, dispatcher, order, db_session):
-    from technicians.services import update_technician
+    from technicians.network import update_technician
 
     update_technician(db_session, network.techs[1].id, {"active": False}, actor_id=None)
     response = act(client, dispatcher, order, "assign", technician_id=network.techs[1].id)

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from core.db import make_engine
-from core.models import metadata
+from dispatch.tables import metadata
 
 
 def test_the_migrated_database_matches_the_models(database_url):

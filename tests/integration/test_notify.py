@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from core.accounts import Actor
 from dispatch.models import Notification, WorkOrder
+from dispatch.moves import transition
 from dispatch.notify import NotifySettings, deliver, senders_from
-from dispatch.services import transition
-from dispatch.sweeps import sweep
+from dispatch.sla.sweep import sweep
 from tests.fakes.gateway import FakeGateway, FakeSmtp
 from tests.integration.test_sla import T0, c, intake_at
 

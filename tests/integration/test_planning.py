@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.accounts import Actor
 from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
-from dispatch.services import transition
+from dispatch.moves import transition
 from tests.conftest import Auth
 from tests.integration.helpers import act, create_order
 
@@ -61,7 +61,7 @@ def test_an_order_without_a_location_waits_for_the_dispatcher(client, dispatcher
 
 
 def test_a_technician_on_leave_is_passed_over(client, dispatcher, network, db_session):
-    from technicians.services import add_leave
+    from technicians.network import add_leave
 
     today = date.today()
     add_leave(db_session, network.techs[1].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
@@ -70,7 +70,7 @@ def test_a_technician_on_leave_is_passed_over(client, dispatcher, network, db_se
 
 
 def test_a_full_technician_is_passed_over(client, dispatcher, network, db_session):
-    from technicians.services import update_technician
+    from technicians.network import update_technician
 
     update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
     first = create_order(client, dispatcher, **at(SOUTH))
@@ -154,7 +154,7 @@ def test_a_dispatchers_reassignment_puts_the_order_in_its_cheapest_place_on_the_
 
 def test_a_dispatcher_may_assign_beyond_what_the_route_can_take(client, dispatcher, network, db_session):
     """The route is full (capacity 1): the dispatcher's choice still stands, last on the list."""
-    from technicians.services import update_technician
+    from technicians.network import update_technician
 
     first = create_order(client, dispatcher, phone="13900139001", **at(SOUTH))
     update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
@@ -270,7 +270,7 @@ def test_an_outlet_that_opted_in_is_dispatched_on_schedule_and_others_are_not(ap
     from core.db import utcnow
     from dispatch.jobs import auto_dispatch
     from dispatch.planning import PlanningSettings
-    from technicians.services import update_outlet
+    from technicians.network import update_outlet
     from web.extensions import db
 
     headers = auth.token("dispatcher")  # auto-assignment at intake is off: orders wait

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from core.accounts import Actor
 from core.leases import SingletonLock
-from dispatch.deadlines import order_clocks
 from dispatch.jobs import GuardedJobs
 from dispatch.models import WorkOrder, WorkOrderEvent
-from dispatch.services import transition
-from dispatch.sweeps import sweep
+from dispatch.moves import transition
+from dispatch.sla.clocks import order_clocks
+from dispatch.sla.sweep import sweep
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Xi'an
 
@@ -234,7 +234,7 @@ def test_a_rule_that_pauses_overnight_counts_only_the_outlets_opening_hours(
     from datetime import time as dtime
     from zoneinfo import ZoneInfo
 
-    from technicians.services import update_outlet
+    from technicians.network import update_outlet
 
     update_outlet(db_session, network.south.id, {"opens_at": dtime(9), "closes_at": dtime(18)}, actor_id=None)
     admin = auth.token("admin")

@@ -77,7 +77,7 @@ def make_crew(url: str, *, dispatchers: int = 8, technicians: int = 0, capacity:
     from core.accounts import create_user
     from core.db import Database
     from technicians.models import Skill
-    from technicians.services import create_outlet, create_technician
+    from technicians.network import create_outlet, create_technician
 
     database = Database(url)
     try:

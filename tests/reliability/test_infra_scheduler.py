@@ -118,7 +118,7 @@ class Webhook:
 
 
 def fast_sla_rule(database_url: str) -> None:
-    from dispatch.deadlines import create_rule
+    from dispatch.sla.clocks import create_rule
 
     database = Database(database_url)
     with database.session_scope() as session:

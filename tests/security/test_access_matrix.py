@@ -64,7 +64,7 @@ def _leave(world, app):
     """A new leave on tech1 for each call of a delete route."""
     from datetime import date
 
-    from technicians.services import add_leave
+    from technicians.network import add_leave
     from web.extensions import db
 
     with app.app_context():

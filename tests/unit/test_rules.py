@@ -10,7 +10,7 @@ import pytest
 
 from core.phones import display_phone, mask_phone, normalize_phone
 from core.security import password_problems
-from dispatch.sla import SlaPolicy
+from dispatch.sla.policy import SlaPolicy
 from technicians.availability import can_take_work, on_leave, works_on
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -107,7 +107,7 @@ def test_weak_passwords_are_explained():
 
 
 def test_a_paused_clock_counts_only_opening_hours():
-    from dispatch.sla import BusinessHours
+    from dispatch.sla.policy import BusinessHours
 
     hours = BusinessHours(time(9), time(18), SHANGHAI)
     at = datetime(2026, 11, 23, 17, 0, tzinfo=SHANGHAI)

@@ -6,8 +6,8 @@ from apiflask import abort
 from flask import current_app
 from flask_login import current_user
 
-from core.accounts import login_for_token
-from technicians.services import technician_for_user
+from core.twofactor import login_for_token
+from technicians.network import technician_for_user
 from web.api.base import SECURITY, bp
 from web.api.presenters import user_out
 from web.api.schemas import LoginIn, TokenOut, UserOut

@@ -21,7 +21,7 @@ from dispatch.models import WorkOrder, WorkOrderEvent
 from dispatch.permissions import scope_orders
 from dispatch.privacy import mask_phone, sees_contact
 from technicians.models import Technician
-from technicians.services import list_outlets, list_skills
+from technicians.network import list_outlets, list_skills
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db

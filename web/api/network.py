@@ -9,7 +9,7 @@ from core import accounts, audit
 from core.accounts import User
 from core.pagination import paginate
 from dispatch.permissions import can_manage_roster
-from technicians import services as network
+from technicians import network
 from technicians.models import Outlet
 from web.api.base import SECURITY, bp
 from web.api.presenters import page_out, technician_out, user_out

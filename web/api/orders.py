@@ -7,7 +7,7 @@ from apiflask.validators import OneOf, Range
 from flask import request
 
 from core.errors import ValidationFailed
-from dispatch import intake, planning, queries, services
+from dispatch import intake, moves, planning, queries
 from dispatch.catalog import PRIORITIES
 from dispatch.events import event_dict
 from dispatch.intake import OrderRequest
@@ -73,7 +73,7 @@ def list_orders(args: dict):
 def get_order(order_id: int):
     """One order (404 when it does not exist or is not the caller's to see)."""
     actor = current_actor()
-    return order_out(services.get_order(db.session, order_id, actor), actor)
+    return order_out(moves.get_order(db.session, order_id, actor), actor)
 
 
 @bp.post("/orders/<int:order_id>/transitions")
@@ -87,7 +87,7 @@ def transition(order_id: int, body: dict):
     actor = current_actor()
     position = None
     if body["lat"] is not None and body["lon"] is not None:
-        position = services.Position(body["lat"], body["lon"], body["accuracy_m"])
+        position = moves.Position(body["lat"], body["lon"], body["accuracy_m"])
     order = planning.move(
         db.session, order_id, body["action"], actor, planning_settings(),
         version=body["version"], reason=body["reason"], technician_id=body["technician_id"], position=position,
@@ -101,7 +101,7 @@ def transition(order_id: int, body: dict):
 @bp.doc(security=SECURITY)
 def order_events(order_id: int):
     """The order's full event trail, oldest first."""
-    services.get_order(db.session, order_id, current_actor())
+    moves.get_order(db.session, order_id, current_actor())
     events = queries.order_events(db.session, order_id)
     return {"items": [event_dict(e) for e in events], "last_seq": events[-1].seq if events else 0}
 
@@ -130,5 +130,5 @@ class PriorityIn(Schema):
 def set_priority(order_id: int, body: dict):
     """Change an open order's priority (normal, urgent, vip)."""
     actor = current_actor()
-    order = services.set_priority(db.session, order_id, body["priority"], actor, version=body["version"])
+    order = moves.set_priority(db.session, order_id, body["priority"], actor, version=body["version"])
     return order_out(order, actor)

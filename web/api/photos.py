@@ -8,7 +8,7 @@ from apiflask.validators import OneOf, Range
 from flask import Response, abort, current_app, request
 
 from core.errors import NotFound
-from dispatch import authenticity, services
+from dispatch import authenticity, moves
 from dispatch.models import AuthenticityVerdict, Photo
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
@@ -92,7 +92,7 @@ def upload_photo(order_id: int, body: dict):
 @bp.doc(security=SECURITY)
 def list_photos(order_id: int):
     """The order's proof photos, all visits."""
-    services.get_order(db.session, order_id, current_actor())
+    moves.get_order(db.session, order_id, current_actor())
     photos = db.session.query(Photo).filter(Photo.order_id == order_id).order_by(Photo.id).all()
     return {"items": [photo_out(p) for p in photos]}
 
@@ -101,7 +101,7 @@ def _visible_photo(photo_id: int) -> Photo:
     photo = db.session.get(Photo, photo_id)
     if photo is None:
         raise NotFound(f"photo {photo_id} not found")
-    services.get_order(db.session, photo.order_id, current_actor())  # 404 unless the order is visible
+    moves.get_order(db.session, photo.order_id, current_actor())  # 404 unless the order is visible
     return photo
 
 
@@ -162,7 +162,7 @@ REVIEWERS = ("admin", "manager", "dispatcher")
 @bp.doc(security=SECURITY)
 def order_authenticity(order_id: int):
     """The order's authenticity verdict and the reasons behind it."""
-    services.get_order(db.session, order_id, current_actor())
+    moves.get_order(db.session, order_id, current_actor())
     verdict = db.session.get(AuthenticityVerdict, order_id)
     if verdict is None:
         raise NotFound("this order has no verdict yet (it is not completed)")
@@ -187,5 +187,5 @@ def review_queue(args: dict):
 @bp.doc(security=SECURITY, responses={409: "the order is verified: nothing to review"})
 def review_authenticity(order_id: int, body: dict):
     """Confirm that the service happened, or reject it; recorded as an event."""
-    services.get_order(db.session, order_id, current_actor())
+    moves.get_order(db.session, order_id, current_actor())
     return authenticity.review(db.session, order_id, body["decision"], current_actor(), body["note"])

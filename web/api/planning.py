@@ -6,7 +6,7 @@ from apiflask import Schema, fields
 from apiflask.validators import Range
 
 from core.errors import NotFound, PermissionDenied, ValidationFailed
-from dispatch import planning, services
+from dispatch import moves, planning
 from dispatch.models import PlanProposal
 from dispatch.permissions import reaches_outlet
 from technicians.models import Outlet, Technician
@@ -57,7 +57,7 @@ class ApplyOut(Schema):
 @bp.doc(security=SECURITY)
 def suggestions(order_id: int):
     """Who should take this order: the cheapest insertions into today's routes, best first."""
-    services.get_order(db.session, order_id, current_actor())
+    moves.get_order(db.session, order_id, current_actor())
     found, reason = planning.suggest(db.session, order_id, planning_settings())
     names = {
         t.id: t.name for t in db.session.query(Technician).filter(Technician.id.in_([s.technician_id for s in found]))

@@ -10,7 +10,7 @@ from core.accounts import Role
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.lifecycle import ACTIONS, Status
-from technicians.services import list_skills
+from technicians.network import list_skills
 from web.extensions import db
 
 

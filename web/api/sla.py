@@ -5,9 +5,10 @@ from __future__ import annotations
 from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
 
-from dispatch import deadlines, services
+from dispatch import moves
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaRule
+from dispatch.sla import clocks
 from web.api.base import SECURITY, bp
 from web.auth import ANY_ROLE, STAFF, current_actor, roles_required
 from web.extensions import db
@@ -81,7 +82,7 @@ def list_sla_rules():
 @bp.doc(security=SECURITY)
 def create_sla_rule(body: dict):
     """Add a rule; it applies to orders taken in from now on (deadlines are fixed at intake)."""
-    return deadlines.create_rule(db.session, body, actor_id=current_actor().user_id)
+    return clocks.create_rule(db.session, body, actor_id=current_actor().user_id)
 
 
 @bp.patch("/sla-rules/<int:rule_id>")
@@ -91,7 +92,7 @@ def create_sla_rule(body: dict):
 @bp.doc(security=SECURITY)
 def update_sla_rule(rule_id: int, body: dict):
     """Change or deactivate a rule."""
-    return deadlines.update_rule(db.session, rule_id, body, actor_id=current_actor().user_id)
+    return clocks.update_rule(db.session, rule_id, body, actor_id=current_actor().user_id)
 
 
 @bp.get("/orders/<int:order_id>/sla")
@@ -100,5 +101,5 @@ def update_sla_rule(rule_id: int, body: dict):
 @bp.doc(security=SECURITY)
 def order_sla(order_id: int):
     """The order's SLA clocks: when each warns, falls due, stopped, warned, breached."""
-    services.get_order(db.session, order_id, current_actor())
-    return {"items": deadlines.order_clocks(db.session, order_id)}
+    moves.get_order(db.session, order_id, current_actor())
+    return {"items": clocks.order_clocks(db.session, order_id)}

@@ -12,7 +12,7 @@ from flask import current_app, request
 from sqlalchemy import and_, or_, select
 
 from core.db import utcnow
-from dispatch import completion, services, tracking
+from dispatch import completion, moves, tracking
 from dispatch.lifecycle import OPEN, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.photos import add_photo
@@ -211,7 +211,7 @@ def tech_action(order_id: int, body: dict):
     actor = current_actor()
     position = None
     if body["lat"] is not None and body["lon"] is not None:
-        position = services.Position(body["lat"], body["lon"], body["accuracy_m"])
+        position = moves.Position(body["lat"], body["lon"], body["accuracy_m"])
     order, _replayed = completion.apply_action(
         db.session, order_id, body["action"], actor, version=body["version"], key=_key(),
         reason=body["reason"], position=position, timezone=current_app.config["TIMEZONE"],
@@ -229,7 +229,7 @@ def tech_photo(order_id: int, body: dict):
     file for the same visit returns the stored photo (200) instead of adding a copy."""
     actor = current_actor()
     data = body["photo"].read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
-    order = services.get_order(db.session, order_id, actor)
+    order = moves.get_order(db.session, order_id, actor)
     same = completion.existing_photo(db.session, order, data)
     if same is not None:
         out = photo_out(same)

@@ -12,7 +12,7 @@ from core.accounts import Role, User
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.pagination import paginate
 from dispatch.permissions import can_manage_roster
-from technicians import services as network
+from technicians import network
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.forms import LeaveForm, OutletForm, TechnicianForm, UserForm, apply_errors

@@ -15,7 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from core.db import utcnow
 from core.errors import Conflict, DomainError, ValidationFailed
-from dispatch import customer, queries, services
+from dispatch import customer, moves, queries
 from dispatch.lifecycle import Status
 from web.api.customer_loop import CLERKS
 from web.auth import current_actor, roles_required
@@ -98,7 +98,7 @@ def callbacks():
 def _render(order_id: int, form: CallbackForm, status: int = 200):
     actor = current_actor()
     try:
-        order = services.get_order(db.session, order_id, actor)  # 404 outside the clerk's outlet
+        order = moves.get_order(db.session, order_id, actor)  # 404 outside the clerk's outlet
         file = queries.customer_file(db.session, actor, order.customer_id)
     except DomainError:
         abort(404)

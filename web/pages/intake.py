@@ -9,7 +9,7 @@ from flask_babel import get_locale
 
 from core.errors import ValidationFailed
 from dispatch.intake import OrderRequest, submit_order
-from technicians.services import list_skills
+from technicians.network import list_skills
 from web.auth import current_actor, roles_required
 from web.extensions import db, limiter
 from web.forms import HotlineForm, PublicRequestForm, apply_errors

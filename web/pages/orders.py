@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 
 from core.db import utcnow
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
-from dispatch import complaints, deadlines, planning, privacy, queries, services
+from dispatch import complaints, moves, planning, privacy, queries
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
-from technicians.services import list_outlets, list_technicians
+from dispatch.sla import clocks as sla_clocks
+from technicians.network import list_outlets, list_technicians
 from web.api.complaints import complaint_policy
 from web.auth import ANY_ROLE, current_actor, roles_required
 from web.extensions import csrf, db
@@ -47,7 +48,7 @@ def order_detail(order_id: int):
     """One order: its details, its event trail, and the moves the user may make."""
     actor = current_actor()
     try:
-        order = services.get_order(db.session, order_id, actor)
+        order = moves.get_order(db.session, order_id, actor)
     except DomainError:
         abort(404)
     actions = allowed_actions(order.status, actor.role, is_own_technician=is_own_technician(actor, order))
@@ -62,7 +63,7 @@ def order_detail(order_id: int):
         rank = {s.technician_id: i for i, s in enumerate(suggestions)}
         technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
     events = queries.order_events(db.session, order.id)
-    clocks = [c for c in deadlines.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
+    clocks = [c for c in sla_clocks.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
     complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None
     return render_template(
         "order.html", order=order, events=events, actions=actions, technicians=technicians,
@@ -78,7 +79,7 @@ def order_complaint(order_id: int):
     csrf.protect()
     f, actor, policy = request.form, current_actor(), complaint_policy()
     try:
-        services.get_order(db.session, order_id, actor)  # someone else's order: 404 before any form is read
+        moves.get_order(db.session, order_id, actor)  # someone else's order: 404 before any form is read
     except NotFound:
         abort(404)
     steps = {

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from core.errors import Conflict, DomainError, ValidationFailed
-from dispatch import authenticity, services
+from dispatch import authenticity, moves
 from dispatch.models import Photo
 from web.api.photos import LOCATION_ROLES, REVIEWERS
 from web.auth import current_actor, roles_required
@@ -67,7 +67,7 @@ def reviews():
 
 def _case(order_id: int) -> authenticity.ReviewCase:
     try:
-        order = services.get_order(db.session, order_id, current_actor())  # 404 outside the outlet
+        order = moves.get_order(db.session, order_id, current_actor())  # 404 outside the outlet
         return authenticity.review_case(db.session, order)
     except DomainError:
         abort(404)

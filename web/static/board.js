@@ -206,7 +206,7 @@
       render();
       fitMap();
       if (!document.body.dataset.boardReady) {
-        // "Usable": the first snapshot's queue and map markers are drawn (web/bench_board.py waits for this).
+        // "Usable": the first snapshot's queue and map markers are drawn (bench/board.py waits for this).
         document.body.dataset.boardReady = "1";
         if (window.performance && performance.mark) performance.mark("board-ready");
       }

@@ -680,13 +680,13 @@
   reloadQueue().then(function () {
     rebuild(); render();
     document.body.dataset.shell = "1";
-    if (window.performance && performance.mark) performance.mark("tech-shell"); // web/bench_phone.py
+    if (window.performance && performance.mark) performance.mark("tech-shell"); // bench/phone.py
   });
   loadToday().then(function () {
     var m = /^#order-(\d+)$/.exec(location.hash);
     if (m) openOrder(parseInt(m[1], 10));
     document.body.dataset.ready = "1";
-    if (window.performance && performance.mark) performance.mark("tech-ready"); // web/bench_phone.py times this
+    if (window.performance && performance.mark) performance.mark("tech-ready"); // bench/phone.py times this
     flush();
   });
   connectSocket();

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from routing.check import check_solution
+from bench.check import check_solution
+from bench.solomon import SolomonInstance, to_model
 from routing.construct import RouteState, build_routes
 from routing.model import MANDATORY, NO_DUE
-from routing.solomon import SolomonInstance, to_model
 from routing.solver import SolverOptions, _far_seeds, _homogeneous, _probe_fleet, _py_cost, solve_model
 
 

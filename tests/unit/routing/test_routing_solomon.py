@@ -1,8 +1,8 @@
 import pytest
 
-from routing.check import check_solution
+from bench.check import check_solution
+from bench.solomon import distance_tenths, read_bks, read_solomon, to_model
 from routing.construct import build_routes
-from routing.solomon import distance_tenths, read_bks, read_solomon, to_model
 from routing.solver import solve_model
 
 TINY = """TINY
@@ -78,7 +78,7 @@ def test_the_bks_file_is_read_with_optional_vehicle_counts(tmp_path):
 def _random_instance(n=40, seed=3):
     import numpy as np
 
-    from routing.solomon import SolomonInstance
+    from bench.solomon import SolomonInstance
 
     rng = np.random.default_rng(seed)
     xy = np.vstack([[50, 50], rng.uniform(0, 100, size=(n, 2))])

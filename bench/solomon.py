@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import ArrayModel
+from routing.model import ArrayModel
 
 SCALE = 10
 

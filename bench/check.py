@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .solomon import SolomonInstance
+from bench.solomon import SolomonInstance
 
 
 @dataclass

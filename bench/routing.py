@@ -1,9 +1,9 @@
 """Benchmark script (prints figures; not a test).
 
-  python -m routing.bench --instances ../shared/benchmarks/vrptw/solomon --time-limit 5 30 \
+  python -m bench.routing --instances ../shared/benchmarks/vrptw/solomon --time-limit 5 30 \
       --solvers ortools,pyvrp,vroom,greedy [--names C101,R101] [--json]
-  python -m routing.bench --field 1000 100 --seed 1 --time-limit 10 --solvers ortools,pyvrp,vroom,greedy
-  python -m routing.bench --insertion [--techs 200 --orders 2000 --queries 500]
+  python -m bench.routing --field 1000 100 --seed 1 --time-limit 10 --solvers ortools,pyvrp,vroom,greedy
+  python -m bench.routing --insertion [--techs 200 --orders 2000 --queries 500]
 
 OR-Tools variants for ablations (see VARIANTS): ortools = the default SolverOptions() (own regret
 construction, ruin & recreate with an OR-Tools descent every 20th step, decomposition by area above 600
@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .check import check_solution
-from .construct import RouteState, build_routes
-from .fieldgen import generate
-from .greedy import greedy_routes
-from .insertion import InsertionIndex
-from .model import NO_DUE, ArrayModel, from_problem, route_distance, schedule
-from .solomon import read_bks, read_solomon, to_model
-from .solver import SolverOptions, solve_model
+from bench.check import check_solution
+from bench.fieldgen import generate
+from bench.greedy import greedy_routes
+from bench.solomon import read_bks, read_solomon, to_model
+from routing.construct import RouteState, build_routes
+from routing.insertion import InsertionIndex
+from routing.model import NO_DUE, ArrayModel, from_problem, route_distance, schedule
+from routing.solver import SolverOptions, solve_model
 
 NO_RR = {"ruin_recreate": False, "decompose_above": None}
 VARIANTS = {
@@ -95,11 +95,11 @@ def run_solver(name: str, m: ArrayModel, tl: float, seed: int) -> tuple[list[lis
         routes, _ = build_routes(m)
         return routes, time.perf_counter() - t0
     if name == "pyvrp":
-        from .peers import solve_pyvrp
+        from bench.peers import solve_pyvrp
 
         return solve_pyvrp(m, tl, seed=seed)
     if name == "vroom":
-        from .peers import solve_vroom
+        from bench.peers import solve_vroom
 
         return solve_vroom(m, tl)
     if name.startswith("ortools"):
@@ -210,7 +210,7 @@ def bench_field(args: argparse.Namespace) -> list[dict]:
 
 
 def bench_insertion(args: argparse.Namespace) -> list[dict]:
-    from .problem import Plan, Stop
+    from routing.problem import Plan, Stop
 
     problem = generate(args.orders, args.techs, seed=args.seed)
     m, mapping = from_problem(problem)
@@ -283,7 +283,7 @@ def summarize(rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m routing.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m bench.routing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--instances", nargs="+", help="directories of Solomon-format .txt files")
     ap.add_argument("--names", help="comma-separated instance names to keep")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .construct import RouteState
-from .model import ArrayModel
+from routing.construct import RouteState
+from routing.model import ArrayModel
 
 
 def greedy_routes(m: ArrayModel, order: list[int] | None = None) -> tuple[list[list[int]], list[int]]:

@@ -1,8 +1,8 @@
 """Load figures on loopback: 2 gunicorn workers (gthread) + Redis + PostgreSQL.
 
-    python -m web.bench_load intake --concurrency 4,16 --duration 30
-    python -m web.bench_load techs --technicians 50 --boards 20 --duration 60 --think 2
-    python -m web.bench_load fanout --boards 500 --events 100
+    python -m bench.load intake --concurrency 4,16 --duration 30
+    python -m bench.load techs --technicians 50 --boards 20 --duration 60 --think 2
+    python -m bench.load fanout --boards 500 --events 100
 
 A bounded asyncio script (aiohttp + python-socketio's asyncio client) rather than locust: every
 figure comes from this file, with no extra runner to install.
@@ -18,7 +18,7 @@ API — accept, contact, depart, arrive, each move carrying the phone's position
 snapshot and watch. Per-request p50/p95/p99 and the error rate (any answer but 200, or no
 answer); the boards' event latency too.
 
-`fanout`: Socket.IO fan-out to 500 boards through Redis (web.bench_board's latency measure,
+`fanout`: Socket.IO fan-out to 500 boards through Redis (bench.board's latency measure,
 2 workers).
 
 A script that prints figures (docs/benchmarks.md), not a test.
@@ -31,8 +31,8 @@ import asyncio
 import random
 import time
 
+from bench.board import DEFAULT_REDIS, DEFAULT_URL, Boards, Server, load1, measure_latency, pct, seed
 from core.db import normalise_url
-from web.bench_board import DEFAULT_REDIS, DEFAULT_URL, Boards, Server, load1, measure_latency, pct, seed
 
 
 def _row(name: str, durations: list[float], errors: int, wall: float, extra: str = "") -> str:

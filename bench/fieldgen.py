@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .problem import Job, Problem, Technician
+from routing.problem import Job, Problem, Technician
 
 SKILLS = ("water_heater", "air_conditioner", "washing_machine", "refrigerator", "kitchen", "tv")
 # technicians come in a few trades (keeps peers that need one matrix per skill set tractable)

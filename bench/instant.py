@@ -1,6 +1,6 @@
 """Benchmark of the instant path with the database in the loop.
 
-    python -m dispatch.bench_instant --technicians 200 --orders 2000 --new 100 [--url URL]
+    python -m bench.instant --technicians 200 --orders 2000 --new 100 [--url URL]
 
 Builds a city (outlets, technicians on shift, open orders already on their routes) in a
 fresh database (a temporary SQLite file unless --url names an empty PostgreSQL database),

@@ -1,6 +1,6 @@
 """Benchmark of the monthly KPIs over a long history, on PostgreSQL.
 
-    python -m dispatch.bench_kpis --orders 1000000 --technicians 2000 --months 24 \
+    python -m bench.kpis --orders 1000000 --technicians 2000 --months 24 \
         [--url postgresql://postgres@127.0.0.1:5432/bench_kpis] [--keep] [--close-history]
 
 Generates the history inside PostgreSQL (orders of 400,000 customers, their complete/arrive/
@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
 
+from bench.sweep import ensure_database
 from core.db import Database, normalise_url
 from core.migrate import upgrade
 from dispatch import kpis
-from dispatch.bench_sweep import ensure_database
 from dispatch.models import Customer
 from technicians.models import Outlet, Skill, Technician
 

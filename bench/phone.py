@@ -1,6 +1,6 @@
 """Benchmark of the technician's phone app on a slow network, and the photo size after resizing.
 
-    python -m web.bench_phone --runs 7 [--throttle proxy|cdp] [--down-kbps 750 --up-kbps 250 --rtt-ms 100]
+    python -m bench.phone --runs 7 [--throttle proxy|cdp] [--down-kbps 750 --up-kbps 250 --rtt-ms 100]
 
 `shell`: headless Chromium (a phone-sized context) logs in as a technician, opens /tech once
 (the service worker installs and caches the shell), then reloads /tech `--runs` times; each
@@ -34,8 +34,8 @@ import statistics
 import threading
 import time
 
+from bench.board import DEFAULT_REDIS, DEFAULT_URL, Server, chromium, load1, login, seed
 from core.db import normalise_url
-from web.bench_board import DEFAULT_REDIS, DEFAULT_URL, Server, chromium, load1, login, seed
 
 # --- a throttling proxy ---------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .model import ArrayModel
+from routing.model import ArrayModel
 
 FORBIDDEN = 10**8  # arc length into a client a vehicle may not serve (skills) for PyVRP
 

@@ -15,7 +15,7 @@ from core.db import transactional
 from core.errors import NotFound, ValidationFailed
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaClock, SlaRule, WorkOrder
-from dispatch.sla import STOPPED_BY, BusinessHours, SlaPolicy, choose_rule, deadline, intake_deadlines
+from dispatch.sla.policy import STOPPED_BY, BusinessHours, SlaPolicy, choose_rule, deadline, intake_deadlines
 from technicians.models import Outlet
 
 RULE_FIELDS = (

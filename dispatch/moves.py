@@ -16,11 +16,11 @@ from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, Valida
 from dispatch import proof
 from dispatch.authenticity import recompute
 from dispatch.catalog import PRIORITIES
-from dispatch.deadlines import start_callback_clock, stop_clocks
 from dispatch.events import record_event
 from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
+from dispatch.sla.clocks import start_callback_clock, stop_clocks
 from routing.geo import haversine_m
 from technicians.availability import can_take_work
 from technicians.models import Technician

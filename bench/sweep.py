@@ -1,6 +1,6 @@
 """Benchmark of one SLA sweep over a large backlog.
 
-    python -m dispatch.bench_sweep --orders 100000 --due 2000 [--url postgresql://postgres@127.0.0.1:5432/dispatch_bench]
+    python -m bench.sweep --orders 100000 --due 2000 [--url postgresql://postgres@127.0.0.1:5432/dispatch_bench]
 
 Fills a database (created if missing; its tables are emptied) with open orders whose SLA
 clocks mostly lie in the future and `--due` orders whose contact and completion clocks have
@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 
 from core.db import Database, normalise_url
 from core.migrate import upgrade
-from core.models import metadata
 from dispatch.models import Customer, SlaClock, WorkOrder
-from dispatch.sweeps import sweep
+from dispatch.sla.sweep import sweep
+from dispatch.tables import metadata
 from technicians.models import Skill
 
 ROOT = Path(__file__).resolve().parent.parent

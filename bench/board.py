@@ -1,7 +1,7 @@
 """Benchmark of the live board: event latency to connected boards, and the board's first load.
 
-    python -m web.bench_board latency --boards 1,100,500 --events 100 --mode single,workers2
-    python -m web.bench_board firstload --orders 2000 --technicians 200 --runs 5
+    python -m bench.board latency --boards 1,100,500 --events 100 --mode single,workers2
+    python -m bench.board firstload --orders 2000 --technicians 200 --runs 5
 
 `latency`: N Socket.IO clients (python-socketio's asyncio client, websocket transport) log in
 as a dispatcher (bearer token on the handshake) and join the `dispatch` room; a driver changes
@@ -38,12 +38,12 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
-import core.models  # noqa: F401  (every table, for the ORM)
+import dispatch.tables  # noqa: F401  (every table, for the ORM)
+from bench.sweep import ensure_database
 from core.accounts import User, issue_token
 from core.db import Database, normalise_url
 from core.migrate import upgrade
 from core.security import hash_password
-from dispatch.bench_sweep import ensure_database
 from dispatch.demo import DEMO_PASSWORD, OUTLETS, SKILLS
 from dispatch.models import Customer, WorkOrder
 from technicians.models import Outlet, Skill, Technician, technician_skills

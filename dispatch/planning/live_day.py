@@ -11,7 +11,7 @@ The day is read afresh when the network changed (technicians, skills, leaves, ou
 than `max_age_s` (shifts begin and end, positions move), when too many events arrived to
 patch, or when the local date changed. A stale day can only make a slot choice less good, never a wrong write: the
 placement still checks the order's version, and the technician's stored route is compared
-with the cached one before it is replaced (dispatch/planning.py `_place_once`).
+with the cached one before it is replaced (`dispatch.planning.instant`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from core.db import Counter
 from dispatch.lifecycle import OPEN
 from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
+from dispatch.planning.day import ORDER_COLUMNS, Day, job_from_row, load_day, route_sort_key
 from routing import InsertionIndex, Plan
 from routing.evaluate import evaluate, time_route
 from technicians.models import NETWORK_COUNTER
@@ -36,9 +37,9 @@ OPEN_VALUES = frozenset(s.value for s in OPEN)
 
 @dataclass
 class LiveDay:
-    """One process's copy of today: the Day of dispatch/planning.py plus what is derived."""
+    """One process's copy of today: the `Day` of `dispatch.planning.day` plus what is derived."""
 
-    day: Any  # planning.Day
+    day: Day
     plan: Plan
     index: InsertionIndex
     seq: int
@@ -90,8 +91,6 @@ class DayCache:
         self.live = None
 
     def _rebuild(self, session: Session, now: datetime, latest: int, network: int) -> LiveDay:
-        from dispatch.planning import load_day  # planning uses this module
-
         day = load_day(session, self.settings, now)
         plan = evaluate(day.technicians, day.jobs, day.routes)
         index = InsertionIndex(day.technicians, plan, day.jobs)
@@ -102,8 +101,6 @@ class DayCache:
     def _patch(self, session: Session, live: LiveDay, latest: int) -> None:
         """Apply the events after `live.seq`: re-read their orders and re-time the routes
         of every technician they left or joined."""
-        from dispatch.planning import ORDER_COLUMNS, _job, route_sort_key
-
         day = live.day
         changed = set(
             session.scalars(
@@ -124,7 +121,7 @@ class DayCache:
             if row.lat is None or row.lon is None:
                 day.unplannable[row.id] = "no_location"
                 continue
-            day.jobs[row.id] = _job(row, self.settings, day.t0)
+            day.jobs[row.id] = job_from_row(row, self.settings, day.t0)
             if row.technician_id in day.routes:
                 touched.add(row.technician_id)
         if touched:

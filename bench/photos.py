@@ -1,6 +1,6 @@
 """Benchmark of photo proof: reuse detection quality, lookup speed, upload cost, bomb memory.
 
-    python -m dispatch.bench_photos [--distinct 2000] [--index 1000000]
+    python -m bench.photos [--distinct 2000] [--index 1000000]
 
 A script that prints figures, not a test. Images are drawn with Pillow (seeded), copies are
 made the way reused proof is: re-saved, rescaled 50–90 %, JPEG quality 40–90, cropped ≤ 10 %.

@@ -1,0 +1,131 @@
+"""The month's figures: SQL aggregates of the per-order facts, by technician, outlet or overall,
+and the composite score that weighs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from dispatch.kpis.facts import GROUPS, month_bounds, month_ids, order_facts, prepare_reads
+from dispatch.kpis.settings import RATE_OF
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    key: int | None  # technician id, outlet id, or None for all
+    orders: int
+    completed: int
+    completion_24h_rate: float | None
+    satisfaction_rate: float | None
+    satisfaction_mean: float | None
+    rated: int
+    compliance_rate: float | None
+    authenticity_rate: float | None
+    return_rate: float | None = None  # completed orders returned as unqualified at least once
+    repairs: int = 0  # completed repairs
+    repeat_rate: float | None = None  # completed repairs whose product came back within REPEAT_DAYS
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _rate(part: Any, whole: Any) -> float | None:
+    return round(float(part) / float(whole), 4) if whole else None
+
+
+def _figures(facts: Any) -> list[Any]:
+    """The aggregate columns of a KpiRow over `order_facts` rows."""
+    return [
+        func.count().label("orders"),
+        func.sum(facts.c.completed).label("completed"),
+        func.sum(facts.c.within_24h).label("within"),
+        func.count(facts.c.score).label("rated"),
+        func.sum(case((facts.c.score >= 4, 1), else_=0)).label("satisfied"),
+        func.avg(facts.c.score).label("mean"),
+        func.sum(facts.c.compliant).label("compliant"),
+        func.sum(facts.c.authentic).label("authentic"),
+        func.sum(facts.c.returned).label("returned"),
+        func.sum(facts.c.repair).label("repairs"),
+        func.sum(facts.c.repeated).label("repeated"),
+    ]
+
+
+def _row(key: int | None, r: Any) -> KpiRow:
+    return KpiRow(
+        key=key,
+        orders=r.orders,
+        completed=int(r.completed or 0),
+        completion_24h_rate=_rate(r.within or 0, r.orders),
+        satisfaction_rate=_rate(r.satisfied or 0, r.rated),
+        satisfaction_mean=round(float(r.mean), 2) if r.mean is not None else None,
+        rated=r.rated,
+        compliance_rate=_rate(r.compliant or 0, r.completed),
+        authenticity_rate=_rate(r.authentic or 0, r.completed),
+        return_rate=_rate(r.returned or 0, r.completed),
+        repairs=int(r.repairs or 0),
+        repeat_rate=_rate(r.repeated or 0, r.repairs),
+    )
+
+
+EMPTY = KpiRow(None, 0, 0, None, None, None, 0, None, None, None)  # overall, a month without orders
+
+
+def monthly(session: Session, month: str, by: str, tz: ZoneInfo) -> list[KpiRow]:
+    """The month's figures per technician, per outlet, or overall — aggregated in SQL."""
+    if by not in GROUPS:
+        raise ValueError(f"by must be one of {GROUPS}")
+    start, end = month_bounds(month, tz)
+    ids = month_ids(session, start, end)
+    if ids is None:  # no orders: overall, one row of zeros (as the aggregate would give)
+        return [EMPTY] if by == "all" else []
+    prepare_reads(session)
+    facts = order_facts(start, end, session.get_bind().dialect.name, ids).subquery()
+    key = {"technician": facts.c.technician_id, "outlet": facts.c.outlet_id, "all": literal(None)}[by]
+    query = select(key.label("key"), *_figures(facts))
+    if by != "all":
+        query = query.group_by(key).order_by(key)
+    # Orders never assigned count overall, not for anyone in particular.
+    return [_row(r.key, r) for r in session.execute(query) if by == "all" or r.key is not None]
+
+
+def overall_by_month(session: Session, months: list[str], tz: ZoneInfo) -> dict[str, KpiRow]:
+    """The overall figures of several months in one query grouped by month — the same numbers
+    as `monthly(session, m, "all", tz)` for each (the KPI page's trend: one query, not twelve)."""
+    if not months:
+        return {}
+    bounds = {m: month_bounds(m, tz) for m in months}
+    start, end = min(a for a, _ in bounds.values()), max(b for _, b in bounds.values())
+    ids = month_ids(session, start, end)
+    out = dict.fromkeys(months, EMPTY)
+    if ids is None:
+        return out
+    prepare_reads(session)
+    dialect = session.get_bind().dialect.name
+    facts = order_facts(start, end, dialect, ids, periods=list(bounds.values())).subquery()
+    label = case(*((and_(facts.c.intake_at >= a, facts.c.intake_at < b), m) for m, (a, b) in bounds.items()))
+    query = select(label.label("month"), *_figures(facts)).group_by(label)
+    for r in session.execute(query):
+        if r.month in out:
+            out[r.month] = _row(None, r)
+    return out
+
+
+def last_months(month: str, n: int) -> list[str]:
+    year, mon = (int(x) for x in month.split("-"))
+    result = []
+    for _ in range(n):
+        result.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return list(reversed(result))
+
+
+def composite(figures: dict[str, Any], weights: dict[str, float]) -> float | None:
+    """Weighted mean of the rates that exist (a team nobody rated is not punished for it)."""
+    parts = [(w, figures.get(RATE_OF[k])) for k, w in weights.items() if w > 0]
+    parts = [(w, r) for w, r in parts if r is not None]
+    total = sum(w for w, _ in parts)
+    return round(sum(w * r for w, r in parts) / total, 4) if total else None

@@ -1,0 +1,180 @@
+"""The instant path: a new order goes to the cheapest feasible place across everyone's current
+route (skill, shift, capacity, windows; lateness priced); and the dispatcher's suggestions,
+from the same insertion index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.accounts import Actor
+from core.db import utcnow
+from core.errors import NotFound
+from dispatch.lifecycle import Status
+from dispatch.models import WorkOrder
+from dispatch.moves import apply_move
+from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings, load_day
+from dispatch.planning.live_day import DayCache, day_cache
+from dispatch.planning.routes import holds, lock_day, write_route
+from routing import InsertionIndex, Job, NoInsertion, Plan
+from routing.evaluate import evaluate, time_route
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    technician_id: int
+    position: int
+    eta: datetime
+    extra_km: float
+    late_minutes: int
+
+
+def suggest(session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None, top: int = 3):
+    """The best technicians for one order (cheapest insertion each), best first; or a reason."""
+    now = now or utcnow()
+    day = load_day(session, settings, now)
+    if order_id in day.unplannable:
+        return [], day.unplannable[order_id]
+    job = day.jobs.get(order_id)
+    if job is None:
+        raise NotFound(f"work order {order_id} is not open")
+    routes = {t: [j for j in r if j != order_id] for t, r in day.routes.items()}
+    current = evaluate(day.technicians, day.jobs, routes)
+    index = InsertionIndex(day.technicians, current, day.jobs)
+    found: list[Suggestion] = []
+    reason = "no_skill"
+    for tech in day.technicians:
+        if job.skill not in tech.skills:
+            continue
+        result = index.best(Job(**{**job.__dict__, "locked_to": tech.id, "started": False}))
+        if isinstance(result, NoInsertion):
+            reason = result.reason
+            continue
+        found.append(_suggestion(day, result))
+    found.sort(key=lambda s: (s.late_minutes, s.extra_km))
+    return found[:top], (None if found else reason)
+
+
+def _suggestion(day: Day, insertion) -> Suggestion:
+    return Suggestion(
+        technician_id=int(insertion.tech_id),
+        position=insertion.position,
+        eta=day.at(insertion.arrival_s),
+        extra_km=round(insertion.extra_distance_m / 1000, 2),
+        late_minutes=insertion.late_s // 60,
+    )
+
+
+def place_new_order(
+    session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None, *, cached: bool = True
+) -> Suggestion | str:
+    """Assign a new order to the cheapest feasible place in today's routes (by the system).
+
+    Returns the placement, or the reason it stays unassigned (`no_skill`,
+    `no_capacity_or_time`, `window_unreachable`, `no_location`). Commits. With `cached`
+    (the default) today's routes come from this process's in-memory day, patched from the
+    event log (dispatch/planning/live_day.py); without, they are read whole from the database.
+    """
+    now = now or utcnow()
+    cache = day_cache(session) if cached else None
+    for _attempt in range(PLACEMENT_ATTEMPTS):
+        try:
+            if cache is None:
+                outcome = _place_once(session, order_id, settings, now)
+            else:
+                with cache.lock:
+                    outcome = _place_from_cache(session, cache, order_id, settings, now)
+            if outcome != RETRY:
+                return outcome
+        except IntegrityError:
+            # Another placement or plan wrote this technician's day at the same moment (the
+            # route_stops keys refused the second writer): read the day again and retry.
+            session.rollback()
+            if cache is not None:
+                cache.forget()
+    return "changed_meanwhile"
+
+
+RETRY = "retry"
+
+
+def _place_from_cache(
+    session: Session, cache: DayCache, order_id: int, settings: PlanningSettings, now: datetime
+) -> Suggestion | str:
+    try:
+        live = cache.current(session, settings, now)
+    except BaseException:
+        session.rollback()
+        raise
+    return _place(session, live.day, live.index, order_id, settings, now, cache)
+
+
+def _place_once(session: Session, order_id: int, settings: PlanningSettings, now: datetime) -> Suggestion | str:
+    try:
+        day = load_day(session, settings, now)
+        index = InsertionIndex(day.technicians, evaluate(day.technicians, day.jobs, day.routes), day.jobs)
+    except BaseException:
+        session.rollback()
+        raise
+    return _place(session, day, index, order_id, settings, now)
+
+
+def _place(
+    session: Session,
+    day: Day,
+    index: InsertionIndex,
+    order_id: int,
+    settings: PlanningSettings,
+    now: datetime,
+    cache: DayCache | None = None,
+) -> Suggestion | str:
+    """Put the new order in its cheapest slot of `day` and write the technician's route."""
+    try:
+        row = day.orders.get(order_id)
+        if row is None or row.status != Status.NEW:
+            session.rollback()
+            return "not_new"
+        if order_id in day.unplannable:
+            session.rollback()
+            return day.unplannable[order_id]
+        result = index.best(day.jobs[order_id])
+        if isinstance(result, NoInsertion):
+            session.rollback()
+            return result.reason
+        suggestion = _suggestion(day, result)
+        tech_id = suggestion.technician_id
+        route = list(day.routes.get(tech_id, ()))
+        # One placement at a time per technician: the row lock is held to the commit, and
+        # under it the technician's orders in the database must be exactly the ones this
+        # day has on their route — otherwise another placement, a plan or a dispatcher got
+        # there first (or the cached copy missed a change), and the route must not be
+        # rewritten from it. Read the day afresh and try again.
+        lock_day(session, tech_id)
+        if not holds(session, day, tech_id, route):
+            if cache is not None:
+                cache.forget()
+            session.rollback()
+            return RETRY
+        order = session.get(WorkOrder, order_id)
+        if order is None or order.version != row.version:
+            session.rollback()
+            return "changed_meanwhile"
+        apply_move(
+            session, order, "assign", Actor.system(), technician_id=tech_id, timezone=settings.timezone, now=now,
+            data={"eta": suggestion.eta.isoformat(), "extra_km": suggestion.extra_km, "by": "instant_insertion"},
+        )  # fmt: skip
+        route.insert(suggestion.position, order_id)
+        tech = next(t for t in day.technicians if t.id == tech_id)
+        write_route(session, day, tech_id, route, Plan({tech_id: time_route(tech, day.jobs, route)[0]}))
+        session.commit()
+        return suggestion
+    except StaleDataError:
+        session.rollback()
+        return "changed_meanwhile"
+    except BaseException:
+        session.rollback()
+        raise

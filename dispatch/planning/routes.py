@@ -1,0 +1,84 @@
+"""Writing a technician's day: the lock that makes one writer at a time, the check that the
+day a writer computed from is still what the database holds, and the route rows themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from dispatch.lifecycle import OPEN
+from dispatch.models import RouteStop, WorkOrder
+from dispatch.planning.day import Day, route_sort_key
+from routing import Plan
+from technicians.models import Technician as TechnicianRow
+
+
+def lock_day(session: Session, tech_id: int) -> None:
+    """Take the technician's day for writing until the commit: their row, locked FOR NO KEY
+    UPDATE, so placements, manual assignments and plans touching one technician queue, while
+    an order UPDATE naming them elsewhere (whose foreign-key check takes KEY SHARE) is not
+    held up by it: that wait, inside a plan being applied, was a deadlock."""
+    lock_days(session, [tech_id])
+
+
+def lock_days(session: Session, tech_ids: list[int]) -> None:
+    """`lock_day` for several technicians, in the order given (callers sort by id)."""
+    session.execute(
+        select(TechnicianRow.id)
+        .where(TechnicianRow.id.in_(tech_ids))
+        .order_by(TechnicianRow.id)
+        .with_for_update(key_share=True)
+    )
+
+
+def holds(session: Session, day: Day, tech_id: int, route: list[int], ignore: int | None = None) -> bool:
+    """Whether `route` has exactly the technician's open, located orders in the database
+    (less `ignore`, the order being moved)."""
+    held = set(
+        session.scalars(
+            select(WorkOrder.id).where(
+                WorkOrder.technician_id == tech_id, WorkOrder.status.in_([s.value for s in OPEN])
+            )
+        )
+    )
+    return held - set(day.unplannable) - {ignore} == set(route)
+
+
+def write_route(session: Session, day: Day, tech_id: int, route: list[int], timed: Plan) -> None:
+    etas = {s.job_id: day.at(s.arrival_s) for s in timed.routes.get(tech_id, [])}
+    replace_route(session, tech_id, [(oid, etas.get(oid)) for oid in route], day.t0)
+
+
+def replace_route(session: Session, tech_id: int, stops: list[tuple[int, datetime | None]], now: datetime) -> None:
+    """Make `stops` (order id, ETA; in visiting order) the technician's whole planned day.
+
+    The technician's other stops belonged to an older plan and go, so no two orders ever
+    share a slot. Delete-then-insert as two statements: a concurrent writer of the same day
+    then collides on the route_stops keys (IntegrityError) instead of interleaving slots.
+    """
+    order_ids = [oid for oid, _ in stops]
+    session.execute(
+        delete(RouteStop).where(or_(RouteStop.technician_id == tech_id, RouteStop.order_id.in_(order_ids))),
+        execution_options={"synchronize_session": False},
+    )
+    if stops:
+        rows = [
+            {"order_id": oid, "technician_id": tech_id, "seq": seq, "eta": eta, "planned_at": now}
+            for seq, (oid, eta) in enumerate(stops)
+        ]
+        session.execute(insert(RouteStop), rows)
+
+
+def left_out(session: Session, tech_id: int, stops: list[tuple[int, datetime | None]]) -> list[tuple[int, None]]:
+    """The technician's open orders not among `stops`, in their previous route order."""
+    placed = {oid for oid, _ in stops}
+    rows = session.execute(
+        select(WorkOrder.id, WorkOrder.status, WorkOrder.due_at, RouteStop.seq)
+        .outerjoin(RouteStop, RouteStop.order_id == WorkOrder.id)
+        .where(WorkOrder.technician_id == tech_id, WorkOrder.status.in_([s.value for s in OPEN]))
+    ).all()
+    planned = {r.id: r.seq for r in rows if r.seq is not None}
+    held = sorted((r for r in rows if r.id not in placed), key=lambda r: route_sort_key(r, planned))
+    return [(r.id, None) for r in held]
