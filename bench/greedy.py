@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from routing.construct import RouteState
 from routing.model import ArrayModel
 
@@ -51,8 +49,3 @@ def greedy_routes(m: ArrayModel, order: list[int] | None = None) -> tuple[list[l
         routes[best_v].append(c)
         states[best_v] = RouteState(m, best_v, routes[best_v])
     return routes, unrouted
-
-
-def route_count(routes: list[list[int]]) -> int:
-    """Number of non-empty routes."""
-    return int(np.sum([1 for r in routes if r]))

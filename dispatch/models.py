@@ -38,7 +38,7 @@ class Customer(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Set when the retention sweep replaced name, phone and address (see dispatch/retention.py).
+    # Set when the retention sweep replaced name, phone and address (see dispatch/privacy.py).
     anonymized_at: Mapped[datetime | None]
 
     orders: Mapped[list[WorkOrder]] = relationship(back_populates="customer", order_by="WorkOrder.id.desc()")

@@ -1,4 +1,6 @@
-"""Use cases on existing work orders: every status move goes through `transition`."""
+"""A work order's lifecycle moves as use cases: `transition` (a move someone asked for, checked
+against the lifecycle table and committed), `apply_move` (the same inside a caller's transaction),
+`set_priority`, and the order lookup and version check every move starts with."""
 
 from __future__ import annotations
 

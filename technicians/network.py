@@ -1,4 +1,5 @@
-"""Use cases for managing the network. Each takes a session; the caller commits."""
+"""The service network: outlets, skills, technicians, their shifts and leave. Writers take a
+session and commit once (`@transactional`); readers (`list_*`, `nearest_outlet`) leave it open."""
 
 from __future__ import annotations
 

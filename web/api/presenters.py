@@ -12,7 +12,7 @@ from dispatch.lifecycle import allowed_actions
 from dispatch.models import WorkOrder
 from dispatch.permissions import is_own_technician
 from dispatch.privacy import mask_phone, sees_contact
-from technicians.models import Outlet, Technician
+from technicians.models import Technician
 
 
 def contact_phone(order: WorkOrder, actor: Actor) -> str | None:
@@ -86,10 +86,6 @@ def technician_out(tech: Technician) -> dict[str, Any]:
         "last_lon": tech.last_lon,
         "last_seen_at": tech.last_seen_at,
     }
-
-
-def outlet_out(outlet: Outlet) -> Outlet:
-    return outlet  # the schema reads the attributes directly
 
 
 def user_out(user: User, technician_id: int | None = None) -> dict[str, Any]:
