@@ -172,6 +172,19 @@ def create_user(
     return user
 
 
+def _own_account_errors(user: User, values: dict, actor_id: int | None) -> dict[str, str]:
+    """An admin cannot lock themselves out: not deactivate their own account, not take their
+    own role away. Another admin does it (and the last admin is never left without one)."""
+    if actor_id is None or actor_id != user.id:
+        return {}
+    errors = {}
+    if "active" in values and values["active"] is not True and user.active:
+        errors["active"] = "you cannot deactivate your own account; another admin can"
+    if "role" in values and values["role"] != user.role:
+        errors["role"] = "you cannot change your own role; another admin can"
+    return errors
+
+
 @transactional
 def update_user(session: Session, user_id: int, values: dict, *, actor_id: int | None) -> User:
     """Change role, name, outlet, active flag or password; every change is audited."""
@@ -182,6 +195,9 @@ def update_user(session: Session, user_id: int, values: dict, *, actor_id: int |
     password = values.pop("password", None)
     if "role" in values and values["role"] not in {r.value for r in Role}:
         raise ValidationFailed({"role": f"must be one of {', '.join(r.value for r in Role)}"})
+    own_errors = _own_account_errors(user, values, actor_id)
+    if own_errors:
+        raise ValidationFailed(own_errors)
     outlet_errors = _outlet_errors(session, values)
     if outlet_errors:
         raise ValidationFailed(outlet_errors)

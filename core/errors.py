@@ -7,11 +7,15 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base class; `message` is safe to show to the user."""
+    """Base class; `message` is safe to show to the user. A message with values in it comes
+    as a template and its `params` (`"above ¥%(limit)s"`, params={"limit": …}): the web layer
+    translates the template, then fills it in (`template`, `params`)."""
 
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, params: Mapping[str, Any] | None = None, **details: Any) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         self.details = details
 
 

@@ -84,10 +84,55 @@ class ComplaintPolicy:
         )
 
 
-def may_approve(role: str, amount: Decimal, limit: Decimal) -> bool:
-    """A dispatcher approves a small claim (at or under the limit) at once; anything larger
-    needs a manager or an admin."""
-    return role in SENIOR or (role == "dispatcher" and amount <= limit)
+def may_approve(role: str, amount: Decimal, limit: Decimal, already: Decimal = Decimal(0)) -> bool:
+    """A dispatcher approves small claims at once: everything dispatchers approve on one
+    complaint, `already` approved plus this `amount`, stays at or under the limit (five
+    approvals of ¥200 are ¥1,000, not five small claims). Anything more needs a manager or
+    an admin."""
+    return role in SENIOR or (role == "dispatcher" and already + amount <= limit)
+
+
+def approved_by_dispatchers(session: Session, complaint: Complaint) -> Decimal:
+    """What dispatchers have approved so far on the complaint. Who approved in which role is
+    on the trail (`compensation_approved` events keep the approver's role at the time), so a
+    dispatcher promoted later does not turn their approvals into a manager's."""
+    rows = session.execute(
+        select(Compensation.id, Compensation.amount).where(
+            Compensation.complaint_id == complaint.id, Compensation.status == "approved"
+        )
+    )
+    approved = {cid: amount for cid, amount in rows}
+    if not approved:
+        return Decimal("0.00")
+    by_dispatchers = {
+        data.get("compensation_id")
+        for data in session.scalars(
+            select(WorkOrderEvent.data).where(
+                WorkOrderEvent.order_id == complaint.order_id,
+                WorkOrderEvent.kind == "compensation_approved",
+                WorkOrderEvent.actor_role == "dispatcher",
+            )
+        )
+    }
+    return sum((amount for cid, amount in approved.items() if cid in by_dispatchers), Decimal("0.00"))
+
+
+def check_may_approve(session: Session, actor: Actor, complaint: Complaint, amount: Decimal, limit: Decimal) -> None:
+    """Refuse an approval above the actor's limit, saying the limit and what dispatchers
+    already approved on this complaint."""
+    already = approved_by_dispatchers(session, complaint) if actor.role == "dispatcher" else Decimal(0)
+    if may_approve(actor.role, amount, limit, already):
+        return
+    if already > 0:
+        raise PermissionDenied(
+            "dispatchers have already approved ¥%(already)s on this complaint; another ¥%(amount)s would take it "
+            "above the small-claim limit of ¥%(limit)s: a manager approves it",
+            params={"already": already, "amount": amount, "limit": limit},
+        )
+    raise PermissionDenied(
+        "¥%(amount)s is above the small-claim limit of ¥%(limit)s: a manager approves it",
+        params={"amount": amount, "limit": limit},
+    )
 
 
 def check_amount(raw: Any) -> Decimal:
@@ -435,10 +480,8 @@ def add_compensation(
 
     def work() -> Compensation:
         order, complaint = _locked(session, order_id, actor)
-        if approve and not may_approve(actor.role, value, policy.small_claim_limit):
-            raise PermissionDenied(
-                f"¥{value} is above the small-claim limit of ¥{policy.small_claim_limit}: a manager approves it"
-            )
+        if approve:
+            check_may_approve(session, actor, complaint, value, policy.small_claim_limit)
         if complaint.status != "open":
             raise Conflict("the complaint is closed")
         comp = Compensation(complaint_id=complaint.id, amount=value, reason=reason, paid_first=paid_first,
@@ -496,12 +539,11 @@ def approve_compensation(
 
     def work() -> Compensation:
         order, comp = _compensation(session, compensation_id, actor)
+        # One approval on a complaint at a time: two dispatchers' ¥200 cannot both pass the sum.
+        complaint = session.scalar(select(Complaint).where(Complaint.id == comp.complaint_id).with_for_update())
         if comp.status != "pending":
             raise Conflict("this compensation is already approved")
-        if not may_approve(actor.role, comp.amount, policy.small_claim_limit):
-            raise PermissionDenied(
-                f"¥{comp.amount} is above the small-claim limit of ¥{policy.small_claim_limit}: a manager approves it"
-            )
+        check_may_approve(session, actor, complaint, comp.amount, policy.small_claim_limit)
         _approve(session, order, comp, actor, policy, now)
         return comp
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
@@ -18,8 +18,8 @@ from core.security import new_token, token_digest
 from dispatch.authenticity import NO_VISIT, recompute
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
-from dispatch.models import Callback, RouteStop, Survey, WorkOrder
-from dispatch.moves import apply_move, check_version, get_order
+from dispatch.models import Callback, RouteStop, Survey, WorkOrder, WorkOrderEvent
+from dispatch.moves import TRACKING_GRACE, apply_move, check_version, end_tracking, get_order
 from dispatch.permissions import scope_orders
 from dispatch.sla.clocks import stop_clocks
 
@@ -43,8 +43,7 @@ def issue_tracking_token(order: WorkOrder) -> str:
     """A new unguessable link token (192 bits) for the order; only its digest is kept.
     Issuing again invalidates the previous link."""
     token = new_token(24)
-    order.tracking_digest = token_digest(token)
-    order.tracking_expires_at = None
+    order.tracking_digest = token_digest(token)  # the link's end (if the order ended) stays as it was
     return token
 
 
@@ -64,9 +63,23 @@ def order_for_token(session: Session, token: str, now: datetime | None = None) -
     order = session.scalar(select(WorkOrder).where(WorkOrder.tracking_digest == token_digest(token)))
     if order is None:
         raise NotFound("this tracking link is not valid")
-    if order.tracking_expires_at is not None and order.tracking_expires_at <= now:
+    expires_at = link_expires_at(session, order)
+    if expires_at is not None and expires_at <= now:
         raise LinkExpired("this tracking link has expired")
     return order
+
+
+def link_expires_at(session: Session, order: WorkOrder) -> datetime | None:
+    """When the order's link stops working: TRACKING_GRACE after the order ended (closed or
+    cancelled). Orders cancelled before cancelling recorded it count from their cancel event."""
+    if order.tracking_expires_at is not None or order.status not in (Status.CLOSED, Status.CANCELLED):
+        return order.tracking_expires_at
+    ended_at = order.closed_at or session.scalar(
+        select(func.max(WorkOrderEvent.at)).where(
+            WorkOrderEvent.order_id == order.id, WorkOrderEvent.to_status == order.status
+        )
+    )
+    return (ended_at or order.updated_at) + TRACKING_GRACE
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ def cancel_by_customer(session: Session, token: str, reason: str, now: datetime 
             raise Conflict("a technician is already on it: please call us to cancel")
         previous = order.status
         order.status, order.updated_at = Status.CANCELLED.value, now
+        end_tracking(order, now)
         stop_clocks(session, order.id, "cancel", now)
         record_event(session, order, "cancel", CUSTOMER, from_status=previous, to_status=order.status,
                      data={"reason": (reason or "").strip()[:500] or "cancelled by the customer"}, at=now)  # fmt: skip

@@ -13,6 +13,7 @@ from core.accounts import Actor
 from core.db import Database, utcnow
 from core.leases import SingletonLock
 from dispatch.notify import NotifySettings, deliver, senders_from
+from dispatch.photos import LocalStore, S3Store
 from dispatch.planning import PlanningSettings, apply_proposal, propose
 from dispatch.privacy import anonymize_stale_customers
 from dispatch.sla.sweep import sweep
@@ -74,13 +75,17 @@ class GuardedJobs:
         planning: PlanningSettings | None = None,
         auto_dispatch_every_s: float = 900,
         retention_months: int = 0,
+        photo_store: LocalStore | S3Store | None = None,
     ) -> None:
+        if retention_months > 0 and photo_store is None:
+            raise ValueError("retention needs the photo store: anonymizing a customer rewrites their photos")
         self.database = database
         self.clock = clock
         self.notify = notify or NotifySettings()
         self.planning = planning
         self.auto_dispatch_every_s = auto_dispatch_every_s
         self.retention_months = retention_months
+        self.photo_store = photo_store
         self.lock = SingletonLock(database, SCHEDULER_LOCK, ttl=timedelta(seconds=max(3 * interval_s, 5)))
 
     def tick(self) -> dict[str, int] | None:
@@ -103,7 +108,7 @@ class GuardedJobs:
         total = 0
         while True:
             with self.database.session_scope() as session:
-                result = anonymize_stale_customers(session, self.retention_months, self.clock())
+                result = anonymize_stale_customers(session, self.retention_months, self.clock(), store=self.photo_store)
             total += result.customers
             if result.customers == 0:
                 return total

@@ -364,7 +364,7 @@ class KpiWeights(Base):
 
 
 class KpiRiskThresholds(Base):
-    """The risk watch's thresholds (dispatch/kpis.py RISK_DEFAULTS): a new version for every
+    """The risk watch's thresholds (dispatch/kpis/settings.py RISK_DEFAULTS): a new version for every
     change, kept with who made it and when — the setting's own audit trail."""
 
     __tablename__ = "kpi_risk_thresholds"

@@ -27,8 +27,14 @@ from routing.geo import haversine_m
 from technicians.availability import can_take_work
 from technicians.models import Technician
 
-# A customer's tracking link keeps working this long after the order is closed.
+# A customer's tracking link keeps working this long after the order ended (closed or
+# cancelled): long enough to answer the survey or see the cancellation, then it stops.
 TRACKING_GRACE = timedelta(days=30)
+
+
+def end_tracking(order: WorkOrder, now: datetime) -> None:
+    """The order has ended: its tracking link stops working after the grace period."""
+    order.tracking_expires_at = now + TRACKING_GRACE
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,9 @@ def apply_move(
         order.completed_at = now
     elif action == "close":
         order.closed_at = now
-        order.tracking_expires_at = now + TRACKING_GRACE
+        end_tracking(order, now)
+    elif action == "cancel":
+        end_tracking(order, now)
     elif action == "return":
         order.visit_count += 1
         order.completed_at = None

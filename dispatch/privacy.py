@@ -8,27 +8,54 @@ customer's file, and the retention sweep that anonymizes customers long done wit
 - With a retention period set (RETENTION_MONTHS), customers whose orders all ended longer ago
   than that lose name, phone and address; their orders keep what the KPIs need (dates,
   statuses, scores) with the contact fields blanked and the location coarsened to ~1 km.
+  Everything typed about them goes too, wherever it was kept: notes, reasons, comments and
+  summaries in the records and in the events' data, the geocoder's cache of their address,
+  and the photos' metadata (GPS, comments) in every stored file.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from PIL import Image
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
 from core.audit import record_change
 from core.db import transactional, utcnow
+from dispatch.geocoding import normalise_address
 from dispatch.lifecycle import Status
-from dispatch.models import Callback, Customer, Notification, Photo, Survey, WorkOrder, WorkOrderEvent
+from dispatch.models import (
+    AuthenticityVerdict,
+    Callback,
+    Compensation,
+    Complaint,
+    Customer,
+    GeocodeCacheEntry,
+    IdempotencyKey,
+    Notification,
+    Photo,
+    Survey,
+    WorkOrder,
+    WorkOrderEvent,
+)
 from dispatch.permissions import is_own_technician
+from dispatch.photo_metadata import without_personal_metadata
+from dispatch.photos import LocalStore, S3Store
 
+log = logging.getLogger(__name__)
 CONTACT_ROLES = frozenset({"admin", "dispatcher", "system"})
 ENDED = (Status.CLOSED.value, Status.CANCELLED.value)
-# Keys of event data that can carry what a customer or clerk typed about the customer.
-PERSONAL_EVENT_KEYS = ("note", "comment", "contact_name", "contact_phone", "address", "name", "phone")
+# Keys of event data that can carry what a customer, a technician or staff typed about the
+# customer: the customer's note (`text`) and cancel reason, every move's reason, completion
+# notes, complaint summaries and compensation reasons.
+PERSONAL_EVENT_KEYS = (
+    "note", "comment", "contact_name", "contact_phone", "address", "name", "phone",
+    "text", "reason", "notes", "fee_note", "summary",
+)  # fmt: skip
 ANONYMIZED = "—"
 
 
@@ -81,9 +108,10 @@ def _stale_customers(session: Session, cutoff: datetime, limit: int) -> list[int
 
 @transactional
 def anonymize_stale_customers(
-    session: Session, months: int, now: datetime | None = None, batch: int = 500
+    session: Session, months: int, now: datetime | None = None, batch: int = 500, *, store: LocalStore | S3Store
 ) -> RetentionResult:
-    """Anonymize up to `batch` customers whose orders all ended more than `months` ago."""
+    """Anonymize up to `batch` customers whose orders all ended more than `months` ago, their
+    orders' photos in `store` included."""
     if months <= 0:
         return RetentionResult(0, 0)
     now = now or utcnow()
@@ -91,6 +119,8 @@ def anonymize_stale_customers(
     if not customer_ids:
         return RetentionResult(0, 0)
     order_ids = list(session.scalars(select(WorkOrder.id).where(WorkOrder.customer_id.in_(customer_ids))))
+    addresses = set(session.scalars(select(Customer.address).where(Customer.id.in_(customer_ids))))
+    addresses |= set(session.scalars(select(WorkOrder.address).where(WorkOrder.id.in_(order_ids))))
     for customer in session.scalars(select(Customer).where(Customer.id.in_(customer_ids))):
         customer.name = ANONYMIZED
         customer.phone = f"anon-{customer.id}"
@@ -111,6 +141,17 @@ def anonymize_stale_customers(
     )
     session.execute(update(Survey).where(Survey.order_id.in_(order_ids)).values(comment=""))
     session.execute(update(Callback).where(Callback.order_id.in_(order_ids)).values(note=""))
+    session.execute(update(Complaint).where(Complaint.order_id.in_(order_ids)).values(summary=""))
+    complaints = select(Complaint.id).where(Complaint.order_id.in_(order_ids)).scalar_subquery()
+    session.execute(update(Compensation).where(Compensation.complaint_id.in_(complaints)).values(reason=ANONYMIZED))
+    session.execute(
+        update(AuthenticityVerdict)
+        .where(AuthenticityVerdict.order_id.in_(order_ids), AuthenticityVerdict.review_note.is_not(None))
+        .values(review_note=ANONYMIZED)
+    )
+    # The request fingerprints are digests of the customer's request; their work is long done.
+    session.execute(delete(IdempotencyKey).where(IdempotencyKey.order_id.in_(order_ids)))
+    _forget_geocoded(session, addresses)
     session.execute(
         update(Notification).where(Notification.order_id.in_(order_ids)).values(recipient=ANONYMIZED, body="")
     )
@@ -119,5 +160,44 @@ def anonymize_stale_customers(
             event.lat, event.lon = round(event.lat, 2), round(event.lon, 2)
         if any(key in (event.data or {}) for key in PERSONAL_EVENT_KEYS):
             event.data = {k: (ANONYMIZED if k in PERSONAL_EVENT_KEYS else v) for k, v in event.data.items()}
+    # Last, so that a store that fails leaves the whole batch for the next run.
+    _strip_photos(session, order_ids, store)
     record_change(session, None, "retention", 0, "anonymize", {"customers": [None, len(customer_ids)]})
     return RetentionResult(len(customer_ids), len(order_ids))
+
+
+def _forget_geocoded(session: Session, addresses: set[str]) -> None:
+    """Drop the geocoder's cached answers for these addresses (a key is `provider:address`
+    or `provider:address|city`, whatever the provider and city were)."""
+    for address in filter(None, (normalise_address(a) for a in addresses if a)):
+        session.execute(
+            delete(GeocodeCacheEntry).where(
+                or_(
+                    GeocodeCacheEntry.key.endswith(f":{address}", autoescape=True),
+                    GeocodeCacheEntry.key.contains(f":{address}|", autoescape=True),
+                )
+            )
+        )
+
+
+def _strip_photos(session: Session, order_ids: list[int], store: LocalStore | S3Store) -> None:
+    """Write every file of the orders' photos again without personal metadata (GPS, comments):
+    the original kept as evidence as well as the copies everyone views. Same keys, so the
+    records stay as they are."""
+    rows = session.execute(
+        select(Photo.id, Photo.original_key, Photo.view_key, Photo.thumb_key).where(Photo.order_id.in_(order_ids))
+    )
+    for photo_id, *keys in rows:
+        for key in keys:
+            try:
+                data = store.get(key)
+            except FileNotFoundError:
+                log.warning("retention: photo %s has no file %s", photo_id, key)
+                continue
+            try:
+                clean = without_personal_metadata(data)
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+                # Stored files were checked on upload; one that no longer reads is reported, not guessed at.
+                log.warning("retention: photo %s file %s could not be read to rewrite it: %s", photo_id, key, exc)
+                continue
+            store.put(key, clean)  # a store that fails raises: the batch is rolled back and runs again

@@ -116,6 +116,7 @@ def start_in_process_scheduler(app: APIFlask) -> None:
     from dispatch.jobs import GuardedJobs
     from dispatch.notify import NotifySettings
     from dispatch.planning import PlanningSettings
+    from web.wiring import photo_store
 
     interval = app.config["SCHEDULER_INTERVAL_S"]
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
@@ -126,6 +127,7 @@ def start_in_process_scheduler(app: APIFlask) -> None:
         planning=PlanningSettings.from_config(app.config),
         auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
         retention_months=app.config["RETENTION_MONTHS"],
+        photo_store=photo_store(app.config),
     ).install(scheduler, interval)
     scheduler.start()
     app.extensions["scheduler"] = scheduler

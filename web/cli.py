@@ -14,6 +14,7 @@ from dispatch.jobs import GuardedJobs
 from dispatch.notify import NotifySettings
 from dispatch.planning import PlanningSettings
 from web.extensions import db
+from web.wiring import photo_store
 
 
 def register(app: Flask) -> None:
@@ -75,9 +76,10 @@ def register_retention(app: Flask) -> None:
         if months <= 0:
             raise click.UsageError("retention is off (RETENTION_MONTHS=0); pass --months N")
         customers = orders = 0
+        store = photo_store(app.config)
         while True:
             with db.session_scope() as session:
-                result = anonymize_stale_customers(session, months)
+                result = anonymize_stale_customers(session, months, store=store)
             customers, orders = customers + result.customers, orders + result.orders
             if result.customers == 0:
                 break
@@ -100,6 +102,7 @@ def register_scheduler(app: Flask) -> None:
             planning=PlanningSettings.from_config(app.config),
             auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
             retention_months=app.config["RETENTION_MONTHS"],
+            photo_store=photo_store(app.config),
         )
         scheduler = BlockingScheduler(timezone="UTC")
         jobs.install(scheduler, interval)

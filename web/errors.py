@@ -45,6 +45,11 @@ def translate_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
     return {name: [gettext(m) for m in messages] for name, messages in fields.items()}
 
 
+def translated(error: DomainError) -> str:
+    """The error's message in the user's language, with its values filled in."""
+    return gettext(error.template, **error.params) if error.params else gettext(error.message)
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -191,8 +196,8 @@ def register(app: Flask) -> None:
                 k: v for k, v in error.details.items() if k in ("allowed", "order_status", "current_version", "field")
             }
         if wants_json():
-            return jsonify(error_body(status, gettext(error.message), detail, **extra)), status
-        return render_template("error.html", status=status, message=gettext(error.message), detail=detail), status
+            return jsonify(error_body(status, translated(error), detail, **extra)), status
+        return render_template("error.html", status=status, message=translated(error), detail=detail), status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -294,7 +294,7 @@ def test_a_dispatcher_approves_small_claims_at_once_and_a_manager_the_rest(clien
     settle = client.post(f"/api/compensations/{first['id']}/settlement", headers=dispatcher)
     assert settle.get_json()["compensations"][0]["settled_with_outlet"] is True
     assert client.post(f"/api/compensations/{first['id']}/settlement", headers=dispatcher).status_code == 409
-    not_first = client.post(url, json={"amount": 50, "reason": "apology", "approve": True}, headers=dispatcher)
+    not_first = client.post(url, json={"amount": 50, "reason": "apology", "approve": True}, headers=manager)
     later = not_first.get_json()["compensations"][2]
     assert client.post(f"/api/compensations/{later['id']}/settlement", headers=dispatcher).status_code == 409
 
@@ -304,6 +304,38 @@ def test_a_dispatcher_approves_small_claims_at_once_and_a_manager_the_rest(clien
     stored = db_session.scalar(select(Compensation).where(Compensation.id == pending["id"]))
     assert stored.amount == Decimal("200.01")
     db_session.rollback()
+
+
+def test_a_dispatcher_cannot_split_a_large_claim_into_small_approvals(client, dispatcher, manager, db_session):
+    order = create_order(client, dispatcher, issue_category="complaint")
+    complaint_of(client, dispatcher, order)
+    url = f"/api/orders/{order['id']}/complaint/compensations"
+
+    def add(amount: str, headers, approve: bool = True):
+        return client.post(url, json={"amount": amount, "reason": "split", "approve": approve}, headers=headers)
+
+    assert add("120", dispatcher).status_code == 201
+    assert add("80", dispatcher).status_code == 201  # ¥200 in all: still the dispatcher's to approve
+    refused = add("200", dispatcher)
+    assert refused.status_code == 403
+    message = refused.get_json()["message"]
+    assert "¥200.00" in message and "small-claim limit of ¥200" in message, message
+    assert compensations(db_session) == 2  # the refused one left nothing behind
+
+    # Recorded as pending and approved one by one: the same sum, the same answer.
+    pending = add("0.01", dispatcher, approve=False).get_json()["compensations"][2]
+    approval = f"/api/compensations/{pending['id']}/approval"
+    chinese = client.post(approval, headers={**dispatcher, "Accept-Language": "zh-CN"})
+    assert chinese.status_code == 403 and "¥200.00" in chinese.get_json()["message"]
+    assert "小额" in chinese.get_json()["message"], chinese.get_json()["message"]
+    assert client.post(approval, headers=manager).status_code == 200
+
+    # What a manager approves is a manager's decision: it does not use up the dispatchers' limit.
+    big = add("900", manager)
+    assert big.status_code == 201
+    approved = [c for c in big.get_json()["compensations"] if c["status"] == "approved"]
+    assert sum(Decimal(c["amount"]) for c in approved) == Decimal("1100.01")
+    assert add("0.01", dispatcher).status_code == 403
 
 
 @pytest.mark.parametrize(

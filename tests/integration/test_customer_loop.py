@@ -199,3 +199,35 @@ def test_the_customer_moves_the_appointment_within_the_allowed_windows(client, d
     too_long = form | {"end": (start + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M")}
     after = client.get(client.post(f"/t/{token}/reschedule", data=too_long).location).get_data(as_text=True)
     assert "1 to 4 hours" in after
+
+
+def test_a_cancelled_orders_link_stops_working_after_the_grace_period_as_a_closed_ones_does(
+    client, dispatcher, db_session, csrf_from
+):
+    from dispatch.customer import LinkExpired, order_for_token
+    from dispatch.moves import TRACKING_GRACE
+
+    by_staff = create_order(client, dispatcher)
+    act(client, dispatcher, by_staff, "cancel", reason="duplicate")
+    by_customer = create_order(client, dispatcher, phone="13900139001")
+    token = token_of(by_customer)
+    page = client.get(f"/t/{token}").get_data(as_text=True)
+    assert client.post(f"/t/{token}/cancel", data={"csrf_token": csrf_from(page)}).status_code == 302
+    reissued = client.post(f"/api/orders/{by_staff['id']}/tracking-link", headers=dispatcher).get_json()
+    tokens = [token_of(by_staff), token, reissued["tracking_url"].rsplit("/t/", 1)[1]]
+
+    assert [client.get(f"/api/track/{link}").get_json()["status"] for link in tokens[1:]] == ["cancelled"] * 2
+    now = utcnow()
+    for link in tokens[1:]:
+        order_for_token(db_session, link, now + TRACKING_GRACE - timedelta(hours=1))
+        with pytest.raises(LinkExpired):  # a new link for an ended order does not start the grace again
+            order_for_token(db_session, link, now + TRACKING_GRACE + timedelta(hours=1))
+    db_session.rollback()
+
+    # An order cancelled before the end was recorded: it counts from its cancellation.
+    db_session.get(WorkOrder, by_staff["id"]).tracking_expires_at = None
+    db_session.commit()
+    order_for_token(db_session, tokens[2], now + TRACKING_GRACE - timedelta(hours=1))
+    with pytest.raises(LinkExpired):
+        order_for_token(db_session, tokens[2], now + TRACKING_GRACE + timedelta(hours=1))
+    db_session.rollback()

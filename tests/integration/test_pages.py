@@ -449,3 +449,20 @@ def test_an_admin_creates_an_account_through_the_form(client, auth, network, csr
     user = db_session.query(User).filter_by(username="night.shift").one()
     assert user.role == "dispatcher" and user.outlet_id == network.north.id
     assert db_session.query(User).filter_by(username="weak.one").count() == 0
+
+
+def test_an_admin_cannot_switch_off_their_own_account_on_its_page(client, auth, network, csrf_from, db_session):
+    from core.accounts import User
+
+    auth.login("admin")
+    me = f"/admin/users/{network.admin.id}"
+    data = {"display_name": "Admin", "role": "admin", "outlet_id": "0"}  # the active box left unticked
+    response = post_form(client, csrf_from, me, data)
+    assert response.status_code == 400
+    assert re.search(r'data-field="active">[^<]*own account', html_of(response)), html_of(response)
+    demoted = post_form(client, csrf_from, me, {**data, "role": "technician", "active": "y"})
+    assert demoted.status_code == 400 and re.search(r'data-field="role">[^<]*own role', html_of(demoted))
+    user = db_session.get(User, network.admin.id)
+    assert (user.active, user.role) == (True, "admin")
+    db_session.rollback()
+    assert client.get(me).status_code == 200  # still logged in, still an admin

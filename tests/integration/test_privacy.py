@@ -95,6 +95,7 @@ def _age(db_session, order_id: int, days: int) -> None:
 def test_the_retention_sweep_anonymizes_customers_long_done_and_nobody_else(app, network, db_session):
     from dispatch.models import Customer, WorkOrder
     from dispatch.privacy import anonymize_stale_customers
+    from web.wiring import photo_store
 
     dispatcher = Auth(app.test_client()).token("dispatcher")
     old = create_order(app.test_client(), dispatcher, phone="13800000001", name="老客户", description="门口有狗")
@@ -105,7 +106,7 @@ def test_the_retention_sweep_anonymizes_customers_long_done_and_nobody_else(app,
     _age(db_session, old["id"], 400)
     _age(db_session, still_open["id"], 400)
 
-    result = anonymize_stale_customers(db_session, months=12)
+    result = anonymize_stale_customers(db_session, months=12, store=photo_store(app.config))
     assert (result.customers, result.orders) == (1, 1)
     db_session.expire_all()
     gone = db_session.get(Customer, old["customer"]["id"])
@@ -121,7 +122,7 @@ def test_the_retention_sweep_anonymizes_customers_long_done_and_nobody_else(app,
     for kept in (recent, still_open):
         assert db_session.get(Customer, kept["customer"]["id"]).anonymized_at is None
     # A second run finds nothing more to do.
-    assert anonymize_stale_customers(db_session, months=12).customers == 0
+    assert anonymize_stale_customers(db_session, months=12, store=photo_store(app.config)).customers == 0
 
 
 def test_the_retention_command_reports_what_it_did(app, network, db_session):
@@ -191,3 +192,106 @@ def test_production_cookies_are_secure_and_http_only_and_hsts_is_sent(monkeypatc
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     finally:
         app.extensions["database"].dispose()
+
+
+SECRETS = {
+    "name": "隐私客户",
+    "phone": "13800000009",
+    "address": "西安市碑林区隐秘巷 9 号",
+    "note": "门禁密码 4321，狗很凶",
+    "cancel": "我在医院，电话 13911112222",
+    "completion": "客户李四说她丈夫不在家",
+    "summary": "customer says the technician was rude to her mother",
+    "compensation": "dent in Mrs Li's new floor",
+    "photo": "Li Si, 13800000009, home 34.2101,108.9502",
+}
+
+
+def _photo_with_a_home(seed: int = 7) -> bytes:
+    """A proof photo as phones make them: GPS of the customer's home in EXIF and a comment."""
+    import io
+
+    from PIL import Image
+
+    from tests.integration.test_photos import picture, with_exif
+
+    image = Image.open(io.BytesIO(picture(seed=seed)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=with_exif("2026:11:24 10:30:00", (34.2101, 108.9502)), comment=SECRETS["photo"])
+    return out.getvalue()
+
+
+def test_retention_leaves_no_personal_text_in_any_table_and_no_location_in_any_photo_file(
+    app, client, auth, network, db_session, csrf_from
+):
+    import io
+
+    from PIL import Image
+
+    from core.db import Base
+    from dispatch.models import Photo
+    from dispatch.privacy import anonymize_stale_customers
+    from tests.integration.test_photos import upload
+    from web.wiring import photo_store
+
+    dispatcher, manager, tech = auth.token("dispatcher"), auth.token("manager"), auth.token("tech2")
+    who = {"phone": SECRETS["phone"], "name": SECRETS["name"], "address": SECRETS["address"]}
+
+    # One order done: a note from the customer, a photo, a completion report, a complaint.
+    done = create_order(client, dispatcher, **who)
+    token = done["tracking_url"].rsplit("/t/", 1)[1]
+    page = client.get(f"/t/{token}").get_data(as_text=True)
+    client.post(f"/t/{token}/note", data={"csrf_token": csrf_from(page), "note": SECRETS["note"]})
+    done = client.get(f"/api/orders/{done['id']}", headers=dispatcher).get_json()
+    done = act(client, dispatcher, done, "assign", technician_id=network.techs[1].id).get_json()
+    for step in ("accept", "depart", "arrive"):
+        done = act(client, tech, done, step).get_json()
+    assert upload(client, tech, done["id"], _photo_with_a_home()).status_code == 201
+    report = {"checklist": [], "parts": [], "fee": 0, "notes": SECRETS["completion"]}
+    assert client.post(f"/api/orders/{done['id']}/completion-report", json=report, headers=tech).status_code == 201
+    done = client.get(f"/api/orders/{done['id']}", headers=tech).get_json()
+    done = act(client, tech, done, "complete").get_json()
+    complaint = client.post(
+        f"/api/orders/{done['id']}/complaint", json={"summary": SECRETS["summary"]}, headers=manager
+    )
+    assert complaint.status_code == 201
+    compensation = {"amount": "50", "reason": SECRETS["compensation"], "approve": True}
+    url = f"/api/orders/{done['id']}/complaint/compensations"
+    assert client.post(url, json=compensation, headers=manager).status_code == 201
+    done = client.get(f"/api/orders/{done['id']}", headers=manager).get_json()
+    assert act(client, manager, done, "close").status_code == 200
+    # And one the customer cancelled, saying why.
+    cancelled = create_order(client, dispatcher, **who)
+    token = cancelled["tracking_url"].rsplit("/t/", 1)[1]
+    page = client.get(f"/t/{token}").get_data(as_text=True)
+    client.post(f"/t/{token}/cancel", data={"csrf_token": csrf_from(page), "reason": SECRETS["cancel"]})
+
+    def readable() -> set[str]:
+        """Which secrets any column of any table still holds."""
+        found = set()
+        for table in Base.metadata.sorted_tables:
+            text = repr(db_session.execute(table.select()).all())
+            found |= {k for k, v in SECRETS.items() if v in text}
+        db_session.rollback()
+        return found
+
+    assert readable() == set(SECRETS) - {"photo"}  # the test sees what it looks for
+    store = photo_store(app.config)
+    photo = db_session.scalars(select(Photo).where(Photo.order_id == done["id"])).one()
+    keys = (photo.original_key, photo.view_key, photo.thumb_key)
+    db_session.rollback()
+    assert Image.open(io.BytesIO(store.get(keys[0]))).getexif().get_ifd(0x8825), "the original has GPS to remove"
+
+    _age(db_session, done["id"], 400)
+    _age(db_session, cancelled["id"], 400)
+    assert anonymize_stale_customers(db_session, months=12, store=store).customers == 1
+
+    assert readable() == set()
+    for key in keys:
+        data = store.get(key)
+        image = Image.open(io.BytesIO(data))
+        assert not image.getexif().get_ifd(0x8825), f"{key} still has GPS"
+        assert b"13800000009" not in data and b"34.2101" not in data and b"Li Si" not in data, key
+        assert "comment" not in image.info, key
+    original = Image.open(io.BytesIO(store.get(keys[0])))
+    assert original.getexif().get_ifd(0x8769).get(36867) == "2026:11:24 10:30:00"  # when it was taken stays

@@ -54,8 +54,10 @@ class CompensationIn(Schema):
     reason = fields.String(required=True, validate=Length(1, 1000))
     paid_first = fields.Boolean(load_default=False, metadata={"description": "先行赔付: the platform pays first"})
     approve = fields.Boolean(
-        load_default=False, metadata={"description": "approve at once (dispatchers: at or under the small-claim limit)"}
-    )
+        load_default=False,
+        metadata={"description": "approve at once (dispatchers: while all dispatchers approved on the complaint "
+                                 "stays at or under the small-claim limit)"},
+    )  # fmt: skip
 
 
 class PersonOut(Schema):

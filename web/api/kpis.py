@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from core.db import utcnow
+from core.spreadsheet_cells import append_xlsx_row, safe_row
 from dispatch import kpis
 from technicians.models import Outlet, Technician
 from web.api.base import SECURITY, bp
@@ -156,9 +157,9 @@ def kpi_orders(args: dict):
 def kpi_csv(args: dict):
     """The KPI table as CSV."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(table(args["month"], args["by"]))
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerows(safe_row(row.get(c) for c in COLUMNS) for row in table(args["month"], args["by"]))
     name = f"kpis-{args['month']}-{args['by']}.csv"
     return Response(
         "\ufeff" + out.getvalue(),  # BOM: Excel opens UTF-8 Chinese names correctly
@@ -176,9 +177,9 @@ def kpi_xlsx(args: dict):
     book = Workbook()
     sheet = book.active
     sheet.title = f"{args['month']} {args['by']}"
-    sheet.append(list(COLUMNS))
+    append_xlsx_row(sheet, COLUMNS)
     for row in table(args["month"], args["by"]):
-        sheet.append([row.get(c) for c in COLUMNS])
+        append_xlsx_row(sheet, (row.get(c) for c in COLUMNS))
     out = io.BytesIO()
     book.save(out)
     name = f"kpis-{args['month']}-{args['by']}.xlsx"

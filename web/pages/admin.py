@@ -249,4 +249,5 @@ def admin_user(user_id: int):
         if _save(form, lambda: accounts.update_user(db.session, user_id, values, actor_id=actor_id)):
             return redirect(url_for("pages.admin_user", user_id=user_id))
     history = audit.history(db.session, "user", user_id)
-    return render_template("admin/user.html", user=user, form=form, history=history)
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("admin/user.html", user=user, form=form, history=history), status

@@ -14,6 +14,7 @@ from dispatch.sla import clocks as sla_clocks
 from technicians.network import list_outlets, list_technicians
 from web.api.complaints import complaint_policy
 from web.auth import ANY_ROLE, current_actor, roles_required
+from web.errors import translated
 from web.extensions import csrf, db
 from web.forms import TransitionForm
 from web.pages.base import bp
@@ -106,7 +107,7 @@ def order_complaint(order_id: int):
     except ValidationFailed as exc:
         flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
     except (Conflict, PermissionDenied, NotFound) as exc:
-        flash(_(exc.message), "error")
+        flash(translated(exc), "error")
     else:
         flash(_("Done."), "info")
     return redirect(url_for("pages.order_detail", order_id=order_id) + "#complaint")
