@@ -25,10 +25,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Interval, Select, and_, case, func, literal, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from core.db import transactional
 from core.errors import Conflict, ValidationFailed
+from core.numbers import parse_int
 from dispatch.lifecycle import Status
 from dispatch.models import (
     AuthenticityVerdict,
@@ -47,9 +49,35 @@ GROUPS = ("technician", "outlet", "all")
 REPEAT_DAYS = 30  # a repair that comes back within this many days of its completion did not hold
 
 
+# The months a user may ask for: wide enough for any history, far enough from the calendar's
+# ends (years 1 and 9999) that a month's neighbours and its 12-month trend stay computable.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+MONTH_MESSAGE = "use YYYY-MM (years 1900-2199), e.g. 2026-11"
+
+
+def parse_month(text: object) -> str | None:
+    """`text` if it is a month users may ask for ('2026-11': ASCII digits, FIRST_YEAR to
+    LAST_YEAR); otherwise None."""
+    if not isinstance(text, str) or len(text) != 7 or text[4] != "-":
+        return None
+    if parse_int(text[:4], FIRST_YEAR, LAST_YEAR) is None or parse_int(text[5:], 1, 12) is None:
+        return None
+    return text
+
+
+def _year_and_month(month: str) -> tuple[int, int]:
+    """The parts of a 'YYYY-MM' month (any year the calendar can step around); a month that
+    is no such thing is the caller's bad input, never an arithmetic error."""
+    year, _, mon = month.partition("-") if isinstance(month, str) else ("", "", "")
+    parts = parse_int(year, 2, 9998), parse_int(mon, 1, 12)
+    if parts[0] is None or parts[1] is None or len(month) != 7:
+        raise ValidationFailed({"month": MONTH_MESSAGE})
+    return parts[0], parts[1]
+
+
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """'2026-11' → [start, end) as aware datetimes in the service area's time zone."""
-    year, mon = (int(x) for x in month.split("-"))
+    year, mon = _year_and_month(month)
     start = datetime(year, mon, 1, tzinfo=tz)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=tz)
     return start, end
@@ -482,7 +510,7 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
 
 
 def last_months(month: str, n: int) -> list[str]:
-    year, mon = (int(x) for x in month.split("-"))
+    year, mon = _year_and_month(month)
     result = []
     for _ in range(n):
         result.append(f"{year:04d}-{mon:02d}")
@@ -548,12 +576,20 @@ def close_month(session: Session, month: str, tz: ZoneInfo, *, actor_id: int | N
         raise Conflict(f"{month} is closed already")
     version, weights = current_weights(session)
     count = 0
-    for by in GROUPS:
-        for row in monthly(session, month, by, tz):
-            figures = row.as_dict() | {"composite": composite(row.as_dict(), weights)}
-            session.add(KpiSnapshot(month=month, by=by, key=row.key if row.key is not None else 0,
-                                    figures=figures, weights_version=version))  # fmt: skip
-            count += 1
+    try:
+        for by in GROUPS:
+            for row in monthly(session, month, by, tz):
+                figures = row.as_dict() | {"composite": composite(row.as_dict(), weights)}
+                session.add(KpiSnapshot(month=month, by=by, key=row.key if row.key is not None else 0,
+                                        figures=figures, weights_version=version))  # fmt: skip
+                count += 1
+        session.flush()
+    except IntegrityError:
+        # Two closes at once both pass the check above (PostgreSQL's READ COMMITTED); the
+        # later one's rows meet the earlier one's on UNIQUE (month, by, key), at this flush or
+        # at the autoflush of the next grouping's query.
+        session.rollback()
+        raise Conflict(f"{month} is closed already") from None
     return count
 
 

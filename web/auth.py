@@ -10,6 +10,7 @@ from flask import abort, g, request, session
 from flask_login import current_user
 
 from core.accounts import Actor, User, live_login_session, user_for_token
+from core.numbers import parse_int
 from technicians.services import technician_for_user
 from web.extensions import db, login_manager
 
@@ -20,11 +21,11 @@ LOGIN_KEY = "_sid"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    secret = session.get(LOGIN_KEY)
-    if not user_id.isdigit() or not secret:
+    secret, wanted = session.get(LOGIN_KEY), parse_int(user_id, 1)
+    if wanted is None or not secret:
         return None
     login = live_login_session(db.session, secret)
-    if login is None or login.user_id != int(user_id):
+    if login is None or login.user_id != wanted:
         return None
     g.login_id = login.id
     return db.session.get(User, login.user_id)
