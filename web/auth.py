@@ -6,13 +6,26 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, g, request, session
+from flask import abort, current_app, g, request, session
 from flask_login import current_user
 
 from core.accounts import Actor, User, live_login_session, user_for_token
 from core.numbers import parse_int
 from technicians.services import technician_for_user
-from web.extensions import db, login_manager
+from web.extensions import db, limiter, login_manager
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_LIMIT"]
+
+
+# One budget of failed sign-in attempts per client address (LOGIN_LIMIT, 5 a minute), spent
+# alike by the login page, its one-time-code step and the API's token login: with a budget
+# each, an attacker had twice the guesses by alternating page and API. Only failures (401)
+# count. Not per username: a per-name budget would let anyone lock a named user out.
+login_attempts = limiter.shared_limit(
+    _login_limit, scope="login", methods=["POST"], deduct_when=lambda response: response.status_code == 401
+)
 
 # The signed cookie names the login (`_sid`); the login row on the server says whether it
 # still holds, so logging out, a password change or a deactivation ends it everywhere.
