@@ -230,7 +230,10 @@ def set_locale(session: Session, user_id: int, locale: str | None) -> None:
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, or None (same answer for every failure)."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    # The password is checked in every case, before `active` (an unknown name against a
+    # stand-in hash): a failure takes the same time whichever reason it has.
+    matches = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not matches or not user.active:
         return None
     return user
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
@@ -19,8 +20,20 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=HASH_METHOD)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches `password_hash`. With no hash (no such user) the password is
+    checked against a hash of a random secret, made with the same method as real ones, so a
+    wrong username costs what a wrong password costs and timing does not tell which names
+    exist; the answer is then always False."""
+    if password_hash is None:
+        check_password_hash(_nobodys_hash(HASH_METHOD), password)
+        return False
     return check_password_hash(password_hash, password)
+
+
+@functools.cache
+def _nobodys_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_urlsafe(32), method=method)
 
 
 def password_problems(password: str) -> list[str]:

@@ -18,6 +18,7 @@ from core.accounts import User, authenticate, issue_token, verify_password
 from core.audit import record_change
 from core.db import transactional
 from core.errors import NotFound, PermissionDenied, ValidationFailed
+from core.numbers import is_ascii_digits
 
 TOTP_ROLES = frozenset({"admin", "manager"})
 STEP_S = 30
@@ -36,7 +37,7 @@ def provisioning_uri(secret: str, username: str, issuer: str = ISSUER) -> str:
 def matching_step(secret: str, code: str, after_step: int | None, now: float | None = None) -> int | None:
     """The time step `code` belongs to (now ± one step), if later than `after_step`."""
     code = (code or "").strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not is_ascii_digits(code, length=6):  # '１２３４５６' is isdigit() too, and compare_digest refuses it
         return None
     totp = pyotp.TOTP(secret)
     current = int((time.time() if now is None else now) // STEP_S)

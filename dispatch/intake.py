@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
+from core.dates import OUT_OF_RANGE, within_range
 from core.db import next_value, utcnow
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
@@ -131,7 +132,9 @@ def validate(session: Session, req: OrderRequest, now: datetime) -> OrderRequest
     if (start is None) != (end is None):
         errors["appointment_end" if end is None else "appointment_start"] = "give both ends of the window, or neither"
     elif start is not None and end is not None:
-        if start.tzinfo is None or end.tzinfo is None:
+        if not within_range(start) or not within_range(end):
+            errors["appointment_start" if not within_range(start) else "appointment_end"] = OUT_OF_RANGE
+        elif start.tzinfo is None or end.tzinfo is None:
             errors["appointment_start"] = "must include a time zone offset"
         elif end <= start:
             errors["appointment_end"] = "must be after appointment_start"

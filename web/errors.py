@@ -22,6 +22,7 @@ from core.errors import (
     StaleWrite,
     ValidationFailed,
 )
+from core.numbers import MAX_INT32, is_ascii_digits, parse_int
 
 STATUS = {
     ValidationFailed: 400,
@@ -60,7 +61,7 @@ def error_body(status: int, message: str, detail: dict[str, Any] | None = None, 
 
 # The largest id in a path or an `*_id` field: most tables use 32-bit ids on PostgreSQL (the
 # 64-bit ones, photos and events, will not pass two billion rows either).
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_INT32
 ID_OUT_OF_RANGE = "is out of range (at most 2147483647)"
 
 
@@ -87,12 +88,9 @@ def _number_out_of_range(name: str, value: Any) -> bool:
         return False
     if isinstance(value, str):
         text = value.strip().lstrip("+-")
-        if not text.isdigit():
-            return False  # not a number at all: the schema says so
-        try:
-            value = int(text)
-        except ValueError:  # more digits than Python converts
-            return True
+        if not is_ascii_digits(text):
+            return False  # not a number at all ('²' and '５' included): the schema or the page says so
+        return parse_int(text, 0, MAX_ID) is None
     return isinstance(value, int) and abs(value) > MAX_ID
 
 

@@ -133,6 +133,10 @@ DOMAIN_MESSAGES = (
     _l("Wrong username or password."),
     _l("within 30 days"),
     _l("within 90 days"),
+    # numbers and dates people type (core/numbers.py, core/dates.py, dispatch/kpis/facts.py)
+    _l("must be a whole number from 1 to 2147483647, in digits 0-9"),
+    _l("must be in the years 2000 to 2099"),
+    _l("use YYYY-MM (years 1900-2199), e.g. 2026-11"),
 )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import transactional
@@ -37,10 +38,18 @@ def close_month(session: Session, month: str, tz: ZoneInfo, *, actor_id: int | N
         raise Conflict(f"{month} is closed already")
     version, weights = current_weights(session)
     count = 0
-    for by in GROUPS:
-        for row in monthly(session, month, by, tz):
-            figures = row.as_dict() | {"composite": composite(row.as_dict(), weights)}
-            session.add(KpiSnapshot(month=month, by=by, key=row.key if row.key is not None else 0,
-                                    figures=figures, weights_version=version))  # fmt: skip
-            count += 1
+    try:
+        for by in GROUPS:
+            for row in monthly(session, month, by, tz):
+                figures = row.as_dict() | {"composite": composite(row.as_dict(), weights)}
+                session.add(KpiSnapshot(month=month, by=by, key=row.key if row.key is not None else 0,
+                                        figures=figures, weights_version=version))  # fmt: skip
+                count += 1
+        session.flush()
+    except IntegrityError:
+        # Two closes at once both pass the check above (PostgreSQL's READ COMMITTED); the
+        # later one's rows meet the earlier one's on UNIQUE (month, by, key), at this flush or
+        # at the autoflush of the next grouping's query.
+        session.rollback()
+        raise Conflict(f"{month} is closed already") from None
     return count

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Interval, Select, and_, case, func, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
+from core.errors import ValidationFailed
+from core.numbers import parse_int
 from dispatch.lifecycle import Status
 from dispatch.models import (
     AuthenticityVerdict,
@@ -25,9 +27,35 @@ GROUPS = ("technician", "outlet", "all")
 REPEAT_DAYS = 30  # a repair that comes back within this many days of its completion did not hold
 
 
+# The months a user may ask for: wide enough for any history, far enough from the calendar's
+# ends (years 1 and 9999) that a month's neighbours and its 12-month trend stay computable.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+MONTH_MESSAGE = "use YYYY-MM (years 1900-2199), e.g. 2026-11"
+
+
+def parse_month(text: object) -> str | None:
+    """`text` if it is a month users may ask for ('2026-11': ASCII digits, FIRST_YEAR to
+    LAST_YEAR); otherwise None."""
+    if not isinstance(text, str) or len(text) != 7 or text[4] != "-":
+        return None
+    if parse_int(text[:4], FIRST_YEAR, LAST_YEAR) is None or parse_int(text[5:], 1, 12) is None:
+        return None
+    return text
+
+
+def year_and_month(month: str) -> tuple[int, int]:
+    """The parts of a 'YYYY-MM' month (any year the calendar can step around); a month that
+    is no such thing is the caller's bad input, never an arithmetic error."""
+    year, _, mon = month.partition("-") if isinstance(month, str) else ("", "", "")
+    parts = parse_int(year, 2, 9998), parse_int(mon, 1, 12)
+    if parts[0] is None or parts[1] is None or len(month) != 7:
+        raise ValidationFailed({"month": MONTH_MESSAGE})
+    return parts[0], parts[1]
+
+
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """'2026-11' → [start, end) as aware datetimes in the service area's time zone."""
-    year, mon = (int(x) for x in month.split("-"))
+    year, mon = year_and_month(month)
     start = datetime(year, mon, 1, tzinfo=tz)
     end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=tz)
     return start, end

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from dispatch.kpis.facts import GROUPS, month_bounds, month_ids, order_facts, prepare_reads
+from dispatch.kpis.facts import GROUPS, month_bounds, month_ids, order_facts, prepare_reads, year_and_month
 from dispatch.kpis.settings import RATE_OF
 
 
@@ -115,7 +115,7 @@ def overall_by_month(session: Session, months: list[str], tz: ZoneInfo) -> dict[
 
 
 def last_months(month: str, n: int) -> list[str]:
-    year, mon = (int(x) for x in month.split("-"))
+    year, mon = year_and_month(month)
     result = []
     for _ in range(n):
         result.append(f"{year:04d}-{mon:02d}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from apiflask import abort
-from flask import current_app
 from flask_login import current_user
 
 from core.twofactor import login_for_token
@@ -11,16 +10,12 @@ from technicians.network import technician_for_user
 from web.api.base import SECURITY, bp
 from web.api.presenters import user_out
 from web.api.schemas import LoginIn, TokenOut, UserOut
-from web.auth import ANY_ROLE, current_actor, roles_required
-from web.extensions import db, limiter
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_LIMIT"]
+from web.auth import ANY_ROLE, current_actor, login_attempts, roles_required
+from web.extensions import db
 
 
 @bp.post("/auth/login")
-@limiter.limit(_login_limit, deduct_when=lambda response: response.status_code == 401)
+@login_attempts
 @bp.input(LoginIn, arg_name="body")
 @bp.output(TokenOut)
 @bp.doc(responses={401: "wrong username or password", 429: "too many failed attempts"})

@@ -10,6 +10,7 @@ from apiflask.validators import OneOf, Regexp
 from flask import Response, current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
 from openpyxl import Workbook
 from sqlalchemy import select
 
@@ -22,7 +23,16 @@ from web.auth import current_actor, roles_required
 from web.extensions import db
 
 VIEWERS = ("admin", "manager", "dispatcher")
-MONTH = Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", error="use YYYY-MM (years 1900-2199), e.g. 2026-11")
+
+
+def _kpi_month(value: str) -> None:
+    if kpis.parse_month(value) is None:  # the one month rule: ASCII digits, no trailing newline
+        raise ValidationError(kpis.MONTH_MESSAGE)
+
+
+# The pattern documents the format ([0-9], not \d: a str pattern's \d matches '٢' too);
+# `_kpi_month` is the rule (a pattern's `$` would also let "2026-11\n" through).
+MONTH = [Regexp(r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$", error=kpis.MONTH_MESSAGE), _kpi_month]
 COLUMNS = (
     "key", "name", "orders", "completed", "completion_24h_rate", "satisfaction_rate", "satisfaction_mean",
     "rated", "compliance_rate", "authenticity_rate", "return_rate", "repairs", "repeat_rate", "composite",

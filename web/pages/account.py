@@ -6,15 +6,15 @@ import time
 from urllib.parse import urlsplit
 
 import segno
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from core import twofactor
 from core.accounts import User, authenticate, end_login_session, set_locale, start_login_session
 from core.errors import DomainError, ValidationFailed
-from web.auth import LOGIN_KEY
-from web.extensions import db, limiter
+from web.auth import LOGIN_KEY, login_attempts
+from web.extensions import db
 from web.forms import LoginForm, OneTimeCodeForm, TwoFactorEnableForm, TwoFactorOffForm, apply_errors
 from web.i18n import LANGUAGES
 from web.pages.base import bp
@@ -36,10 +36,6 @@ def home():
     return redirect(url_for(HOME_BY_ROLE.get(current_user.role, "pages.orders")))
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_LIMIT"]
-
-
 def _safe_next(target: str | None) -> str | None:
     """Only same-site relative paths: never an open redirect."""
     if not target:
@@ -53,7 +49,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
+@login_attempts
 def login():
     """The login page."""
     form = LoginForm()
@@ -85,7 +81,7 @@ def _begin_login(user: User) -> None:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda response: response.status_code == 401)
+@login_attempts
 def login_code():
     """The second step for accounts with two-factor sign-in: the authenticator's code."""
     pending = session.get(PENDING_KEY)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core import accounts, audit
 from core.accounts import Role, User
 from core.errors import Conflict, DomainError, ValidationFailed
+from core.numbers import parse_int
 from core.pagination import paginate
 from dispatch.permissions import can_manage_roster
 from technicians import network
@@ -38,7 +39,7 @@ TECH_FIELDS = (
 
 def _page() -> int:
     value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
+    return parse_int(value, 1) or 1
 
 
 def _save(form, action) -> bool:
@@ -114,7 +115,7 @@ def admin_technicians():
     """Technicians, filtered by outlet and skill, paged."""
     actor = current_actor()
     outlet_id = request.args.get("outlet_id", "")
-    outlet_id = int(outlet_id) if outlet_id.isdigit() else actor.outlet_id
+    outlet_id = parse_int(outlet_id, 1) or actor.outlet_id
     skill = request.args.get("skill") or None
     query = network.technician_query(outlet_id=outlet_id, skill=skill)
     page = paginate(db.session, query, _page(), 50)

@@ -15,6 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from core.db import utcnow
 from core.errors import Conflict, DomainError, ValidationFailed
+from core.numbers import parse_int
 from dispatch import customer, moves, queries
 from dispatch.lifecycle import Status
 from web.api.customer_loop import CLERKS
@@ -73,7 +74,7 @@ class CallbackForm(FlaskForm):
 
 def _int_arg(name: str, default: int) -> int:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else default
+    return parse_int(value, 1, 99_999) or default
 
 
 def _after_days() -> float:
@@ -131,13 +132,14 @@ def callback_record(order_id: int):
     form = CallbackForm()
     if not form.validate_on_submit():
         return _render(order_id, form, 400)
-    if not form.version.data.isdigit():
+    version = parse_int(form.version.data, 1)
+    if version is None:
         form.form_errors.append(_("The form is out of date: reload the page."))
         return _render(order_id, form, 400)
     retry_at = form.retry_at.data.replace(tzinfo=current_app.config["TIMEZONE"]) if form.retry_at.data else None
     try:
         order = customer.record_callback(
-            db.session, order_id, current_actor(), version=int(form.version.data),
+            db.session, order_id, current_actor(), version=version,
             reached=form.reached.data == "yes", resolved={"yes": True, "no": False}.get(form.resolved.data),
             score=int(form.score.data) if form.score.data else None, problems=form.problems.data or [],
             note=form.note.data or "", retry_at=retry_at,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 
 from core.db import utcnow
+from core.errors import ValidationFailed
+from core.numbers import parse_int
 from dispatch import kpis
 from web.api.kpis import FIGURE_LABELS, RiskWording, overall_trend, table
 from web.auth import current_actor, roles_required
@@ -14,16 +16,13 @@ from web.pages.base import bp
 
 
 def _month_arg() -> str:
+    """The month asked for (this month when none is); anything else is a 400 naming `month`."""
     month = request.args.get("month", "")
-    if (
-        len(month) == 7
-        and month[4] == "-"
-        and month[:4].isdigit()
-        and month[5:].isdigit()
-        and 1 <= int(month[5:]) <= 12
-    ):
-        return month
-    return utcnow().astimezone(current_app.config["TIMEZONE"]).strftime("%Y-%m")
+    if not month:
+        return utcnow().astimezone(current_app.config["TIMEZONE"]).strftime("%Y-%m")
+    if kpis.parse_month(month) is None:
+        raise ValidationFailed({"month": kpis.MONTH_MESSAGE})
+    return month
 
 
 @bp.get("/kpis")
@@ -68,7 +67,7 @@ def kpi_orders_page():
     actor = current_actor()
     rows = kpis.drill_down(
         db.session, month, kpi, current_app.config["TIMEZONE"],
-        technician_id=int(tech) if tech.isdigit() else None,
-        outlet_id=actor.outlet_id if actor.outlet_id is not None else (int(outlet) if outlet.isdigit() else None),
+        technician_id=parse_int(tech, 1),
+        outlet_id=actor.outlet_id if actor.outlet_id is not None else parse_int(outlet, 1),
     )  # fmt: skip
     return render_template("kpi_orders.html", month=month, kpi=kpi, rows=rows)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from core.db import utcnow
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from core.numbers import parse_int, require_int
 from dispatch import complaints, moves, planning, privacy, queries
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
@@ -22,8 +23,7 @@ from web.wiring import planning_settings
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_int(request.args.get(name, ""), 1)
 
 
 @bp.get("/orders")
@@ -114,8 +114,7 @@ def order_complaint(order_id: int):
 
 
 def _int_arg_of(form, name: str) -> int | None:
-    value = form.get(name, "")
-    return int(value) if value.isdigit() else None
+    return parse_int(form.get(name, ""), 1)
 
 
 @bp.post("/orders/<int:order_id>/transition")
@@ -124,12 +123,13 @@ def order_transition(order_id: int):
     """Apply one move from the order page's buttons."""
     form = TransitionForm()
     form.technician_id.choices = []
-    if not form.validate_on_submit() or not form.version.data.isdigit():
+    if not form.validate_on_submit():
         abort(400)
+    version = require_int(form.version.data, "version", 1)  # a 400 page naming the field
     try:
         planning.move(
             db.session, order_id, form.action.data, current_actor(), planning_settings(),
-            version=int(form.version.data), reason=form.reason.data, technician_id=form.technician_id.data or None,
+            version=version, reason=form.reason.data, technician_id=form.technician_id.data or None,
         )  # fmt: skip
     except ValidationFailed as exc:
         flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from core.errors import Conflict, DomainError, ValidationFailed
+from core.numbers import parse_int
 from dispatch import authenticity, moves
 from dispatch.models import Photo
 from web.api.photos import LOCATION_ROLES, REVIEWERS
@@ -54,7 +55,7 @@ class ReviewForm(FlaskForm):
 
 def _page_arg() -> int:
     value = request.args.get("page", "")
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+    return parse_int(value, 1, 99_999) or 1
 
 
 @bp.get("/reviews")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.numbers import parse_int
 from dispatch import customer
 from dispatch.tracking import public_update
 from web.extensions import csrf, db, limiter
@@ -84,7 +85,7 @@ def track_survey(token: str):
     return _act(
         token,
         lambda: customer.submit_survey(
-            db.session, token, request.form.get("fixed") == "yes", int(score) if score.isdigit() else 0,
+            db.session, token, request.form.get("fixed") == "yes", parse_int(score, 1, 5) or 0,
             request.form.get("comment", ""), flag_reason=flag,
         ),
     )  # fmt: skip
