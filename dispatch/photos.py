@@ -35,7 +35,7 @@ from core.errors import Conflict, ValidationFailed
 from dispatch.authenticity import recompute
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
-from dispatch.models import Photo
+from dispatch.models import Photo, WorkOrder
 from dispatch.services import get_order
 
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 M; anything past 40 M is refused
@@ -265,6 +265,13 @@ class PhotoSettings:
     index: HashIndex
 
 
+def _may_add_proof(order: WorkOrder, actor: Actor) -> None:
+    if actor.role != "technician" or actor.technician_id != order.technician_id:
+        raise Conflict("only the technician doing the job adds proof photos")
+    if order.status not in UPLOAD_STATUSES:
+        raise Conflict(f"proof photos are taken on site; this order is {order.status}")
+
+
 def add_photo(
     session: Session,
     order_id: int,
@@ -280,25 +287,29 @@ def add_photo(
     Returns (photo, near copies elsewhere, orders with an exact copy). Only the order's own
     technician, on site or just completed, adds proof; nothing is stored for a refused file.
     """
-    order = get_order(session, order_id, actor)
-    if actor.role != "technician" or actor.technician_id != order.technician_id:
-        raise Conflict("only the technician doing the job adds proof photos")
-    if order.status not in UPLOAD_STATUSES:
-        raise Conflict(f"proof photos are taken on site; this order is {order.status}")
+    _may_add_proof(get_order(session, order_id, actor), actor)
     if source not in ("camera", "gallery"):
         raise ValidationFailed({"source": "must be camera or gallery"})
+    # Opening a large picture takes a while: no transaction waits for it (SQLite's write lock,
+    # a PostgreSQL connection). The order is read again, and locked, once the picture is known.
+    session.rollback()
     seen = inspect(data, settings.timezone)
-    exact = sorted(
-        set(session.scalars(select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)))
-    )
-    settings.index.refresh(session)
-    near = settings.index.near(seen.phash, exclude_order=order_id)
     stamp = utcnow()
     base = f"{stamp:%Y/%m}/{order_id}/{seen.sha256[:16]}-{stamp:%H%M%S%f}"
     keys = (f"{base}.orig.{FORMATS[seen.image_format]}", f"{base}.view.jpg", f"{base}.thumb.jpg")
-    for key, blob in zip(keys, (data, seen.view_jpeg, seen.thumb_jpeg), strict=True):
-        settings.store.put(key, blob)
     try:
+        for key, blob in zip(keys, (data, seen.view_jpeg, seen.thumb_jpeg), strict=True):
+            settings.store.put(key, blob)
+        # A photo is a write to its order: the version moves on (the phone's offline queue
+        # counts on it for the moves it sends after). Holding the row from here to the commit
+        # makes parallel uploads to one order queue instead of failing on that version.
+        order = get_order(session, order_id, actor, lock=True)
+        _may_add_proof(order, actor)
+        exact = sorted(
+            set(session.scalars(select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)))
+        )
+        settings.index.refresh(session)
+        near = settings.index.near(seen.phash, exclude_order=order_id)
         photo = Photo(
             order_id=order_id, visit=order.visit_count, uploaded_by_id=actor.user_id, uploaded_at=stamp,
             sha256=seen.sha256, phash=seen.phash, image_format=seen.image_format, width=seen.width,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 
 import pytest
 from PIL import Image, ImageDraw
 
-from dispatch.models import Photo, WorkOrder
+from dispatch.models import Photo, WorkOrder, WorkOrderEvent
 from tests.integration.helpers import act, create_order
 
 
@@ -237,3 +238,42 @@ def test_a_completion_with_a_photo_from_home_goes_to_review_and_the_decision_is_
     assert trail[-1]["kind"] == "authenticity_review" and trail[-1]["data"]["decision"] == "rejected"
     bad = client.post(f"/api/orders/{order['id']}/authenticity/review", json={"decision": "maybe"}, headers=manager)
     assert bad.status_code == 400
+
+
+def test_six_photos_uploaded_at_once_to_one_order_are_all_stored(app, on_site, db_session):
+    """The phone sends its queued photos in parallel; none of them may meet a 500 (each upload
+    is a write to the order, and they used to race on its version)."""
+    order, tech, _ = on_site
+    pictures = [picture(seed=100 + i) for i in range(6)]
+    barrier = threading.Barrier(6)
+    codes: list[int] = []
+    errors: list[str] = []
+
+    def send(data: bytes) -> None:
+        client = app.test_client()
+        barrier.wait()
+        try:
+            response = client.post(
+                f"/api/tech/orders/{order['id']}/photos",
+                data={"photo": (io.BytesIO(data), "proof.jpg", "image/jpeg")},
+                headers=tech,
+                content_type="multipart/form-data",
+            )
+        except Exception as exc:  # noqa: BLE001 - a test app re-raises what would be a 500
+            errors.append(repr(exc))
+            return
+        codes.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(data,)) for data in pictures]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(codes) == [201] * 6
+    assert db_session.query(Photo).filter_by(order_id=order["id"]).count() == 6
+    events = db_session.query(WorkOrderEvent).filter_by(order_id=order["id"], kind="photo").count()
+    assert events == 6
+    # Each photo is a write the phone's offline queue counts: the version moved on by six.
+    assert db_session.get(WorkOrder, order["id"]).version == order["version"] + 6
+    db_session.rollback()
