@@ -160,7 +160,7 @@ def inspect(data: bytes, tz: ZoneInfo, budget: DecodeBudget = DECODING) -> Inspe
                 if image.mode not in ("L", "RGB"):
                     image = image.convert(_shrinkable_mode(image.mode))  # keeps info, so the EXIF orientation
                 image.thumbnail(view_box, Image.Resampling.LANCZOS)
-                upright = ImageOps.exif_transpose(image).convert("RGB")
+                upright = _pixels_only(ImageOps.exif_transpose(image).convert("RGB"))
                 del image
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
             raise PhotoTooLarge("has more pixels than any photo should (decompression bomb)") from None
@@ -187,11 +187,19 @@ def _fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
+def _pixels_only(image: Image.Image) -> Image.Image:
+    """A new image with the pixels of `image` and nothing else: no EXIF, no JPEG comment, no
+    XMP, no ICC profile, no PNG text (Pillow writes a JPEG comment it finds in `info`)."""
+    clean = Image.new(image.mode, image.size)
+    clean.paste(image)
+    return clean
+
+
 def _jpeg(image: Image.Image, size: int, quality: int) -> bytes:
-    copy = image.copy()
+    copy = _pixels_only(image)
     copy.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    copy.save(out, "JPEG", quality=quality)  # no exif= argument: nothing of the original's EXIF is written
+    copy.save(out, "JPEG", quality=quality)  # only pixels: `copy` carries no metadata to write
     return out.getvalue()
 
 

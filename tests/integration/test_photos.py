@@ -11,7 +11,8 @@ import threading
 import zlib
 
 import pytest
-from PIL import Image, ImageDraw, ImageFile
+from PIL import Image, ImageCms, ImageDraw, ImageFile
+from PIL.PngImagePlugin import PngInfo
 
 from dispatch.models import Photo, WorkOrder, WorkOrderEvent
 from tests.integration.helpers import act, create_order
@@ -260,6 +261,65 @@ def test_an_upload_waits_for_memory_other_decodes_hold_and_gets_a_503_when_they_
     assert not any((tmp_path / "photos").rglob("*.*"))
     assert upload(client, tech, order["id"], picture(seed=21)).status_code == 201, "once it is free, it goes"
     assert budget.in_use == 0
+
+
+PERSONAL = "home 34.2101N 108.9502E, 张三, 13800138000"
+
+
+def jpeg_markers(data: bytes) -> list[int]:
+    """The marker of every JPEG segment before the compressed pixels (start of scan)."""
+    assert data[:2] == b"\xff\xd8"
+    markers, at = [], 2
+    while True:
+        assert data[at] == 0xFF
+        markers.append(data[at + 1])
+        if data[at + 1] == 0xDA:
+            return markers
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+
+
+def assert_only_pixels(served: bytes) -> None:
+    # JFIF header, quantisation and Huffman tables, frame, scan: no comment (FE), no EXIF or
+    # XMP (E1), no ICC profile (E2), no other application segment (E3-EF).
+    assert set(jpeg_markers(served)) <= {0xE0, 0xDB, 0xC4, 0xC0, 0xDA}, [hex(m) for m in jpeg_markers(served)]
+    for word in ("13800138000", "张三", "34.2101"):
+        assert word.encode() not in served
+
+
+def test_the_served_copies_of_a_jpeg_carry_its_pixels_and_no_comment_xmp_icc_or_exif(client, on_site):
+    order, tech, dispatcher = on_site
+    exif = with_exif("2026:11:24 10:30:00", (34.2101, 108.9502))
+    exif[0x0112] = 6  # the phone was held upright: the pixels lie on their side
+    exif[0x010E] = PERSONAL  # ImageDescription
+    out = io.BytesIO()
+    Image.open(io.BytesIO(picture(seed=31))).save(
+        out, "JPEG", quality=90, exif=exif, comment=PERSONAL.encode(),
+        xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc>{PERSONAL}</dc></x:xmpmeta>'.encode(),
+        icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+    )  # fmt: skip
+    original = out.getvalue()
+    assert PERSONAL.encode() in original
+    body = upload(client, tech, order["id"], original).get_json()
+    for size in ("", "?size=thumb"):
+        served = client.get(f"/api/photos/{body['id']}{size}", headers=dispatcher)
+        assert served.status_code == 200
+        assert_only_pixels(served.data)
+        view = Image.open(io.BytesIO(served.data))
+        assert view.height > view.width, "the orientation is applied, then dropped"
+        assert view.info.get("comment") is None and not view.getexif()
+
+
+def test_the_served_copies_of_a_png_carry_none_of_its_text(client, on_site):
+    order, tech, dispatcher = on_site
+    text = PngInfo()
+    text.add_text("comment", PERSONAL)  # Pillow's JPEG writer used to copy this one as a COM
+    text.add_text("Author", PERSONAL, zip=True)
+    text.add_itxt("Description", PERSONAL, lang="zh")
+    out = io.BytesIO()
+    Image.open(io.BytesIO(picture(seed=32))).save(out, "PNG", pnginfo=text, exif=with_exif(gps=(34.2101, 108.9502)))
+    body = upload(client, tech, order["id"], out.getvalue(), name="proof.png", content_type="image/png").get_json()
+    for size in ("", "?size=thumb"):
+        assert_only_pixels(client.get(f"/api/photos/{body['id']}{size}", headers=dispatcher).data)
 
 
 def test_an_oversized_upload_is_a_413(app, client, on_site):
