@@ -59,3 +59,13 @@ class StaleWrite(Conflict):
 
 class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key came back with a different request body."""
+
+
+class TooLarge(ValidationFailed):
+    """Input that is well formed but too large to process (a picture that would take more
+    memory to open than one may); `fields` names it."""
+
+
+class Busy(DomainError):
+    """The service cannot take this request right now; the same request may succeed in a few
+    seconds (nothing was written)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -46,9 +46,19 @@ class Position:
     accuracy_m: float | None = None
 
 
-def get_order(session: Session, order_id: int, actor: Actor) -> WorkOrder:
-    """The order, if it exists and `actor` may see it; otherwise NotFound (no existence leak)."""
-    order = session.get(WorkOrder, order_id)
+def get_order(session: Session, order_id: int, actor: Actor, *, lock: bool = False) -> WorkOrder:
+    """The order, if it exists and `actor` may see it; otherwise NotFound (no existence leak).
+    `lock=True` reads it afresh and holds its row until the commit (FOR NO KEY UPDATE, the lock
+    an ordinary UPDATE takes; SQLite's transactions are serial anyway)."""
+    if lock:
+        order = session.scalar(
+            select(WorkOrder)
+            .where(WorkOrder.id == order_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+    else:
+        order = session.get(WorkOrder, order_id)
     if order is None or not can_view_order(actor, order):
         raise NotFound(f"work order {order_id} not found")
     return order

@@ -31,14 +31,25 @@ from sqlalchemy.orm import Session
 
 from core.accounts import Actor
 from core.db import utcnow
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, TooLarge, ValidationFailed
 from dispatch.authenticity import recompute
+from dispatch.decode_budget import DecodeBudget, MiB, pixel_bytes
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
-from dispatch.models import Photo
+from dispatch.models import Photo, WorkOrder
 from dispatch.moves import get_order
 
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 M; anything past 40 M is refused
+# WebP's own limit on a side, and far past any phone's panorama: a 1 × 39,000,000 strip had
+# fewer pixels than the cap and still cost a worker 3 GiB to resize.
+MAX_SIDE = 16_383
+# What opening one picture may take in memory (decoded pixels, conversions, working copies:
+# decode_cost below), and what all pictures being opened at once in one process may. A 12 MP
+# phone JPEG is counted at about 100 MiB, a 40 MP one (decoded at half size) at about 75 MiB,
+# a 12 MP WebP at 190 MiB; a 6,300 × 6,300 palette PNG (280 MiB) is refused.
+MAX_DECODE_BYTES = 256 * MiB
+PROCESS_DECODE_BYTES = 512 * MiB
+DECODE_WAIT_S = 10.0  # then 503: the phone keeps the photo and sends it again
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 VIEW_SIZE = 2048
@@ -46,10 +57,17 @@ THUMB_SIZE = 320
 NEAR_DISTANCE = 10  # of 64 bits; see docs/benchmarks.md for the measured trade-off
 UPLOAD_STATUSES = frozenset({Status.ON_SITE, Status.COMPLETED})
 
+# Process-wide: memory is spent per process, whichever app or thread asks.
+DECODING = DecodeBudget(PROCESS_DECODE_BYTES)
+
 
 class PhotoRejected(ValidationFailed):
     def __init__(self, message: str) -> None:
         super().__init__({"photo": message})
+
+
+class PhotoTooLarge(PhotoRejected, TooLarge):
+    """A picture whose header already says it would cost too much to open (413)."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +89,49 @@ def _is_image_signature(data: bytes) -> bool:
     return data.startswith(MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
-def inspect(data: bytes, tz: ZoneInfo) -> Inspected:
-    """Validate and read an uploaded image, or raise PhotoRejected saying why."""
+def decode_cost(image: Image.Image, original_size: tuple[int, int], original_mode: str) -> int:
+    """Bytes opening `image` (opened, not loaded, after any draft) takes at its peak, from its
+    header alone: the decoded pixels, a conversion before shrinking, the decoder's own buffers,
+    and the working copies of the view. Measured peaks are 10-30 % below (docs/security.md)."""
+    width, height = image.size
+    pixels = width * height
+    cost = pixels * pixel_bytes(image.mode)
+    if image.mode not in ("L", "RGB"):  # palette, alpha, 1-bit, 16-bit, CMYK: converted before shrinking
+        cost += pixels * pixel_bytes(_shrinkable_mode(image.mode))
+    if image.format == "WEBP":  # libwebp's canvas and the frame it hands over, beside Pillow's copy
+        cost += pixels * 8
+    if image.format == "JPEG" and image.info.get("progressive"):
+        # A progressive JPEG's coefficients are all kept until the last scan, at full size
+        # whatever the draft: two bytes a coefficient, each component at its own sampling.
+        cost += original_size[0] * original_size[1] * 2 * _sampled_components(image, original_mode)
+    view_w, view_h = _fit(image.size, VIEW_SIZE)
+    # Resizing goes across first (a view-wide, full-height strip), then down; then the upright
+    # RGB view and its pixels-only copy; the hash and the JPEG encoder take a few MiB more.
+    return cost + view_w * height * 4 + 2 * view_w * view_h * 4 + 8 * MiB
+
+
+def _sampled_components(image: Image.Image, mode: str) -> float:
+    """Components per pixel a JPEG stores (4:2:0 colour: 1.5), from its frame header."""
+    layers = getattr(image, "layer", None) or []  # (id, horizontal, vertical sampling, table)
+    if not layers:
+        return float(Image.getmodebands(mode))
+    largest = max(h for _, h, _, _ in layers) * max(v for _, _, v, _ in layers)
+    return sum(h * v for _, h, v, _ in layers) / largest
+
+
+def _shrinkable_mode(mode: str) -> str:
+    """The mode a picture is converted to before it is shrunk: resizing a palette or 1-bit
+    image would fall back to nearest-neighbour, and the alpha modes would be copied anyway."""
+    return "L" if mode == "1" else "RGB"
+
+
+def inspect(data: bytes, tz: ZoneInfo, budget: DecodeBudget = DECODING) -> Inspected:
+    """Validate and read an uploaded image, or raise PhotoRejected saying why.
+
+    Everything that decides whether the picture may be opened is read from its header first:
+    the pixel count, the longest side and the memory decoding would take (a JPEG is decoded
+    at 1/2, 1/4 or 1/8 of its size when that still covers the view). Then it is decoded within
+    the process's budget and shrunk to the view size before anything else is done with it."""
     if not data:
         raise PhotoRejected("the file is empty")
     if not _is_image_signature(data):
@@ -84,22 +143,35 @@ def inspect(data: bytes, tz: ZoneInfo) -> Inspected:
                 if probe.format not in FORMATS:
                     raise PhotoRejected("is not a JPEG, PNG or WebP image")
                 if probe.width * probe.height > MAX_PIXELS:
-                    raise PhotoRejected(f"is too large: {probe.width}×{probe.height} pixels")
+                    raise PhotoTooLarge("has more pixels than a photo may have")
+                if max(probe.size) > MAX_SIDE:
+                    raise PhotoTooLarge("is longer or wider than a photo may be")
                 probe.verify()
             image = Image.open(io.BytesIO(data))
-            image.load()  # a truncated file fails here
+            original_size, original_mode = image.size, image.mode
+            view_box = _fit(image.size, VIEW_SIZE)
+            image.draft(image.mode, view_box)  # JPEG only: DCT scaling, decoded smaller
+            cost = decode_cost(image, original_size, original_mode)
+            if cost > MAX_DECODE_BYTES:
+                raise PhotoTooLarge("would take more memory to open than a photo may")
+            with budget.reserve(cost, wait_s=DECODE_WAIT_S):
+                image.load()  # a truncated file fails here
+                exif = image.getexif()
+                if image.mode not in ("L", "RGB"):
+                    image = image.convert(_shrinkable_mode(image.mode))  # keeps info, so the EXIF orientation
+                image.thumbnail(view_box, Image.Resampling.LANCZOS)
+                upright = _pixels_only(ImageOps.exif_transpose(image).convert("RGB"))
+                del image
         except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-            raise PhotoRejected("has more pixels than any photo should (decompression bomb)") from None
+            raise PhotoTooLarge("has more pixels than any photo should (decompression bomb)") from None
         except PhotoRejected:
             raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise PhotoRejected("is damaged or truncated") from None
-    exif = image.getexif()
-    upright = ImageOps.exif_transpose(image).convert("RGB")
     return Inspected(
-        image_format=image.format or "",
-        width=image.width,
-        height=image.height,
+        image_format=probe.format or "",
+        width=original_size[0],
+        height=original_size[1],
         sha256=hashlib.sha256(data).hexdigest(),
         phash=to_signed(int(str(imagehash.phash(upright)), 16)),
         taken_at=_taken_at(exif, tz),
@@ -109,11 +181,25 @@ def inspect(data: bytes, tz: ZoneInfo) -> Inspected:
     )
 
 
+def _fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """`size` scaled down to fit a `longest` × `longest` box (never up), as thumbnail() would."""
+    scale = min(1.0, longest / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def _pixels_only(image: Image.Image) -> Image.Image:
+    """A new image with the pixels of `image` and nothing else: no EXIF, no JPEG comment, no
+    XMP, no ICC profile, no PNG text (Pillow writes a JPEG comment it finds in `info`)."""
+    clean = Image.new(image.mode, image.size)
+    clean.paste(image)
+    return clean
+
+
 def _jpeg(image: Image.Image, size: int, quality: int) -> bytes:
-    copy = image.copy()
-    copy.thumbnail((size, size))
+    copy = _pixels_only(image)
+    copy.thumbnail((size, size), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    copy.save(out, "JPEG", quality=quality)  # no exif= argument: nothing of the original's EXIF is written
+    copy.save(out, "JPEG", quality=quality)  # only pixels: `copy` carries no metadata to write
     return out.getvalue()
 
 
@@ -263,6 +349,14 @@ class PhotoSettings:
     store: LocalStore | S3Store
     timezone: ZoneInfo
     index: HashIndex
+    decoding: DecodeBudget = DECODING
+
+
+def _may_add_proof(order: WorkOrder, actor: Actor) -> None:
+    if actor.role != "technician" or actor.technician_id != order.technician_id:
+        raise Conflict("only the technician doing the job adds proof photos")
+    if order.status not in UPLOAD_STATUSES:
+        raise Conflict(f"proof photos are taken on site; this order is {order.status}")
 
 
 def add_photo(
@@ -280,25 +374,29 @@ def add_photo(
     Returns (photo, near copies elsewhere, orders with an exact copy). Only the order's own
     technician, on site or just completed, adds proof; nothing is stored for a refused file.
     """
-    order = get_order(session, order_id, actor)
-    if actor.role != "technician" or actor.technician_id != order.technician_id:
-        raise Conflict("only the technician doing the job adds proof photos")
-    if order.status not in UPLOAD_STATUSES:
-        raise Conflict(f"proof photos are taken on site; this order is {order.status}")
+    _may_add_proof(get_order(session, order_id, actor), actor)
     if source not in ("camera", "gallery"):
         raise ValidationFailed({"source": "must be camera or gallery"})
-    seen = inspect(data, settings.timezone)
-    exact = sorted(
-        set(session.scalars(select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)))
-    )
-    settings.index.refresh(session)
-    near = settings.index.near(seen.phash, exclude_order=order_id)
+    # Opening a large picture takes a while: no transaction waits for it (SQLite's write lock,
+    # a PostgreSQL connection). The order is read again, and locked, once the picture is known.
+    session.rollback()
+    seen = inspect(data, settings.timezone, settings.decoding)
     stamp = utcnow()
     base = f"{stamp:%Y/%m}/{order_id}/{seen.sha256[:16]}-{stamp:%H%M%S%f}"
     keys = (f"{base}.orig.{FORMATS[seen.image_format]}", f"{base}.view.jpg", f"{base}.thumb.jpg")
-    for key, blob in zip(keys, (data, seen.view_jpeg, seen.thumb_jpeg), strict=True):
-        settings.store.put(key, blob)
     try:
+        for key, blob in zip(keys, (data, seen.view_jpeg, seen.thumb_jpeg), strict=True):
+            settings.store.put(key, blob)
+        # A photo is a write to its order: the version moves on (the phone's offline queue
+        # counts on it for the moves it sends after). Holding the row from here to the commit
+        # makes parallel uploads to one order queue instead of failing on that version.
+        order = get_order(session, order_id, actor, lock=True)
+        _may_add_proof(order, actor)
+        exact = sorted(
+            set(session.scalars(select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)))
+        )
+        settings.index.refresh(session)
+        near = settings.index.near(seen.phash, exclude_order=order_id)
         photo = Photo(
             order_id=order_id, visit=order.visit_count, uploaded_by_id=actor.user_id, uploaded_at=stamp,
             sha256=seen.sha256, phash=seen.phash, image_format=seen.image_format, width=seen.width,

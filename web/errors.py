@@ -13,6 +13,7 @@ from werkzeug.exceptions import NotFound as werkzeug_not_found
 from werkzeug.routing import IntegerConverter
 
 from core.errors import (
+    Busy,
     Conflict,
     DomainError,
     IdempotencyKeyReused,
@@ -20,6 +21,7 @@ from core.errors import (
     NotFound,
     PermissionDenied,
     StaleWrite,
+    TooLarge,
     ValidationFailed,
 )
 from core.numbers import MAX_INT32, is_ascii_digits, parse_int
@@ -32,6 +34,8 @@ STATUS = {
     InvalidTransition: 409,
     Conflict: 409,
     IdempotencyKeyReused: 422,
+    TooLarge: 413,
+    Busy: 503,
 }
 
 
@@ -194,8 +198,14 @@ def register(app: Flask) -> None:
                 k: v for k, v in error.details.items() if k in ("allowed", "order_status", "current_version", "field")
             }
         if wants_json():
-            return jsonify(error_body(status, translated(error), detail, **extra)), status
-        return render_template("error.html", status=status, message=translated(error), detail=detail), status
+            response = jsonify(error_body(status, translated(error), detail, **extra))
+        else:
+            page = render_template("error.html", status=status, message=translated(error), detail=detail)
+            response = app.make_response(page)
+        response.status_code = status
+        if isinstance(error, Busy):
+            response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -139,6 +139,18 @@ DOMAIN_MESSAGES = (
     _l("use YYYY-MM (years 1900-2199), e.g. 2026-11"),
 )
 
+# Why a proof photo was refused (dispatch/photos.py, dispatch/decode_budget.py).
+PHOTO_MESSAGES = (
+    _l("the file is empty"),
+    _l("is not a JPEG, PNG or WebP image"),
+    _l("is damaged or truncated"),
+    _l("has more pixels than a photo may have"),
+    _l("is longer or wider than a photo may be"),
+    _l("would take more memory to open than a photo may"),
+    _l("has more pixels than any photo should (decompression bomb)"),
+    _l("the server is busy opening other photos; try again in a few seconds"),
+)
+
 
 class Labels:
     status = STATUS

@@ -3,13 +3,18 @@ from other orders found, and completion needing proof."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
+import struct
+import threading
+import zlib
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageCms, ImageDraw, ImageFile
+from PIL.PngImagePlugin import PngInfo
 
-from dispatch.models import Photo, WorkOrder
+from dispatch.models import Photo, WorkOrder, WorkOrderEvent
 from tests.integration.helpers import act, create_order
 
 
@@ -154,8 +159,167 @@ def test_a_decompression_bomb_is_refused_without_decoding_it(client, on_site):
     Image.new("1", (12000, 12000)).save(out, "PNG")  # 144 Mpx in a few hundred kB
     assert len(out.getvalue()) < 1_000_000
     response = upload(client, tech, order["id"], out.getvalue(), name="bomb.png", content_type="image/png")
-    assert response.status_code == 400
+    assert response.status_code == 413  # too large to open, like every picture refused for its size
     assert "decompression bomb" in response.get_json()["detail"]["json"]["photo"][0]
+
+
+def png_of(width: int, height: int, color_type: int = 3) -> bytes:
+    """A valid 8-bit PNG of one flat colour (type 0 grey, 2 RGB, 3 palette), written with zlib
+    row by row: tens of megapixels in a few dozen kB without ever holding them in memory."""
+    row = b"\x00" + b"\x07" * (width * {0: 1, 2: 3, 3: 1}[color_type])
+    packer, left, rows_per_block = zlib.compressobj(9), height, max(1, (1 << 20) // len(row))
+    idat = []
+    while left:
+        n = min(rows_per_block, left)
+        idat.append(packer.compress(row * n))
+        left -= n
+    idat.append(packer.flush())
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0))
+    palette = chunk(b"PLTE", bytes(range(256)) * 3) if color_type == 3 else b""
+    return b"\x89PNG\r\n\x1a\n" + header + palette + chunk(b"IDAT", b"".join(idat)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[tuple[int, int]]:
+    """The size of every picture Pillow decodes during the test (observed, still decoded)."""
+    seen: list[tuple[int, int]] = []
+    load = ImageFile.ImageFile.load
+
+    def observed(self):
+        seen.append(self.size)
+        return load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", observed)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("case", "size", "color_type", "message"),
+    [
+        # 39 Mpx, under the pixel cap, 80 kB: it cost a worker 2.8 GiB and 15 s to resize.
+        ("a 1 × 39,000,000 strip", (1, 39_000_000), 0, "is longer or wider than a photo may be"),
+        # 39.7 Mpx, 8-bit palette, 50 kB: 40 MB decoded, 160 MB more as RGB.
+        ("a 6,300 × 6,300 palette picture", (6_300, 6_300), 3, "would take more memory to open than a photo may"),
+    ],
+)
+def test_a_picture_too_costly_to_open_is_refused_from_its_header_before_any_decoding(
+    client, on_site, db_session, tmp_path, decodes, case, size, color_type, message
+):
+    order, tech, _ = on_site
+    data = png_of(*size, color_type)
+    assert len(data) < 120_000, "a small upload"
+    response = upload(client, tech, order["id"], data, name="strip.png", content_type="image/png")
+    assert response.status_code == 413, case
+    assert response.get_json()["detail"]["json"]["photo"] == [message]
+    assert decodes == [], "nothing was decoded"
+    assert db_session.query(Photo).count() == 0
+    db_session.rollback()
+    assert not any((tmp_path / "photos").rglob("*.*"))
+
+
+def test_the_refusal_is_translated(client, on_site):
+    order, tech, _ = on_site
+    response = upload(
+        client, {**tech, "Accept-Language": "zh-CN"}, order["id"], png_of(1, 39_000_000, 0), content_type="image/png"
+    )
+    assert response.status_code == 413
+    assert response.get_json()["detail"]["json"]["photo"] == ["长或宽超出了照片允许的尺寸"]
+
+
+def test_a_large_jpeg_is_decoded_at_a_fraction_of_its_size_and_keeps_its_own(client, on_site, decodes):
+    order, tech, _ = on_site
+    data = picture(seed=5, size=(4800, 3600), quality=70)
+    body = upload(client, tech, order["id"], data).get_json()
+    assert (body["width"], body["height"]) == (4800, 3600)
+    assert decodes[0] == (2400, 1800) and (4800, 3600) not in decodes, "libjpeg scaled it by half while decoding"
+    view = Image.open(io.BytesIO(client.get(f"/api/photos/{body['id']}", headers=tech).data))
+    assert view.size == (2048, 1536)
+
+
+def test_an_upload_waits_for_memory_other_decodes_hold_and_gets_a_503_when_they_hold_it_too_long(
+    app, client, on_site, db_session, tmp_path, monkeypatch
+):
+    from dispatch import photos
+    from dispatch.decode_budget import DecodeBudget
+    from web.wiring import photo_settings
+
+    order, tech, _ = on_site
+    with app.app_context():
+        budget = DecodeBudget(photos.MAX_DECODE_BYTES)
+        app.extensions["photo_settings"] = dataclasses.replace(photo_settings(), decoding=budget)
+    monkeypatch.setattr(photos, "DECODE_WAIT_S", 0.2)
+    with budget.reserve(photos.MAX_DECODE_BYTES, wait_s=0):  # another request is opening a big picture
+        busy = upload(client, tech, order["id"], picture(seed=21))
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    assert "busy" in busy.get_json()["message"]
+    assert db_session.query(Photo).count() == 0
+    db_session.rollback()
+    assert not any((tmp_path / "photos").rglob("*.*"))
+    assert upload(client, tech, order["id"], picture(seed=21)).status_code == 201, "once it is free, it goes"
+    assert budget.in_use == 0
+
+
+PERSONAL = "home 34.2101N 108.9502E, 张三, 13800138000"
+
+
+def jpeg_markers(data: bytes) -> list[int]:
+    """The marker of every JPEG segment before the compressed pixels (start of scan)."""
+    assert data[:2] == b"\xff\xd8"
+    markers, at = [], 2
+    while True:
+        assert data[at] == 0xFF
+        markers.append(data[at + 1])
+        if data[at + 1] == 0xDA:
+            return markers
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+
+
+def assert_only_pixels(served: bytes) -> None:
+    # JFIF header, quantisation and Huffman tables, frame, scan: no comment (FE), no EXIF or
+    # XMP (E1), no ICC profile (E2), no other application segment (E3-EF).
+    assert set(jpeg_markers(served)) <= {0xE0, 0xDB, 0xC4, 0xC0, 0xDA}, [hex(m) for m in jpeg_markers(served)]
+    for word in ("13800138000", "张三", "34.2101"):
+        assert word.encode() not in served
+
+
+def test_the_served_copies_of_a_jpeg_carry_its_pixels_and_no_comment_xmp_icc_or_exif(client, on_site):
+    order, tech, dispatcher = on_site
+    exif = with_exif("2026:11:24 10:30:00", (34.2101, 108.9502))
+    exif[0x0112] = 6  # the phone was held upright: the pixels lie on their side
+    exif[0x010E] = PERSONAL  # ImageDescription
+    out = io.BytesIO()
+    Image.open(io.BytesIO(picture(seed=31))).save(
+        out, "JPEG", quality=90, exif=exif, comment=PERSONAL.encode(),
+        xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc>{PERSONAL}</dc></x:xmpmeta>'.encode(),
+        icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+    )  # fmt: skip
+    original = out.getvalue()
+    assert PERSONAL.encode() in original
+    body = upload(client, tech, order["id"], original).get_json()
+    for size in ("", "?size=thumb"):
+        served = client.get(f"/api/photos/{body['id']}{size}", headers=dispatcher)
+        assert served.status_code == 200
+        assert_only_pixels(served.data)
+        view = Image.open(io.BytesIO(served.data))
+        assert view.height > view.width, "the orientation is applied, then dropped"
+        assert view.info.get("comment") is None and not view.getexif()
+
+
+def test_the_served_copies_of_a_png_carry_none_of_its_text(client, on_site):
+    order, tech, dispatcher = on_site
+    text = PngInfo()
+    text.add_text("comment", PERSONAL)  # Pillow's JPEG writer used to copy this one as a COM
+    text.add_text("Author", PERSONAL, zip=True)
+    text.add_itxt("Description", PERSONAL, lang="zh")
+    out = io.BytesIO()
+    Image.open(io.BytesIO(picture(seed=32))).save(out, "PNG", pnginfo=text, exif=with_exif(gps=(34.2101, 108.9502)))
+    body = upload(client, tech, order["id"], out.getvalue(), name="proof.png", content_type="image/png").get_json()
+    for size in ("", "?size=thumb"):
+        assert_only_pixels(client.get(f"/api/photos/{body['id']}{size}", headers=dispatcher).data)
 
 
 def test_an_oversized_upload_is_a_413(app, client, on_site):
@@ -237,3 +401,42 @@ def test_a_completion_with_a_photo_from_home_goes_to_review_and_the_decision_is_
     assert trail[-1]["kind"] == "authenticity_review" and trail[-1]["data"]["decision"] == "rejected"
     bad = client.post(f"/api/orders/{order['id']}/authenticity/review", json={"decision": "maybe"}, headers=manager)
     assert bad.status_code == 400
+
+
+def test_six_photos_uploaded_at_once_to_one_order_are_all_stored(app, on_site, db_session):
+    """The phone sends its queued photos in parallel; none of them may meet a 500 (each upload
+    is a write to the order, and they used to race on its version)."""
+    order, tech, _ = on_site
+    pictures = [picture(seed=100 + i) for i in range(6)]
+    barrier = threading.Barrier(6)
+    codes: list[int] = []
+    errors: list[str] = []
+
+    def send(data: bytes) -> None:
+        client = app.test_client()
+        barrier.wait()
+        try:
+            response = client.post(
+                f"/api/tech/orders/{order['id']}/photos",
+                data={"photo": (io.BytesIO(data), "proof.jpg", "image/jpeg")},
+                headers=tech,
+                content_type="multipart/form-data",
+            )
+        except Exception as exc:  # noqa: BLE001 - a test app re-raises what would be a 500
+            errors.append(repr(exc))
+            return
+        codes.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(data,)) for data in pictures]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(codes) == [201] * 6
+    assert db_session.query(Photo).filter_by(order_id=order["id"]).count() == 6
+    events = db_session.query(WorkOrderEvent).filter_by(order_id=order["id"], kind="photo").count()
+    assert events == 6
+    # Each photo is a write the phone's offline queue counts: the version moved on by six.
+    assert db_session.get(WorkOrder, order["id"]).version == order["version"] + 6
+    db_session.rollback()

@@ -17,6 +17,13 @@ from web.auth import ANY_ROLE, current_actor, roles_required
 from web.extensions import db
 from web.wiring import photo_settings
 
+# What an upload may answer besides 201, for both upload routes.
+UPLOAD_RESPONSES = {
+    413: "the file is larger than the upload limit, or the picture would take more memory to open than "
+    "a photo may (too many pixels, a side longer than 16,383 px, too many decoded bytes); `photo` says which",
+    503: "the server is busy opening other photos: nothing was stored, send it again after Retry-After seconds",
+}
+
 # Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
 LOCATION_ROLES = ("manager", "admin")
 
@@ -72,7 +79,7 @@ def photo_out(photo: Photo, near=(), exact=()) -> dict:
 @roles_required("technician")
 @bp.input(PhotoIn, location="form_and_files", arg_name="body")
 @bp.output(PhotoOut, status_code=201)
-@bp.doc(security=SECURITY, responses={413: "larger than the upload limit", 409: "not on site for this order"})
+@bp.doc(security=SECURITY, responses=UPLOAD_RESPONSES | {409: "not on site for this order"})
 def upload_photo(order_id: int, body: dict):
     """Add a proof photo (JPEG, PNG or WebP) to the order's current visit, with the phone's
     position at upload. Says whether the same picture was seen on other orders."""

@@ -17,7 +17,7 @@ from dispatch.lifecycle import OPEN, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
-from web.api.photos import PhotoIn, PhotoOut, photo_out
+from web.api.photos import UPLOAD_RESPONSES, PhotoIn, PhotoOut, photo_out
 from web.api.presenters import order_out
 from web.api.schemas import OrderOut
 from web.auth import current_actor, roles_required
@@ -223,7 +223,10 @@ def tech_action(order_id: int, body: dict):
 @roles_required("technician")
 @bp.input(PhotoIn, location="form_and_files", arg_name="body")
 @bp.output(PhotoOut, status_code=201)
-@bp.doc(security=SECURITY, responses={200: "the same file was already stored for this visit", 409: "not on site"})
+@bp.doc(
+    security=SECURITY,
+    responses=UPLOAD_RESPONSES | {200: "the same file was already stored for this visit", 409: "not on site"},
+)
 def tech_photo(order_id: int, body: dict):
     """Upload a proof photo like `POST /api/orders/{id}/photos`, but a replay of the same
     file for the same visit returns the stored photo (200) instead of adding a copy."""
