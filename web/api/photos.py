@@ -13,12 +13,9 @@ from dispatch.models import AuthenticityVerdict, Photo
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
 from web.api.schemas import PageQuery
-from web.auth import ANY_ROLE, current_actor, roles_required
+from web.auth import ANY_ROLE, LOCATION_ROLES, REVIEWERS, current_actor, roles_required
 from web.extensions import db
 from web.wiring import photo_settings
-
-# Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
-LOCATION_ROLES = ("manager", "admin")
 
 
 class PhotoIn(Schema):
@@ -151,9 +148,6 @@ class VerdictPage(Schema):
 class ReviewIn(Schema):
     decision = fields.String(required=True, validate=OneOf(("confirmed", "rejected")))
     note = fields.String(load_default=None, allow_none=True)
-
-
-REVIEWERS = ("admin", "manager", "dispatcher")
 
 
 @bp.get("/orders/<int:order_id>/authenticity")
