@@ -95,3 +95,8 @@ def roles_required(*roles: str) -> Callable:
 
 STAFF = ("admin", "dispatcher", "manager")
 ANY_ROLE = ("admin", "dispatcher", "manager", "technician")
+# Who reviews doubtful proof photos, and who makes the customer callbacks: all staff.
+REVIEWERS = STAFF
+CLERKS = STAFF
+# Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
+LOCATION_ROLES = ("manager", "admin")

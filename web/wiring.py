@@ -42,6 +42,14 @@ def planning_settings() -> PlanningSettings:
     return settings
 
 
+def complaint_policy() -> ComplaintPolicy:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    policy = app.extensions.get("complaint_policy")
+    if policy is None:
+        policy = app.extensions["complaint_policy"] = ComplaintPolicy.from_config(app.config)
+    return policy
+
+
 def photo_store(config) -> LocalStore | S3Store:
     """PHOTO_STORAGE_URL=s3://bucket/prefix selects an S3-compatible store; else the directory."""
     url = config.get("PHOTO_STORAGE_URL") or ""

@@ -3,6 +3,7 @@ cheapest place of that technician's route; every other move goes to `dispatch.mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -13,12 +14,16 @@ from core.accounts import Actor
 from core.db import utcnow
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
+from dispatch.permissions import can_assign_to
 from dispatch.planning.day import PLACEMENT_ATTEMPTS, PlanningSettings
+from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
 from dispatch.planning.routes import holds, lock_day, write_route
 from routing import Job, Plan
 from routing.evaluate import time_route
 from routing.insertion import Insertion, best_insertion
+from technicians.models import Technician
+from technicians.network import list_technicians
 
 
 def move(
@@ -131,3 +136,18 @@ def _assign_once(
     except BaseException:
         session.rollback()
         raise
+
+
+def assignable_technicians(
+    session: Session, order: WorkOrder, actor: Actor, suggestions: Sequence[Suggestion] = ()
+) -> list[Technician]:
+    """Who `actor` may assign `order` to: active technicians with its skill, within the actor's
+    reach (`can_assign_to`); the system's `suggestions` first, best first, then everyone else."""
+    technicians = [
+        t
+        for t in list_technicians(session, skill=order.required_skill, active=True)
+        if can_assign_to(actor, t.outlet_id)
+    ]
+    rank = {s.technician_id: i for i, s in enumerate(suggestions)}
+    technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
+    return technicians

@@ -62,8 +62,10 @@ def move(base: str, tok: str, order: dict, action: str, **extra) -> dict:
     return body
 
 
-def open_board(browser, base: str, username: str = "dispatcher", locale: str = "en-US", size=(1280, 800)):
+def open_board(browser, base: str, username: str = "dispatcher", locale: str = "en-US", size=(1280, 800), routes=None):
     context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=locale)
+    for pattern, handler in (routes or {}).items():
+        context.route(pattern, handler)
     page = context.new_page()
     page.goto(f"{base}/login")
     page.locator("input[name=username]").fill(username)
@@ -156,6 +158,28 @@ def test_orders_near_their_deadline_are_flagged_at_risk(browser, live_server, li
                    return [s.display, s.borderLeftWidth, li.getBoundingClientRect().width >= li.parentElement.clientWidth - 1]; }"""
     )
     assert layout == ["list-item", "4px", True], layout
+
+
+def test_the_board_sorts_orders_by_the_rules_its_snapshot_carries(browser, live_server, live_network, contexts):
+    """board.js keeps no copy of the queue and at-risk rules (dispatch/board.py): bend them in
+    the snapshot, and an order an event brings is sorted by the bent ones."""
+
+    def bent_rules(route):
+        response = route.fetch()
+        snapshot = response.json()
+        snapshot["rules"]["risk_hours"] = 48  # the 24-hour promise falls inside it
+        snapshot["rules"]["queues"]["new"]["unassigned"] = "returned"
+        route.fulfill(response=response, json=snapshot)
+
+    base, _ = live_server
+    context, page = open_board(browser, base, routes={"**/api/board": bent_rules})
+    contexts.append(context)
+    order = new_order(base, token(base, "dispatcher"), "13800138000")
+    expect(page.locator('.queue-tab[data-queue="returned"] .count')).to_have_text("1")
+    expect(page.locator('.queue-tab[data-queue="unassigned"] .count')).to_have_text("0")
+    expect(page.locator('.queue-tab[data-queue="at_risk"] .count')).to_have_text("1")
+    show_queue(page, "returned")
+    expect(order_item(page, order["id"])).to_have_class(re.compile(r"(^|\s)at-risk(\s|$)"))
 
 
 # --- (b) catching up after a cut --------------------------------------------------------------

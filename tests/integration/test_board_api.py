@@ -110,6 +110,33 @@ def test_orders_due_within_the_risk_window_or_overdue_are_at_risk(app, api, disp
     assert flags == {soon["id"]: False, later["id"]: False, late["id"]: True}
 
 
+def test_the_snapshot_carries_the_rules_that_sort_every_order_the_events_bring(app, api, dispatcher, network):
+    app.config["BOARD_RISK_HOURS"] = 6
+    waiting = create_order(api, dispatcher, **SOUTH)
+    placed = act(api, dispatcher, create_order(api, dispatcher, phone="13900139000", **SOUTH), "assign",
+                 technician_id=network.techs[0].id).get_json()  # fmt: skip
+    board = _board(api, dispatcher)
+    rules = board["rules"]
+    assert rules["risk_hours"] == board["risk_hours"] == 6
+    # Every status the board shows, and nothing else; each with its queue, with and without a technician.
+    assert rules["queues"] == {
+        "new": {"unassigned": "unassigned", "assigned": "in_progress"},
+        "assigned": {"unassigned": "in_progress", "assigned": "in_progress"},
+        "accepted": {"unassigned": "in_progress", "assigned": "in_progress"},
+        "en_route": {"unassigned": "in_progress", "assigned": "in_progress"},
+        "on_site": {"unassigned": "in_progress", "assigned": "in_progress"},
+        "returned": {"unassigned": "unassigned", "assigned": "returned"},
+        "completed": {"unassigned": "awaiting_callback", "assigned": "awaiting_callback"},
+    }
+    assert set(rules["open_statuses"]) == set(rules["queues"]) - {"completed"}
+    assert set(rules["load_statuses"]) == {"assigned", "accepted", "en_route", "on_site", "returned"}
+    # The rules give each order of the snapshot the queue the server gave it.
+    for order in board["orders"]:
+        placement = "unassigned" if order["technician_id"] is None else "assigned"
+        assert rules["queues"][order["status"]][placement] == order["queue"]
+    assert {o["id"]: o["queue"] for o in board["orders"]} == {waiting["id"]: "unassigned", placed["id"]: "in_progress"}
+
+
 def test_an_outlet_dispatcher_sees_only_their_outlet_and_unplaced_orders(app, api, dispatcher, network, db_session):
     from dispatch.models import WorkOrder
 

@@ -4,11 +4,13 @@ ETA, history and return reasons), replay-safe moves and photos, the completion r
 from __future__ import annotations
 
 import io
+import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 
 from dispatch.models import Photo, RouteStop, WorkOrderEvent
 from tests.integration.helpers import act, create_order
@@ -99,6 +101,52 @@ def test_a_returned_order_says_why(client, network, dispatcher, tech2):
     assert item["allowed_actions"] == ["contact", "depart"]
 
 
+def statements_while(app, action) -> int:
+    """How many SQL statements `action()` sent to the database."""
+    from web.extensions import db
+
+    sent = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: sent.append(args[2])  # noqa: E731  (the statement)
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(sent)
+
+
+def test_a_whole_day_is_read_in_the_same_few_queries_however_many_orders_it_holds(
+    app, client, network, dispatcher, tech2
+):
+    me = network.techs[1].id
+    returned = on_site(client, dispatcher, tech2, me, phone="13800138001")
+    returned = act(client, tech2, returned, "complete").get_json()
+    act(client, dispatcher, returned, "return", reason="still leaks")
+    earlier = {"13800138002": create_order(client, dispatcher, phone="13800138002", description="上次")}
+    assigned(client, dispatcher, me, phone="13800138002")
+    today(client, tech2)  # the first call of a login warms what every request reads once
+    two = statements_while(app, lambda: today(client, tech2))
+
+    for n in range(3, 8):
+        phone = f"1380013800{n}"
+        earlier[phone] = create_order(client, dispatcher, phone=phone, description=f"上次 {n}")
+        assigned(client, dispatcher, me, phone=phone)
+    seven = statements_while(app, lambda: today(client, tech2))
+    items = today(client, tech2)
+
+    assert len(items) == 7 and seven == two, (two, seven)
+    assert two <= 12  # the request's own reads (login, technician) and six for the day
+    # Each order still gets its own customer's history, and the returned one its reason.
+    for item in items:
+        phone = item["customer"]["phone"].removeprefix("+86")
+        expected = [earlier[phone]["number"]] if phone in earlier else []
+        assert [h["number"] for h in item["history"]] == expected, item["number"]
+    [again] = [i for i in items if i["visit_count"] == 2]
+    assert again["return_info"]["reason"] == "still leaks"
+
+
 def test_only_technicians_use_the_app(client, auth, network):
     assert client.get("/api/tech/today").status_code == 401
     assert client.get("/api/tech/today", headers=auth.token("dispatcher")).status_code == 403
@@ -123,6 +171,20 @@ def test_the_page_the_worker_and_the_manifest(client, auth, network):
     assert "javascript" in worker.headers["Content-Type"]
     manifest = client.get("/tech/manifest.webmanifest")
     assert manifest.status_code == 200 and manifest.get_json()["start_url"] == "/tech"
+
+
+def test_every_script_and_style_the_phone_loads_is_in_the_offline_shell(client, auth, network):
+    from web.pages.tech import SHELL_FILES
+
+    auth.login("tech2")
+    html = client.get("/tech").get_data(as_text=True)
+    loaded = set(re.findall(r'<script src="(/static/[^"?]+)', html))
+    loaded |= set(re.findall(r'<link rel="stylesheet" href="(/static/[^"?]+)', html))
+    assert "/static/common.js" in loaded and "/static/tech.js" in loaded
+    worker = client.get("/tech/sw.js").get_data(as_text=True)
+    shell = set(json.loads(re.search(r"var SHELL = (\[.*?\]);", worker, re.S).group(1)))
+    assert loaded <= shell  # the service worker caches each, so the app starts offline
+    assert {p.removeprefix("/static/") for p in loaded} <= set(SHELL_FILES)  # and a change renames the cache
 
 
 def test_the_page_is_in_chinese(client, auth, network):

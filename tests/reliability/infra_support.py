@@ -26,11 +26,12 @@ import socketio
 from sqlalchemy import create_engine, select, text
 
 from core.db import normalise_url
+from dispatch.board import BOARD_STATUSES
 from tests.integration.helpers import VALID_ORDER
 from tests.reliability.stack import Api
 
-# web/api/board.py BOARD_STATUSES, as board.js spells it (ON_BOARD).
-ON_BOARD = frozenset({"new", "assigned", "accepted", "en_route", "on_site", "returned", "completed"})
+# The statuses the board shows (board.js takes them from the snapshot's rules).
+ON_BOARD = frozenset(BOARD_STATUSES)
 COMPARED = ("status", "version", "technician_id", "priority")
 
 

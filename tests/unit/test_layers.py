@@ -115,12 +115,28 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
     return bad
 
 
+def pages_importing_the_api(graph: dict[str, set[str]]) -> list[str]:
+    """web/ translates HTTP for two audiences side by side: a page that needs what an API view
+    has takes it from a neutral web module or from the domain, never from the API module."""
+    return [
+        f"{name} imports {target}"
+        for name, targets in sorted(graph.items())
+        if name.startswith("web.pages")
+        for target in sorted(targets)
+        if target == "web.api" or target.startswith("web.api.")
+    ]
+
+
 def test_no_product_module_imports_a_higher_layer_or_the_benchmarks():
     assert layer_violations(import_graph(ROOT)) == []
 
 
 def test_no_import_cycle_among_product_modules_counting_late_imports():
     assert cycles(import_graph(ROOT)) == []
+
+
+def test_no_page_imports_an_api_module():
+    assert pages_importing_the_api(import_graph(ROOT)) == []
 
 
 def test_no_benchmark_module_lives_in_a_product_package():
@@ -143,6 +159,11 @@ def bad_tree(tmp_path: Path) -> Path:
         "routing/__init__.py": "from dispatch import x\n",
         "web/__init__.py": "",
         "web/views.py": "page = 1\n",
+        "web/api/__init__.py": "",
+        "web/api/kpis.py": "def table():\n    return []\n",
+        "web/pages/__init__.py": "",
+        "web/pages/kpis.py": "def page():\n    from web.api.kpis import table  # late, still an import\n",
+        "web/pages/orders.py": "from web.api import kpis\nfrom web.views import page\n",
     }
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -156,4 +177,11 @@ def test_the_checks_find_a_late_import_loop_and_upward_imports(bad_tree: Path):
     assert layer_violations(graph) == [
         "core.b (core) imports web.views from the higher layer web",
         "routing (routing is pure) imports dispatch",
+    ]
+
+
+def test_the_check_finds_pages_importing_the_api(bad_tree: Path):
+    assert pages_importing_the_api(import_graph(bad_tree)) == [
+        "web.pages.kpis imports web.api.kpis",
+        "web.pages.orders imports web.api.kpis",
     ]

@@ -6,7 +6,6 @@ from typing import Any
 
 from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
-from flask import current_app
 
 from dispatch import complaints
 from dispatch.models import Complaint
@@ -15,17 +14,10 @@ from web.api.schemas import PageMeta, PageQuery
 from web.api.sla import ClockOut
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db
+from web.wiring import complaint_policy
 
 TEXT = Length(max=complaints.MAX_TEXT)
 REQUIRED_TEXT = Length(1, complaints.MAX_TEXT)
-
-
-def complaint_policy() -> complaints.ComplaintPolicy:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    policy = app.extensions.get("complaint_policy")
-    if policy is None:
-        policy = app.extensions["complaint_policy"] = complaints.ComplaintPolicy.from_config(app.config)
-    return policy
 
 
 class ComplaintOpenIn(Schema):

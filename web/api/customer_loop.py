@@ -12,10 +12,8 @@ from dispatch import customer
 from web.api.base import SECURITY, bp
 from web.api.presenters import order_out, page_out
 from web.api.schemas import OrderOut, OrderPage, PageQuery
-from web.auth import current_actor, roles_required
+from web.auth import CLERKS, current_actor, roles_required
 from web.extensions import db, limiter
-
-CLERKS = ("admin", "dispatcher", "manager")
 
 
 class TrackOut(Schema):

@@ -7,20 +7,17 @@ import io
 
 from apiflask import Schema, fields
 from apiflask.validators import OneOf, Regexp
-from flask import Response, current_app, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask import Response, current_app
 from marshmallow import ValidationError
 from openpyxl import Workbook
-from sqlalchemy import select
 
-from core.db import utcnow
 from core.spreadsheet_cells import append_xlsx_row, safe_row
 from dispatch import kpis
-from technicians.models import Outlet, Technician
+from dispatch.kpis import report
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
 from web.extensions import db
+from web.kpi_wording import RiskWording
 
 VIEWERS = ("admin", "manager", "dispatcher")
 
@@ -94,43 +91,9 @@ class DrillList(Schema):
     items = fields.List(fields.Nested(DrillRow))
 
 
-# Figures added after some months were closed: their snapshots lack them (shown as none).
-LATER_FIGURES = {"repairs": 0, "repeat_rate": None}
-
-
 def table(month: str, by: str) -> list[dict]:
-    """The month's rows with a display name and composite, scoped to the caller's outlet when
-    they have one. A closed month comes from its snapshot, with the weights it was scored with."""
-    actor = current_actor()
-    frozen = kpis.snapshot(db.session, month, by)
-    if frozen is not None:
-        rows = [LATER_FIGURES | r | {"closed": True} for r in frozen[0]]
-        if by == "all":
-            rows = [r | {"key": None} for r in rows]
-    else:
-        _, weights = kpis.current_weights(db.session)
-        rows = [
-            r.as_dict() | {"composite": kpis.composite(r.as_dict(), weights), "closed": False}
-            for r in kpis.monthly(db.session, month, by, current_app.config["TIMEZONE"])
-        ]
-    if by == "technician":
-        techs = {
-            t.id: t
-            for t in db.session.execute(
-                select(Technician.id, Technician.name, Technician.outlet_id).where(
-                    Technician.id.in_([r["key"] for r in rows])
-                )
-            )
-        }
-        rows = [
-            r | {"name": techs[r["key"]].name} for r in rows if actor.outlet_id in (None, techs[r["key"]].outlet_id)
-        ]
-    elif by == "outlet":
-        names = {o.id: o.name for o in db.session.query(Outlet)}
-        rows = [r | {"name": names.get(r["key"], "")} for r in rows if actor.outlet_id in (None, r["key"])]
-    else:
-        rows = [r | {"name": "all"} for r in rows]
-    return rows
+    """The month's rows for the caller's outlet scope (dispatch.kpis.report.table)."""
+    return report.table(db.session, month, by, current_app.config["TIMEZONE"], current_actor().outlet_id)
 
 
 @bp.get("/kpis")
@@ -252,92 +215,17 @@ def set_kpi_weights(body: dict):
 
 # --- risk watch -------------------------------------------------------------------------
 
-FIGURE_LABELS = {
-    "completion_24h_rate": _l("24-hour completion"), "satisfaction_rate": _l("Satisfaction"),
-    "compliance_rate": _l("Compliance"), "authenticity_rate": _l("Authenticity"), "return_rate": _l("Returns"),
-    "repeat_rate": _l("Repeat repairs"),
-}  # fmt: skip
-# The drill-down that lists the orders behind each sign (returns show up as compliance failures).
-DRILL_KPI = {
-    "completion_24h_rate": "completion_24h", "satisfaction_rate": "satisfaction", "compliance_rate": "compliance",
-    "authenticity_rate": "authenticity", "return_rate": "compliance", "repeat_rate": "repeat_repairs",
-}  # fmt: skip
-
-
-def _pct(value: float) -> str:
-    return f"{100 * value:.0f}%"
-
-
-class RiskWording:
-    """Risk signs worded in the user's language and linked to the orders behind them.
-
-    Made once per request: a month at 2,000 technicians can show ten thousand signs, and
-    asking Babel and the URL map for each one took seconds.
-    """
-
-    def __init__(self, month: str) -> None:
-        self.month = month
-        self.drill = url_for("pages.kpi_orders_page")
-        self.labels = {name: str(label) for name, label in FIGURE_LABELS.items()}
-        self.templates = {
-            "below": _("%(figure)s %(value)s, below %(limit)s"),
-            "above": _("%(figure)s %(value)s, above %(limit)s"),
-            "fell": _("%(figure)s fell %(points)s points since last month"),
-            "rose": _("%(figure)s rose %(points)s points since last month"),
-        }
-
-    def describe(self, sign: kpis.RiskSign) -> str:
-        return self.templates[sign.kind] % {
-            "figure": self.labels[sign.figure], "value": _pct(sign.value), "limit": _pct(sign.limit),
-            "points": f"{100 * sign.value:.0f}",
-        }  # fmt: skip
-
-    def reasons(self, row: dict, before: dict | None, thresholds: dict, by: str) -> list[dict]:
-        """A team's risk signs, each worded and linked to its drill-down."""
-        query = f"?month={self.month}&{by}_id={row['key']}&kpi="
-        return [
-            {"figure": sign.figure, "kind": sign.kind, "text": self.describe(sign),
-             "url": self.drill + query + DRILL_KPI[sign.figure]}
-            for sign in kpis.risk_signs(row, before, thresholds)
-        ]  # fmt: skip
-
-
-def current_month() -> str:
-    return utcnow().astimezone(current_app.config["TIMEZONE"]).strftime("%Y-%m")
-
-
-def overall_trend(months: list[str]) -> list[dict]:
-    """The overall row of each month, as `table(month, "all")` gives it: closed months from
-    their snapshots, the open ones together in one grouped query."""
-    frozen = {m: kpis.snapshot(db.session, m, "all") for m in months}
-    open_months = [m for m in months if frozen[m] is None]
-    live = kpis.overall_by_month(db.session, open_months, current_app.config["TIMEZONE"])
-    _, weights = kpis.current_weights(db.session)
-    trend = []
-    for m in months:
-        if frozen[m] is not None:
-            rows = [LATER_FIGURES | r | {"closed": True, "key": None, "name": "all"} for r in frozen[m][0]]
-        else:
-            figures = live[m].as_dict()
-            rows = [figures | {"composite": kpis.composite(figures, weights), "closed": False, "name": "all"}]
-        trend.append({"month": m, **(rows[0] if rows else {})})
-    return trend
-
 
 def risk_watch(month: str) -> dict:
     """Outlets and technicians flagged this month (within the caller's outlet), with reasons."""
-    version, thresholds = kpis.current_risk_thresholds(db.session)
-    previous = kpis.last_months(month, 2)[0]
+    watch = report.risk_watch(db.session, month, current_app.config["TIMEZONE"], current_actor().outlet_id)
     wording = RiskWording(month)
-    items = []
-    for by in ("outlet", "technician"):
-        before = {r["key"]: r for r in table(previous, by)}
-        for row in table(month, by):
-            reasons = wording.reasons(row, before.get(row["key"]), thresholds, by)
-            if reasons:
-                items.append({"kind": by, "key": row["key"], "name": row["name"], "orders": row["orders"],
-                              "reasons": reasons})  # fmt: skip
-    return {"month": month, "thresholds_version": version, "items": items}
+    items = [
+        {k: v for k, v in item.items() if k != "signs"}
+        | {"reasons": wording.reasons(item["key"], item["signs"], item["kind"])}
+        for item in watch["items"]
+    ]
+    return watch | {"items": items}
 
 
 class RiskWatchQuery(Schema):
@@ -390,7 +278,7 @@ class RiskThresholdsOut(Schema):
 def kpi_risk_watch(args: dict):
     """Technicians and outlets whose month crosses a risk threshold, each reason linked to
     the orders behind it (the board's risk-watch panel)."""
-    return risk_watch(args["month"] or current_month())
+    return risk_watch(args["month"] or report.current_month(current_app.config["TIMEZONE"]))
 
 
 @bp.get("/kpi-risk-thresholds")

@@ -13,7 +13,7 @@ from dispatch.models import AuthenticityVerdict, Photo
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
 from web.api.schemas import PageQuery
-from web.auth import ANY_ROLE, current_actor, roles_required
+from web.auth import ANY_ROLE, LOCATION_ROLES, REVIEWERS, current_actor, roles_required
 from web.extensions import db
 from web.wiring import photo_settings
 
@@ -23,9 +23,6 @@ UPLOAD_RESPONSES = {
     "a photo may (too many pixels, a side longer than 16,383 px, too many decoded bytes); `photo` says which",
     503: "the server is busy opening other photos: nothing was stored, send it again after Retry-After seconds",
 }
-
-# Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
-LOCATION_ROLES = ("manager", "admin")
 
 
 class PhotoIn(Schema):
@@ -158,9 +155,6 @@ class VerdictPage(Schema):
 class ReviewIn(Schema):
     decision = fields.String(required=True, validate=OneOf(("confirmed", "rejected")))
     note = fields.String(load_default=None, allow_none=True)
-
-
-REVIEWERS = ("admin", "manager", "dispatcher")
 
 
 @bp.get("/orders/<int:order_id>/authenticity")

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from typing import Any
-from urllib.parse import quote
+from datetime import datetime
 
 from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
-from sqlalchemy import and_, or_, select
 
 from core.db import utcnow
-from dispatch import completion, moves, tracking
-from dispatch.lifecycle import OPEN, allowed_actions
-from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
+from dispatch import completion, moves, phone, tracking
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
 from web.api.photos import UPLOAD_RESPONSES, PhotoIn, PhotoOut, photo_out
@@ -26,124 +21,10 @@ from web.wiring import photo_settings
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TECH_ACTIONS = ("accept", "reject", "contact", "depart", "arrive", "complete")
-HISTORY_LIMIT = 5
 
 
 def checklists() -> dict[str, list[str]]:
     return current_app.config.get("TECH_CHECKLISTS") or completion.DEFAULT_CHECKLISTS
-
-
-def navigate_url(order: WorkOrder) -> str:
-    """A maps link for the phone (AMap's URI API opens the app or its web page)."""
-    if order.lat is not None and order.lon is not None:
-        return (
-            f"https://uri.amap.com/navigation?to={order.lon:.6f},{order.lat:.6f},{quote(order.address)}"
-            "&mode=car&coordinate=wgs84&callnative=1"
-        )
-    return f"https://uri.amap.com/search?keyword={quote(order.address)}"
-
-
-def _history(session, order: WorkOrder) -> list[dict[str, Any]]:
-    earlier = session.scalars(
-        select(WorkOrder)
-        .where(WorkOrder.customer_id == order.customer_id, WorkOrder.address == order.address, WorkOrder.id != order.id)
-        .where(WorkOrder.created_at <= order.created_at)
-        .order_by(WorkOrder.created_at.desc())
-        .limit(HISTORY_LIMIT)
-    )
-    return [
-        {"number": o.number, "created_at": o.created_at.isoformat(), "status": o.status,
-         "product_category": o.product_category, "product_model": o.product_model,
-         "issue_category": o.issue_category, "description": (o.description or "")[:200]}
-        for o in earlier
-    ]  # fmt: skip
-
-
-def _return_info(session, order: WorkOrder) -> dict[str, Any] | None:
-    """Why the last visit did not count, and what the customer or the callback said."""
-    if order.visit_count <= 1:
-        return None
-    event = session.scalar(
-        select(WorkOrderEvent)
-        .where(WorkOrderEvent.order_id == order.id, WorkOrderEvent.kind == "return")
-        .order_by(WorkOrderEvent.seq.desc())
-        .limit(1)
-    )
-    callback = session.scalar(
-        select(Callback).where(Callback.order_id == order.id).order_by(Callback.id.desc()).limit(1)
-    )
-    return {
-        "reason": (event.data or {}).get("reason") if event else None,
-        "at": event.at.isoformat() if event else None,
-        "problems": list(callback.problems or []) if callback else [],
-        "callback_note": callback.note if callback else "",
-        "visit": order.visit_count,
-    }
-
-
-def _visit_state(session, order: WorkOrder) -> dict[str, Any]:
-    photos = session.scalars(
-        select(Photo.id).where(Photo.order_id == order.id, Photo.visit == order.visit_count).order_by(Photo.id)
-    ).all()
-    reported = False
-    for event in session.scalars(
-        select(WorkOrderEvent).where(WorkOrderEvent.order_id == order.id, WorkOrderEvent.kind == "completion_report")
-    ):
-        reported = reported or (event.data or {}).get("visit") == order.visit_count
-    return {"photo_ids": list(photos), "report_submitted": reported}
-
-
-def tech_order(session, order: WorkOrder, stop: RouteStop | None, actor) -> dict[str, Any]:
-    return {
-        "id": order.id,
-        "number": order.number,
-        "status": order.status,
-        "version": order.version,
-        "priority": order.priority,
-        "customer": {"name": order.contact_name, "phone": order.contact_phone},
-        "address": order.address,
-        "lat": order.lat,
-        "lon": order.lon,
-        "navigate_url": navigate_url(order),
-        "product_category": order.product_category,
-        "product_model": order.product_model,
-        "issue_category": order.issue_category,
-        "description": order.description,
-        "in_warranty": order.in_warranty,
-        "due_at": order.due_at.isoformat(),
-        "appointment_start": order.appointment_start.isoformat() if order.appointment_start else None,
-        "appointment_end": order.appointment_end.isoformat() if order.appointment_end else None,
-        "route_seq": stop.seq if stop else None,
-        "eta": stop.eta.isoformat() if stop and stop.eta else None,
-        "visit_count": order.visit_count,
-        "contacted_at": order.contacted_at.isoformat() if order.contacted_at else None,
-        "proof_photos_required": order.proof_photos_required,
-        "checklist": completion.checklist_for(checklists(), order.issue_category),
-        "allowed_actions": allowed_actions(order.status, actor.role, is_own_technician=True),
-        "return_info": _return_info(session, order),
-        "history": _history(session, order),
-        **_visit_state(session, order),
-    }
-
-
-def today_orders(session, actor, tz) -> list[dict[str, Any]]:
-    """The technician's open orders and those finished today, in planned route order."""
-    start = datetime.combine(datetime.now(tz).date(), time(0), tzinfo=tz)
-    rows = session.execute(
-        select(WorkOrder, RouteStop)
-        .outerjoin(
-            RouteStop, and_(RouteStop.order_id == WorkOrder.id, RouteStop.technician_id == WorkOrder.technician_id)
-        )
-        .where(WorkOrder.technician_id == actor.technician_id)
-        .where(or_(WorkOrder.status.in_([s.value for s in OPEN]), WorkOrder.completed_at >= start))
-    ).all()
-    far = datetime.max.replace(tzinfo=tz) - timedelta(days=1)
-
-    def key(row):
-        order, stop = row
-        return (0 if order.status in OPEN else 1, stop is None, stop.seq if stop else 0, order.due_at or far, order.id)
-
-    return [tech_order(session, order, stop, actor) for order, stop in sorted(rows, key=key)]
 
 
 class TechOrderList(Schema):
@@ -195,7 +76,7 @@ def tech_today():
     customer's earlier orders at that address and, for returned orders, why."""
     actor = current_actor()
     tz = current_app.config["TIMEZONE"]
-    items = today_orders(db.session, actor, tz) if actor.technician_id else []
+    items = phone.today_orders(db.session, actor, tz, checklists()) if actor.technician_id else []
     db.session.rollback()  # end the read transaction promptly
     return {"technician_id": actor.technician_id, "items": items, "generated_at": datetime.now(tz).isoformat()}
 

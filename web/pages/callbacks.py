@@ -18,8 +18,7 @@ from core.errors import Conflict, DomainError, ValidationFailed
 from core.numbers import parse_int
 from dispatch import customer, moves, queries
 from dispatch.lifecycle import Status
-from web.api.customer_loop import CLERKS
-from web.auth import current_actor, roles_required
+from web.auth import CLERKS, current_actor, roles_required
 from web.extensions import db
 from web.forms import apply_errors
 from web.pages.base import bp

@@ -12,14 +12,13 @@ from dispatch import complaints, moves, planning, privacy, queries
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
 from dispatch.sla import clocks as sla_clocks
-from technicians.network import list_outlets, list_technicians
-from web.api.complaints import complaint_policy
+from technicians.network import list_outlets
 from web.auth import ANY_ROLE, current_actor, roles_required
 from web.errors import translated
 from web.extensions import csrf, db
 from web.forms import TransitionForm
 from web.pages.base import bp
-from web.wiring import planning_settings
+from web.wiring import complaint_policy, planning_settings
 
 
 def _int_arg(name: str) -> int | None:
@@ -55,14 +54,8 @@ def order_detail(order_id: int):
     actions = allowed_actions(order.status, actor.role, is_own_technician=is_own_technician(actor, order))
     technicians, suggestions, no_fit = [], [], None
     if "assign" in actions:
-        technicians = [
-            t for t in list_technicians(db.session, skill=order.required_skill, active=True)
-            if actor.outlet_id in (None, t.outlet_id)
-        ]  # fmt: skip
         suggestions, no_fit = planning.suggest(db.session, order.id, planning_settings())
-        # The system's suggestions first, best first; then everyone else who has the skill.
-        rank = {s.technician_id: i for i, s in enumerate(suggestions)}
-        technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
+        technicians = planning.assignable_technicians(db.session, order, actor, suggestions)
     events = queries.order_events(db.session, order.id)
     clocks = [c for c in sla_clocks.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
     complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None

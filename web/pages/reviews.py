@@ -15,8 +15,7 @@ from core.errors import Conflict, DomainError, ValidationFailed
 from core.numbers import parse_int
 from dispatch import authenticity, moves
 from dispatch.models import Photo
-from web.api.photos import LOCATION_ROLES, REVIEWERS
-from web.auth import current_actor, roles_required
+from web.auth import LOCATION_ROLES, REVIEWERS, current_actor, roles_required
 from web.extensions import db
 from web.forms import apply_errors
 from web.pages.base import bp

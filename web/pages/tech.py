@@ -129,7 +129,15 @@ def tech():
     return render_template("tech.html", settings=settings)
 
 
-SHELL_FILES = ("tech.js", "tech.css", "app.css", "vendor/socket.io.min.js", "tech-icon.svg", "manifest.webmanifest")
+SHELL_FILES = (
+    "common.js",
+    "tech.js",
+    "tech.css",
+    "app.css",
+    "vendor/socket.io.min.js",
+    "tech-icon.svg",
+    "manifest.webmanifest",
+)
 
 
 @functools.cache

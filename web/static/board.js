@@ -12,53 +12,19 @@
   if (!root) return;
   var settings = JSON.parse(document.getElementById("board-settings").textContent);
   var T = settings.strings;
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  var LANG = document.documentElement.lang || "en";
-  var OPEN = { new: 1, assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1 };
-  var ON_BOARD = { new: 1, assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1, completed: 1 };
-  var LOAD = { assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1 };
   var COLOURS = { new: "#f5b800", assigned: "#1e73d8", accepted: "#1e73d8", en_route: "#0f9fb5", on_site: "#0f9fb5",
     completed: "#2e7d32", returned: "#e8711a" };
   var FEED_LIMIT = settings.feed_limit || 500;
 
   var state = {
-    orders: {}, seen: {}, techs: {}, outlets: [], skills: {}, lastSeq: 0, riskHours: 4, loaded: false,
+    orders: {}, seen: {}, techs: {}, outlets: [], skills: {}, lastSeq: 0, loaded: false,
     queue: "unassigned", selected: null, detached: null, catchingUp: false, pending: [], plan: null
   };
 
-  // --- small helpers -----------------------------------------------------------------
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      if (k === "class") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
-    });
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function fmtTime(iso) {
-    if (!iso) return "—";
-    try {
-      return new Date(iso).toLocaleString(LANG, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-        timeZone: settings.timezone || undefined });
-    } catch (e) { return iso; }
-  }
-  function api(method, url, body) {
-    var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRFToken"] = CSRF;
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (r) {
-      return r.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (!r.ok) { var err = new Error((data && data.message) || r.statusText); err.status = r.status; err.data = data; throw err; }
-        return data;
-      });
-    });
-  }
+  // --- small helpers (the shared ones are in common.js) ------------------------------
+  var C = window.dispatchCommon;
+  var el = C.el, clear = C.clear, api = C.api;
+  function fmtTime(iso) { return C.fmtTime(iso, settings.timezone, true); }
   function showMessage(node, text, kind) {
     node.textContent = text;
     node.className = "flash " + (kind || "info") + (node.id === "board-message" ? " board-message" : "");
@@ -67,15 +33,21 @@
   var boardMessage = document.getElementById("board-message");
 
   // --- the order model -------------------------------------------------------------------
+  /* The board's rules come with each snapshot (dispatch/board.py `rules`): the queue of every
+   * status on the board, with and without a technician; the open statuses, in which an order
+   * due within risk_hours (or overdue) is at risk; the statuses that count as load. An order
+   * an event brings is sorted by them; the clock is the only thing judged here. */
+  var rules = { queues: {}, open: {}, load: {}, riskHours: 0 };
+  function setRules(r) {
+    var set = function (list) { var out = {}; list.forEach(function (s) { out[s] = 1; }); return out; };
+    rules = { queues: r.queues, open: set(r.open_statuses), load: set(r.load_statuses), riskHours: r.risk_hours };
+  }
+  function onBoard(o) { return !!rules.queues[o.status]; }
+  function isOpen(o) { return !!rules.open[o.status]; }
   function isAtRisk(o) {
-    return !!OPEN[o.status] && new Date(o.due_at).getTime() <= Date.now() + state.riskHours * 3600000;
+    return isOpen(o) && new Date(o.due_at).getTime() <= Date.now() + rules.riskHours * 3600000;
   }
-  function queueOf(o) {
-    if ((o.status === "new" || o.status === "returned") && o.technician_id == null) return "unassigned";
-    if (o.status === "returned") return "returned";
-    if (o.status === "completed") return "awaiting_callback";
-    return "in_progress";
-  }
+  function queueOf(o) { return rules.queues[o.status][o.technician_id == null ? "unassigned" : "assigned"]; }
   function visibleToMe(o) {
     return settings.outlet_id == null || o.outlet_id == null || o.outlet_id === settings.outlet_id;
   }
@@ -88,7 +60,7 @@
     // `seen` outlives an order's removal, so a late, older message cannot bring it back.
     if (state.seen[o.id] != null && o.version < state.seen[o.id]) return false;
     state.seen[o.id] = o.version;
-    if (!ON_BOARD[o.status] || !visibleToMe(o)) {
+    if (!onBoard(o) || !visibleToMe(o)) {
       // Off the board (closed, cancelled, out of scope); an open panel still shows its end state.
       if (state.selected === o.id) state.detached = Object.assign({}, cur || state.detached || {}, plain(o));
       if (cur) { delete state.orders[o.id]; return true; }
@@ -194,7 +166,7 @@
       state.orders = {};
       state.techs = {};
       state.lastSeq = snap.last_seq;
-      state.riskHours = snap.risk_hours;
+      setRules(snap.rules);
       snap.orders.forEach(function (o) { state.orders[o.id] = o; state.seen[o.id] = o.version; });
       snap.technicians.forEach(function (t) { state.techs[t.id] = t; });
       state.outlets = snap.outlets;
@@ -362,7 +334,7 @@
     var load = {};
     Object.keys(state.orders).forEach(function (k) {
       var o = state.orders[k];
-      if (o.technician_id != null && LOAD[o.status]) load[o.technician_id] = (load[o.technician_id] || 0) + 1;
+      if (o.technician_id != null && rules.load[o.status]) load[o.technician_id] = (load[o.technician_id] || 0) + 1;
     });
     return load;
   }
@@ -414,7 +386,7 @@
       if (o.lat == null || o.lon == null) return;
       var risk = isAtRisk(o);
       var t = o.technician_id != null ? state.techs[o.technician_id] : null;
-      if (t && t.lat != null && LOAD[o.status]) {
+      if (t && t.lat != null && rules.load[o.status]) {
         L.polyline([[t.lat, t.lon], [o.lat, o.lon]], { color: "#1e73d8", weight: 1.5, opacity: 0.55, dashArray: "4 4", interactive: false }).addTo(lineLayer);
       }
       var m = L.circleMarker([o.lat, o.lon], { radius: state.selected === o.id ? 9 : 6, color: risk ? "#8e0000" : "#fff", weight: 2,
@@ -519,7 +491,7 @@
       box.appendChild(row);
       box.appendChild(el("div", { id: "suggestions-box" }));
     }
-    if (OPEN[o.status]) {
+    if (isOpen(o)) {
       var prow = el("div", { class: "row" });
       var sel = el("select", { id: "priority-select", "aria-label": T.priority });
       Object.keys(settings.priority).forEach(function (p) {

@@ -12,7 +12,7 @@
 "use strict";
 
 var CACHE = "tech-shell-v1"; // replaced by "tech-shell-<content hash>" when served
-var SHELL = ["/tech", "/static/tech.js", "/static/tech.css", "/static/app.css", "/static/vendor/socket.io.min.js",
+var SHELL = ["/tech", "/static/common.js", "/static/tech.js", "/static/tech.css", "/static/app.css", "/static/vendor/socket.io.min.js",
   "/tech/manifest.webmanifest", "/static/tech-icon.svg"];
 var CACHED_PATHS = {};
 SHELL.forEach(function (p) { CACHED_PATHS[p] = true; });

@@ -15,8 +15,6 @@
   if (!settingsNode) return;
   var settings = JSON.parse(settingsNode.textContent);
   var T = settings.strings;
-  var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  var LANG = document.documentElement.lang || "en";
   var STORE_KEY = "tech-today-" + settings.user_id;
   var MAX_ORIGINAL = 4 * 1024 * 1024; // smaller files are sent as taken (EXIF kept)
   var MAX_SIDE = 2048;
@@ -31,23 +29,11 @@
     conflicts: {}, progress: {}, gone: {}, contacted: {}, parts: []
   };
 
-  // --- helpers ---------------------------------------------------------------------------
+  // --- helpers (the shared ones are in common.js) ---------------------------------------
+  var C = window.dispatchCommon;
+  var el = C.el, clear = C.clear, api = C.api, networkError = C.networkError, CSRF = C.csrf;
   function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) Object.keys(attrs).forEach(function (k) {
-      if (k === "class") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
-    });
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function fmtTime(iso, withDate) {
-    if (!iso) return "—";
-    var opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: settings.timezone || undefined };
-    if (withDate) { opts.month = "2-digit"; opts.day = "2-digit"; }
-    try { return new Date(iso).toLocaleString(LANG, opts); } catch (e) { return iso; }
-  }
+  function fmtTime(iso, withDate) { return C.fmtTime(iso, settings.timezone, withDate); }
   function countdown(iso) {
     var ms = new Date(iso).getTime() - Date.now();
     var mins = Math.round(Math.abs(ms) / 60000);
@@ -57,27 +43,6 @@
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return "k" + Date.now().toString(36) + Math.random().toString(36).slice(2);
-  }
-  function networkError(e) { var err = new Error(e && e.message || "network"); err.network = true; return err; }
-  function api(method, url, body, headers) {
-    var opts = { method: method, credentials: "same-origin", headers: Object.assign({ "Accept": "application/json" }, headers || {}) };
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRFToken"] = CSRF;
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).catch(function (e) { throw networkError(e); }).then(function (r) {
-      return r.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (!r.ok) {
-          var err = new Error((data && data.message) || r.statusText);
-          err.status = r.status; err.data = data; err.network = r.status === 503 && data && data.message === "offline";
-          throw err;
-        }
-        return data;
-      });
-    });
   }
 
   // --- IndexedDB queue -------------------------------------------------------------------

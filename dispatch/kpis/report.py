@@ -1,0 +1,144 @@
+"""The KPI report as a read model: the month's table per team, its trend, the change since
+last month and the risk watch, as plain data for the KPI page, the API and the exports.
+
+Every function takes the session, the service area's time zone and the caller's outlet scope
+(`outlet_id`: None sees every team; an outlet's staff see that outlet and its technicians).
+Closed months come from their snapshots, scored with the weights they were closed with; open
+months are computed live and scored with the current weights. Wording is the web's business:
+a risk sign leaves here as a `RiskSign`, with the drill-down that lists its orders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from dispatch.kpis.closing import snapshot
+from dispatch.kpis.figures import composite, last_months, monthly, overall_by_month
+from dispatch.kpis.risk import risk_signs
+from dispatch.kpis.settings import current_risk_thresholds, current_weights
+from technicians.models import Outlet, Technician
+
+# Figures added after some months were closed: their snapshots lack them (shown as none).
+LATER_FIGURES = {"repairs": 0, "repeat_rate": None}
+# The drill-down that lists the orders behind each risk sign (returns show up as compliance failures).
+DRILL_OF = {
+    "completion_24h_rate": "completion_24h", "satisfaction_rate": "satisfaction", "compliance_rate": "compliance",
+    "authenticity_rate": "authenticity", "return_rate": "compliance", "repeat_rate": "repeat_repairs",
+}  # fmt: skip
+TEAMS = ("outlet", "technician")  # the groupings the risk watch looks at
+
+
+def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
+    """This month in the service area, as YYYY-MM."""
+    return (now or utcnow()).astimezone(tz).strftime("%Y-%m")
+
+
+def table(session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | None = None) -> list[dict[str, Any]]:
+    """The month's rows with a display name and composite, within the caller's outlet scope.
+    A closed month comes from its snapshot, with the weights it was scored with."""
+    frozen = snapshot(session, month, by)
+    if frozen is not None:
+        rows = [LATER_FIGURES | r | {"closed": True} for r in frozen[0]]
+        if by == "all":
+            rows = [r | {"key": None} for r in rows]
+    else:
+        _, weights = current_weights(session)
+        rows = [
+            r.as_dict() | {"composite": composite(r.as_dict(), weights), "closed": False}
+            for r in monthly(session, month, by, tz)
+        ]
+    if by == "technician":
+        techs = {
+            t.id: t
+            for t in session.execute(
+                select(Technician.id, Technician.name, Technician.outlet_id).where(
+                    Technician.id.in_([r["key"] for r in rows])
+                )
+            )
+        }
+        rows = [r | {"name": techs[r["key"]].name} for r in rows if outlet_id in (None, techs[r["key"]].outlet_id)]
+    elif by == "outlet":
+        names = {o.id: o.name for o in session.execute(select(Outlet.id, Outlet.name))}
+        rows = [r | {"name": names.get(r["key"], "")} for r in rows if outlet_id in (None, r["key"])]
+    else:
+        rows = [r | {"name": "all"} for r in rows]
+    return rows
+
+
+def overall_trend(session: Session, months: list[str], tz: ZoneInfo) -> list[dict[str, Any]]:
+    """The overall row of each month, as `table(session, month, "all", tz)` gives it: closed
+    months from their snapshots, the open ones together in one grouped query."""
+    frozen = {m: snapshot(session, m, "all") for m in months}
+    open_months = [m for m in months if frozen[m] is None]
+    live = overall_by_month(session, open_months, tz)
+    _, weights = current_weights(session)
+    trend = []
+    for m in months:
+        if frozen[m] is not None:
+            rows = [LATER_FIGURES | r | {"closed": True, "key": None, "name": "all"} for r in frozen[m][0]]
+        else:
+            figures = live[m].as_dict()
+            rows = [figures | {"composite": composite(figures, weights), "closed": False, "name": "all"}]
+        trend.append({"month": m, **(rows[0] if rows else {})})
+    return trend
+
+
+def completion_change(row: dict[str, Any], before: dict[str, Any] | None) -> float | None:
+    """The 24-hour completion rate's change since last month (0.05 = 5 points up); None for a
+    team that had no row last month."""
+    if before is None:
+        return None
+    return round((row["completion_24h_rate"] or 0) - (before["completion_24h_rate"] or 0), 4)
+
+
+def _with_signs(
+    session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | None, thresholds: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The month's rows, each with its risk `signs` and its `completion_change` since last month."""
+    before = {r["key"]: r for r in table(session, last_months(month, 2)[0], by, tz, outlet_id)}
+    return [
+        row | {"signs": risk_signs(row, old, thresholds), "change": completion_change(row, old)}
+        for row in table(session, month, by, tz, outlet_id)
+        for old in [before.get(row["key"])]
+    ]
+
+
+def risk_watch(session: Session, month: str, tz: ZoneInfo, outlet_id: int | None = None) -> dict[str, Any]:
+    """Outlets and technicians flagged this month (within the caller's scope), each with its
+    risk signs (`RiskSign`, worded by the caller)."""
+    version, thresholds = current_risk_thresholds(session)
+    items = [
+        {"kind": by, "key": row["key"], "name": row["name"], "orders": row["orders"], "signs": row["signs"]}
+        for by in TEAMS
+        for row in _with_signs(session, month, by, tz, outlet_id, thresholds)
+        if row["signs"]
+    ]
+    return {"month": month, "thresholds_version": version, "items": items}
+
+
+def month_report(session: Session, month: str, tz: ZoneInfo, outlet_id: int | None = None) -> dict[str, Any]:
+    """The KPI page's month: outlets, technicians ranked by 24-hour completion with the change
+    since last month, each team with its risk `signs`; the overall row; the 12-month trend
+    (the eleven months before from snapshots or one grouped query, then this one); and the
+    risk thresholds in force."""
+    version, thresholds = current_risk_thresholds(session)
+    technicians = sorted(
+        _with_signs(session, month, "technician", tz, outlet_id, thresholds),
+        key=lambda r: -(r["completion_24h_rate"] or 0),
+    )
+    outlets = _with_signs(session, month, "outlet", tz, outlet_id, thresholds)
+    overall = table(session, month, "all", tz, outlet_id)
+    trend = [
+        *overall_trend(session, last_months(month, 12)[:-1], tz),
+        {"month": month, **(overall[0] if overall else {})},
+    ]
+    return {
+        "month": month, "previous": last_months(month, 2)[0], "technicians": technicians, "outlets": outlets,
+        "overall": overall, "trend": trend, "thresholds": thresholds, "thresholds_version": version,
+    }  # fmt: skip
