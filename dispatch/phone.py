@@ -19,9 +19,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
-from dispatch.completion import checklist_for
 from dispatch.lifecycle import OPEN, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
+from dispatch.phone_actions import checklist_for
 
 HISTORY_LIMIT = 5  # earlier orders shown per order
 HISTORY_COLUMNS = (

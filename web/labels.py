@@ -78,7 +78,7 @@ CLOCK = {
     "completion": _l("Complete (24-hour promise)"),
     "callback": _l("Call back"),
 }
-# The completion checklist's items (dispatch/completion.py DEFAULT_CHECKLISTS, config TECH_CHECKLISTS).
+# The completion checklist's items (dispatch/phone_actions.py DEFAULT_CHECKLISTS, config TECH_CHECKLISTS).
 CHECKLIST = {
     "diagnose": _l("Diagnosed the fault"),
     "replace_parts": _l("Replaced the faulty parts"),

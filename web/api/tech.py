@@ -9,7 +9,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
 
 from core.db import utcnow
-from dispatch import completion, moves, phone, tracking
+from dispatch import moves, phone, phone_actions, tracking
 from dispatch.photos import add_photo
 from web.api.base import SECURITY, bp
 from web.api.photos import UPLOAD_RESPONSES, PhotoIn, PhotoOut, photo_out
@@ -24,7 +24,7 @@ TECH_ACTIONS = ("accept", "reject", "contact", "depart", "arrive", "complete")
 
 
 def checklists() -> dict[str, list[str]]:
-    return current_app.config.get("TECH_CHECKLISTS") or completion.DEFAULT_CHECKLISTS
+    return current_app.config.get("TECH_CHECKLISTS") or phone_actions.DEFAULT_CHECKLISTS
 
 
 class TechOrderList(Schema):
@@ -49,8 +49,8 @@ class PartIn(Schema):
 
 class CompletionReportIn(Schema):
     checklist = fields.List(fields.String(validate=Length(1, 64)), load_default=list)
-    parts = fields.List(fields.Nested(PartIn), load_default=list, validate=Length(max=completion.MAX_PARTS))
-    fee = fields.Float(load_default=0.0, validate=Range(0, completion.MAX_FEE))
+    parts = fields.List(fields.Nested(PartIn), load_default=list, validate=Length(max=phone_actions.MAX_PARTS))
+    fee = fields.Float(load_default=0.0, validate=Range(0, phone_actions.MAX_FEE))
     fee_note = fields.String(load_default="", validate=Length(max=255))
     notes = fields.String(load_default="", validate=Length(max=2000))
 
@@ -93,7 +93,7 @@ def tech_action(order_id: int, body: dict):
     position = None
     if body["lat"] is not None and body["lon"] is not None:
         position = moves.Position(body["lat"], body["lon"], body["accuracy_m"])
-    order, _replayed = completion.apply_action(
+    order, _replayed = phone_actions.apply_action(
         db.session, order_id, body["action"], actor, version=body["version"], key=_key(),
         reason=body["reason"], position=position, timezone=current_app.config["TIMEZONE"],
     )  # fmt: skip
@@ -114,7 +114,7 @@ def tech_photo(order_id: int, body: dict):
     actor = current_actor()
     data = body["photo"].read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
     order = moves.get_order(db.session, order_id, actor)
-    same = completion.existing_photo(db.session, order, data)
+    same = phone_actions.existing_photo(db.session, order, data)
     if same is not None:
         out = photo_out(same)
         db.session.rollback()
@@ -139,14 +139,14 @@ def tech_photo(order_id: int, body: dict):
 def completion_report(order_id: int, body: dict):
     """Record the completion report (checklist by job type, parts used, fee, notes) as a
     `completion_report` event. Send `Idempotency-Key` to make retries safe."""
-    report = completion.CompletionReport(
+    report = phone_actions.CompletionReport(
         checklist=body["checklist"],
         parts=body["parts"],
         fee=body["fee"],
         fee_note=body["fee_note"],
         notes=body["notes"],
     )
-    event, replayed = completion.submit_report(
+    event, replayed = phone_actions.submit_report(
         db.session, order_id, report, current_actor(), checklists=checklists(), key=_key()
     )
     out = {"order_id": event.order_id, "seq": event.seq, "at": event.at.isoformat(), "replayed": replayed,

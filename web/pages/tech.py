@@ -16,7 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from dispatch.completion import DEFAULT_CHECKLISTS
+from dispatch.phone_actions import DEFAULT_CHECKLISTS
 from technicians.models import Skill
 from web.auth import current_actor, roles_required
 from web.extensions import db

@@ -1,4 +1,5 @@
-"""The technician's phone: replay-safe moves and the completion report.
+"""What a technician does from the phone: replay-safe moves and the completion report (the
+phone's read model, what it shows, is `dispatch.phone`).
 
 Plain Python use cases (no Flask); each commits once. A phone that lost its connection
 replays queued actions with the `Idempotency-Key` it made when the technician tapped; the key
