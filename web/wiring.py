@@ -7,8 +7,8 @@ from pathlib import Path
 from flask import current_app
 
 from dispatch.complaints import ComplaintPolicy
-from dispatch.geocode_cache import SqlGeocodeCache
 from dispatch.geocoding import from_config
+from dispatch.geocoding.cache import SqlGeocodeCache
 from dispatch.intake import IntakeSettings
 from dispatch.photos import HashIndex, LocalStore, PhotoSettings, S3Store
 from dispatch.planning import PlanningSettings
