@@ -43,8 +43,8 @@ from dispatch.models import (
     WorkOrderEvent,
 )
 from dispatch.permissions import is_own_technician
-from dispatch.photo_metadata import without_personal_metadata
 from dispatch.photos import LocalStore, S3Store
+from dispatch.photos.metadata import without_personal_metadata
 
 log = logging.getLogger(__name__)
 CONTACT_ROLES = frozenset({"admin", "dispatcher", "system"})

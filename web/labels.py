@@ -139,7 +139,7 @@ DOMAIN_MESSAGES = (
     _l("use YYYY-MM (years 1900-2199), e.g. 2026-11"),
 )
 
-# Why a proof photo was refused (dispatch/photos.py, dispatch/decode_budget.py).
+# Why a proof photo was refused (dispatch/photos/, dispatch/photos/budget.py).
 PHOTO_MESSAGES = (
     _l("the file is empty"),
     _l("is not a JPEG, PNG or WebP image"),

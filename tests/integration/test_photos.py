@@ -244,7 +244,7 @@ def test_an_upload_waits_for_memory_other_decodes_hold_and_gets_a_503_when_they_
     app, client, on_site, db_session, tmp_path, monkeypatch
 ):
     from dispatch import photos
-    from dispatch.decode_budget import DecodeBudget
+    from dispatch.photos.budget import DecodeBudget
     from web.wiring import photo_settings
 
     order, tech, _ = on_site

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from core.errors import Busy
-from dispatch.decode_budget import DecodeBudget, pixel_bytes
 from dispatch.photos import MAX_DECODE_BYTES, PROCESS_DECODE_BYTES, decode_cost
+from dispatch.photos.budget import DecodeBudget, pixel_bytes
 
 
 def test_pillow_keeps_rgb_in_four_bytes_a_pixel_and_palette_in_one():

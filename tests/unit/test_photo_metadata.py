@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from dispatch.photo_metadata import without_personal_metadata
+from dispatch.photos.metadata import without_personal_metadata
 
 SECRET = "Li Si 13800000009"
 

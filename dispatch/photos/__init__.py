@@ -33,11 +33,11 @@ from core.accounts import Actor
 from core.db import utcnow
 from core.errors import Conflict, TooLarge, ValidationFailed
 from dispatch.authenticity import recompute
-from dispatch.decode_budget import DecodeBudget, MiB, pixel_bytes
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo, WorkOrder
 from dispatch.moves import get_order
+from dispatch.photos.budget import DecodeBudget, MiB, pixel_bytes
 
 MAX_PIXELS = 40_000_000  # a 12 MP phone photo is 12 M; anything past 40 M is refused
 # WebP's own limit on a side, and far past any phone's panorama: a 1 × 39,000,000 strip had
