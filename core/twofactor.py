@@ -14,12 +14,12 @@ from datetime import datetime
 import pyotp
 from sqlalchemy.orm import Session
 
-from core.accounts import User, authenticate, issue_token, verify_password
+from core.accounts import SENIOR_ROLES, User, authenticate, issue_token, verify_password
 from core.audit import record_change
 from core.db import transactional
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 
-TOTP_ROLES = frozenset({"admin", "manager"})
+TOTP_ROLES = SENIOR_ROLES
 STEP_S = 30
 ISSUER = "Field Service Dispatch"
 

@@ -23,8 +23,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.accounts import Actor, User
-from core.db import utcnow
+from core.accounts import SENIOR_ROLES, STAFF_ROLES, Actor, User
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.pagination import Page, paginate
 from dispatch.events import record_event
@@ -41,8 +41,8 @@ CLOCK_OF = {"contacted": "cmp_contact", "plan": "cmp_plan", "agreement": "cmp_ag
 FIELD_OF = {"contacted": "contacted_at", "plan": "plan_at", "agreement": "agreed_at", "closed": "closed_at"}
 COMPLAINT_CLOCKS = tuple(CLOCK_OF.values())
 STATUSES = ("open", "closed")
-STAFF = frozenset({"admin", "dispatcher", "manager"})
-SENIOR = frozenset({"admin", "manager"})  # approve any claim, act on anyone's complaint
+STAFF = STAFF_ROLES
+SENIOR = SENIOR_ROLES  # approve any claim, act on anyone's complaint
 MAX_AMOUNT = Decimal("100000.00")
 MAX_TEXT = 2000
 
@@ -198,17 +198,6 @@ def panel(session: Session, order: WorkOrder) -> Panel:
 # --- writing ------------------------------------------------------------------------
 
 
-def _unit_of_work(session: Session, work):
-    """Run `work()` and commit, or roll back on any error."""
-    try:
-        result = work()
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return result
-
-
 def _locked(session: Session, order_id: int, actor: Actor) -> tuple[WorkOrder, Complaint]:
     order = get_order(session, order_id, actor)
     complaint = session.scalar(select(Complaint).where(Complaint.order_id == order.id).with_for_update())
@@ -274,7 +263,8 @@ def open_complaint(
         return complaint
 
     try:
-        return _unit_of_work(session, work)
+        with unit_of_work(session):
+            return work()
     except IntegrityError:
         # Two people opened it at the same moment: the first one owns it.
         raise Conflict("this order's complaint was opened by someone else at the same moment") from None
@@ -337,7 +327,8 @@ def escalate(
               {"complaint_id": complaint.id, "from": previous, "to": target, "reason": reason}, now)  # fmt: skip
         return complaint
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def transfer(
@@ -367,7 +358,8 @@ def transfer(
                "reason": reason}, now)  # fmt: skip
         return complaint
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def record_milestone(
@@ -404,7 +396,8 @@ def record_milestone(
               {"complaint_id": complaint.id, "milestone": milestone, "note": note}, now)  # fmt: skip
         return complaint
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def add_compensation(
@@ -452,7 +445,8 @@ def add_compensation(
             _approve(session, order, comp, actor, policy, now)
         return comp
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def _compensation(session: Session, compensation_id: int, actor: Actor) -> tuple[WorkOrder, Compensation]:
@@ -505,7 +499,8 @@ def approve_compensation(
         _approve(session, order, comp, actor, policy, now)
         return comp
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def settle_compensation(
@@ -538,4 +533,5 @@ def settle_compensation(
                "settles_request_seq": request.seq if request is not None else None}, now)  # fmt: skip
         return comp
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()

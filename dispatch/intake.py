@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
-from core.db import next_value, utcnow
+from core.db import next_value, unit_of_work, utcnow
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
@@ -195,19 +195,15 @@ def submit_order(
     session.rollback()
     placement = locate(req, settings.geocoder, settings.city)
     try:
-        order = _create(session, req, placement, actor, settings, now)
-        if idempotency_key:
-            session.add(IdempotencyKey(scope=scope, key=idempotency_key, fingerprint=digest, order_id=order.id))
-        session.commit()
+        with unit_of_work(session):
+            order = _create(session, req, placement, actor, settings, now)
+            if idempotency_key:
+                session.add(IdempotencyKey(scope=scope, key=idempotency_key, fingerprint=digest, order_id=order.id))
     except IntegrityError:
-        session.rollback()
         if idempotency_key:
             existing = _replay(session, scope, idempotency_key, digest)
             if existing is not None:  # a concurrent retry with the same key got there first
                 return existing, False
-        raise
-    except BaseException:
-        session.rollback()
         raise
     if settings.planning is not None:
         _place(session, order, settings.planning, now)
@@ -221,7 +217,7 @@ def _place(session: Session, order: WorkOrder, planning: PlanningSettings, now: 
         outcome = place_new_order(session, order.id, planning, now)
     except Exception:
         log.exception("instant assignment of order %s failed; it stays unassigned", order.id)
-        session.rollback()
+        session.rollback()  # the order is stored already: only the failed placement is undone
         return
     if not isinstance(outcome, str):
         session.refresh(order)
@@ -313,7 +309,7 @@ def retry_geocoding(session: Session, settings: IntakeSettings, *, limit: int = 
             .limit(limit)
         )
     )
-    session.rollback()
+    session.rollback()  # no transaction stays open across the geocoder's network calls
     counts = {"ok": 0, "failed": 0, "not_found": 0, "changed": 0}
     for order_id, address, version in pending:
         try:
@@ -324,20 +320,19 @@ def retry_geocoding(session: Session, settings: IntakeSettings, *, limit: int = 
         except GeocoderUnavailable:
             counts["failed"] += 1
             continue
-        order = session.get(WorkOrder, order_id)
-        if order is None or order.version != version or order.geocode_status != "failed":
-            counts["changed"] += 1
-            session.rollback()
-            continue
-        order.geocode_status = status
-        if point is not None:
-            order.lat, order.lon = point.lat, point.lon
-            if order.outlet_id is None:
-                outlet = nearest_outlet(session, point.lat, point.lon)
-                order.outlet_id = outlet.id if outlet else None
-        record_event(session, order, "geocoded", Actor.system(), from_status=order.status, to_status=order.status,
-                     data={"geocode_status": status})  # fmt: skip
-        session.commit()
+        with unit_of_work(session):
+            order = session.get(WorkOrder, order_id)
+            if order is None or order.version != version or order.geocode_status != "failed":
+                counts["changed"] += 1
+                continue  # changed since it was read: someone else placed it
+            order.geocode_status = status
+            if point is not None:
+                order.lat, order.lon = point.lat, point.lon
+                if order.outlet_id is None:
+                    outlet = nearest_outlet(session, point.lat, point.lon)
+                    order.outlet_id = outlet.id if outlet else None
+            record_event(session, order, "geocoded", Actor.system(), from_status=order.status, to_status=order.status,
+                         data={"geocode_status": status})  # fmt: skip
         counts[status] += 1
     return counts
 

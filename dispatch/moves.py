@@ -8,16 +8,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from core.accounts import Actor
-from core.db import utcnow
+from core.accounts import DISPATCH_ROLES, Actor
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, ValidationFailed
 from dispatch import proof
 from dispatch.authenticity import recompute
 from dispatch.catalog import PRIORITIES
 from dispatch.events import record_event
-from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
+from dispatch.lifecycle import OPEN, check_move
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
 from dispatch.sla.clocks import start_callback_clock, stop_clocks
@@ -85,20 +84,13 @@ def transition(
     StaleWrite (someone changed the order since `version`) or ValidationFailed. The order
     change and its event are one transaction.
     """
-    try:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
         order = get_order(session, order_id, actor)
         check_version(order, version)
         apply_move(
             session, order, action, actor,
             reason=reason, technician_id=technician_id, position=position, timezone=timezone, now=now,
         )  # fmt: skip
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
     return order
 
 
@@ -118,7 +110,7 @@ def apply_move(
     """Check and apply one move inside the caller's transaction (no commit).
 
     The order's UPDATE carries its version, so a concurrent writer makes the flush fail
-    rather than overwrite (StaleDataError, which the caller turns into StaleWrite).
+    rather than overwrite (StaleDataError, which the caller's unit of work turns into StaleWrite).
     """
     now = now or utcnow()
     move = check_move(action, order.status, actor.role, is_own_technician=is_own_technician(actor, order))
@@ -182,7 +174,7 @@ def set_priority(
 ) -> WorkOrder:
     """Change an open order's priority (dispatchers); recorded as a `priority` event."""
     now = now or utcnow()
-    try:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
         order = get_order(session, order_id, actor)
         if actor.role not in DISPATCH_ROLES:
             raise PermissionDenied(f"the {actor.role} role may not change an order's priority")
@@ -194,13 +186,6 @@ def set_priority(
         previous, order.priority, order.updated_at = order.priority, priority, now
         record_event(session, order, "priority", actor, from_status=order.status, to_status=order.status,
                      data={"from": previous, "to": priority}, at=now)  # fmt: skip
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
     return order
 
 

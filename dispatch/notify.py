@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.accounts import User
+from core.db import unit_of_work
 from dispatch.models import Compensation, Complaint, Notification, WorkOrder
 from technicians.models import Technician
 
@@ -391,7 +392,7 @@ def deliver(session: Session, senders: Mapping[str, Sender], now: datetime, limi
         .with_for_update(skip_locked=True)
     )
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    try:
+    with unit_of_work(session):
         for n in session.scalars(query):
             sender = senders.get(n.channel)
             try:
@@ -411,8 +412,4 @@ def deliver(session: Session, senders: Mapping[str, Sender], now: datetime, limi
                 continue
             n.status, n.sent_at, n.attempts = "sent", now, n.attempts + 1
             counts["sent"] += 1
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return counts

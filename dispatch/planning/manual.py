@@ -7,10 +7,9 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
-from core.db import utcnow
+from core.db import unit_of_work, utcnow
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
 from dispatch.planning.day import PLACEMENT_ATTEMPTS, PlanningSettings
@@ -94,7 +93,7 @@ def _assign_once(
     reason: str | None,
     now: datetime,
 ) -> WorkOrder | None:
-    try:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
         day = cache.current(session, settings, now).day
         order = get_order(session, order_id, actor)
         check_version(order, version)
@@ -104,7 +103,7 @@ def _assign_once(
         route = [oid for oid in day.routes.get(tech_id, ()) if oid != order_id]
         if not holds(session, day, tech_id, route, ignore=order_id):
             cache.forget()
-            session.rollback()
+            session.rollback()  # nothing written: release the day's lock at once, the caller reads it again
             return None
         tech = next((t for t in day.technicians if t.id == tech_id), None)
         job = day.jobs.get(order_id)
@@ -123,11 +122,4 @@ def _assign_once(
         )  # fmt: skip
         if timed is not None:
             write_route(session, day, tech_id, route, timed)
-        session.commit()
-        return order
-    except StaleDataError:
-        session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
+    return order
