@@ -32,7 +32,7 @@ from dispatch.models import Compensation, Complaint, SlaClock, WorkOrder, WorkOr
 from dispatch.moves import get_order
 from dispatch.notify import NotifySettings, enqueue, settlement_notices
 from dispatch.permissions import scope_orders
-from dispatch.sla.policy import deadline
+from dispatch.sla.policy import WARN_RATIO, deadline
 
 LEVELS = ("staff", "outlet_manager", "region")
 # Each milestone stops its clock (and any earlier one still running).
@@ -56,7 +56,7 @@ class ComplaintPolicy:
     plan_minutes: float = 24 * 60
     agreement_minutes: float = 5 * 24 * 60
     closure_minutes: float = 30 * 24 * 60
-    warn_ratio: float = 0.8
+    warn_ratio: float = WARN_RATIO
     small_claim_limit: Decimal = Decimal("200")
     # Where the outlet hears that it has a paid-first compensation to settle (none: nowhere).
     notify: NotifySettings | None = None
@@ -71,15 +71,15 @@ class ComplaintPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ComplaintPolicy:
-        clocks = {**{"contact": 20, "plan": 1440, "agreement": 7200, "closure": 43200},
-                  **(config.get("COMPLAINT_CLOCK_MINUTES") or {})}  # fmt: skip
+        clocks = {**{"contact": cls.contact_minutes, "plan": cls.plan_minutes, "agreement": cls.agreement_minutes,
+                     "closure": cls.closure_minutes}, **(config.get("COMPLAINT_CLOCK_MINUTES") or {})}  # fmt: skip
         return cls(
             contact_minutes=float(clocks["contact"]),
             plan_minutes=float(clocks["plan"]),
             agreement_minutes=float(clocks["agreement"]),
             closure_minutes=float(clocks["closure"]),
-            warn_ratio=float(config.get("SLA_WARN_RATIO", 0.8)),
-            small_claim_limit=Decimal(str(config.get("COMPENSATION_SMALL_CLAIM_LIMIT", "200"))),
+            warn_ratio=float(config.get("SLA_WARN_RATIO", WARN_RATIO)),
+            small_claim_limit=Decimal(str(config.get("COMPENSATION_SMALL_CLAIM_LIMIT", cls.small_claim_limit))),
             notify=NotifySettings.from_config(config),
         )
 

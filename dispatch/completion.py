@@ -24,6 +24,7 @@ from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo, WorkOrder, WorkOrderEvent
 from dispatch.moves import Position, apply_move, check_version, get_order, raced
+from dispatch.sla.policy import SlaPolicy
 
 # What a technician ticks off before completing, per issue category (config TECH_CHECKLISTS
 # replaces this; each item is a code, labelled in web/labels.py or shown as written).
@@ -70,6 +71,7 @@ def apply_action(
     reason: str | None = None,
     position: Position | None = None,
     timezone: ZoneInfo | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> tuple[WorkOrder, bool]:
     """Apply one lifecycle move once per key; returns (order, replayed).
@@ -95,7 +97,7 @@ def apply_action(
                 return order, True
             check_version(order, version)
             apply_move(
-                session, order, action, actor, reason=reason, position=position, timezone=timezone, now=now,
+                session, order, action, actor, reason=reason, position=position, timezone=timezone, sla=sla, now=now,
                 data={"idempotency_key": key} if key else None,
             )  # fmt: skip
     except _SameMoveWon as won:

@@ -32,7 +32,7 @@ from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
 from dispatch.models import Customer, IdempotencyKey, WorkOrder
 from dispatch.planning import PlanningSettings, place_new_order
-from dispatch.sla.clocks import start_intake_clocks
+from dispatch.sla.clocks import intake_clocks, start_intake_clocks
 from dispatch.sla.policy import SlaPolicy
 from technicians.models import Skill
 from technicians.network import nearest_outlet
@@ -257,7 +257,6 @@ def _create(
         appointment_end=req.appointment_end,
         in_warranty=req.in_warranty,
         created_at=now,
-        due_at=settings.policy.due_at(now, req.priority, req.issue_category),
         proof_photos_required=settings.proof_photos.get(req.issue_category, settings.proof_photos_default),
         status="new",
         outlet_id=outlet.id if outlet else None,
@@ -265,9 +264,11 @@ def _create(
     )
     # Kept on the instance only for this request's answer; the table holds its digest.
     order.tracking_token = issue_tracking_token(order)
+    with session.no_autoflush:  # the order is not complete until it has its due_at
+        deadlines = intake_clocks(session, order, settings.policy, settings.timezone)
     session.add(order)
     session.flush()
-    start_intake_clocks(session, order, settings.policy, settings.timezone)
+    start_intake_clocks(session, order, deadlines)
     record_event(
         session, order, "created", actor, to_status="new",
         data={"channel": req.channel, "number": order.number, "geocode_status": placement.status}, at=now,

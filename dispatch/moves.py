@@ -20,6 +20,7 @@ from dispatch.lifecycle import OPEN, check_move
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
 from dispatch.sla.clocks import start_callback_clock, stop_clocks
+from dispatch.sla.policy import SlaPolicy
 from routing.geo import haversine_m
 from technicians.availability import can_take_work
 from technicians.models import Technician
@@ -76,6 +77,7 @@ def transition(
     technician_id: int | None = None,
     position: Position | None = None,
     timezone: ZoneInfo | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> WorkOrder:
     """Apply one lifecycle move to an order the caller read at `version`, and commit.
@@ -89,7 +91,7 @@ def transition(
         check_version(order, version)
         apply_move(
             session, order, action, actor,
-            reason=reason, technician_id=technician_id, position=position, timezone=timezone, now=now,
+            reason=reason, technician_id=technician_id, position=position, timezone=timezone, sla=sla, now=now,
         )  # fmt: skip
     return order
 
@@ -104,10 +106,12 @@ def apply_move(
     technician_id: int | None = None,
     position: Position | None = None,
     timezone: ZoneInfo | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
     data: dict | None = None,
 ) -> WorkOrder:
-    """Check and apply one move inside the caller's transaction (no commit).
+    """Check and apply one move inside the caller's transaction (no commit). `sla` (the
+    configured defaults; the built-in ones when not given) sets a completion's callback clock.
 
     The order's UPDATE carries its version, so a concurrent writer makes the flush fail
     rather than overwrite (StaleDataError, which the caller's unit of work turns into StaleWrite).
@@ -165,7 +169,7 @@ def apply_move(
     )  # fmt: skip
     if action == "complete":
         recompute(session, order, now)
-        start_callback_clock(session, order, now)
+        start_callback_clock(session, order, now, sla or SlaPolicy())
     return order
 
 

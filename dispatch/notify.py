@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import User
 from core.db import unit_of_work
+from core.localtime import DEFAULT_TIMEZONE
 from dispatch.models import Compensation, Complaint, Notification, WorkOrder
 from technicians.models import Technician
 
@@ -49,7 +50,7 @@ class NotifySettings:
     timeout_s: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Due times in notices are local times; texts come from the interface's catalogues.
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     # The interface's message catalogues (web/translations, handed in by the app's config);
     # without them notices go out in the catalogues' source language, English.
     translations_dir: str | None = None
@@ -61,10 +62,14 @@ class NotifySettings:
             wechat_url=config.get("NOTIFY_WECHAT_URL") or None,
             webhook_url=config.get("NOTIFY_WEBHOOK_URL") or None,
             smtp_host=config.get("NOTIFY_SMTP_HOST") or None,
-            smtp_port=int(config.get("NOTIFY_SMTP_PORT") or 25),
-            mail_from=config.get("NOTIFY_MAIL_FROM") or "dispatch@localhost",
-            escalate_after=timedelta(hours=float(config.get("SLA_ESCALATE_AFTER_HOURS", 4))),
-            timezone=config.get("TIMEZONE") or ZoneInfo(config.get("APP_TIMEZONE") or "Asia/Shanghai"),
+            smtp_port=int(config.get("NOTIFY_SMTP_PORT") or cls.smtp_port),
+            mail_from=config.get("NOTIFY_MAIL_FROM") or cls.mail_from,
+            escalate_after=(
+                timedelta(hours=float(config["SLA_ESCALATE_AFTER_HOURS"]))
+                if config.get("SLA_ESCALATE_AFTER_HOURS") is not None
+                else cls.escalate_after
+            ),
+            timezone=config.get("TIMEZONE") or ZoneInfo(config.get("APP_TIMEZONE") or DEFAULT_TIMEZONE),
             translations_dir=config.get("TRANSLATIONS_DIR"),
         )
 

@@ -15,6 +15,7 @@ from dispatch.moves import Position, apply_move, check_version, get_order, raced
 from dispatch.planning.day import PLACEMENT_ATTEMPTS, PlanningSettings
 from dispatch.planning.live_day import DayCache, day_cache
 from dispatch.planning.routes import holds, lock_day, write_route
+from dispatch.sla.policy import SlaPolicy
 from routing import Job, Plan
 from routing.evaluate import time_route
 from routing.insertion import Insertion, best_insertion
@@ -31,6 +32,7 @@ def move(
     reason: str | None = None,
     technician_id: int | None = None,
     position: Position | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> WorkOrder:
     """One lifecycle move asked for by a person (`services.transition`), except that an
@@ -39,7 +41,7 @@ def move(
         return assign(session, order_id, technician_id, actor, settings, version=version, reason=reason, now=now)
     return transition(
         session, order_id, action, actor, version=version, reason=reason, technician_id=technician_id,
-        position=position, timezone=settings.timezone, now=now,
+        position=position, timezone=settings.timezone, sla=sla, now=now,
     )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from web.api.schemas import (
 )
 from web.auth import ANY_ROLE, STAFF, current_actor, roles_required
 from web.extensions import db
-from web.wiring import intake_settings, planning_settings
+from web.wiring import intake_settings, planning_settings, sla_policy
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -91,6 +91,7 @@ def transition(order_id: int, body: dict):
     order = planning.move(
         db.session, order_id, body["action"], actor, planning_settings(),
         version=body["version"], reason=body["reason"], technician_id=body["technician_id"], position=position,
+        sla=sla_policy(),
     )  # fmt: skip
     return order_out(order, actor)
 

@@ -76,7 +76,7 @@ def board():
         "tile_url": tile_url,
         "tile_attribution": config["MAP_TILE_ATTRIBUTION"],
         "feed_limit": config["BOARD_FEED_LIMIT"],
-        "timezone": config.get("APP_TIMEZONE", "Asia/Shanghai"),
+        "timezone": config["APP_TIMEZONE"],
         "can_act": current_user.role in ("admin", "dispatcher"),
         "outlet_id": current_user.outlet_id,
     }

@@ -17,7 +17,7 @@ from web.auth import ANY_ROLE, current_actor, roles_required
 from web.extensions import csrf, db
 from web.forms import TransitionForm
 from web.pages.base import bp
-from web.wiring import planning_settings
+from web.wiring import planning_settings, sla_policy
 
 
 def _int_arg(name: str) -> int | None:
@@ -129,6 +129,7 @@ def order_transition(order_id: int):
         planning.move(
             db.session, order_id, form.action.data, current_actor(), planning_settings(),
             version=int(form.version.data), reason=form.reason.data, technician_id=form.technician_id.data or None,
+            sla=sla_policy(),
         )  # fmt: skip
     except ValidationFailed as exc:
         flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
