@@ -31,7 +31,7 @@ from dispatch.events import record_event
 from dispatch.models import Compensation, Complaint, SlaClock, WorkOrder, WorkOrderEvent
 from dispatch.moves import get_order
 from dispatch.notify import NotifySettings, enqueue, settlement_notices
-from dispatch.permissions import scope_orders
+from dispatch.permissions import covering_users, scope_orders
 from dispatch.sla.policy import WARN_RATIO, deadline
 
 LEVELS = ("staff", "outlet_manager", "region")
@@ -187,7 +187,7 @@ def panel(session: Session, order: WorkOrder) -> Panel:
         session.scalars(
             select(User)
             .where(User.active.is_(True), User.role.in_(STAFF), User.id != complaint.owner_id)
-            .where((User.outlet_id.is_(None)) | (User.outlet_id == order.outlet_id))
+            .where(covering_users(order.outlet_id))
             .order_by(User.username)
         )
     )

@@ -30,6 +30,7 @@ from core.accounts import User
 from core.db import unit_of_work
 from core.localtime import DEFAULT_TIMEZONE
 from dispatch.models import Compensation, Complaint, Notification, WorkOrder
+from dispatch.permissions import covers_outlet
 from technicians.models import Technician
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def notices_for(
         if kind in ("sla_breach", "sla_escalation"):
             roles = ("manager",) if kind == "sla_escalation" else ("dispatcher", "manager")
             for user in staff:
-                if user.role in roles and user.outlet_id in (None, order.outlet_id):
+                if user.role in roles and covers_outlet(user.outlet_id, order.outlet_id):
                     targets += [("email", user.email), ("sms", user.phone)]
             targets.append(("webhook", "webhook"))
         for channel, recipient in targets:
@@ -227,7 +228,7 @@ def _complaint_notices(
         order, complaint = orders[order_id], complaints.get(order_id)
         people: list[User] = []
         if complaint is None:
-            people = [u for u in staff if u.outlet_id in (None, order.outlet_id)]
+            people = [u for u in staff if covers_outlet(u.outlet_id, order.outlet_id)]
         else:
             owner = owners.get(complaint.owner_id)
             people = [owner] if owner is not None and owner.active else []

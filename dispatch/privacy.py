@@ -18,14 +18,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.accounts import Actor
+from core.accounts import DISPATCH_ROLES, SYSTEM, Actor
 from core.audit import record_change
 from core.db import transactional, utcnow
 from dispatch.lifecycle import Status
 from dispatch.models import Callback, Customer, Notification, Photo, Survey, WorkOrder, WorkOrderEvent
 from dispatch.permissions import is_own_technician
 
-CONTACT_ROLES = frozenset({"admin", "dispatcher", "system"})
+CONTACT_ROLES = DISPATCH_ROLES | {SYSTEM}  # those who call customers
 ENDED = (Status.CLOSED.value, Status.CANCELLED.value)
 # Keys of event data that can carry what a customer or clerk typed about the customer.
 PERSONAL_EVENT_KEYS = ("note", "comment", "contact_name", "contact_phone", "address", "name", "phone")

@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, g, request, session
 from flask_login import current_user
 
-from core.accounts import Actor, User, live_login_session, user_for_token
+from core.accounts import ALL_ROLES, STAFF_ROLES, Actor, User, live_login_session, user_for_token
 from technicians.network import technician_for_user
 from web.extensions import db, login_manager
 
@@ -79,5 +79,6 @@ def roles_required(*roles: str) -> Callable:
     return decorator
 
 
-STAFF = ("admin", "dispatcher", "manager")
-ANY_ROLE = ("admin", "dispatcher", "manager", "technician")
+# The role sets of core.accounts, as the views have long named them.
+STAFF = STAFF_ROLES
+ANY_ROLE = ALL_ROLES

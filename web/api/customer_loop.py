@@ -7,6 +7,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import url_for
 from marshmallow import ValidationError, validates_schema
 
+from core.accounts import DISPATCH_ROLES, STAFF_ROLES
 from core.db import utcnow
 from dispatch import customer
 from web.api.base import SECURITY, bp
@@ -15,7 +16,7 @@ from web.api.schemas import OrderOut, OrderPage, PageQuery
 from web.auth import current_actor, roles_required
 from web.extensions import db, limiter
 
-CLERKS = ("admin", "dispatcher", "manager")
+CLERKS = STAFF_ROLES
 
 
 class TrackOut(Schema):
@@ -79,7 +80,7 @@ def track(token: str):
 
 
 @bp.post("/orders/<int:order_id>/tracking-link")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.output(LinkOut, status_code=201)
 @bp.doc(security=SECURITY)
 def reissue_link(order_id: int):

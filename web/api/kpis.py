@@ -13,14 +13,16 @@ from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from core.accounts import SENIOR_ROLES, STAFF_ROLES
 from core.db import utcnow
 from dispatch import kpis
+from dispatch.permissions import covers_outlet, outlet_in_scope
 from technicians.models import Outlet, Technician
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
 from web.extensions import db
 
-VIEWERS = ("admin", "manager", "dispatcher")
+VIEWERS = STAFF_ROLES
 MONTH = Regexp(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", error="use YYYY-MM (years 1900-2199), e.g. 2026-11")
 COLUMNS = (
     "key", "name", "orders", "completed", "completion_24h_rate", "satisfaction_rate", "satisfaction_mean",
@@ -112,11 +114,13 @@ def table(month: str, by: str) -> list[dict]:
             )
         }
         rows = [
-            r | {"name": techs[r["key"]].name} for r in rows if actor.outlet_id in (None, techs[r["key"]].outlet_id)
+            r | {"name": techs[r["key"]].name}
+            for r in rows
+            if covers_outlet(actor.outlet_id, techs[r["key"]].outlet_id)
         ]
     elif by == "outlet":
         names = {o.id: o.name for o in db.session.query(Outlet)}
-        rows = [r | {"name": names.get(r["key"], "")} for r in rows if actor.outlet_id in (None, r["key"])]
+        rows = [r | {"name": names.get(r["key"], "")} for r in rows if covers_outlet(actor.outlet_id, r["key"])]
     else:
         rows = [r | {"name": "all"} for r in rows]
     return rows
@@ -141,7 +145,7 @@ def kpi_table(args: dict):
 def kpi_orders(args: dict):
     """The orders behind one figure, each with whether it counted and why not."""
     actor = current_actor()
-    outlet_id = args["outlet_id"] if actor.outlet_id is None else actor.outlet_id
+    outlet_id = outlet_in_scope(actor, args["outlet_id"])
     items = kpis.drill_down(
         db.session, args["month"], args["kpi"], current_app.config["TIMEZONE"],
         technician_id=args["technician_id"], outlet_id=outlet_id,
@@ -208,7 +212,7 @@ class WeightsOut(Schema):
 
 
 @bp.post("/kpis/close")
-@roles_required("admin", "manager")
+@roles_required(*SENIOR_ROLES)
 @bp.input(CloseIn, arg_name="body")
 @bp.output(CloseOut, status_code=201)
 @bp.doc(security=SECURITY, responses={409: "the month is closed already"})

@@ -6,6 +6,7 @@ from apiflask import Schema, fields
 from apiflask.validators import OneOf, Range
 from flask import request
 
+from core.accounts import DISPATCH_ROLES
 from core.errors import ValidationFailed
 from dispatch import intake, moves, planning, queries
 from dispatch.catalog import PRIORITIES
@@ -30,7 +31,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @bp.post("/orders")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.input(OrderIn, arg_name="body")
 @bp.output(OrderOut, status_code=201)
 @bp.doc(
@@ -124,7 +125,7 @@ class PriorityIn(Schema):
 
 
 @bp.post("/orders/<int:order_id>/priority")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.input(PriorityIn, arg_name="body")
 @bp.output(OrderOut)
 @bp.doc(security=SECURITY, responses={409: "stale version, or the order is no longer open"})

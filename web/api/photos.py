@@ -7,6 +7,7 @@ from apiflask.fields import File
 from apiflask.validators import OneOf, Range
 from flask import Response, abort, current_app, request
 
+from core.accounts import SENIOR_ROLES, STAFF_ROLES
 from core.errors import NotFound
 from dispatch import authenticity, moves
 from dispatch.models import AuthenticityVerdict, Photo
@@ -18,7 +19,7 @@ from web.extensions import db
 from web.wiring import photo_settings
 
 # Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
-LOCATION_ROLES = ("manager", "admin")
+LOCATION_ROLES = SENIOR_ROLES
 
 
 class PhotoIn(Schema):
@@ -153,7 +154,7 @@ class ReviewIn(Schema):
     note = fields.String(load_default=None, allow_none=True)
 
 
-REVIEWERS = ("admin", "manager", "dispatcher")
+REVIEWERS = STAFF_ROLES
 
 
 @bp.get("/orders/<int:order_id>/authenticity")

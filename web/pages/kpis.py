@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
+from core.accounts import STAFF_ROLES
 from core.db import utcnow
 from dispatch import kpis
+from dispatch.permissions import outlet_in_scope
 from web.api.kpis import FIGURE_LABELS, RiskWording, overall_trend, table
 from web.auth import current_actor, roles_required
 from web.extensions import db
@@ -27,7 +29,7 @@ def _month_arg() -> str:
 
 
 @bp.get("/kpis")
-@roles_required("admin", "manager", "dispatcher")
+@roles_required(*STAFF_ROLES)
 def kpi_page():
     """The month's KPIs per outlet and per technician."""
     month = _month_arg()
@@ -56,7 +58,7 @@ def kpi_page():
 
 
 @bp.get("/kpis/orders")
-@roles_required("admin", "manager", "dispatcher")
+@roles_required(*STAFF_ROLES)
 def kpi_orders_page():
     """The orders behind one number, with the reason each failed."""
     month = _month_arg()
@@ -69,6 +71,6 @@ def kpi_orders_page():
     rows = kpis.drill_down(
         db.session, month, kpi, current_app.config["TIMEZONE"],
         technician_id=int(tech) if tech.isdigit() else None,
-        outlet_id=actor.outlet_id if actor.outlet_id is not None else (int(outlet) if outlet.isdigit() else None),
+        outlet_id=outlet_in_scope(actor, int(outlet) if outlet.isdigit() else None),
     )  # fmt: skip
     return render_template("kpi_orders.html", month=month, kpi=kpi, rows=rows)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.accounts import STAFF_ROLES
 from core.db import utcnow
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from dispatch import complaints, moves, planning, privacy, queries
 from dispatch.lifecycle import Status, allowed_actions
-from dispatch.permissions import is_own_technician
+from dispatch.permissions import covers_outlet, is_own_technician
 from dispatch.sla import clocks as sla_clocks
 from technicians.network import list_outlets, list_technicians
 from web.api.complaints import complaint_policy
@@ -56,7 +57,7 @@ def order_detail(order_id: int):
     if "assign" in actions:
         technicians = [
             t for t in list_technicians(db.session, skill=order.required_skill, active=True)
-            if actor.outlet_id in (None, t.outlet_id)
+            if covers_outlet(actor.outlet_id, t.outlet_id)
         ]  # fmt: skip
         suggestions, no_fit = planning.suggest(db.session, order.id, planning_settings())
         # The system's suggestions first, best first; then everyone else who has the skill.
@@ -73,7 +74,7 @@ def order_detail(order_id: int):
 
 
 @bp.post("/orders/<int:order_id>/complaint")
-@roles_required("admin", "dispatcher", "manager")
+@roles_required(*STAFF_ROLES)
 def order_complaint(order_id: int):
     """The complaint panel's forms: open, escalate, hand over, milestone, compensation."""
     csrf.protect()
@@ -141,7 +142,7 @@ def order_transition(order_id: int):
 
 
 @bp.get("/customers/<int:customer_id>")
-@roles_required("admin", "dispatcher", "manager")
+@roles_required(*STAFF_ROLES)
 def customer_page(customer_id: int):
     """The customer's file: every order, survey and callback, and repeat repairs."""
     try:
