@@ -107,7 +107,7 @@ def _place_from_cache(
     try:
         live = cache.current(session, settings, now)
     except BaseException:
-        session.rollback()
+        session.rollback()  # reading the day failed: leave no transaction open behind it
         raise
     return _place(session, live.day, live.index, order_id, settings, now, cache)
 
@@ -117,7 +117,7 @@ def _place_once(session: Session, order_id: int, settings: PlanningSettings, now
         day = load_day(session, settings, now)
         index = InsertionIndex(day.technicians, evaluate(day.technicians, day.jobs, day.routes), day.jobs)
     except BaseException:
-        session.rollback()
+        session.rollback()  # reading the day failed: leave no transaction open behind it
         raise
     return _place(session, day, index, order_id, settings, now)
 
