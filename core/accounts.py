@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, String, column, select, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.audit import apply_changes, record_change
-from core.db import Base, transactional, utcnow
+from core.db import Base, transactional, unit_of_work, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.phones import normalize_phone
 from core.security import hash_password, new_token, password_problems, token_digest, verify_password
@@ -25,7 +25,19 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
 
 
+# Who may do what: every role check in the code names one of these sets (templates get them
+# as `roles`, web/__init__.py), so a role's reach is changed here or nowhere.
+ALL_ROLES = frozenset(Role)
+# The office: the board, reviews, callbacks, KPIs, complaints, customers' files.
 STAFF_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER, Role.MANAGER})
+# Those who run the day: take orders, assign and plan them, keep the technicians' roster.
+DISPATCH_ROLES = frozenset({Role.ADMIN, Role.DISPATCHER})
+# Those who see across outlets and settle disputes: two-factor sign-in, photo locations, KPI
+# settings and closing, anyone's complaint.
+SENIOR_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+# Actors without an account: the optimiser and scheduled jobs, a customer on the public pages.
+SYSTEM = "system"
+CUSTOMER = "customer"
 
 
 class User(Base):
@@ -80,12 +92,12 @@ class Actor:
 
     @classmethod
     def system(cls) -> Actor:
-        return cls(user_id=None, role="system")
+        return cls(user_id=None, role=SYSTEM)
 
     @classmethod
     def public(cls) -> Actor:
         """A customer using the public request form (no account)."""
-        return cls(user_id=None, role="customer")
+        return cls(user_id=None, role=CUSTOMER)
 
 
 class LoginSession(Base):
@@ -293,8 +305,8 @@ def live_login_session(session: Session, secret: str, now: datetime | None = Non
     if user is None or not user.active:
         return None
     if now - login.last_seen_at > SESSION_TOUCH_EVERY:
-        login.last_seen_at = now
-        session.commit()
+        with unit_of_work(session):
+            login.last_seen_at = now
     return login
 
 

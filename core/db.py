@@ -18,7 +18,10 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, create_e
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
+
+from core.errors import DomainError, StaleWrite
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -215,8 +218,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@contextmanager
+def unit_of_work(session: Session, *, stale: Callable[[], DomainError] | None = None) -> Iterator[Session]:
+    """One unit of work: commit when the block ends, roll back when it raises.
+
+    Every use case writes through this (or `transactional`, built on it). A concurrent
+    writer that changed a versioned row between our read and our write makes the flush fail
+    with SQLAlchemy's StaleDataError; after the rollback that becomes the domain's conflict:
+    what `stale()` returns (which may read the record again to name its current version), or
+    a plain `StaleWrite`.
+    """
+    try:
+        yield session
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise (stale() if stale is not None else StaleWrite()) from None
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def transactional(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Make a use case one unit of work: commit when it returns, roll back when it raises.
+    """Make a use case one unit of work (`unit_of_work`): commit when it returns, roll back
+    when it raises.
 
     The decorated function takes the session as its first argument. Views never commit;
     use cases do, once, at their end.
@@ -224,13 +249,8 @@ def transactional(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(fn)
     def wrapper(session: Session, *args: Any, **kwargs: Any) -> Any:
-        try:
-            result = fn(session, *args, **kwargs)
-            session.commit()
-            return result
-        except BaseException:
-            session.rollback()
-            raise
+        with unit_of_work(session):
+            return fn(session, *args, **kwargs)
 
     return wrapper
 
@@ -245,5 +265,6 @@ __all__ = [
     "next_value",
     "on_commit",
     "transactional",
+    "unit_of_work",
     "utcnow",
 ]

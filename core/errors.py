@@ -50,10 +50,15 @@ class InvalidTransition(Conflict):
 
 
 class StaleWrite(Conflict):
-    """Someone else changed the record since the caller read it."""
+    """Someone else changed the record since the caller read it (`current_version`, when
+    known, is the version it has now)."""
 
-    def __init__(self, message: str, current_version: int) -> None:
-        super().__init__(message, current_version=current_version)
+    def __init__(
+        self,
+        message: str = "this was changed by someone else at the same moment; reload it and try again",
+        current_version: int | None = None,
+    ) -> None:
+        super().__init__(message, **({} if current_version is None else {"current_version": current_version}))
         self.current_version = current_version
 
 

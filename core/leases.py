@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, Database, utcnow
+from core.db import Base, Database, unit_of_work, utcnow
 
 
 class Lease(Base):
@@ -60,9 +60,8 @@ class SingletonLock:
                 self._conn = None
         elif not self.postgres:
             # Gone, not expired "now": whatever clock the next holder keeps, the lease is free.
-            with self.database.session_scope() as session:
+            with self.database.session_scope() as session, unit_of_work(session):
                 session.execute(delete(Lease).where(Lease.name == self.name, Lease.holder == self.holder))
-                session.commit()
 
     def _advisory(self) -> bool:
         if self._conn is not None:
@@ -81,17 +80,16 @@ class SingletonLock:
 
     def _lease(self, now: datetime) -> bool:
         with self.database.session_scope() as session:
-            taken = session.execute(
-                update(Lease)
-                .where(Lease.name == self.name, (Lease.holder == self.holder) | (Lease.expires_at < now))
-                .values(holder=self.holder, expires_at=now + self.ttl)
-            ).rowcount
-            if not taken and session.scalar(select(Lease.name).where(Lease.name == self.name)) is None:
-                session.add(Lease(name=self.name, holder=self.holder, expires_at=now + self.ttl))
-                try:
-                    session.commit()
-                    return True
-                except IntegrityError:  # another process created it first
-                    return False
-            session.commit()
+            try:
+                with unit_of_work(session):
+                    taken = session.execute(
+                        update(Lease)
+                        .where(Lease.name == self.name, (Lease.holder == self.holder) | (Lease.expires_at < now))
+                        .values(holder=self.holder, expires_at=now + self.ttl)
+                    ).rowcount
+                    if not taken and session.scalar(select(Lease.name).where(Lease.name == self.name)) is None:
+                        session.add(Lease(name=self.name, holder=self.holder, expires_at=now + self.ttl))
+                        taken = 1
+            except IntegrityError:  # another process created it first
+                return False
             return bool(taken)

@@ -14,13 +14,13 @@ from datetime import datetime
 import pyotp
 from sqlalchemy.orm import Session
 
-from core.accounts import User, authenticate, issue_token, verify_password
+from core.accounts import SENIOR_ROLES, User, authenticate, issue_token, verify_password
 from core.audit import record_change
 from core.db import transactional
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.numbers import is_ascii_digits
 
-TOTP_ROLES = frozenset({"admin", "manager"})
+TOTP_ROLES = SENIOR_ROLES
 STEP_S = 30
 ISSUER = "Field Service Dispatch"
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from core.accounts import Actor
-from core.db import utcnow
+from core.accounts import STAFF_ROLES, Actor
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.pagination import Page, paginate
 from dispatch.events import record_event
@@ -191,11 +191,11 @@ def review(
     session: Session, order_id: int, decision: str, actor: Actor, note: str | None = None
 ) -> AuthenticityVerdict:
     """A reviewer confirms the service happened or rejects it; the decision is an event."""
-    if actor.role not in ("admin", "manager", "dispatcher"):
+    if actor.role not in STAFF_ROLES:
         raise Conflict("only reviewers decide on authenticity")
     if decision not in ("confirmed", "rejected"):
         raise ValidationFailed({"decision": "must be confirmed or rejected"})
-    try:
+    with unit_of_work(session):
         row = session.get(AuthenticityVerdict, order_id)
         order = session.get(WorkOrder, order_id)
         if row is None or order is None:
@@ -206,21 +206,7 @@ def review(
         row.review_note = (note or "").strip()[:500] or None
         record_event(session, order, "authenticity_review", actor, from_status=order.status, to_status=order.status,
                      data={"decision": decision, "verdict": row.status, "note": row.review_note})  # fmt: skip
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return row
-
-
-def review_queue(session: Session, page: int = 1, per_page: int = 50):
-    """Doubtful and failed verdicts nobody has decided on yet, oldest first."""
-    query = (
-        select(AuthenticityVerdict)
-        .where(AuthenticityVerdict.status.in_(["doubtful", "failed"]), AuthenticityVerdict.review_decision.is_(None))
-        .order_by(AuthenticityVerdict.computed_at)
-    )
-    return paginate(session, query, page, per_page)
 
 
 # --- read models for the reviewer's page ----------------------------------------------

@@ -17,7 +17,7 @@ from core.accounts import Actor
 from core.db import utcnow
 from dispatch.lifecycle import OPEN, Status
 from dispatch.models import WorkOrder, WorkOrderEvent
-from dispatch.permissions import scope_orders
+from dispatch.permissions import covers_outlet, scope_orders
 from dispatch.privacy import mask_phone, sees_contact
 from technicians.models import Technician
 from technicians.network import list_outlets, list_skills
@@ -97,7 +97,7 @@ def snapshot(
     for o in orders:
         if o.technician_id is not None and o.status in LOAD_STATUSES:
             load[o.technician_id] = load.get(o.technician_id, 0) + 1
-    outlets = [o for o in list_outlets(session) if actor.outlet_id in (None, o.id)]
+    outlets = [o for o in list_outlets(session) if covers_outlet(actor.outlet_id, o.id)]
     return {
         "generated_at": now,
         "last_seq": int(last_seq or 0),

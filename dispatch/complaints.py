@@ -23,16 +23,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.accounts import Actor, User
-from core.db import utcnow
+from core.accounts import SENIOR_ROLES, STAFF_ROLES, Actor, User
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.pagination import Page, paginate
 from dispatch.events import record_event
 from dispatch.models import Compensation, Complaint, SlaClock, WorkOrder, WorkOrderEvent
 from dispatch.moves import get_order
 from dispatch.notify import NotifySettings, enqueue, settlement_notices
-from dispatch.permissions import scope_orders
-from dispatch.sla.policy import deadline
+from dispatch.permissions import covering_users, covers_outlet, scope_orders
+from dispatch.sla.policy import WARN_RATIO, deadline
 
 LEVELS = ("staff", "outlet_manager", "region")
 # Each milestone stops its clock (and any earlier one still running).
@@ -41,8 +41,8 @@ CLOCK_OF = {"contacted": "cmp_contact", "plan": "cmp_plan", "agreement": "cmp_ag
 FIELD_OF = {"contacted": "contacted_at", "plan": "plan_at", "agreement": "agreed_at", "closed": "closed_at"}
 COMPLAINT_CLOCKS = tuple(CLOCK_OF.values())
 STATUSES = ("open", "closed")
-STAFF = frozenset({"admin", "dispatcher", "manager"})
-SENIOR = frozenset({"admin", "manager"})  # approve any claim, act on anyone's complaint
+STAFF = STAFF_ROLES
+SENIOR = SENIOR_ROLES  # approve any claim, act on anyone's complaint
 MAX_AMOUNT = Decimal("100000.00")
 MAX_TEXT = 2000
 
@@ -56,7 +56,7 @@ class ComplaintPolicy:
     plan_minutes: float = 24 * 60
     agreement_minutes: float = 5 * 24 * 60
     closure_minutes: float = 30 * 24 * 60
-    warn_ratio: float = 0.8
+    warn_ratio: float = WARN_RATIO
     small_claim_limit: Decimal = Decimal("200")
     # Where the outlet hears that it has a paid-first compensation to settle (none: nowhere).
     notify: NotifySettings | None = None
@@ -71,15 +71,15 @@ class ComplaintPolicy:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ComplaintPolicy:
-        clocks = {**{"contact": 20, "plan": 1440, "agreement": 7200, "closure": 43200},
-                  **(config.get("COMPLAINT_CLOCK_MINUTES") or {})}  # fmt: skip
+        clocks = {**{"contact": cls.contact_minutes, "plan": cls.plan_minutes, "agreement": cls.agreement_minutes,
+                     "closure": cls.closure_minutes}, **(config.get("COMPLAINT_CLOCK_MINUTES") or {})}  # fmt: skip
         return cls(
             contact_minutes=float(clocks["contact"]),
             plan_minutes=float(clocks["plan"]),
             agreement_minutes=float(clocks["agreement"]),
             closure_minutes=float(clocks["closure"]),
-            warn_ratio=float(config.get("SLA_WARN_RATIO", 0.8)),
-            small_claim_limit=Decimal(str(config.get("COMPENSATION_SMALL_CLAIM_LIMIT", "200"))),
+            warn_ratio=float(config.get("SLA_WARN_RATIO", WARN_RATIO)),
+            small_claim_limit=Decimal(str(config.get("COMPENSATION_SMALL_CLAIM_LIMIT", cls.small_claim_limit))),
             notify=NotifySettings.from_config(config),
         )
 
@@ -232,7 +232,7 @@ def panel(session: Session, order: WorkOrder) -> Panel:
         session.scalars(
             select(User)
             .where(User.active.is_(True), User.role.in_(STAFF), User.id != complaint.owner_id)
-            .where((User.outlet_id.is_(None)) | (User.outlet_id == order.outlet_id))
+            .where(covering_users(order.outlet_id))
             .order_by(User.username)
         )
     )
@@ -241,17 +241,6 @@ def panel(session: Session, order: WorkOrder) -> Panel:
 
 
 # --- writing ------------------------------------------------------------------------
-
-
-def _unit_of_work(session: Session, work):
-    """Run `work()` and commit, or roll back on any error."""
-    try:
-        result = work()
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return result
 
 
 def _locked(session: Session, order_id: int, actor: Actor) -> tuple[WorkOrder, Complaint]:
@@ -319,7 +308,8 @@ def open_complaint(
         return complaint
 
     try:
-        return _unit_of_work(session, work)
+        with unit_of_work(session):
+            return work()
     except IntegrityError:
         # Two people opened it at the same moment: the first one owns it.
         raise Conflict("this order's complaint was opened by someone else at the same moment") from None
@@ -382,7 +372,8 @@ def escalate(
               {"complaint_id": complaint.id, "from": previous, "to": target, "reason": reason}, now)  # fmt: skip
         return complaint
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def transfer(
@@ -402,7 +393,7 @@ def transfer(
         user = session.get(User, to_user_id)
         if user is None or not user.active or user.role not in STAFF:
             raise ValidationFailed({"to_user_id": "must be an active dispatcher, manager or admin"})
-        if user.outlet_id not in (None, order.outlet_id):
+        if not covers_outlet(user.outlet_id, order.outlet_id):
             raise ValidationFailed({"to_user_id": f"{user.username} works for another outlet"})
         if user.id == complaint.owner_id:
             raise ValidationFailed({"to_user_id": "already owns this complaint"})
@@ -412,7 +403,8 @@ def transfer(
                "reason": reason}, now)  # fmt: skip
         return complaint
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def record_milestone(
@@ -449,7 +441,8 @@ def record_milestone(
               {"complaint_id": complaint.id, "milestone": milestone, "note": note}, now)  # fmt: skip
         return complaint
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def add_compensation(
@@ -495,7 +488,8 @@ def add_compensation(
             _approve(session, order, comp, actor, policy, now)
         return comp
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def _compensation(session: Session, compensation_id: int, actor: Actor) -> tuple[WorkOrder, Compensation]:
@@ -547,7 +541,8 @@ def approve_compensation(
         _approve(session, order, comp, actor, policy, now)
         return comp
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()
 
 
 def settle_compensation(
@@ -580,4 +575,5 @@ def settle_compensation(
                "settles_request_seq": request.seq if request is not None else None}, now)  # fmt: skip
         return comp
 
-    return _unit_of_work(session, work)
+    with unit_of_work(session):
+        return work()

@@ -10,20 +10,19 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from core.accounts import Actor
-from core.db import transactional, utcnow
+from core.accounts import STAFF_ROLES, Actor
+from core.db import transactional, unit_of_work, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.pagination import Page, paginate
 from core.security import new_token, token_digest
 from dispatch.authenticity import NO_VISIT, recompute
 from dispatch.events import record_event
-from dispatch.lifecycle import Status
+from dispatch.lifecycle import Status, allowed_actions
 from dispatch.models import Callback, RouteStop, Survey, WorkOrder, WorkOrderEvent
-from dispatch.moves import TRACKING_GRACE, apply_move, check_version, end_tracking, get_order
+from dispatch.moves import TRACKING_GRACE, apply_move, check_version, get_order
 from dispatch.permissions import scope_orders
-from dispatch.sla.clocks import stop_clocks
 
-CUSTOMER = Actor(user_id=None, role="customer")
+CUSTOMER = Actor.public()
 # "no_visit": the customer says nobody came; it returns the order and fails its authenticity.
 PROBLEMS = (
     "no_service_card", "fee_not_per_price_list", "no_work_id_shown", "not_cleaned_up", "rude", "other", NO_VISIT,
@@ -110,7 +109,7 @@ def customer_view(session: Session, order: WorkOrder) -> CustomerView:
         appointment=(order.appointment_start, order.appointment_end) if order.appointment_start else None,
         eta=eta,
         due_at=order.due_at,
-        can_cancel=order.status == Status.NEW,
+        can_cancel="cancel" in allowed_actions(order.status, CUSTOMER.role),
         can_reschedule=order.status in (Status.NEW, Status.ASSIGNED, Status.ACCEPTED),
         survey_open=order.status in (Status.COMPLETED, Status.CLOSED) and not answered,
         survey_answered=bool(answered),
@@ -126,33 +125,22 @@ def add_note(session: Session, token: str, text: str, now: datetime | None = Non
     text = (text or "").strip()
     if not text or len(text) > 1000:
         raise ValidationFailed({"note": "write 1 to 1000 characters"})
-    try:
+    with unit_of_work(session):
         order = order_for_token(session, token, now)
         _customer_step(session, order, "customer_note", {"text": text}, now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return order
 
 
 def cancel_by_customer(session: Session, token: str, reason: str, now: datetime | None = None) -> WorkOrder:
-    """A customer may cancel until a technician has been dispatched."""
+    """A customer may cancel until a technician has been dispatched (the lifecycle table's
+    `cancel` move, as the customer)."""
     now = now or utcnow()
-    try:
+    with unit_of_work(session):
         order = order_for_token(session, token, now)
-        if order.status != Status.NEW:
+        if "cancel" not in allowed_actions(order.status, CUSTOMER.role):
             raise Conflict("a technician is already on it: please call us to cancel")
-        previous = order.status
-        order.status, order.updated_at = Status.CANCELLED.value, now
-        end_tracking(order, now)
-        stop_clocks(session, order.id, "cancel", now)
-        record_event(session, order, "cancel", CUSTOMER, from_status=previous, to_status=order.status,
-                     data={"reason": (reason or "").strip()[:500] or "cancelled by the customer"}, at=now)  # fmt: skip
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        apply_move(session, order, "cancel", CUSTOMER, reason=(reason or "").strip()[:500] or "cancelled by the customer",
+                   now=now)  # fmt: skip
     return order
 
 
@@ -170,7 +158,7 @@ def reschedule(session: Session, token: str, start: datetime, end: datetime, now
         errors["start"] = "must be within the next 14 days"
     if errors:
         raise ValidationFailed(errors)
-    try:
+    with unit_of_work(session):
         order = order_for_token(session, token, now)
         if order.status not in (Status.NEW, Status.ASSIGNED, Status.ACCEPTED):
             raise Conflict("the technician is already on the way: please call us to change the time")
@@ -178,10 +166,6 @@ def reschedule(session: Session, token: str, start: datetime, end: datetime, now
                order.appointment_end.isoformat() if order.appointment_end else None]  # fmt: skip
         order.appointment_start, order.appointment_end = start, end
         _customer_step(session, order, "rescheduled", {"from": old, "to": [start.isoformat(), end.isoformat()]}, now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return order
 
 
@@ -201,7 +185,7 @@ def submit_survey(
     now = now or utcnow()
     if not 1 <= score <= 5:
         raise ValidationFailed({"score": "must be 1 to 5"})
-    try:
+    with unit_of_work(session):
         order = order_for_token(session, token, now)
         if order.status not in (Status.COMPLETED, Status.CLOSED):
             raise Conflict("the survey opens once the job is done")
@@ -212,10 +196,6 @@ def submit_survey(
                         flagged=flag_reason is not None, flag_reason=flag_reason)  # fmt: skip
         session.add(survey)
         _customer_step(session, order, "survey", {"fixed": fixed, "score": score, "flagged": flag_reason}, now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return survey
 
 
@@ -285,9 +265,9 @@ def record_callback(
             errors["retry_at"] = "must be in the future, within 7 days"
     if errors:
         raise ValidationFailed(errors)
-    try:
+    with unit_of_work(session):
         order = get_order(session, order_id, actor)
-        if actor.role not in ("admin", "dispatcher", "manager"):
+        if actor.role not in STAFF_ROLES:
             raise Conflict("callbacks are made by the review clerks")
         check_version(order, version)
         if order.status != Status.COMPLETED:
@@ -311,10 +291,6 @@ def record_callback(
                     *(["customer says it is not fixed"] if not resolved else [])]  # fmt: skip
             reason = "; ".join([*said, *(p for p in problems if p != NO_VISIT)])
             apply_move(session, order, "return", actor, reason=f"callback: {reason}", now=now, data={"callback": data})
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return callback, order
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor, User, create_user
-from core.db import utcnow
+from core.db import unit_of_work, utcnow
 from dispatch.customer import record_callback
 from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeSettings, OrderRequest, submit_order
@@ -134,10 +134,10 @@ def seed_demo(
 ) -> str:
     rnd = random.Random(seed)
     now = now or utcnow()
-    for code, en, zh in SKILLS:
-        if session.get(Skill, code) is None:
-            session.add(Skill(code=code, name_en=en, name_zh=zh, active=True))
-    session.commit()
+    with unit_of_work(session):
+        for code, en, zh in SKILLS:
+            if session.get(Skill, code) is None:
+                session.add(Skill(code=code, name_en=en, name_zh=zh, active=True))
 
     admin = create_user(session, "admin", DEMO_PASSWORD, "admin", display_name="系统管理员")
     admin_id = admin.id

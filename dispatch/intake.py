@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import Actor
 from core.dates import OUT_OF_RANGE, within_range
-from core.db import next_value, utcnow
+from core.db import next_value, unit_of_work, utcnow
 from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
@@ -33,7 +33,7 @@ from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
 from dispatch.models import Customer, IdempotencyKey, WorkOrder
 from dispatch.planning import PlanningSettings, place_new_order
-from dispatch.sla.clocks import start_intake_clocks
+from dispatch.sla.clocks import intake_clocks, start_intake_clocks
 from dispatch.sla.policy import SlaPolicy
 from technicians.models import Skill
 from technicians.network import nearest_outlet
@@ -198,19 +198,15 @@ def submit_order(
     session.rollback()
     placement = locate(req, settings.geocoder, settings.city)
     try:
-        order = _create(session, req, placement, actor, settings, now)
-        if idempotency_key:
-            session.add(IdempotencyKey(scope=scope, key=idempotency_key, fingerprint=digest, order_id=order.id))
-        session.commit()
+        with unit_of_work(session):
+            order = _create(session, req, placement, actor, settings, now)
+            if idempotency_key:
+                session.add(IdempotencyKey(scope=scope, key=idempotency_key, fingerprint=digest, order_id=order.id))
     except IntegrityError:
-        session.rollback()
         if idempotency_key:
             existing = _replay(session, scope, idempotency_key, digest)
             if existing is not None:  # a concurrent retry with the same key got there first
                 return existing, False
-        raise
-    except BaseException:
-        session.rollback()
         raise
     if settings.planning is not None:
         _place(session, order, settings.planning, now)
@@ -224,7 +220,7 @@ def _place(session: Session, order: WorkOrder, planning: PlanningSettings, now: 
         outcome = place_new_order(session, order.id, planning, now)
     except Exception:
         log.exception("instant assignment of order %s failed; it stays unassigned", order.id)
-        session.rollback()
+        session.rollback()  # the order is stored already: only the failed placement is undone
         return
     if not isinstance(outcome, str):
         session.refresh(order)
@@ -264,7 +260,6 @@ def _create(
         appointment_end=req.appointment_end,
         in_warranty=req.in_warranty,
         created_at=now,
-        due_at=settings.policy.due_at(now, req.priority, req.issue_category),
         proof_photos_required=settings.proof_photos.get(req.issue_category, settings.proof_photos_default),
         status="new",
         outlet_id=outlet.id if outlet else None,
@@ -272,9 +267,11 @@ def _create(
     )
     # Kept on the instance only for this request's answer; the table holds its digest.
     order.tracking_token = issue_tracking_token(order)
+    with session.no_autoflush:  # the order is not complete until it has its due_at
+        deadlines = intake_clocks(session, order, settings.policy, settings.timezone)
     session.add(order)
     session.flush()
-    start_intake_clocks(session, order, settings.policy, settings.timezone)
+    start_intake_clocks(session, order, deadlines)
     record_event(
         session, order, "created", actor, to_status="new",
         data={"channel": req.channel, "number": order.number, "geocode_status": placement.status}, at=now,
@@ -316,7 +313,7 @@ def retry_geocoding(session: Session, settings: IntakeSettings, *, limit: int = 
             .limit(limit)
         )
     )
-    session.rollback()
+    session.rollback()  # no transaction stays open across the geocoder's network calls
     counts = {"ok": 0, "failed": 0, "not_found": 0, "changed": 0}
     for order_id, address, version in pending:
         try:
@@ -327,20 +324,19 @@ def retry_geocoding(session: Session, settings: IntakeSettings, *, limit: int = 
         except GeocoderUnavailable:
             counts["failed"] += 1
             continue
-        order = session.get(WorkOrder, order_id)
-        if order is None or order.version != version or order.geocode_status != "failed":
-            counts["changed"] += 1
-            session.rollback()
-            continue
-        order.geocode_status = status
-        if point is not None:
-            order.lat, order.lon = point.lat, point.lon
-            if order.outlet_id is None:
-                outlet = nearest_outlet(session, point.lat, point.lon)
-                order.outlet_id = outlet.id if outlet else None
-        record_event(session, order, "geocoded", Actor.system(), from_status=order.status, to_status=order.status,
-                     data={"geocode_status": status})  # fmt: skip
-        session.commit()
+        with unit_of_work(session):
+            order = session.get(WorkOrder, order_id)
+            if order is None or order.version != version or order.geocode_status != "failed":
+                counts["changed"] += 1
+                continue  # changed since it was read: someone else placed it
+            order.geocode_status = status
+            if point is not None:
+                order.lat, order.lon = point.lat, point.lon
+                if order.outlet_id is None:
+                    outlet = nearest_outlet(session, point.lat, point.lon)
+                    order.outlet_id = outlet.id if outlet else None
+            record_event(session, order, "geocoded", Actor.system(), from_status=order.status, to_status=order.status,
+                         data={"geocode_status": status})  # fmt: skip
         counts[status] += 1
     return counts
 

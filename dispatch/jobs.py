@@ -10,7 +10,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select
 
 from core.accounts import Actor
-from core.db import Database, utcnow
+from core.db import Database, unit_of_work, utcnow
 from core.leases import SingletonLock
 from dispatch.notify import NotifySettings, deliver, senders_from
 from dispatch.photos import LocalStore, S3Store
@@ -52,8 +52,8 @@ def auto_dispatch(database: Database, planning: PlanningSettings, now: datetime 
         for outlet_id in outlet_ids:
             proposal = propose(session, planning, Actor.system(), outlet_id=outlet_id, now=now)
             if not proposal.payload["diff"]["moves"]:
-                proposal.status = "superseded"
-                session.commit()
+                with unit_of_work(session):
+                    proposal.status = "superseded"
                 continue
             result = apply_proposal(session, proposal.id, planning, Actor.system(), now=now)
             applied[outlet_id] = len(result.applied)

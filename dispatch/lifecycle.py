@@ -6,8 +6,10 @@ Plain Python: no database, no Flask. `dispatch.moves.transition` applies a move.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from core.accounts import CUSTOMER, DISPATCH_ROLES, STAFF_ROLES, SYSTEM
 from core.errors import InvalidTransition, PermissionDenied
 
 
@@ -24,14 +26,6 @@ class Status(enum.StrEnum):
 
 
 OPEN = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.EN_ROUTE, Status.ON_SITE, Status.RETURNED})
-# Work the technician has started: the optimizer must leave these with their technician.
-STARTED = frozenset({Status.ACCEPTED, Status.EN_ROUTE, Status.ON_SITE})
-FINAL = frozenset({Status.CLOSED, Status.CANCELLED})
-
-# "technician" in a move's roles means *the order's own* technician, never another one.
-DISPATCH_ROLES = frozenset({"dispatcher", "admin"})
-REVIEW_ROLES = frozenset({"dispatcher", "admin", "manager"})
-SYSTEM = "system"  # the optimizer and scheduled jobs
 
 
 @dataclass(frozen=True)
@@ -41,14 +35,27 @@ class Move:
     target: Status | None  # None: the status stays (the move only records something)
     roles: frozenset[str]
     requires: tuple[str, ...] = ()  # reason, technician, proof
+    # A role that may make the move from fewer statuses than the others (role → statuses).
+    narrower: Mapping[str, frozenset[Status]] = field(default_factory=dict)
+
+    def sources_for(self, role: str) -> frozenset[Status]:
+        return self.narrower.get(role, self.sources)
 
 
 def _move(
-    action: str, sources: set[Status], target: Status | None, roles: set[str] | frozenset[str], *requires: str
+    action: str,
+    sources: set[Status],
+    target: Status | None,
+    roles: set[str] | frozenset[str],
+    *requires: str,
+    narrower: Mapping[str, set[Status]] | None = None,
 ) -> Move:
-    return Move(action, frozenset(sources), target, frozenset(roles), requires)
+    only = {role: frozenset(statuses) for role, statuses in (narrower or {}).items()}
+    return Move(action, frozenset(sources), target, frozenset(roles), requires, only)
 
 
+# "technician" in a move's roles means *the order's own* technician, never another one;
+# SYSTEM is the optimiser and scheduled jobs, CUSTOMER the public tracking page.
 S = Status
 MOVES: dict[str, Move] = {
     m.action: m
@@ -63,9 +70,17 @@ MOVES: dict[str, Move] = {
         _move("depart", {S.ACCEPTED, S.RETURNED}, S.EN_ROUTE, {"technician"}),
         _move("arrive", {S.EN_ROUTE}, S.ON_SITE, {"technician"}),
         _move("complete", {S.ON_SITE}, S.COMPLETED, {"technician"}, "proof"),
-        _move("return", {S.COMPLETED}, S.RETURNED, REVIEW_ROLES, "reason"),
-        _move("close", {S.COMPLETED}, S.CLOSED, REVIEW_ROLES),
-        _move("cancel", {S.NEW, S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.RETURNED}, S.CANCELLED, DISPATCH_ROLES, "reason"),
+        _move("return", {S.COMPLETED}, S.RETURNED, STAFF_ROLES, "reason"),
+        _move("close", {S.COMPLETED}, S.CLOSED, STAFF_ROLES),
+        # A customer cancels on the tracking page until a technician is dispatched.
+        _move(
+            "cancel",
+            {S.NEW, S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.RETURNED},
+            S.CANCELLED,
+            DISPATCH_ROLES | {CUSTOMER},
+            "reason",
+            narrower={CUSTOMER: {S.NEW}},
+        ),  # fmt: skip
     )
 }
 ACTIONS = tuple(MOVES)
@@ -73,7 +88,7 @@ ACTIONS = tuple(MOVES)
 
 def allowed_actions(status: str, role: str, *, is_own_technician: bool = False) -> list[str]:
     """The actions `role` may take on an order in `status` (for buttons and 409 messages)."""
-    return [m.action for m in MOVES.values() if status in m.sources and _role_may(m, role, is_own_technician)]
+    return [m.action for m in MOVES.values() if status in m.sources_for(role) and _role_may(m, role, is_own_technician)]
 
 
 def check_move(action: str, status: str, role: str, *, is_own_technician: bool = False) -> Move:
@@ -89,7 +104,7 @@ def check_move(action: str, status: str, role: str, *, is_own_technician: bool =
         if role == "technician" and "technician" in move.roles:
             raise PermissionDenied("only the technician assigned to this order may do that")
         raise PermissionDenied(f"the {role} role may not '{action}' an order")
-    if status not in move.sources:
+    if status not in move.sources_for(role):
         allowed = allowed_actions(status, role, is_own_technician=is_own_technician)
         raise InvalidTransition(
             f"cannot '{action}' an order that is {status}; allowed now: {', '.join(allowed) or 'nothing'}",

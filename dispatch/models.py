@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, BigId, utcnow
+from dispatch.sla.policy import WARN_RATIO
 from technicians.models import Outlet, Technician
 
 
@@ -204,7 +205,7 @@ class SlaRule(Base):
     arrival_minutes: Mapped[int | None] = mapped_column(Integer)
     completion_minutes: Mapped[int | None] = mapped_column(Integer)
     callback_minutes: Mapped[int | None] = mapped_column(Integer)
-    warn_ratio: Mapped[float] = mapped_column(Float, default=0.8)
+    warn_ratio: Mapped[float] = mapped_column(Float, default=WARN_RATIO)
     # Count only the outlet's opening hours (a deadline pauses overnight).
     pause_overnight: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -10,19 +10,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
-from core.accounts import Actor
-from core.db import utcnow
+from core.accounts import DISPATCH_ROLES, Actor
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound, PermissionDenied, StaleWrite, ValidationFailed
 from dispatch import proof
 from dispatch.authenticity import recompute
 from dispatch.catalog import PRIORITIES
 from dispatch.events import record_event
-from dispatch.lifecycle import DISPATCH_ROLES, OPEN, check_move
+from dispatch.lifecycle import OPEN, check_move
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
 from dispatch.sla.clocks import start_callback_clock, stop_clocks
+from dispatch.sla.policy import SlaPolicy
 from routing.geo import haversine_m
 from technicians.availability import can_take_work
 from technicians.models import Technician
@@ -95,6 +95,7 @@ def transition(
     technician_id: int | None = None,
     position: Position | None = None,
     timezone: ZoneInfo | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> WorkOrder:
     """Apply one lifecycle move to an order the caller read at `version`, and commit.
@@ -103,20 +104,13 @@ def transition(
     StaleWrite (someone changed the order since `version`) or ValidationFailed. The order
     change and its event are one transaction.
     """
-    try:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
         order = get_order(session, order_id, actor)
         check_version(order, version)
         apply_move(
             session, order, action, actor,
-            reason=reason, technician_id=technician_id, position=position, timezone=timezone, now=now,
+            reason=reason, technician_id=technician_id, position=position, timezone=timezone, sla=sla, now=now,
         )  # fmt: skip
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
     return order
 
 
@@ -130,13 +124,15 @@ def apply_move(
     technician_id: int | None = None,
     position: Position | None = None,
     timezone: ZoneInfo | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
     data: dict | None = None,
 ) -> WorkOrder:
-    """Check and apply one move inside the caller's transaction (no commit).
+    """Check and apply one move inside the caller's transaction (no commit). `sla` (the
+    configured defaults; the built-in ones when not given) sets a completion's callback clock.
 
     The order's UPDATE carries its version, so a concurrent writer makes the flush fail
-    rather than overwrite (StaleDataError, which the caller turns into StaleWrite).
+    rather than overwrite (StaleDataError, which the caller's unit of work turns into StaleWrite).
     """
     now = now or utcnow()
     move = check_move(action, order.status, actor.role, is_own_technician=is_own_technician(actor, order))
@@ -193,7 +189,7 @@ def apply_move(
     )  # fmt: skip
     if action == "complete":
         recompute(session, order, now)
-        start_callback_clock(session, order, now)
+        start_callback_clock(session, order, now, sla or SlaPolicy())
     return order
 
 
@@ -202,7 +198,7 @@ def set_priority(
 ) -> WorkOrder:
     """Change an open order's priority (dispatchers); recorded as a `priority` event."""
     now = now or utcnow()
-    try:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
         order = get_order(session, order_id, actor)
         if actor.role not in DISPATCH_ROLES:
             raise PermissionDenied(f"the {actor.role} role may not change an order's priority")
@@ -214,13 +210,6 @@ def set_priority(
         previous, order.priority, order.updated_at = order.priority, priority, now
         record_event(session, order, "priority", actor, from_status=order.status, to_status=order.status,
                      data={"from": previous, "to": priority}, at=now)  # fmt: skip
-        session.commit()
-    except StaleDataError:
-        session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
     return order
 
 

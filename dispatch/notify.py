@@ -27,7 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.accounts import User
+from core.db import unit_of_work
+from core.localtime import DEFAULT_TIMEZONE
 from dispatch.models import Compensation, Complaint, Notification, WorkOrder
+from dispatch.permissions import covers_outlet
 from technicians.models import Technician
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ class NotifySettings:
     timeout_s: float = 5.0
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Due times in notices are local times; texts come from the interface's catalogues.
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
     # The interface's message catalogues (web/translations, handed in by the app's config);
     # without them notices go out in the catalogues' source language, English.
     translations_dir: str | None = None
@@ -60,10 +63,14 @@ class NotifySettings:
             wechat_url=config.get("NOTIFY_WECHAT_URL") or None,
             webhook_url=config.get("NOTIFY_WEBHOOK_URL") or None,
             smtp_host=config.get("NOTIFY_SMTP_HOST") or None,
-            smtp_port=int(config.get("NOTIFY_SMTP_PORT") or 25),
-            mail_from=config.get("NOTIFY_MAIL_FROM") or "dispatch@localhost",
-            escalate_after=timedelta(hours=float(config.get("SLA_ESCALATE_AFTER_HOURS", 4))),
-            timezone=config.get("TIMEZONE") or ZoneInfo(config.get("APP_TIMEZONE") or "Asia/Shanghai"),
+            smtp_port=int(config.get("NOTIFY_SMTP_PORT") or cls.smtp_port),
+            mail_from=config.get("NOTIFY_MAIL_FROM") or cls.mail_from,
+            escalate_after=(
+                timedelta(hours=float(config["SLA_ESCALATE_AFTER_HOURS"]))
+                if config.get("SLA_ESCALATE_AFTER_HOURS") is not None
+                else cls.escalate_after
+            ),
+            timezone=config.get("TIMEZONE") or ZoneInfo(config.get("APP_TIMEZONE") or DEFAULT_TIMEZONE),
             translations_dir=config.get("TRANSLATIONS_DIR"),
         )
 
@@ -120,7 +127,7 @@ def notices_for(
         if kind in ("sla_breach", "sla_escalation"):
             roles = ("manager",) if kind == "sla_escalation" else ("dispatcher", "manager")
             for user in staff:
-                if user.role in roles and user.outlet_id in (None, order.outlet_id):
+                if user.role in roles and covers_outlet(user.outlet_id, order.outlet_id):
                     targets += [("email", user.email), ("sms", user.phone)]
             targets.append(("webhook", "webhook"))
         for channel, recipient in targets:
@@ -221,7 +228,7 @@ def _complaint_notices(
         order, complaint = orders[order_id], complaints.get(order_id)
         people: list[User] = []
         if complaint is None:
-            people = [u for u in staff if u.outlet_id in (None, order.outlet_id)]
+            people = [u for u in staff if covers_outlet(u.outlet_id, order.outlet_id)]
         else:
             owner = owners.get(complaint.owner_id)
             people = [owner] if owner is not None and owner.active else []
@@ -391,7 +398,7 @@ def deliver(session: Session, senders: Mapping[str, Sender], now: datetime, limi
         .with_for_update(skip_locked=True)
     )
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    try:
+    with unit_of_work(session):
         for n in session.scalars(query):
             sender = senders.get(n.channel)
             try:
@@ -411,8 +418,4 @@ def deliver(session: Session, senders: Mapping[str, Sender], now: datetime, limi
                 continue
             n.status, n.sent_at, n.attempts = "sent", now, n.attempts + 1
             counts["sent"] += 1
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return counts

@@ -17,14 +17,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
-from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.db import unit_of_work
+from core.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from dispatch.events import record_event
 from dispatch.lifecycle import Status
 from dispatch.models import Photo, WorkOrder, WorkOrderEvent
 from dispatch.moves import Position, apply_move, check_version, get_order, raced
+from dispatch.sla.policy import SlaPolicy
 
 # What a technician ticks off before completing, per issue category (config TECH_CHECKLISTS
 # replaces this; each item is a code, labelled in web/labels.py or shown as written).
@@ -71,6 +72,7 @@ def apply_action(
     reason: str | None = None,
     position: Position | None = None,
     timezone: ZoneInfo | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> tuple[WorkOrder, bool]:
     """Apply one lifecycle move once per key; returns (order, replayed).
@@ -79,29 +81,37 @@ def apply_action(
     otherwise it is `dispatch.moves.transition` with the key kept in the event.
     """
     _check_key(key)
-    try:
-        order = get_order(session, order_id, actor)
-        if key is not None and _event_with_key(session, order_id, key, (action,)) is not None:
-            session.rollback()  # end the read transaction (SQLite holds writers otherwise)
-            return order, True
-        check_version(order, version)
-        apply_move(
-            session, order, action, actor, reason=reason, position=position, timezone=timezone, now=now,
-            data={"idempotency_key": key} if key else None,
-        )  # fmt: skip
-        session.commit()
-    except StaleDataError:
-        session.rollback()
+
+    def stale() -> DomainError:
         fresh = session.get(WorkOrder, order_id)
         if fresh is not None and key is not None and _event_with_key(session, order_id, key, (action,)):
             session.rollback()
-            return fresh, True  # the same action, sent twice at once: the other one won
+            return _SameMoveWon(fresh)  # the same action, sent twice at once: the other one won
         session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
+        return raced(session, order_id)
+
+    try:
+        with unit_of_work(session, stale=stale):
+            order = get_order(session, order_id, actor)
+            if key is not None and _event_with_key(session, order_id, key, (action,)) is not None:
+                session.rollback()  # a replay writes nothing: end the read transaction (SQLite holds writers otherwise)
+                return order, True
+            check_version(order, version)
+            apply_move(
+                session, order, action, actor, reason=reason, position=position, timezone=timezone, sla=sla, now=now,
+                data={"idempotency_key": key} if key else None,
+            )  # fmt: skip
+    except _SameMoveWon as won:
+        return won.order, True
     return order, False
+
+
+class _SameMoveWon(DomainError):
+    """Not an error for the caller: a concurrent copy of this very move (same key) committed first."""
+
+    def __init__(self, order: WorkOrder) -> None:
+        super().__init__("the same move was applied by a concurrent request")
+        self.order = order
 
 
 def existing_photo(session: Session, order: WorkOrder, data: bytes) -> Photo | None:
@@ -182,14 +192,14 @@ def submit_report(
     the same visit supersedes the earlier one (both stay in the trail).
     """
     _check_key(key)
-    try:
+    with unit_of_work(session):
         order = get_order(session, order_id, actor)
         if actor.role != "technician" or actor.technician_id != order.technician_id:
             raise PermissionDenied("only the technician assigned to this order may do that")
         if key is not None:
             earlier = _event_with_key(session, order_id, key, ("completion_report",))
             if earlier is not None:
-                session.rollback()
+                session.rollback()  # a replay writes nothing: end the read transaction at once
                 return earlier, True
         if order.status not in REPORT_STATUSES:
             raise Conflict(f"a completion report is written on site; this order is {order.status}")
@@ -199,8 +209,4 @@ def submit_report(
         event = record_event(
             session, order, "completion_report", actor, from_status=order.status, to_status=order.status, data=data
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return event, False

@@ -23,7 +23,7 @@ from PIL import Image
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.accounts import Actor
+from core.accounts import DISPATCH_ROLES, SYSTEM, Actor
 from core.audit import record_change
 from core.db import transactional, utcnow
 from dispatch.geocoding import normalise_address
@@ -47,7 +47,7 @@ from dispatch.photos import LocalStore, S3Store
 from dispatch.photos.metadata import without_personal_metadata
 
 log = logging.getLogger(__name__)
-CONTACT_ROLES = frozenset({"admin", "dispatcher", "system"})
+CONTACT_ROLES = DISPATCH_ROLES | {SYSTEM}  # those who call customers
 ENDED = (Status.CLOSED.value, Status.CANCELLED.value)
 # Keys of event data that can carry what a customer, a technician or staff typed about the
 # customer: the customer's note (`text`) and cancel reason, every move's reason, completion

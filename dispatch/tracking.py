@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.db import on_commit, utcnow
+from core.db import on_commit, unit_of_work, utcnow
 from core.errors import NotFound
 from dispatch import customer
 from dispatch.lifecycle import Status
@@ -81,7 +81,7 @@ def report_position(
 ) -> list[int]:
     """Store the technician's position, and publish after commit a tracking update for each
     order they are en route to (its live ETA moved). Returns those orders' ids. Commits."""
-    try:
+    with unit_of_work(session):
         tech = session.get(Technician, technician_id) if technician_id is not None else None
         if tech is None:
             raise NotFound("this account has no technician record")
@@ -95,8 +95,4 @@ def report_position(
             if order.tracking_digest is not None and database is not None:
                 update, room = public_update(session, order, tz), room_for(order)
                 on_commit(session, lambda u=update, r=room: database.publish("tracking", u, [r]))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return [o.id for o in orders]

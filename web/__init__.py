@@ -12,6 +12,7 @@ from flask import request, session
 from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.accounts import DISPATCH_ROLES, SENIOR_ROLES, STAFF_ROLES
 from web import auth, errors, filters, headers, observability, realtime, realtime_tracking  # noqa: F401  (auth registers the login loaders)
 from web import config as config_module
 from web.api import bp as api_bp
@@ -20,6 +21,9 @@ from web.extensions import babel, compress, csrf, db, limiter, login_manager, so
 from web.i18n import LANGUAGES, select_locale
 from web.labels import Labels
 from web.pages import bp as pages_bp
+
+# The role sets of core.accounts for the templates (`current_user.role in roles.staff`).
+ROLE_SETS = {"staff": STAFF_ROLES, "dispatch": DISPATCH_ROLES, "senior": SENIOR_ROLES}
 
 # APIFlask 3.1 registers a schema twice when it is both a response and nested in another
 # response; the document stays valid (tests/integration/test_openapi.py checks it).
@@ -101,7 +105,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        return {"current_locale": str(get_locale()), "languages": LANGUAGES, "labels": Labels}
+        return {"current_locale": str(get_locale()), "languages": LANGUAGES, "labels": Labels, "roles": ROLE_SETS}
 
     if app.config["SCHEDULER_IN_PROCESS"] and not app.config.get("TESTING"):
         start_in_process_scheduler(app)

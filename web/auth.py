@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, current_app, g, request, session
 from flask_login import current_user
 
-from core.accounts import Actor, User, live_login_session, user_for_token
+from core.accounts import ALL_ROLES, SENIOR_ROLES, STAFF_ROLES, Actor, User, live_login_session, user_for_token
 from core.numbers import parse_int
 from technicians.network import technician_for_user
 from web.extensions import db, limiter, login_manager
@@ -93,10 +93,11 @@ def roles_required(*roles: str) -> Callable:
     return decorator
 
 
-STAFF = ("admin", "dispatcher", "manager")
-ANY_ROLE = ("admin", "dispatcher", "manager", "technician")
+# The role sets of core.accounts, as the views have long named them.
+STAFF = STAFF_ROLES
+ANY_ROLE = ALL_ROLES
 # Who reviews doubtful proof photos, and who makes the customer callbacks: all staff.
 REVIEWERS = STAFF
 CLERKS = STAFF
 # Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
-LOCATION_ROLES = ("manager", "admin")
+LOCATION_ROLES = SENIOR_ROLES

@@ -8,6 +8,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from core.localtime import DEFAULT_TIMEZONE
+from dispatch.complaints import ComplaintPolicy
+from dispatch.notify import NotifySettings
+from dispatch.planning import PlanningSettings
+from dispatch.sla import policy as sla
+
 
 def _json_env(name: str, default: Any) -> Any:
     raw = os.environ.get(name)
@@ -42,13 +48,13 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY": _secret_key(instance_path, production),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'dispatch.db'}",
         "REDIS_URL": redis_url,
-        "APP_TIMEZONE": os.environ.get("APP_TIMEZONE", "Asia/Shanghai"),
+        "APP_TIMEZONE": os.environ.get("APP_TIMEZONE", DEFAULT_TIMEZONE),
         "DEFAULT_CITY": os.environ.get("DEFAULT_CITY", "西安市"),
         "GEOCODER_PROVIDER": os.environ.get("GEOCODER_PROVIDER", "none"),
         "GEOCODER_URL": os.environ.get("GEOCODER_URL"),
         "GEOCODER_API_KEY": os.environ.get("GEOCODER_API_KEY"),
         "GEOCODER_TIMEOUT": float(os.environ.get("GEOCODER_TIMEOUT", "5")),
-        "SLA_COMPLETION_HOURS": float(os.environ.get("SLA_COMPLETION_HOURS", "24")),
+        "SLA_COMPLETION_HOURS": float(os.environ.get("SLA_COMPLETION_HOURS", sla.COMPLETION_HOURS)),
         "SLA_PRIORITY_HOURS": _json_env("SLA_PRIORITY_HOURS", {}),
         "SLA_CATEGORY_HOURS": _json_env("SLA_CATEGORY_HOURS", {}),
         # The single-process default (`make run`) sweeps in-process; production runs
@@ -61,20 +67,25 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",
         "AUTO_DISPATCH_MINUTES": float(os.environ.get("AUTO_DISPATCH_MINUTES", "15")),
         "SCHEDULER_INTERVAL_S": float(os.environ.get("SCHEDULER_INTERVAL_S", "30")),
-        "SLA_ESCALATE_AFTER_HOURS": float(os.environ.get("SLA_ESCALATE_AFTER_HOURS", "4")),
+        "SLA_ESCALATE_AFTER_HOURS": float(
+            os.environ.get("SLA_ESCALATE_AFTER_HOURS", NotifySettings.escalate_after.total_seconds() / 3600)
+        ),
         "NOTIFY_SMS_URL": os.environ.get("NOTIFY_SMS_URL"),
         "NOTIFY_WECHAT_URL": os.environ.get("NOTIFY_WECHAT_URL"),
         "NOTIFY_WEBHOOK_URL": os.environ.get("NOTIFY_WEBHOOK_URL"),
         "NOTIFY_SMTP_HOST": os.environ.get("NOTIFY_SMTP_HOST"),
-        "NOTIFY_SMTP_PORT": int(os.environ.get("NOTIFY_SMTP_PORT", "25")),
-        "NOTIFY_MAIL_FROM": os.environ.get("NOTIFY_MAIL_FROM", "dispatch@localhost"),
-        "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", "30")),
-        "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", "0.8")),
+        "NOTIFY_SMTP_PORT": int(os.environ.get("NOTIFY_SMTP_PORT", NotifySettings.smtp_port)),
+        "NOTIFY_MAIL_FROM": os.environ.get("NOTIFY_MAIL_FROM", NotifySettings.mail_from),
+        "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", sla.CONTACT_MINUTES)),
+        "SLA_CALLBACK_DAYS": float(os.environ.get("SLA_CALLBACK_DAYS", sla.CALLBACK_DAYS)),
+        "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", sla.WARN_RATIO)),
         # Complaint clocks in minutes (contact, plan, agreement, closure; the practice's
         # 20 min / 24 h / 5 days / 30 days when unset) and the small-claim limit in CNY at
         # or under which a dispatcher approves a compensation at once.
         "COMPLAINT_CLOCK_MINUTES": _json_env("COMPLAINT_CLOCK_MINUTES", {}),
-        "COMPENSATION_SMALL_CLAIM_LIMIT": os.environ.get("COMPENSATION_SMALL_CLAIM_LIMIT", "200"),
+        "COMPENSATION_SMALL_CLAIM_LIMIT": os.environ.get(
+            "COMPENSATION_SMALL_CLAIM_LIMIT", str(ComplaintPolicy.small_claim_limit)
+        ),
         # Completion checklists per issue category for the technician's app ({} → the defaults).
         "TECH_CHECKLISTS": _json_env("TECH_CHECKLISTS", {}),
         # How often a phone reports its position while driving to a customer (live ETA).
@@ -91,7 +102,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
         "AUTO_ASSIGN_ON_INTAKE": os.environ.get("AUTO_ASSIGN_ON_INTAKE", "1") == "1",
         "SERVICE_MINUTES": _json_env("SERVICE_MINUTES", {}),
-        "REOPTIMIZE_TIME_LIMIT_S": float(os.environ.get("REOPTIMIZE_TIME_LIMIT_S", "5")),
+        "REOPTIMIZE_TIME_LIMIT_S": float(os.environ.get("REOPTIMIZE_TIME_LIMIT_S", PlanningSettings.time_limit_s)),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         # Redis down must not take logins down with it: count in memory meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_socketio import join_room
 from socketio import RedisManager
 
-from core.accounts import ended_logins
+from core.accounts import STAFF_ROLES, ended_logins
 from web import observability
 from web.auth import current_actor
 from web.extensions import db, socketio
@@ -25,7 +25,7 @@ def rooms_for_current_user() -> list[str]:
     actor = current_actor()
     if actor.role == "technician":
         return [f"technician:{actor.technician_id}"] if actor.technician_id else []
-    if actor.role in ("admin", "dispatcher", "manager"):
+    if actor.role in STAFF_ROLES:
         return ["dispatch"] if actor.outlet_id is None else [f"outlet:{actor.outlet_id}", "unplaced"]
     return []
 

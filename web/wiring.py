@@ -16,12 +16,21 @@ from dispatch.sla.policy import SlaPolicy
 from web.extensions import db
 
 
+def sla_policy() -> SlaPolicy:
+    """The configured SLA defaults (where no admin rule sets a clock)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    policy = app.extensions.get("sla_policy")
+    if policy is None:
+        policy = app.extensions["sla_policy"] = SlaPolicy.from_config(app.config)
+    return policy
+
+
 def intake_settings() -> IntakeSettings:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.extensions.get("intake_settings")
     if settings is None:
         settings = IntakeSettings(
-            policy=SlaPolicy.from_config(app.config),
+            policy=sla_policy(),
             timezone=app.config["TIMEZONE"],
             geocoder=from_config(app.config, cache=SqlGeocodeCache(db)),
             city=app.config.get("DEFAULT_CITY"),

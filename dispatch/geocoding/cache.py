@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from core.db import Database
+from core.db import Database, unit_of_work
 from dispatch.geocoding import GeoPoint
 from dispatch.models import GeocodeCacheEntry
 
@@ -23,16 +23,16 @@ class SqlGeocodeCache:
 
     def put(self, key: str, point: GeoPoint) -> None:
         with self.database.session_scope() as session:
-            session.add(
-                GeocodeCacheEntry(
-                    key=key[:300],
-                    lat=point.lat,
-                    lon=point.lon,
-                    formatted=point.formatted[:300],
-                    provider=point.provider,
-                )
-            )
             try:
-                session.commit()
+                with unit_of_work(session):
+                    session.add(
+                        GeocodeCacheEntry(
+                            key=key[:300],
+                            lat=point.lat,
+                            lon=point.lon,
+                            formatted=point.formatted[:300],
+                            provider=point.provider,
+                        )
+                    )
             except IntegrityError:  # cached by a concurrent request meanwhile: same answer
-                session.rollback()
+                pass

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from dispatch.kpis.facts import came_back, month_bounds, month_ids, order_facts, prepare_reads
+from dispatch.kpis.facts import COMPLETION_WINDOW, came_back, month_bounds, month_ids, order_facts, prepare_reads
 from dispatch.lifecycle import Status
 from dispatch.models import (
     AuthenticityVerdict,
@@ -121,7 +120,7 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
         if kpi == "completion_24h":
             if order.status not in (Status.COMPLETED, Status.CLOSED):
                 why.append(f"not completed ({order.status})")
-            elif completes and completes[-1] - order.created_at > timedelta(hours=24):
+            elif completes and completes[-1] - order.created_at > COMPLETION_WINDOW:
                 hours = (completes[-1] - order.created_at).total_seconds() / 3600
                 why.append(f"completed after {hours:.1f} h")
             if v is not None and (

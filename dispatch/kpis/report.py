@@ -22,6 +22,7 @@ from dispatch.kpis.closing import snapshot
 from dispatch.kpis.figures import composite, last_months, monthly, overall_by_month
 from dispatch.kpis.risk import risk_signs
 from dispatch.kpis.settings import current_risk_thresholds, current_weights
+from dispatch.permissions import covers_outlet
 from technicians.models import Outlet, Technician
 
 # Figures added after some months were closed: their snapshots lack them (shown as none).
@@ -62,10 +63,10 @@ def table(session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | 
                 )
             )
         }
-        rows = [r | {"name": techs[r["key"]].name} for r in rows if outlet_id in (None, techs[r["key"]].outlet_id)]
+        rows = [r | {"name": techs[r["key"]].name} for r in rows if covers_outlet(outlet_id, techs[r["key"]].outlet_id)]
     elif by == "outlet":
         names = {o.id: o.name for o in session.execute(select(Outlet.id, Outlet.name))}
-        rows = [r | {"name": names.get(r["key"], "")} for r in rows if outlet_id in (None, r["key"])]
+        rows = [r | {"name": names.get(r["key"], "")} for r in rows if covers_outlet(outlet_id, r["key"])]
     else:
         rows = [r | {"name": "all"} for r in rows]
     return rows

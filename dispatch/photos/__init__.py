@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
-from core.db import utcnow
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, TooLarge, ValidationFailed
 from dispatch.authenticity import recompute
 from dispatch.events import record_event
@@ -387,38 +387,41 @@ def add_photo(
     try:
         for key, blob in zip(keys, (data, seen.view_jpeg, seen.thumb_jpeg), strict=True):
             settings.store.put(key, blob)
-        # A photo is a write to its order: the version moves on (the phone's offline queue
-        # counts on it for the moves it sends after). Holding the row from here to the commit
-        # makes parallel uploads to one order queue instead of failing on that version.
-        order = get_order(session, order_id, actor, lock=True)
-        _may_add_proof(order, actor)
-        exact = sorted(
-            set(session.scalars(select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)))
-        )
-        settings.index.refresh(session)
-        near = settings.index.near(seen.phash, exclude_order=order_id)
-        photo = Photo(
-            order_id=order_id, visit=order.visit_count, uploaded_by_id=actor.user_id, uploaded_at=stamp,
-            sha256=seen.sha256, phash=seen.phash, image_format=seen.image_format, width=seen.width,
-            height=seen.height, size_bytes=len(data), source=source, original_key=keys[0], view_key=keys[1],
-            thumb_key=keys[2], exif_taken_at=seen.taken_at, exif_lat=seen.gps[0] if seen.gps else None,
-            exif_lon=seen.gps[1] if seen.gps else None, device_lat=device[0] if device else None,
-            device_lon=device[1] if device else None, device_accuracy_m=device[2] if device else None,
-        )  # fmt: skip
-        session.add(photo)
-        session.flush()
-        record_event(
-            session, order, "photo", actor, from_status=order.status, to_status=order.status,
-            data={"photo_id": photo.id, "source": source, "exact_copy_of_orders": exact,
-                  "near_copies": [{"photo_id": p, "order_id": o, "distance": d} for p, o, d in near[:5]]},
-            at=stamp,
-        )  # fmt: skip
-        order.updated_at = stamp
-        if order.status == Status.COMPLETED:
-            recompute(session, order, stamp)
-        session.commit()
+        with unit_of_work(session):
+            # A photo is a write to its order: the version moves on (the phone's offline queue
+            # counts on it for the moves it sends after). Holding the row from here to the commit
+            # makes parallel uploads to one order queue instead of failing on that version.
+            order = get_order(session, order_id, actor, lock=True)
+            _may_add_proof(order, actor)
+            exact = sorted(
+                set(
+                    session.scalars(
+                        select(Photo.order_id).where(Photo.sha256 == seen.sha256, Photo.order_id != order_id)
+                    )
+                )
+            )
+            settings.index.refresh(session)
+            near = settings.index.near(seen.phash, exclude_order=order_id)
+            photo = Photo(
+                order_id=order_id, visit=order.visit_count, uploaded_by_id=actor.user_id, uploaded_at=stamp,
+                sha256=seen.sha256, phash=seen.phash, image_format=seen.image_format, width=seen.width,
+                height=seen.height, size_bytes=len(data), source=source, original_key=keys[0], view_key=keys[1],
+                thumb_key=keys[2], exif_taken_at=seen.taken_at, exif_lat=seen.gps[0] if seen.gps else None,
+                exif_lon=seen.gps[1] if seen.gps else None, device_lat=device[0] if device else None,
+                device_lon=device[1] if device else None, device_accuracy_m=device[2] if device else None,
+            )  # fmt: skip
+            session.add(photo)
+            session.flush()
+            record_event(
+                session, order, "photo", actor, from_status=order.status, to_status=order.status,
+                data={"photo_id": photo.id, "source": source, "exact_copy_of_orders": exact,
+                      "near_copies": [{"photo_id": p, "order_id": o, "distance": d} for p, o, d in near[:5]]},
+                at=stamp,
+            )  # fmt: skip
+            order.updated_at = stamp
+            if order.status == Status.COMPLETED:
+                recompute(session, order, stamp)
     except BaseException:
-        session.rollback()
         for key in keys:  # nothing left behind for a photo that was not recorded
             settings.store.delete(key)
         raise

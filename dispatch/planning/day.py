@@ -37,7 +37,7 @@ class PlanningSettings:
         return cls(
             timezone=config["TIMEZONE"],
             service_minutes={**DEFAULT_SERVICE_MINUTES, **config.get("SERVICE_MINUTES", {})},
-            time_limit_s=float(config.get("REOPTIMIZE_TIME_LIMIT_S", 5.0)),
+            time_limit_s=float(config.get("REOPTIMIZE_TIME_LIMIT_S", cls.time_limit_s)),
         )
 
 

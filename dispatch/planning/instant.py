@@ -9,11 +9,10 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
-from core.db import utcnow
-from core.errors import NotFound
+from core.db import unit_of_work, utcnow
+from core.errors import NotFound, StaleWrite
 from dispatch.lifecycle import Status
 from dispatch.models import WorkOrder
 from dispatch.moves import apply_move
@@ -108,7 +107,7 @@ def _place_from_cache(
     try:
         live = cache.current(session, settings, now)
     except BaseException:
-        session.rollback()
+        session.rollback()  # reading the day failed: leave no transaction open behind it
         raise
     return _place(session, live.day, live.index, order_id, settings, now, cache)
 
@@ -118,7 +117,7 @@ def _place_once(session: Session, order_id: int, settings: PlanningSettings, now
         day = load_day(session, settings, now)
         index = InsertionIndex(day.technicians, evaluate(day.technicians, day.jobs, day.routes), day.jobs)
     except BaseException:
-        session.rollback()
+        session.rollback()  # reading the day failed: leave no transaction open behind it
         raise
     return _place(session, day, index, order_id, settings, now)
 
@@ -134,47 +133,43 @@ def _place(
 ) -> Suggestion | str:
     """Put the new order in its cheapest slot of `day` and write the technician's route."""
     try:
-        row = day.orders.get(order_id)
-        if row is None or row.status != Status.NEW:
-            session.rollback()
-            return "not_new"
-        if order_id in day.unplannable:
-            session.rollback()
-            return day.unplannable[order_id]
-        result = index.best(day.jobs[order_id])
-        if isinstance(result, NoInsertion):
-            session.rollback()
-            return result.reason
-        suggestion = _suggestion(day, result)
-        tech_id = suggestion.technician_id
-        route = list(day.routes.get(tech_id, ()))
-        # One placement at a time per technician: the row lock is held to the commit, and
-        # under it the technician's orders in the database must be exactly the ones this
-        # day has on their route — otherwise another placement, a plan or a dispatcher got
-        # there first (or the cached copy missed a change), and the route must not be
-        # rewritten from it. Read the day afresh and try again.
-        lock_day(session, tech_id)
-        if not holds(session, day, tech_id, route):
-            if cache is not None:
-                cache.forget()
-            session.rollback()
-            return RETRY
-        order = session.get(WorkOrder, order_id)
-        if order is None or order.version != row.version:
-            session.rollback()
-            return "changed_meanwhile"
-        apply_move(
-            session, order, "assign", Actor.system(), technician_id=tech_id, timezone=settings.timezone, now=now,
-            data={"eta": suggestion.eta.isoformat(), "extra_km": suggestion.extra_km, "by": "instant_insertion"},
-        )  # fmt: skip
-        route.insert(suggestion.position, order_id)
-        tech = next(t for t in day.technicians if t.id == tech_id)
-        write_route(session, day, tech_id, route, Plan({tech_id: time_route(tech, day.jobs, route)[0]}))
-        session.commit()
+        with unit_of_work(session):
+            row = day.orders.get(order_id)
+            if row is None or row.status != Status.NEW:
+                session.rollback()  # nothing to write: end the read transaction at once
+                return "not_new"
+            if order_id in day.unplannable:
+                session.rollback()  # nothing to write: end the read transaction at once
+                return day.unplannable[order_id]
+            result = index.best(day.jobs[order_id])
+            if isinstance(result, NoInsertion):
+                session.rollback()  # nothing to write: end the read transaction at once
+                return result.reason
+            suggestion = _suggestion(day, result)
+            tech_id = suggestion.technician_id
+            route = list(day.routes.get(tech_id, ()))
+            # One placement at a time per technician: the row lock is held to the commit, and
+            # under it the technician's orders in the database must be exactly the ones this
+            # day has on their route — otherwise another placement, a plan or a dispatcher got
+            # there first (or the cached copy missed a change), and the route must not be
+            # rewritten from it. Read the day afresh and try again.
+            lock_day(session, tech_id)
+            if not holds(session, day, tech_id, route):
+                if cache is not None:
+                    cache.forget()
+                session.rollback()  # release the day's lock before reading the day again
+                return RETRY
+            order = session.get(WorkOrder, order_id)
+            if order is None or order.version != row.version:
+                session.rollback()  # changed since the day was read: write nothing
+                return "changed_meanwhile"
+            apply_move(
+                session, order, "assign", Actor.system(), technician_id=tech_id, timezone=settings.timezone, now=now,
+                data={"eta": suggestion.eta.isoformat(), "extra_km": suggestion.extra_km, "by": "instant_insertion"},
+            )  # fmt: skip
+            route.insert(suggestion.position, order_id)
+            tech = next(t for t in day.technicians if t.id == tech_id)
+            write_route(session, day, tech_id, route, Plan({tech_id: time_route(tech, day.jobs, route)[0]}))
         return suggestion
-    except StaleDataError:
-        session.rollback()
+    except StaleWrite:
         return "changed_meanwhile"
-    except BaseException:
-        session.rollback()
-        raise

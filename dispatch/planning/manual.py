@@ -8,10 +8,9 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
-from core.db import utcnow
+from core.db import unit_of_work, utcnow
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
 from dispatch.permissions import can_assign_to
@@ -19,6 +18,7 @@ from dispatch.planning.day import PLACEMENT_ATTEMPTS, PlanningSettings
 from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
 from dispatch.planning.routes import holds, lock_day, write_route
+from dispatch.sla.policy import SlaPolicy
 from routing import Job, Plan
 from routing.evaluate import time_route
 from routing.insertion import Insertion, best_insertion
@@ -37,6 +37,7 @@ def move(
     reason: str | None = None,
     technician_id: int | None = None,
     position: Position | None = None,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> WorkOrder:
     """One lifecycle move asked for by a person (`services.transition`), except that an
@@ -45,7 +46,7 @@ def move(
         return assign(session, order_id, technician_id, actor, settings, version=version, reason=reason, now=now)
     return transition(
         session, order_id, action, actor, version=version, reason=reason, technician_id=technician_id,
-        position=position, timezone=settings.timezone, now=now,
+        position=position, timezone=settings.timezone, sla=sla, now=now,
     )  # fmt: skip
 
 
@@ -99,7 +100,7 @@ def _assign_once(
     reason: str | None,
     now: datetime,
 ) -> WorkOrder | None:
-    try:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
         day = cache.current(session, settings, now).day
         order = get_order(session, order_id, actor)
         check_version(order, version)
@@ -109,7 +110,7 @@ def _assign_once(
         route = [oid for oid in day.routes.get(tech_id, ()) if oid != order_id]
         if not holds(session, day, tech_id, route, ignore=order_id):
             cache.forget()
-            session.rollback()
+            session.rollback()  # nothing written: release the day's lock at once, the caller reads it again
             return None
         tech = next((t for t in day.technicians if t.id == tech_id), None)
         job = day.jobs.get(order_id)
@@ -128,14 +129,7 @@ def _assign_once(
         )  # fmt: skip
         if timed is not None:
             write_route(session, day, tech_id, route, timed)
-        session.commit()
-        return order
-    except StaleDataError:
-        session.rollback()
-        raise raced(session, order_id) from None
-    except BaseException:
-        session.rollback()
-        raise
+    return order
 
 
 def assignable_technicians(

@@ -11,10 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from core.accounts import Actor
-from core.db import utcnow
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound
 from dispatch.models import PlanProposal, WorkOrder
 from dispatch.moves import apply_move
@@ -62,8 +61,8 @@ def propose(
         "after": {"km": round(new.total_distance_m / 1000, 2), "late_orders": new.late_jobs},
     }  # fmt: skip
     proposal = PlanProposal(created_by_id=actor.user_id, outlet_id=outlet_id, payload=payload, created_at=now)
-    session.add(proposal)
-    session.commit()
+    with unit_of_work(session):
+        session.add(proposal)
     return proposal
 
 
@@ -94,51 +93,51 @@ def apply_proposal(
     result = ApplyResult(applied=[], skipped={})
     days: dict[int, list[tuple[int, datetime | None]]] = {}
     try:
-        # Lock every order the plan touches, in id order, before changing any: two plans
-        # then queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE
-        # takes, so a sweep inserting an event for one of these orders (a foreign-key check)
-        # is not held up by it. The event counter is taken only at commit (dispatch/events.py).
-        # Every technician's day first, in id order, as a placement or a dispatcher's
-        # assignment takes one (day, then order): otherwise an assignment holding a moved
-        # order's old stop and a plan holding the new technician's stops wait for each other.
-        lock_days(session, sorted(int(t) for t in payload["routes"]))
-        ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
-        session.scalars(
-            select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
-        ).all()
-        for tech_key, order_ids in payload["routes"].items():
-            tech_id = int(tech_key)
-            day = days.setdefault(tech_id, [])
-            for oid in order_ids:
-                order = session.get(WorkOrder, oid)
-                if order is None or order.version != versions.get(oid):
-                    result.skipped[oid] = "changed since the plan was made"
-                    continue
-                if order.technician_id != tech_id:
-                    if order.status not in MOVABLE or order.assignment_locked:
-                        result.skipped[oid] = f"{order.status}, kept with its technician"
+        with unit_of_work(session, stale=_changed_meanwhile):
+            # Lock every order the plan touches, in id order, before changing any: two plans
+            # then queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE
+            # takes, so a sweep inserting an event for one of these orders (a foreign-key check)
+            # is not held up by it. The event counter is taken only at commit (dispatch/events.py).
+            # Every technician's day first, in id order, as a placement or a dispatcher's
+            # assignment takes one (day, then order): otherwise an assignment holding a moved
+            # order's old stop and a plan holding the new technician's stops wait for each other.
+            lock_days(session, sorted(int(t) for t in payload["routes"]))
+            ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
+            session.scalars(
+                select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
+            ).all()
+            for tech_key, order_ids in payload["routes"].items():
+                tech_id = int(tech_key)
+                day = days.setdefault(tech_id, [])
+                for oid in order_ids:
+                    order = session.get(WorkOrder, oid)
+                    if order is None or order.version != versions.get(oid):
+                        result.skipped[oid] = "changed since the plan was made"
                         continue
-                    apply_move(
-                        session, order, "assign", system, technician_id=tech_id, timezone=settings.timezone,
-                        now=now, data={"by": "reoptimisation", "proposal_id": proposal.id},
-                    )  # fmt: skip
-                    result.applied.append(oid)
-                eta = payload["etas"].get(str(oid))
-                day.append((oid, datetime.fromisoformat(eta) if eta else None))
-        # Each technician's day becomes the plan, then what they hold that the plan did not
-        # place (skipped, or assigned since the plan was made) after it: no slot the plan
-        # gave to another, and no order of theirs without one.
-        for tech_id, stops in days.items():
-            replace_route(session, tech_id, stops + left_out(session, tech_id, stops), now)
-        proposal.status, proposal.applied_at = "applied", now
-        session.commit()
-    except (StaleDataError, IntegrityError):
-        session.rollback()
-        raise Conflict("orders changed while the plan was being applied; run the optimisation again") from None
-    except BaseException:
-        session.rollback()
-        raise
+                    if order.technician_id != tech_id:
+                        if order.status not in MOVABLE or order.assignment_locked:
+                            result.skipped[oid] = f"{order.status}, kept with its technician"
+                            continue
+                        apply_move(
+                            session, order, "assign", system, technician_id=tech_id, timezone=settings.timezone,
+                            now=now, data={"by": "reoptimisation", "proposal_id": proposal.id},
+                        )  # fmt: skip
+                        result.applied.append(oid)
+                    eta = payload["etas"].get(str(oid))
+                    day.append((oid, datetime.fromisoformat(eta) if eta else None))
+            # Each technician's day becomes the plan, then what they hold that the plan did not
+            # place (skipped, or assigned since the plan was made) after it: no slot the plan
+            # gave to another, and no order of theirs without one.
+            for tech_id, stops in days.items():
+                replace_route(session, tech_id, stops + left_out(session, tech_id, stops), now)
+            proposal.status, proposal.applied_at = "applied", now
+    except IntegrityError:
+        raise _changed_meanwhile() from None
     return result
+
+
+def _changed_meanwhile() -> Conflict:
+    return Conflict("orders changed while the plan was being applied; run the optimisation again")
 
 
 def proposal_summary(proposal: PlanProposal) -> dict[str, Any]:

@@ -15,7 +15,15 @@ from core.db import transactional
 from core.errors import NotFound, ValidationFailed
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaClock, SlaRule, WorkOrder
-from dispatch.sla.policy import STOPPED_BY, BusinessHours, SlaPolicy, choose_rule, deadline, intake_deadlines
+from dispatch.sla.policy import (
+    STOPPED_BY,
+    BusinessHours,
+    Deadline,
+    SlaPolicy,
+    callback_deadline,
+    choose_rule,
+    intake_deadlines,
+)
 from technicians.models import Outlet
 
 RULE_FIELDS = (
@@ -28,23 +36,26 @@ def active_rules(session: Session) -> list[SlaRule]:
     return list(session.scalars(select(SlaRule).where(SlaRule.active.is_(True)).order_by(SlaRule.id)))
 
 
-def start_intake_clocks(session: Session, order: WorkOrder, policy: SlaPolicy, timezone: ZoneInfo) -> None:
-    """Compute the order's deadlines from the most specific rule and start its clocks.
-
-    The completion deadline is also the order's `due_at`, shown everywhere with a countdown.
-    """
+def intake_clocks(session: Session, order: WorkOrder, policy: SlaPolicy, timezone: ZoneInfo) -> list[Deadline]:
+    """The order's deadlines from the most specific rule, set before the order is stored: the
+    completion deadline is its `due_at` (computed here and nowhere else), shown everywhere
+    with a countdown. `start_intake_clocks` starts them once the order has its id."""
     rule = choose_rule(active_rules(session), order.priority, order.issue_category, order.channel)
     hours = None
     if rule is not None and rule.pause_overnight and order.outlet_id is not None:
         outlet = session.get(Outlet, order.outlet_id)
         if outlet is not None and outlet.opens_at is not None and outlet.closes_at is not None:
             hours = BusinessHours(outlet.opens_at, outlet.closes_at, timezone)
-    for d in intake_deadlines(policy, rule, order.created_at, order.priority, order.issue_category, hours):
+    deadlines = intake_deadlines(policy, rule, order.created_at, order.priority, order.issue_category, hours)
+    order.due_at = next(d.due_at for d in deadlines if d.clock == "completion")
+    return deadlines
+
+
+def start_intake_clocks(session: Session, order: WorkOrder, deadlines: list[Deadline]) -> None:
+    for d in deadlines:
         session.add(
             SlaClock(order_id=order.id, clock=d.clock, started_at=order.created_at, warn_at=d.warn_at, due_at=d.due_at)
         )
-        if d.clock == "completion":
-            order.due_at = d.due_at
 
 
 def stop_clocks(session: Session, order_id: int, action: str, now: datetime) -> None:
@@ -59,16 +70,13 @@ def stop_clocks(session: Session, order_id: int, action: str, now: datetime) -> 
         )
 
 
-# Where no rule sets a callback limit: the practice calls back 3 to 7 days after the fix.
-DEFAULT_CALLBACK_MINUTES = 7 * 24 * 60
-
-
-def start_callback_clock(session: Session, order: WorkOrder, now: datetime) -> None:
-    """The callback clock starts when a visit is completed (a second visit restarts it)."""
+def start_callback_clock(session: Session, order: WorkOrder, now: datetime, policy: SlaPolicy) -> None:
+    """The callback clock starts when a visit is completed (a second visit restarts it), with
+    the rule's limit and warning ratio, or the policy's where no rule applies."""
     rule = choose_rule(active_rules(session), order.priority, order.issue_category, order.channel)
-    minutes = (rule.callback_minutes if rule is not None else None) or DEFAULT_CALLBACK_MINUTES
-    ratio = rule.warn_ratio if rule is not None else 0.8
-    d = deadline("callback", now, minutes, ratio)
+    d = callback_deadline(policy, rule, now)
+    if d is None:
+        return
     clock = session.get(SlaClock, (order.id, "callback"))
     if clock is None:
         session.add(SlaClock(order_id=order.id, clock="callback", started_at=now, warn_at=d.warn_at, due_at=d.due_at))

@@ -14,7 +14,14 @@ from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-CLOCKS = ("contact", "arrival", "completion", "callback")
+# The configured defaults where no rule sets a clock, written here once (web/config.py reads
+# them as the environment's defaults). The callback: the practice calls back 3 to 7 days
+# after the fix (DOMAIN.md).
+COMPLETION_HOURS = 24.0
+CONTACT_MINUTES = 30
+CALLBACK_DAYS = 7.0
+WARN_RATIO = 0.8
+
 # The lifecycle move that stops each clock (any later move stops the earlier clocks too).
 STOPPED_BY = {
     "contact": {"contact", "depart", "arrive", "complete"},
@@ -41,30 +48,27 @@ class SlaPolicy:
     """Configured defaults: hours to completion (default, per priority, per issue category —
     the most specific wins), minutes to first contact, days to callback, warning ratio."""
 
-    default_hours: float = 24.0
+    default_hours: float = COMPLETION_HOURS
     priority_hours: Mapping[str, float] = field(default_factory=dict)
     category_hours: Mapping[str, float] = field(default_factory=dict)
-    contact_minutes: int | None = 30
-    callback_days: float | None = 7
-    warn_ratio: float = 0.8
+    contact_minutes: int | None = CONTACT_MINUTES
+    callback_days: float | None = CALLBACK_DAYS
+    warn_ratio: float = WARN_RATIO
 
     def completion_hours(self, priority: str, issue_category: str) -> float:
         if issue_category in self.category_hours:
             return self.category_hours[issue_category]
         return self.priority_hours.get(priority, self.default_hours)
 
-    def due_at(self, created_at: datetime, priority: str, issue_category: str) -> datetime:
-        return created_at + timedelta(hours=self.completion_hours(priority, issue_category))
-
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SlaPolicy:
         return cls(
-            default_hours=float(config.get("SLA_COMPLETION_HOURS", 24)),
+            default_hours=float(config.get("SLA_COMPLETION_HOURS", COMPLETION_HOURS)),
             priority_hours=dict(config.get("SLA_PRIORITY_HOURS", {})),
             category_hours=dict(config.get("SLA_CATEGORY_HOURS", {})),
-            contact_minutes=config.get("SLA_CONTACT_MINUTES", 30),
-            callback_days=config.get("SLA_CALLBACK_DAYS", 7),
-            warn_ratio=float(config.get("SLA_WARN_RATIO", 0.8)),
+            contact_minutes=config.get("SLA_CONTACT_MINUTES", CONTACT_MINUTES),
+            callback_days=config.get("SLA_CALLBACK_DAYS", CALLBACK_DAYS),
+            warn_ratio=float(config.get("SLA_WARN_RATIO", WARN_RATIO)),
         )
 
 
@@ -145,7 +149,8 @@ def intake_deadlines(
 
 
 def callback_deadline(policy: SlaPolicy, rule: RuleLike | None, completed: datetime) -> Deadline | None:
-    """The callback clock starts when the job is completed."""
+    """The callback clock, started when a visit is completed: the rule's limit, or the
+    configured days; none when neither sets one."""
     default = policy.callback_days * 24 * 60 if policy.callback_days else None
     minutes = _pick(rule, "callback_minutes", default)
     ratio = rule.warn_ratio if rule is not None else policy.warn_ratio

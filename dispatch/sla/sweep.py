@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor
+from core.db import unit_of_work
 from dispatch.events import record_event
 from dispatch.models import SlaClock, WorkOrder
 from dispatch.notify import NotifySettings, enqueue, notices_for
@@ -38,7 +39,7 @@ def sweep(session: Session, now: datetime, notify: NotifySettings | None = None)
     """Mark and record every warning, breach and escalation due by `now`, and queue their
     notices; returns counts by kind. Commits."""
     notify = notify or NotifySettings()
-    try:
+    with unit_of_work(session):
         marked: list[tuple[str, int, str, datetime]] = []
         for kind, mark, due_now in _conditions(now, notify.escalate_after):
             rows = session.execute(
@@ -52,10 +53,6 @@ def sweep(session: Session, now: datetime, notify: NotifySettings | None = None)
         if marked:
             _record(session, marked, now)
             enqueue(session, notices_for(session, notify, marked), now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     counts: dict[str, int] = defaultdict(int)
     for kind, *_ in marked:
         counts[kind] += 1

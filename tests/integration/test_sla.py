@@ -258,6 +258,26 @@ def test_opening_hours_must_make_sense(client, auth, network):
     assert half.status_code == 400
 
 
+def test_the_callback_clock_follows_the_configured_callback_days_and_warning_ratio(
+    app, client, auth, network, db_session
+):
+    from tests.integration.helpers import act, create_order
+
+    app.config.update(SLA_CALLBACK_DAYS=3, SLA_WARN_RATIO=0.5)
+    dispatcher, tech = auth.token("dispatcher"), auth.token("tech2")
+    order = create_order(client, dispatcher)
+    order = act(client, dispatcher, order, "assign", technician_id=network.techs[1].id).get_json()
+    for step in ("accept", "depart", "arrive"):
+        order = act(client, tech, order, step).get_json()
+    done = client.post(f"/api/tech/orders/{order['id']}/actions", json={"action": "complete", "version": order["version"]},
+                       headers=tech)  # fmt: skip
+    assert done.status_code == 200, done.get_json()
+    callback = {c.clock: c for c in order_clocks(db_session, order["id"])}["callback"]
+    assert callback.due_at - callback.started_at == timedelta(days=3)
+    assert callback.warn_at - callback.started_at == timedelta(days=1.5)
+    db_session.rollback()
+
+
 def test_the_callback_clock_starts_at_completion_and_stops_at_closing(app, headers, network, db_session):
     oid = intake_at(app, headers, T0)
     tech = Actor(None, "technician", technician_id=network.techs[1].id)

@@ -65,3 +65,13 @@ def test_completion_asks_for_proof_and_return_for_a_reason():
     assert "reason" in MOVES["return"].requires
     assert "reason" in MOVES["cancel"].requires
     assert "technician" in MOVES["assign"].requires
+
+
+def test_a_customer_may_cancel_a_new_order_through_the_table_and_nothing_once_dispatched():
+    assert allowed_actions("new", "customer") == ["cancel"]
+    assert check_move("cancel", "new", "customer").target == Status.CANCELLED
+    for status in ("assigned", "accepted", "en_route", "returned", "completed"):
+        assert allowed_actions(status, "customer") == []
+    with pytest.raises(InvalidTransition):
+        check_move("cancel", "assigned", "customer")
+    assert "cancel" in allowed_actions("en_route", "dispatcher")  # the office's reach is unchanged

@@ -10,7 +10,7 @@ import pytest
 
 from core.phones import display_phone, mask_phone, normalize_phone
 from core.security import password_problems
-from dispatch.sla.policy import SlaPolicy
+from dispatch.sla.policy import SlaPolicy, callback_deadline, intake_deadlines
 from technicians.availability import can_take_work, on_leave, works_on
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -18,7 +18,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def test_the_default_promise_is_24_hours():
     created = datetime(2026, 11, 24, 9, tzinfo=UTC)
-    assert SlaPolicy().due_at(created, "normal", "repair") == created + timedelta(hours=24)
+    completion = next(
+        d for d in intake_deadlines(SlaPolicy(), None, created, "normal", "repair") if d.clock == "completion"
+    )
+    assert completion.due_at == created + timedelta(hours=24)
 
 
 def test_a_category_rule_beats_a_priority_rule_which_beats_the_default():
@@ -197,3 +200,12 @@ def test_the_risk_watch_flags_low_figures_and_sharp_falls():
     assert risk_flags(good) == []
     worse = good | {"completion_24h_rate": 0.7, "authenticity_rate": None}
     assert risk_flags(worse, good) == ["completion_24h_rate below 85%", "completion_24h_rate fell 25 points"]
+
+
+def test_the_callback_clock_follows_the_configured_days_and_warning_ratio_where_no_rule_sets_them():
+    completed = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    callback = callback_deadline(
+        SlaPolicy.from_config({"SLA_CALLBACK_DAYS": 3, "SLA_WARN_RATIO": 0.5}), None, completed
+    )
+    assert callback is not None
+    assert (callback.warn_at, callback.due_at) == (completed + timedelta(days=1.5), completed + timedelta(days=3))

@@ -7,6 +7,7 @@ from apiflask.validators import Length, OneOf, Range
 from flask import url_for
 from marshmallow import ValidationError, validates_schema
 
+from core.accounts import DISPATCH_ROLES
 from core.db import utcnow
 from dispatch import customer
 from web.api.base import SECURITY, bp
@@ -77,7 +78,7 @@ def track(token: str):
 
 
 @bp.post("/orders/<int:order_id>/tracking-link")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.output(LinkOut, status_code=201)
 @bp.doc(security=SECURITY)
 def reissue_link(order_id: int):

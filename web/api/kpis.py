@@ -11,15 +11,17 @@ from flask import Response, current_app
 from marshmallow import ValidationError
 from openpyxl import Workbook
 
+from core.accounts import SENIOR_ROLES, STAFF_ROLES
 from core.spreadsheet_cells import append_xlsx_row, safe_row
 from dispatch import kpis
 from dispatch.kpis import report
+from dispatch.permissions import outlet_in_scope
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.kpi_wording import RiskWording
 
-VIEWERS = ("admin", "manager", "dispatcher")
+VIEWERS = STAFF_ROLES
 
 
 def _kpi_month(value: str) -> None:
@@ -115,7 +117,7 @@ def kpi_table(args: dict):
 def kpi_orders(args: dict):
     """The orders behind one figure, each with whether it counted and why not."""
     actor = current_actor()
-    outlet_id = args["outlet_id"] if actor.outlet_id is None else actor.outlet_id
+    outlet_id = outlet_in_scope(actor, args["outlet_id"])
     items = kpis.drill_down(
         db.session, args["month"], args["kpi"], current_app.config["TIMEZONE"],
         technician_id=args["technician_id"], outlet_id=outlet_id,
@@ -182,7 +184,7 @@ class WeightsOut(Schema):
 
 
 @bp.post("/kpis/close")
-@roles_required("admin", "manager")
+@roles_required(*SENIOR_ROLES)
 @bp.input(CloseIn, arg_name="body")
 @bp.output(CloseOut, status_code=201)
 @bp.doc(security=SECURITY, responses={409: "the month is closed already"})

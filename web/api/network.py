@@ -6,7 +6,7 @@ from apiflask import abort
 from sqlalchemy import select
 
 from core import accounts, audit
-from core.accounts import User
+from core.accounts import DISPATCH_ROLES, SENIOR_ROLES, User
 from core.pagination import paginate
 from dispatch.permissions import can_manage_roster
 from technicians import network
@@ -40,7 +40,7 @@ from web.extensions import db
 
 ADMIN = ("admin",)
 # Dispatchers keep the roster current (leave, shifts); only admins shape the network.
-ROSTER = ("admin", "dispatcher")
+ROSTER = DISPATCH_ROLES
 
 
 def _actor_id() -> int | None:
@@ -119,7 +119,7 @@ def update_outlet(outlet_id: int, body: dict):
 
 
 @bp.get("/outlets/<int:outlet_id>/history")
-@roles_required(*ADMIN, "manager")
+@roles_required(*SENIOR_ROLES)
 @bp.output(AuditList)
 @bp.doc(security=SECURITY)
 def outlet_history(outlet_id: int):

@@ -6,6 +6,7 @@ from apiflask import Schema, fields
 from apiflask.validators import OneOf, Range
 from flask import request
 
+from core.accounts import DISPATCH_ROLES
 from core.errors import ValidationFailed
 from dispatch import intake, moves, planning, queries
 from dispatch.catalog import PRIORITIES
@@ -24,13 +25,13 @@ from web.api.schemas import (
 )
 from web.auth import ANY_ROLE, STAFF, current_actor, roles_required
 from web.extensions import db
-from web.wiring import intake_settings, planning_settings
+from web.wiring import intake_settings, planning_settings, sla_policy
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @bp.post("/orders")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.input(OrderIn, arg_name="body")
 @bp.output(OrderOut, status_code=201)
 @bp.doc(
@@ -91,6 +92,7 @@ def transition(order_id: int, body: dict):
     order = planning.move(
         db.session, order_id, body["action"], actor, planning_settings(),
         version=body["version"], reason=body["reason"], technician_id=body["technician_id"], position=position,
+        sla=sla_policy(),
     )  # fmt: skip
     return order_out(order, actor)
 
@@ -123,7 +125,7 @@ class PriorityIn(Schema):
 
 
 @bp.post("/orders/<int:order_id>/priority")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.input(PriorityIn, arg_name="body")
 @bp.output(OrderOut)
 @bp.doc(security=SECURITY, responses={409: "stale version, or the order is no longer open"})

@@ -5,10 +5,11 @@ from __future__ import annotations
 from apiflask import Schema, fields
 from apiflask.validators import Range
 
+from core.accounts import DISPATCH_ROLES
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dispatch import moves, planning
 from dispatch.models import PlanProposal
-from dispatch.permissions import reaches_outlet
+from dispatch.permissions import outlet_in_scope, reaches_outlet
 from technicians.models import Outlet, Technician
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
@@ -52,7 +53,7 @@ class ApplyOut(Schema):
 
 
 @bp.get("/orders/<int:order_id>/suggestions")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.output(SuggestionList)
 @bp.doc(security=SECURITY)
 def suggestions(order_id: int):
@@ -67,7 +68,7 @@ def suggestions(order_id: int):
 
 
 @bp.post("/plans")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.input(ProposalIn, arg_name="body")
 @bp.output(ProposalOut, status_code=201)
 @bp.doc(security=SECURITY)
@@ -75,7 +76,7 @@ def propose(body: dict):
     """Re-optimise today's open, not-started orders (of one outlet, or the whole city) and
     return the proposed changes; nothing changes until the proposal is applied."""
     actor = current_actor()
-    outlet_id = body["outlet_id"] if actor.outlet_id is None else actor.outlet_id
+    outlet_id = outlet_in_scope(actor, body["outlet_id"])
     if outlet_id is not None and db.session.get(Outlet, outlet_id) is None:
         raise ValidationFailed({"outlet_id": "no such outlet"})
     proposal = planning.propose(
@@ -97,7 +98,7 @@ def get_proposal(proposal_id: int):
 
 
 @bp.post("/plans/<int:proposal_id>/apply")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 @bp.output(ApplyOut)
 @bp.doc(security=SECURITY, responses={409: "already applied, or orders changed while applying"})
 def apply(proposal_id: int):

@@ -9,6 +9,7 @@ from dispatch import moves
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaRule
 from dispatch.sla import clocks
+from dispatch.sla.policy import WARN_RATIO
 from web.api.base import SECURITY, bp
 from web.auth import ANY_ROLE, STAFF, current_actor, roles_required
 from web.extensions import db
@@ -25,7 +26,7 @@ class SlaRuleIn(Schema):
     arrival_minutes = fields.Integer(load_default=None, allow_none=True, validate=MINUTES)
     completion_minutes = fields.Integer(load_default=None, allow_none=True, validate=MINUTES)
     callback_minutes = fields.Integer(load_default=None, allow_none=True, validate=MINUTES)
-    warn_ratio = fields.Float(load_default=0.8, validate=Range(0.1, 0.99))
+    warn_ratio = fields.Float(load_default=WARN_RATIO, validate=Range(0.1, 0.99))
     pause_overnight = fields.Boolean(load_default=False)
     active = fields.Boolean(load_default=True)
 

@@ -17,7 +17,7 @@ from web.api.presenters import order_out
 from web.api.schemas import OrderOut
 from web.auth import current_actor, roles_required
 from web.extensions import db
-from web.wiring import photo_settings
+from web.wiring import photo_settings, sla_policy
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TECH_ACTIONS = ("accept", "reject", "contact", "depart", "arrive", "complete")
@@ -95,7 +95,7 @@ def tech_action(order_id: int, body: dict):
         position = moves.Position(body["lat"], body["lon"], body["accuracy_m"])
     order, _replayed = phone_actions.apply_action(
         db.session, order_id, body["action"], actor, version=body["version"], key=_key(),
-        reason=body["reason"], position=position, timezone=current_app.config["TIMEZONE"],
+        reason=body["reason"], position=position, timezone=current_app.config["TIMEZONE"], sla=sla_policy(),
     )  # fmt: skip
     return order_out(order, actor)
 

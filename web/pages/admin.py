@@ -8,11 +8,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core import accounts, audit
-from core.accounts import Role, User
+from core.accounts import DISPATCH_ROLES, STAFF_ROLES, Role, User
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.numbers import parse_int
 from core.pagination import paginate
-from dispatch.permissions import can_manage_roster
+from dispatch.permissions import can_manage_roster, covers_outlet
 from technicians import network
 from web.auth import current_actor, roles_required
 from web.extensions import db
@@ -98,7 +98,7 @@ def _technician_form(obj=None) -> TechnicianForm:
     form = TechnicianForm(obj=obj)
     actor = current_actor()
     locale = str(get_locale())
-    outlets = [o for o in network.list_outlets(db.session) if actor.outlet_id in (None, o.id)]
+    outlets = [o for o in network.list_outlets(db.session) if covers_outlet(actor.outlet_id, o.id)]
     form.outlet_id.choices = [(o.id, f"{o.code} {o.name}") for o in outlets]
     form.skills.choices = [(s.code, s.name(locale)) for s in network.list_skills(db.session)]
     tech_users = db.session.scalars(select(User).where(User.role == "technician").order_by(User.username))
@@ -110,7 +110,7 @@ def _technician_form(obj=None) -> TechnicianForm:
 
 
 @bp.get("/admin/technicians")
-@roles_required("admin", "dispatcher", "manager")
+@roles_required(*STAFF_ROLES)
 def admin_technicians():
     """Technicians, filtered by outlet and skill, paged."""
     actor = current_actor()
@@ -126,7 +126,7 @@ def admin_technicians():
 
 
 @bp.route("/admin/technicians/new", methods=["GET", "POST"])
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 def admin_technician_new():
     """Add a technician."""
     form = _technician_form()
@@ -142,7 +142,7 @@ def admin_technician_new():
 
 
 @bp.route("/admin/technicians/<int:tech_id>", methods=["GET", "POST"])
-@roles_required("admin", "dispatcher", "manager")
+@roles_required(*STAFF_ROLES)
 def admin_technician(tech_id: int):
     """Edit a technician (skills, home, shift, work days, capacity), manage leave, see history."""
     try:
@@ -168,7 +168,7 @@ def admin_technician(tech_id: int):
 
 
 @bp.post("/admin/technicians/<int:tech_id>/leaves")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 def admin_add_leave(tech_id: int):
     """Record leave for a technician."""
     form = LeaveForm()
@@ -191,7 +191,7 @@ def admin_add_leave(tech_id: int):
 
 
 @bp.post("/admin/technicians/<int:tech_id>/leaves/<int:leave_id>/delete")
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 def admin_remove_leave(tech_id: int, leave_id: int):
     """Cancel recorded leave."""
     actor = current_actor()

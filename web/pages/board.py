@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 from flask_babel import gettext as _
 
+from core.accounts import DISPATCH_ROLES
 from web.auth import STAFF, roles_required
 from web.labels import Labels
 from web.pages.base import bp
@@ -76,8 +77,8 @@ def board():
         "tile_url": tile_url,
         "tile_attribution": config["MAP_TILE_ATTRIBUTION"],
         "feed_limit": config["BOARD_FEED_LIMIT"],
-        "timezone": config.get("APP_TIMEZONE", "Asia/Shanghai"),
-        "can_act": current_user.role in ("admin", "dispatcher"),
+        "timezone": config["APP_TIMEZONE"],
+        "can_act": current_user.role in DISPATCH_ROLES,
         "outlet_id": current_user.outlet_id,
     }
     return render_template("board.html", settings=settings)

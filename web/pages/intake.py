@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
+from core.accounts import DISPATCH_ROLES
 from core.errors import ValidationFailed
 from dispatch.intake import OrderRequest, submit_order
 from technicians.network import list_skills
@@ -70,7 +71,7 @@ def request_received(number: str):
 
 
 @bp.route("/hotline", methods=["GET", "POST"])
-@roles_required("admin", "dispatcher")
+@roles_required(*DISPATCH_ROLES)
 def hotline():
     """The dispatcher's intake form for phone calls and other channels."""
     form = HotlineForm()

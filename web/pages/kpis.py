@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
+from core.accounts import STAFF_ROLES
 from core.errors import ValidationFailed
 from core.numbers import parse_int
 from dispatch import kpis
 from dispatch.kpis import report
+from dispatch.permissions import outlet_in_scope
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.kpi_wording import FIGURE_LABELS, RiskWording
@@ -26,7 +28,7 @@ def _month_arg() -> str:
 
 
 @bp.get("/kpis")
-@roles_required("admin", "manager", "dispatcher")
+@roles_required(*STAFF_ROLES)
 def kpi_page():
     """The month's KPIs per outlet and per technician."""
     month = _month_arg()
@@ -43,7 +45,7 @@ def kpi_page():
 
 
 @bp.get("/kpis/orders")
-@roles_required("admin", "manager", "dispatcher")
+@roles_required(*STAFF_ROLES)
 def kpi_orders_page():
     """The orders behind one number, with the reason each failed."""
     month = _month_arg()
@@ -56,6 +58,6 @@ def kpi_orders_page():
     rows = kpis.drill_down(
         db.session, month, kpi, current_app.config["TIMEZONE"],
         technician_id=parse_int(tech, 1),
-        outlet_id=actor.outlet_id if actor.outlet_id is not None else parse_int(outlet, 1),
+        outlet_id=outlet_in_scope(actor, parse_int(outlet, 1)),
     )  # fmt: skip
     return render_template("kpi_orders.html", month=month, kpi=kpi, rows=rows)

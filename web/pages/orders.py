@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.accounts import STAFF_ROLES
 from core.db import utcnow
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from core.numbers import parse_int, require_int
@@ -18,7 +19,7 @@ from web.errors import translated
 from web.extensions import csrf, db
 from web.forms import TransitionForm
 from web.pages.base import bp
-from web.wiring import complaint_policy, planning_settings
+from web.wiring import complaint_policy, planning_settings, sla_policy
 
 
 def _int_arg(name: str) -> int | None:
@@ -67,7 +68,7 @@ def order_detail(order_id: int):
 
 
 @bp.post("/orders/<int:order_id>/complaint")
-@roles_required("admin", "dispatcher", "manager")
+@roles_required(*STAFF_ROLES)
 def order_complaint(order_id: int):
     """The complaint panel's forms: open, escalate, hand over, milestone, compensation."""
     csrf.protect()
@@ -123,6 +124,7 @@ def order_transition(order_id: int):
         planning.move(
             db.session, order_id, form.action.data, current_actor(), planning_settings(),
             version=version, reason=form.reason.data, technician_id=form.technician_id.data or None,
+            sla=sla_policy(),
         )  # fmt: skip
     except ValidationFailed as exc:
         flash("; ".join(f"{k}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
@@ -134,7 +136,7 @@ def order_transition(order_id: int):
 
 
 @bp.get("/customers/<int:customer_id>")
-@roles_required("admin", "dispatcher", "manager")
+@roles_required(*STAFF_ROLES)
 def customer_page(customer_id: int):
     """The customer's file: every order, survey and callback, and repeat repairs."""
     try:

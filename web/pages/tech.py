@@ -119,7 +119,7 @@ def tech():
         "issue": {k: str(v) for k, v in Labels.issue.items()},
         "checklist": {code: str(Labels.checklist.get(code, code)) for code in sorted(items)},
         "products": _product_names(),
-        "timezone": config.get("APP_TIMEZONE", "Asia/Shanghai"),
+        "timezone": config["APP_TIMEZONE"],
         "user_id": current_user.id,
         "technician_id": current_actor().technician_id,
         "sw_url": url_for("pages.tech_service_worker"),
