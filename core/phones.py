@@ -27,6 +27,15 @@ def normalize_phone(raw: str, region: str = "CN", *, mobile_only: bool = True) -
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def can_take_texts(e164: str) -> bool:
+    """Whether a stored number can receive an SMS or a WeChat message (a mobile number)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 def display_phone(e164: str) -> str:
     """A number as people read it: national format for +86, international otherwise."""
     try:

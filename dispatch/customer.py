@@ -3,6 +3,7 @@ the satisfaction survey, and the review clerk's callbacks (回访) that close th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from dispatch.events import record_event
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.models import Callback, RouteStop, Survey, WorkOrder, WorkOrderEvent
 from dispatch.moves import TRACKING_GRACE, apply_move, check_version, get_order
+from dispatch.notify import NotifySettings, enqueue, tracking_link_notices
 from dispatch.permissions import scope_orders
 
 CUSTOMER = Actor.public()
@@ -46,13 +48,31 @@ def issue_tracking_token(order: WorkOrder) -> str:
     return token
 
 
+def send_tracking_link(
+    session: Session, order: WorkOrder, token: str, notify: NotifySettings | None,
+    link_for: Callable[[str], str] | None, now: datetime,
+) -> int:  # fmt: skip
+    """Queue the link for the customer's phone in the caller's transaction (see
+    `notify.tracking_link_notices`); returns how many notices were queued (0: no gateway)."""
+    if notify is None or link_for is None:
+        return 0
+    rows = tracking_link_notices(notify, order, link_for(token))
+    enqueue(session, rows, now)
+    return len(rows)
+
+
 @transactional
-def reissue_tracking_link(session: Session, order_id: int, actor: Actor) -> str:
-    """A new link for the customer (the previous one stops working); staff only."""
+def reissue_tracking_link(
+    session: Session, order_id: int, actor: Actor, *,
+    notify: NotifySettings | None = None, link_for: Callable[[str], str] | None = None,
+) -> tuple[str, int]:  # fmt: skip
+    """A new link for the customer (the previous one stops working), sent to their phone
+    where a gateway is configured; staff only. Returns (token, notices queued)."""
     order = get_order(session, order_id, actor)
     token = issue_tracking_token(order)
     record_event(session, order, "tracking_link", actor, from_status=order.status, to_status=order.status)
-    return token
+    session.flush()
+    return token, send_tracking_link(session, order, token, notify, link_for, utcnow())
 
 
 def order_for_token(session: Session, token: str, now: datetime | None = None) -> WorkOrder:
@@ -93,6 +113,7 @@ class CustomerView:
     can_reschedule: bool
     survey_open: bool
     survey_answered: bool
+    completed_at: datetime | None = None
 
 
 def customer_view(session: Session, order: WorkOrder) -> CustomerView:
@@ -113,6 +134,7 @@ def customer_view(session: Session, order: WorkOrder) -> CustomerView:
         can_reschedule=order.status in (Status.NEW, Status.ASSIGNED, Status.ACCEPTED),
         survey_open=order.status in (Status.COMPLETED, Status.CLOSED) and not answered,
         survey_answered=bool(answered),
+        completed_at=order.completed_at if order.status in (Status.COMPLETED, Status.CLOSED) else None,
     )
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -28,10 +28,11 @@ from core.errors import IdempotencyKeyReused, ValidationFailed
 from core.phones import normalize_phone
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.complaints import ComplaintPolicy, open_at_intake
-from dispatch.customer import issue_tracking_token
+from dispatch.customer import issue_tracking_token, send_tracking_link
 from dispatch.events import record_event
 from dispatch.geocoding import AddressNotFound, Geocoder, GeocoderUnavailable, to_wgs84
 from dispatch.models import Customer, IdempotencyKey, WorkOrder
+from dispatch.notify import NotifySettings
 from dispatch.planning import PlanningSettings, place_new_order
 from dispatch.sla.clocks import intake_clocks, start_intake_clocks
 from dispatch.sla.policy import SlaPolicy
@@ -83,6 +84,10 @@ class IntakeSettings:
     proof_photos: Mapping[str, int] = field(default_factory=dict)
     # A complaint order's four clocks start at intake (dispatch/complaints.py).
     complaints: ComplaintPolicy = field(default_factory=ComplaintPolicy)
+    # The customer's tracking link goes to their phone through these gateways (none: not
+    # sent); `link_for` turns a token into the link's full URL.
+    notify: NotifySettings | None = None
+    link_for: Callable[[str], str] | None = None
 
 
 def validate(session: Session, req: OrderRequest, now: datetime) -> OrderRequest:
@@ -278,6 +283,7 @@ def _create(
     )  # fmt: skip
     if order.issue_category == "complaint":
         open_at_intake(session, order, actor, settings.complaints)
+    send_tracking_link(session, order, order.tracking_token, settings.notify, settings.link_for, now)
     return order
 
 

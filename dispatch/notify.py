@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from core.accounts import User
 from core.db import unit_of_work
 from core.localtime import DEFAULT_TIMEZONE
+from core.phones import can_take_texts
 from dispatch.models import Compensation, Complaint, Notification, WorkOrder
 from dispatch.permissions import covers_outlet
 from technicians.models import Technician
@@ -302,6 +303,38 @@ def settlement_notices(
             "dedup_key": f"settlement:{comp.id}:{channel}:{recipient}"[:200],
         }  # fmt: skip
         for (channel, recipient), locale in targets.items()
+        if _channel_on(settings, channel)
+    ]
+
+
+# --- the customer's tracking link ----------------------------------------------------
+
+TRACKING_LINK_TEXT = (
+    N_("Your repair request %(number)s"),
+    N_("We have your repair request %(number)s. Follow it, change the time or cancel here: %(url)s"),
+)
+
+
+def tracking_link_notices(settings: NotifySettings, order: WorkOrder, url: str) -> list[dict[str, Any]]:
+    """The customer's link by SMS and WeChat to the order's phone, one row per configured
+    channel (none without a gateway, none for a landline). Keyed by the link's digest: the
+    same link is queued once, a re-issued link goes out again. The customer chose no
+    language, so the text is Chinese and English."""
+    if not order.contact_phone or not can_take_texts(order.contact_phone) or order.tracking_digest is None:
+        return []
+    values = {"number": order.number, "url": url}
+    subject, body = TRACKING_LINK_TEXT
+    return [
+        {
+            "channel": channel,
+            "recipient": order.contact_phone,
+            "kind": "tracking_link",
+            "order_id": order.id,
+            "subject": render(settings, None, subject, {}, values)[:200],
+            "body": render(settings, None, body, {}, values),
+            "dedup_key": f"tracking_link:{order.id}:{order.tracking_digest[:24]}:{channel}",
+        }
+        for channel in ("sms", "wechat")
         if _channel_on(settings, channel)
     ]
 

@@ -78,6 +78,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
         manage_session=False,
     )
 
+    # APIFlask's error processor also takes over every Werkzeug error (a JSON 404 for a page):
+    # set it first, so that errors.register puts the page-or-JSON handler back on top.
+    @app.error_processor
+    def api_error(error):
+        return errors.error_body(error.status_code, error.message or "", error.detail), error.status_code, error.headers
+
     errors.register(app)
     headers.register(app)
     filters.register(app)
@@ -87,10 +93,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     app.register_blueprint(api_bp)
     app.register_blueprint(pages_bp)
     register_cli(app)
-
-    @app.error_processor
-    def api_error(error):
-        return errors.error_body(error.status_code, error.message or "", error.detail), error.status_code, error.headers
 
     @app.before_request
     def _csrf() -> None:

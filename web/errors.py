@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as werkzeug_not_found
@@ -138,6 +139,40 @@ def refuse_unstorable_input() -> None:
         raise ValidationFailed({found[0]: found[1]})
 
 
+# What each status means to someone using the pages, in their language (the API keeps
+# Werkzeug's English descriptions in its JSON).
+PAGE_TEXT = {
+    400: (_l("Something in the request was not right"), _l("Please go back, check what you entered and try again.")),
+    403: (_l("You may not open this page"), _l("Your account has no access to it. Ask an administrator if you need it.")),
+    404: (_l("This page does not exist"), _l("The address may be mistyped, or what it showed has been removed.")),
+    405: (_l("This cannot be done here"), _l("The page was opened in a way it does not support. Please use the links and buttons of the site.")),
+    410: (_l("This page is no longer available"), _l("What it showed has expired or been withdrawn.")),
+    413: (_l("What you sent is too large"), _l("Please send smaller files (photos of at most a few megabytes) and try again.")),
+    429: (_l("Too many attempts"), _l("Please wait a minute, then try again.")),
+    500: (_l("Something went wrong on our side"), _l("Nothing was saved. Please try again; if it happens again, tell us the time it happened.")),
+    503: (_l("The service is briefly unavailable"), _l("Please try again in a few seconds.")),
+}  # fmt: skip
+
+
+def error_page(status: int, message: str | None = None, detail: dict[str, Any] | None = None, headers=()):
+    """The HTML answer to an error outside the API: what happened, in the user's language,
+    and a way back (the page they came from on this site, and the start page)."""
+    title, advice = PAGE_TEXT.get(status, PAGE_TEXT[500] if status >= 500 else PAGE_TEXT[400])
+    back = request.referrer if _same_site(request.referrer) and request.referrer != request.url else None
+    html = render_template(
+        "error.html", status=status, title=title, message=message, advice=advice, detail=detail or {}, back=back
+    )
+    response = make_response(html, status)
+    for key, value in headers:
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and (url.startswith(request.host_url) or (url.startswith("/") and not url.startswith("//")))
+
+
 def register(app: Flask) -> None:
     # Before any blueprint adds its rules: converters are bound when a rule is added.
     app.url_map.converters["int"] = IdConverter
@@ -152,7 +187,7 @@ def register(app: Flask) -> None:
         message = gettext("a value in the request is out of range")
         if wants_json():
             return jsonify(error_body(400, message)), 400
-        return render_template("error.html", status=400, message=message, detail={}), 400
+        return error_page(400, message)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):
@@ -166,10 +201,7 @@ def register(app: Flask) -> None:
             pass
         try:  # the locale (the user's choice) and the page may need the database themselves
             message = gettext("the service is briefly unavailable; please try again in a few seconds")
-            if wants_json():
-                response = jsonify(error_body(503, message))
-            else:
-                response = app.make_response(render_template("error.html", status=503, message=message, detail={}))
+            response = jsonify(error_body(503, message)) if wants_json() else error_page(503)
         except SQLAlchemyError:
             db.session.rollback()
             message = "the service is briefly unavailable; please try again in a few seconds"
@@ -184,7 +216,7 @@ def register(app: Flask) -> None:
         message = gettext("a number in the request is out of range")
         if wants_json():
             return jsonify(error_body(400, message)), 400
-        return render_template("error.html", status=400, message=message, detail={}), 400
+        return error_page(400, message)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
@@ -199,10 +231,9 @@ def register(app: Flask) -> None:
             }
         if wants_json():
             response = jsonify(error_body(status, translated(error), detail, **extra))
+            response.status_code = status
         else:
-            page = render_template("error.html", status=status, message=translated(error), detail=detail)
-            response = app.make_response(page)
-        response.status_code = status
+            response = error_page(status, translated(error), detail)
         if isinstance(error, Busy):
             response.headers["Retry-After"] = "5"
         return response
@@ -215,4 +246,20 @@ def register(app: Flask) -> None:
                 if key.lower() != "content-type":
                     response.headers[key] = value
             return response, error.code
-        return render_template("error.html", status=error.code, message=error.description, detail={}), error.code
+        # Werkzeug's descriptions are English prose for developers: the page says it in the
+        # user's words instead. An unexpected failure (500) must not take the page down too.
+        status = error.code or 500
+        if status >= 500:
+            _end_failed_transaction()
+        return error_page(status, headers=error.get_headers())
+
+
+def _end_failed_transaction() -> None:
+    """After an unexpected error the session may hold a failed transaction: end it before
+    the error page (its locale lookup) reads the database."""
+    from web.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, url_for
 
 from dispatch.complaints import ComplaintPolicy
 from dispatch.geocoding import from_config
 from dispatch.geocoding.cache import SqlGeocodeCache
 from dispatch.intake import IntakeSettings
+from dispatch.notify import NotifySettings
 from dispatch.photos import HashIndex, LocalStore, PhotoSettings, S3Store
 from dispatch.planning import PlanningSettings
 from dispatch.sla.policy import SlaPolicy
@@ -38,9 +39,24 @@ def intake_settings() -> IntakeSettings:
             proof_photos_default=app.config["PROOF_PHOTOS_REQUIRED"],
             proof_photos=app.config["PROOF_PHOTOS_BY_CATEGORY"],
             complaints=ComplaintPolicy.from_config(app.config),
+            notify=notify_settings(),
+            link_for=tracking_url,
         )
         app.extensions["intake_settings"] = settings
     return settings
+
+
+def notify_settings() -> NotifySettings:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions.get("notify_settings")
+    if settings is None:
+        settings = app.extensions["notify_settings"] = NotifySettings.from_config(app.config)
+    return settings
+
+
+def tracking_url(token: str) -> str:
+    """The customer's link in full (a request's host: it is sent from within a request)."""
+    return url_for("pages.track", token=token, _external=True)
 
 
 def planning_settings() -> PlanningSettings:

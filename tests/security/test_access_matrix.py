@@ -134,6 +134,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.set_priority", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"priority": "vip", "version": STALE}),
     ("api.suggestions", "GET"): Case(frozenset({"dispatcher", "admin"}), open_order=True),
     ("api.reissue_link", "POST"): Case(frozenset({"dispatcher", "admin"})),
+    ("pages.order_tracking_link", "POST"): Case(frozenset({"dispatcher", "admin"}), form={}),
     ("api.tech_action", "POST"): Case(TECH1, json={"action": "accept", "version": STALE}),
     ("api.tech_photo", "POST"): Case(TECH1, files=True),
     ("api.upload_photo", "POST"): Case(TECH1, files=True),
@@ -272,7 +273,7 @@ def fresh_token(app, order_id: int) -> str:
     with app.app_context():
         session = db.new_session()
         try:
-            return reissue_tracking_link(session, order_id, Actor.system())
+            return reissue_tracking_link(session, order_id, Actor.system())[0]
         finally:
             session.close()
 

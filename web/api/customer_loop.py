@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from apiflask import Schema, abort, fields
 from apiflask.validators import Length, OneOf, Range
-from flask import url_for
 from marshmallow import ValidationError, validates_schema
 
 from core.accounts import DISPATCH_ROLES
@@ -15,6 +14,7 @@ from web.api.presenters import order_out, page_out
 from web.api.schemas import OrderOut, OrderPage, PageQuery
 from web.auth import CLERKS, current_actor, roles_required
 from web.extensions import db, limiter
+from web.wiring import notify_settings, tracking_url
 
 
 class TrackOut(Schema):
@@ -27,6 +27,7 @@ class TrackOut(Schema):
     can_cancel = fields.Boolean()
     can_reschedule = fields.Boolean()
     survey_open = fields.Boolean()
+    completed_at = fields.DateTime(allow_none=True, metadata={"description": "when the job was done"})
     survey_answered = fields.Boolean()
 
 
@@ -60,10 +61,6 @@ class CallbackQuery(PageQuery):
     after_days = fields.Float(load_default=3, validate=Range(0, 30))
 
 
-def tracking_url(token: str) -> str:
-    return url_for("pages.track", token=token, _external=True)
-
-
 @bp.get("/track/<token>")
 @limiter.limit("30 per minute")
 @bp.output(TrackOut)
@@ -83,7 +80,9 @@ def track(token: str):
 @bp.doc(security=SECURITY)
 def reissue_link(order_id: int):
     """A new tracking link for the customer (the old one stops working)."""
-    token = customer.reissue_tracking_link(db.session, order_id, current_actor())
+    token, _sent = customer.reissue_tracking_link(
+        db.session, order_id, current_actor(), notify=notify_settings(), link_for=tracking_url
+    )
     return {"tracking_url": tracking_url(token)}
 
 

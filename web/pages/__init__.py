@@ -7,6 +7,7 @@ from web.pages import (  # noqa: F401  (each adds its routes to bp)
     callbacks,  # noqa: F401  (the review clerk's callbacks)
     intake,
     kpis,
+    links,  # noqa: F401  (the customer's tracking link on the pages that issue it)
     orders,
     reviews,  # noqa: F401  (the authenticity reviewer's page)
     tech,  # noqa: F401  (the technician's phone app)

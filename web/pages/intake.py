@@ -15,6 +15,7 @@ from web.auth import current_actor, roles_required
 from web.extensions import db, limiter
 from web.forms import HotlineForm, PublicRequestForm, apply_errors
 from web.pages.base import bp
+from web.pages.links import issued_link, remember_link
 from web.wiring import intake_settings
 
 
@@ -59,6 +60,8 @@ def public_request():
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
+            if getattr(order, "tracking_token", None):
+                remember_link(f"request:{order.number}", order.tracking_token)
             return redirect(url_for("pages.request_received", number=order.number))
     status = 400 if request.method == "POST" else 200
     return render_template("request.html", form=form), status
@@ -66,8 +69,10 @@ def public_request():
 
 @bp.get("/request/received/<number>")
 def request_received(number: str):
-    """Thank-you page with the order number to quote on the phone."""
-    return render_template("request_received.html", number=number[:24])
+    """Thank-you page with the order number to quote on the phone and, in the browser that
+    sent the request, the tracking link (with a QR code and a copy button)."""
+    number = number[:24]
+    return render_template("request_received.html", number=number, link=issued_link(f"request:{number}"))
 
 
 @bp.route("/hotline", methods=["GET", "POST"])
@@ -103,6 +108,8 @@ def hotline():
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
+            if getattr(order, "tracking_token", None):  # to read out to the caller on the order page
+                remember_link(f"order:{order.id}", order.tracking_token)
             return redirect(url_for("pages.order_detail", order_id=order.id))
     status = 400 if request.method == "POST" else 200
     return render_template("hotline.html", form=form), status

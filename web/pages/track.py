@@ -6,28 +6,58 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.numbers import parse_int
 from dispatch import customer
+from dispatch.lifecycle import Status
 from dispatch.tracking import public_update
 from web.extensions import csrf, db, limiter
 from web.labels import Labels
 from web.pages.base import bp
 
 TRACK_LIMIT = "30 per minute"
+# One sentence under the status badge: where the repair stands, in the customer's words.
+STAGES = {
+    "new": _l("We are finding a technician for you."),
+    "assigned": _l("A technician has been assigned and will call you before coming."),
+    "accepted": _l("A technician has been assigned and will call you before coming."),
+    "en_route": _l("The technician is on the way to you."),
+    "on_site": _l("The technician is with you now."),
+    "completed": _l("The job is done."),
+    "closed": _l("The job is done."),
+    "returned": _l("We will come again to finish the job."),
+}
+SCORES = [(1, _l("bad")), (2, _l("poor")), (3, _l("fair")), (4, _l("good")), (5, _l("great"))]
+
+
+class LinkGone(Exception):
+    """The link names no order we can show: 404 (bad link), 410 (expired or cancelled)."""
+
+    def __init__(self, status: int, reason: str, number: str | None = None) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.number = status, reason, number
+
+
+@bp.errorhandler(LinkGone)
+def link_gone(error: LinkGone):
+    """A friendly page, in the customer's language, instead of a bare error."""
+    return render_template("track_gone.html", reason=error.reason, number=error.number), error.status
 
 
 def _view(token: str):
     try:
         order = customer.order_for_token(db.session, token)
     except customer.LinkExpired:
-        abort(410)
+        raise LinkGone(410, "expired") from None
     except NotFound:
-        abort(404)
+        raise LinkGone(404, "invalid") from None
+    if order.status == Status.CANCELLED:
+        raise LinkGone(410, "cancelled", order.number)
     return order
 
 
@@ -39,7 +69,11 @@ def track(token: str):
     live = public_update(db.session, order, current_app.config["TIMEZONE"])
     status_labels = {code: str(label) for code, label in Labels.status.items()}
     view = customer.customer_view(db.session, order)
-    return render_template("track.html", token=token, view=view, live=live, status_labels=status_labels)
+    stages = {code: str(text) for code, text in STAGES.items()}
+    return render_template(
+        "track.html", token=token, view=view, live=live, status_labels=status_labels, stages=stages,
+        score_labels=SCORES,
+    )  # fmt: skip
 
 
 def _act(token: str, action) -> object:
@@ -52,9 +86,9 @@ def _act(token: str, action) -> object:
     except Conflict as exc:
         flash(_(exc.message), "error")
     except customer.LinkExpired:
-        abort(410)
+        raise LinkGone(410, "expired") from None
     except NotFound:
-        abort(404)
+        raise LinkGone(404, "invalid") from None
     else:
         flash(_("Thank you, we have it."), "info")
     return redirect(url_for("pages.track", token=token))

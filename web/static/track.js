@@ -34,6 +34,7 @@
       badge.textContent = data.labels[update.status] || update.status;
       badge.className = "badge " + update.status;
     }
+    if (data.stages) setText("track-stage", data.stages[update.status]);
     setText("track-technician", update.technician);
     show("track-technician-label", !!update.technician);
     show("track-technician", !!update.technician);
