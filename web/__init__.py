@@ -67,6 +67,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     login_manager.init_app(app)
     login_manager.login_view = "pages.login"
     csrf.init_app(app)
+    # Flask-Limiter keeps `enabled` on the one module-level limiter and reads the config with
+    # that as its default: an app made with limits off would leave them off for every app made
+    # after it in the process. Each app says for itself.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
     compress.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
