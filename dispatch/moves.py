@@ -26,6 +26,7 @@ from dispatch.sla.policy import SlaPolicy
 from routing.geo import haversine_m
 from technicians.availability import can_take_work
 from technicians.models import Technician
+from technicians.network import record_position
 
 # A customer's tracking link keeps working this long after the order ended (closed or
 # cancelled): long enough to answer the survey or see the cancellation, then it stops.
@@ -174,6 +175,8 @@ def apply_move(
 
     if position is not None:
         data.update(_position_data(order, position))
+        if action == "arrive" and is_own_technician(actor, order):
+            _check_in_position(session, order, position, now)
     if move.target is not None:
         order.status = move.target.value
     order.updated_at = now  # every move is a write: the version always moves on with its event
@@ -233,6 +236,15 @@ def _assignable_technician(
     if problems:
         raise ValidationFailed({"technician_id": f"{tech.name} " + " and ".join(problems)})
     return tech
+
+
+def _check_in_position(session: Session, order: WorkOrder, position: Position, now: datetime) -> None:
+    """The check-in's position is where the technician is now, as an en-route ping would say
+    (planning starts their day there; the next customer's live ETA drives from there). A
+    check-in replayed late from an offline phone never replaces a newer position."""
+    tech = session.get(Technician, order.technician_id)
+    if tech is not None and (tech.last_seen_at is None or tech.last_seen_at <= now):
+        record_position(session, tech, position.lat, position.lon, now)
 
 
 def _position_data(order: WorkOrder, position: Position) -> dict:

@@ -2,6 +2,9 @@
 technician needs at the door (ETA, checklist, the customer's earlier orders at the address,
 why a returned order came back, this visit's photos and report).
 
+The ETA is the one the customer's tracking page shows (`dispatch.tracking.expected_arrival`):
+live while driving there with a fresh position, otherwise the planned route stop's.
+
 The whole day is read in a fixed handful of queries, however many orders it holds: the
 orders with their route stops, then the earlier orders, the events, the callbacks and the
 photos of all of them at once (the phone polls this list; it used to cost five queries an order).
@@ -16,12 +19,15 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from core.accounts import Actor
-from dispatch.lifecycle import OPEN, allowed_actions
+from core.phones import display_phone
+from dispatch.lifecycle import OPEN, Status, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.phone_actions import checklist_for
+from dispatch.tracking import expected_arrival
+from technicians.models import Technician
 
 HISTORY_LIMIT = 5  # earlier orders shown per order
 HISTORY_COLUMNS = (
@@ -61,6 +67,9 @@ def today_orders(
 
     rows = sorted(rows, key=key)
     orders = [order for order, _ in rows]
+    if any(order.status == Status.EN_ROUTE for order in orders):
+        # Read once with its outlet (speed, detour): the live ETAs below all need it.
+        session.get(Technician, actor.technician_id, options=[joinedload(Technician.outlet)])
     history = _histories(session, orders)
     returns = _return_infos(session, orders)
     visits = _visit_states(session, orders)
@@ -80,13 +89,18 @@ def tech_order(
     visit_state: dict[str, Any],
 ) -> dict[str, Any]:
     """One order as the phone shows it."""
+    eta, live = expected_arrival(order, stop.eta if stop else None)
     return {
         "id": order.id,
         "number": order.number,
         "status": order.status,
         "version": order.version,
         "priority": order.priority,
-        "customer": {"name": order.contact_name, "phone": order.contact_phone},
+        "customer": {
+            "name": order.contact_name,
+            "phone": order.contact_phone,
+            "phone_display": display_phone(order.contact_phone) if order.contact_phone else "",
+        },
         "address": order.address,
         "lat": order.lat,
         "lon": order.lon,
@@ -100,7 +114,8 @@ def tech_order(
         "appointment_start": order.appointment_start.isoformat() if order.appointment_start else None,
         "appointment_end": order.appointment_end.isoformat() if order.appointment_end else None,
         "route_seq": stop.seq if stop else None,
-        "eta": stop.eta.isoformat() if stop and stop.eta else None,
+        "eta": eta.isoformat() if eta and order.status != Status.ON_SITE else None,
+        "eta_live": live,
         "visit_count": order.visit_count,
         "contacted_at": order.contacted_at.isoformat() if order.contacted_at else None,
         "proof_photos_required": order.proof_photos_required,

@@ -58,18 +58,27 @@ def live_eta(order: WorkOrder, now: datetime | None = None) -> datetime | None:
     return tech.last_seen_at + timedelta(seconds=round(seconds / 60) * 60)
 
 
+def expected_arrival(
+    order: WorkOrder, planned: datetime | None, now: datetime | None = None
+) -> tuple[datetime | None, bool]:
+    """When the technician should reach the order, and whether that is live: the live ETA
+    while driving there with a fresh position, otherwise `planned` (the route stop's ETA).
+    The customer's tracking page and the technician's phone both ask this, so they agree."""
+    live = live_eta(order, now)
+    return (live, True) if live is not None else (planned, False)
+
+
 def public_update(session: Session, order: WorkOrder, tz: ZoneInfo) -> dict[str, Any]:
     """Everything a `tracking` message carries: the customer's own view, nothing more."""
     view = customer.customer_view(session, order)
-    live = live_eta(order)
-    eta = live or view.eta
+    eta, live = expected_arrival(order, view.eta)
     return {
         "number": view.number,
         "status": view.status,
         "technician": view.technician,
         "eta": eta.isoformat() if eta else None,
         "eta_local": eta.astimezone(tz).strftime("%H:%M") if eta else None,
-        "live": live is not None,
+        "live": live,
         "can_reschedule": view.can_reschedule,
         "can_cancel": view.can_cancel,
         "survey_open": view.survey_open,

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
+from sqlalchemy import delete
 
 from dispatch.models import RouteStop
 from tests.browser.conftest import SCREENSHOTS
@@ -105,10 +107,6 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     first = assigned_order(base, dispatcher, me, "13800138000", description="热水器漏水")
     second = assigned_order(base, dispatcher, me, "13800138001", address="西安市碑林区南大街 2 号")
     with app.app_context(), db.session_scope() as session:
-        from datetime import UTC, datetime, timedelta
-
-        from sqlalchemy import delete
-
         soon = datetime.now(UTC) + timedelta(minutes=40)
         session.execute(delete(RouteStop).where(RouteStop.technician_id == me))  # a plan of our own instead
         session.add_all([RouteStop(order_id=second["id"], technician_id=me, seq=1, eta=soon),
@@ -139,6 +137,8 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     expect(cards).to_have_count(3)
     shot(page, "notice")
     page.locator("#notice-close").click()
+    route = [int(i) for i in cards.evaluate_all("cards => cards.map(c => c.dataset.orderId)")]
+    after_first = next(i for i in route if i != first["id"])  # where the phone should go next
 
     card.click()
     expect(page.locator("#order-number")).to_contain_text(first["number"])
@@ -167,11 +167,15 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     page.locator("#complete-submit").click()
     expect(page.locator("#complete-error")).to_be_visible()  # no photo yet
     add_photo(page)
-    expect(page.locator('#photo-list li[data-state="done"]')).to_have_count(1)
+    expect(page.locator("#complete-error")).to_be_hidden()  # there is one now
+    expect(page.locator('#photo-list li[data-state="ready"]')).to_have_count(1)  # sent with the report
     shot(page, "complete")
     page.locator("#complete-submit").click()
-    expect_status(page, "completed")
+    # Straight on to the next stop of the route.
+    expect(page.locator("#next-banner")).to_contain_text(first["number"])
+    expect(page.locator("#order-detail")).to_have_attribute("data-order-id", str(after_first))
     expect(page.locator("#queue-status")).to_have_attribute("data-pending", "0")
+    expect(page.locator(f'#order-list li[data-order-id="{first["id"]}"]')).to_have_attribute("data-status", "completed")
     shot(page, "completed")
 
     tech = token(base, "tech2")
@@ -319,10 +323,110 @@ def test_a_big_gallery_photo_is_resized_on_the_phone_and_a_small_one_is_sent_as_
     page.locator("#photo-gallery").set_input_files(
         files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": big.getvalue()}]
     )
-    expect(page.locator('#photo-list li[data-state="done"]')).to_have_count(1, timeout=20000)
+    expect(page.locator('#photo-list li[data-state="ready"]')).to_have_count(1, timeout=20000)
     add_photo(page)  # 1200×900, well under 4 MB
-    expect(page.locator('#photo-list li[data-state="done"]')).to_have_count(2, timeout=20000)
+    expect(page.locator('#photo-list li[data-state="ready"]')).to_have_count(2)
+    page.locator("#complete-submit").click()  # the photos go with the report
+    expect(page.locator("#list-message")).to_be_visible()  # that was the day's last job
+    expect(page.locator("#queue-status")).to_have_attribute("data-pending", "0", timeout=20000)
     status, photos = call(base, "GET", f"/api/orders/{order['id']}/photos", tech)
     first, second = photos["items"]
     assert first["source"] == "gallery" and max(first["width"], first["height"]) == 2048
     assert second["source"] == "camera" and (second["width"], second["height"]) == (1200, 900)
+
+
+def planned(app, tech_id: int, *stops: tuple[dict, timedelta]) -> None:
+    """Make `stops` the technician's planned day, each with its ETA from now."""
+    now = datetime.now(UTC)
+    with app.app_context(), db.session_scope() as session:
+        session.execute(delete(RouteStop).where(RouteStop.technician_id == tech_id))
+        session.add_all(
+            [
+                RouteStop(order_id=o["id"], technician_id=tech_id, seq=i, eta=now + ahead)
+                for i, (o, ahead) in enumerate(stops)
+            ]
+        )
+        session.commit()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_completing_a_stop_lands_on_the_next_one_with_its_eta_and_one_tap_sets_off(
+    browser, live_server, live_network, phone, lang
+):
+    base, app = live_server
+    dispatcher, tech = token(base, "dispatcher"), token(base, "tech2")
+    me = live_network["techs"][1]
+    here = assigned_order(base, dispatcher, me, "13800138000", description="热水器漏水", product_model="JSQ25-13")
+    there = assigned_order(base, dispatcher, me, "13800138001", address="西安市碑林区南大街 2 号", description="不点火")
+    for step in ("accept", "depart", "arrive"):
+        here = move(base, tech, here, step, lat=34.21, lon=108.95)
+    planned(app, me, (here, timedelta(0)), (there, timedelta(minutes=50)))
+
+    context, page = phone(base)
+    if lang == "en":
+        page.locator(".tech-menu summary").click()
+        with page.expect_navigation():
+            page.locator(".tech-menu button", has_text="English").click()
+        expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    words = {
+        "zh": ("预计", "到场", "下一站", "随报告"),
+        "en": ("ETA", "On site", "next stop", "with the report"),
+    }[lang]
+    page.locator(".tech-menu summary").click()
+    expect(page.locator("#menu-name")).to_contain_text("Tech 2")  # the name, not the login
+    page.locator(".tech-menu summary").click()
+    # Every stop says when (or that the technician is there) and what to bring.
+    next_card = page.locator(f'#order-list li[data-order-id="{there["id"]}"]')
+    expect(next_card.locator(".eta")).to_contain_text(re.compile(words[0] + r".*\d\d:\d\d"))
+    expect(next_card.locator(".job")).to_contain_text("热水器" if lang == "zh" else "Water heater")
+    expect(next_card.locator(".fault")).to_contain_text("不点火")
+    here_card = page.locator(f'#order-list li[data-order-id="{here["id"]}"]')
+    expect(here_card.locator(".badge")).to_contain_text(words[1])
+    expect(here_card.locator(".job")).to_contain_text("JSQ25-13")
+    shot(page, f"list-{lang}")
+
+    here_card.click()
+    expect(page.locator("#order-detail")).to_contain_text("138 0013 8000")  # as people read it
+    expect(page.locator("#order-actions button")).to_have_count(0)  # completing is the report's one button
+    expect(page.locator("#complete-submit")).to_have_count(1)
+    # A wrong photo goes before anything is sent.
+    add_photo(page)
+    expect(page.locator('#photo-list li[data-state="ready"]')).to_contain_text(words[3])
+    page.locator('#photo-list [data-role="remove-photo"]').click()
+    expect(page.locator("#photo-list li")).to_have_count(0)
+    page.locator("#complete-submit").click()
+    expect(page.locator("#complete-error")).to_be_visible()
+    add_photo(page)
+    expect(page.locator("#complete-error")).to_be_hidden()
+    shot(page, f"complete-{lang}")
+    page.locator("#complete-submit").click()
+
+    expect(page.locator("#next-banner")).to_contain_text(here["number"])
+    expect(page.locator("#next-banner")).to_contain_text(words[2])
+    expect(page.locator("#order-number")).to_contain_text(there["number"])
+    expect(page.locator("#order-detail dl.facts")).to_contain_text(re.compile(r"\d\d:\d\d"))
+    expect(page.locator("#queue-status")).to_have_attribute("data-pending", "0")
+    shot(page, f"next-stop-{lang}")
+    page.locator('#order-actions button[data-action="set_off"]').click()
+    expect_status(page, "en_route")
+    expect(page.locator("#queue-status")).to_have_attribute("data-pending", "0")
+    assert [k for k in kinds(base, tech, there["id"]) if k in ("accept", "depart")] == ["accept", "depart"]
+    status, photos = call(base, "GET", f"/api/orders/{here['id']}/photos", tech)
+    assert len(photos["items"]) == 1  # the removed one never left the phone
+    status, done = call(base, "GET", f"/api/orders/{here['id']}", tech)
+    assert done["status"] == "completed"
+
+
+def test_a_check_in_without_a_position_says_so_and_records_nothing(browser, live_server, live_network, phone):
+    base, _ = live_server
+    dispatcher, tech = token(base, "dispatcher"), token(base, "tech2")
+    order = assigned_order(base, dispatcher, live_network["techs"][1], "13800138000")
+    for step in ("accept", "depart"):
+        order = move(base, tech, order, step)
+    context, page = phone(base)
+    context.clear_permissions()  # location refused
+    page.locator(f'#order-list li[data-order-id="{order["id"]}"]').click()
+    tap_action(page, "arrive")
+    expect(page.locator("#order-message")).to_contain_text("位置")
+    expect_status(page, "en_route")
+    assert "arrive" not in kinds(base, tech, order["id"])

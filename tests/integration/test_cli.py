@@ -37,3 +37,26 @@ def test_seed_demo_builds_a_city_with_orders_in_every_status(app, db_session):
     db_session.rollback()  # end the read transaction (SQLite transactions take the write lock)
     again = app.test_cli_runner().invoke(args=["seed-demo", "--if-empty"])
     assert "left as it is" in again.output
+
+
+def test_the_demo_plans_todays_routes_so_every_open_stop_of_a_working_technician_has_an_eta(app, db_session):
+    from datetime import UTC, datetime
+
+    from dispatch.demo import seed_demo
+    from dispatch.models import RouteStop
+    from technicians.models import Leave
+
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Xi'an: every day shift is on
+    seed_demo(db_session, orders=60, technicians=10, timezone=app.config["TIMEZONE"], now=now)
+    on_leave = set(db_session.scalars(select(Leave.technician_id)))
+    open_orders = set(
+        db_session.scalars(
+            select(WorkOrder.id).where(
+                WorkOrder.status.in_(["assigned", "accepted", "en_route", "on_site", "returned"]),
+                WorkOrder.technician_id.not_in(on_leave),
+            )
+        )
+    )
+    with_eta = set(db_session.scalars(select(RouteStop.order_id).where(RouteStop.eta.is_not(None))))
+    db_session.rollback()
+    assert open_orders and with_eta == open_orders

@@ -101,6 +101,68 @@ def test_a_returned_order_says_why(client, network, dispatcher, tech2):
     assert item["allowed_actions"] == ["contact", "depart"]
 
 
+def test_the_phone_shows_the_eta_the_customer_sees_planned_then_live_while_driving(
+    app, client, db_session, network, dispatcher, tech2
+):
+    from dispatch import tracking
+    from dispatch.models import WorkOrder
+
+    me = network.techs[1].id
+    order = assigned(client, dispatcher, me, phone="13800138002", lat=34.25, lon=108.95)
+    planned = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    db_session.execute(delete(RouteStop).where(RouteStop.technician_id == me))
+    db_session.add(RouteStop(order_id=order["id"], technician_id=me, seq=1, eta=planned))
+    db_session.commit()
+    (item,) = today(client, tech2)
+    assert datetime.fromisoformat(item["eta"]) == planned and item["eta_live"] is False
+
+    for step in ("accept", "depart"):
+        order = act(client, tech2, order, step).get_json()
+    # 5.6 km south of the customer: the live ETA drives from there, as the tracking page says.
+    assert client.post("/api/tech/position", json={"lat": 34.2, "lon": 108.95}, headers=tech2).status_code == 200
+    (item,) = today(client, tech2)
+    db_session.expire_all()
+    with app.app_context():
+        customer_sees = tracking.public_update(
+            db_session, db_session.get(WorkOrder, order["id"]), app.config["TIMEZONE"]
+        )
+    db_session.rollback()
+    assert item["eta_live"] is True and customer_sees["live"] is True
+    assert item["eta"] == customer_sees["eta"] and datetime.fromisoformat(item["eta"]) != planned
+
+    order = act(client, tech2, order, "arrive", lat=34.25, lon=108.95).get_json()
+    (item,) = today(client, tech2)
+    assert item["status"] == "on_site" and item["eta"] is None  # there already
+
+
+def test_the_phone_gets_the_customers_number_as_people_read_it(client, network, dispatcher, tech2):
+    assigned(client, dispatcher, network.techs[1].id, phone="13800138002")
+    (item,) = today(client, tech2)
+    assert item["customer"]["phone"] == "+8613800138002"  # for the tel: link
+    assert item["customer"]["phone_display"] == "138 0013 8002"
+
+
+@pytest.mark.parametrize("path", ["/api/tech/orders/{id}/actions", "/api/orders/{id}/transitions"])
+def test_checking_in_makes_the_check_in_position_the_technicians_last_known_one(
+    client, db_session, network, dispatcher, tech2, path
+):
+    from technicians.models import Technician
+
+    me = network.techs[1].id
+    order = assigned(client, dispatcher, me)
+    for step in ("accept", "depart"):
+        order = act(client, tech2, order, step).get_json()
+    before = datetime.now(UTC)
+    body = {"action": "arrive", "version": order["version"], "lat": 34.2101, "lon": 108.9502, "accuracy_m": 12}
+    response = client.post(path.format(id=order["id"]), json=body, headers=tech2)
+    assert response.status_code == 200, response.get_json()
+    db_session.expire_all()
+    tech = db_session.get(Technician, me)
+    assert (tech.last_lat, tech.last_lon) == (34.2101, 108.9502)
+    assert tech.last_seen_at.astimezone(UTC) >= before - timedelta(seconds=1)
+    db_session.rollback()
+
+
 def statements_while(app, action) -> int:
     """How many SQL statements `action()` sent to the database."""
     from web.extensions import db

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dispatch.phone_actions import DEFAULT_CHECKLISTS
-from technicians.models import Skill
+from technicians.models import Skill, Technician
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.labels import Labels
@@ -96,6 +96,14 @@ def _strings() -> dict[str, str]:
         "completed_today": _("Completed today"),
         "visit": _("Visit"),
         "report_saved": _("Report saved"),
+        "not_planned": _("Not planned yet"),
+        "live": _("live"),
+        "accept_and_depart": _("Accept and set off"),
+        "done_next": _("%(number)s is done. Your next stop:"),
+        "done_all": _("%(number)s is done. That was your last job for today."),
+        "no_fix": _("No position came from your phone. Step outside or near a window and tap again."),
+        "ready_photo": _("Goes with the report when you complete"),
+        "remove_photo": _("Remove this photo"),
     }
 
 
@@ -126,7 +134,8 @@ def tech():
         "scope": url_for("pages.tech"),
         "position_every_s": config.get("TECH_POSITION_EVERY_S", 60),
     }
-    return render_template("tech.html", settings=settings)
+    technician = db.session.get(Technician, settings["technician_id"]) if settings["technician_id"] else None
+    return render_template("tech.html", settings=settings, technician_name=technician.name if technician else None)
 
 
 SHELL_FILES = (

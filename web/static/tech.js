@@ -6,6 +6,8 @@
  * with its own Idempotency-Key and is sent in order; offline, the queue waits and replays
  * when the connection returns. A 409/404 on replay is a conflict: shown on the order, and
  * the order's later queued actions are dropped (they depended on it).
+ * Proof photos wait in the queue as drafts (not sent, removable) until the technician
+ * completes the job; then they go first, before the report and the move.
  * All user text goes through textContent; strings come translated from #tech-settings.
  */
 (function () {
@@ -26,7 +28,7 @@
 
   var state = {
     server: [], orders: [], byId: {}, current: null, queue: [], flushing: false, online: navigator.onLine,
-    conflicts: {}, progress: {}, gone: {}, contacted: {}, parts: []
+    conflicts: {}, progress: {}, gone: {}, contacted: {}, parts: [], thumbs: {}, nextAfter: null
   };
 
   // --- helpers (the shared ones are in common.js) ---------------------------------------
@@ -39,6 +41,25 @@
     var mins = Math.round(Math.abs(ms) / 60000);
     var text = (mins >= 60 ? Math.floor(mins / 60) + T.hours_short + " " : "") + (mins % 60) + T.minutes_short;
     return { text: (ms < 0 ? T.overdue : T.due_in) + " " + text, late: ms < 0, soon: ms >= 0 && ms < 2 * 3600000 };
+  }
+  // A number as people read it (the server sends it so, core/phones.py display_phone; this
+  // formats a list saved by an older version the same way: "138 0013 8002").
+  function fmtPhone(customer) {
+    if (customer.phone_display) return customer.phone_display;
+    var m = /^\+86(1\d{2})(\d{4})(\d{4})$/.exec(customer.phone || "");
+    return m ? m[1] + " " + m[2] + " " + m[3] : (customer.phone || "");
+  }
+  // What the card says about getting there: the ETA (live while driving), the appointment
+  // when nothing is planned yet, or that it is not planned (on site: nothing, the badge says it).
+  function arrival(o) {
+    if (o.status === "on_site") return "";
+    if (o.eta) return T.eta + " " + fmtTime(o.eta) + (o.eta_live ? " · " + T.live : "");
+    if (o.appointment_start) return T.appointment + " " + fmtTime(o.appointment_start) + "–" + fmtTime(o.appointment_end);
+    return T.not_planned;
+  }
+  function jobLine(o) {
+    var product = settings.products[o.product_category] || o.product_category;
+    return [product, o.product_model, settings.issue[o.issue_category] || o.issue_category].filter(Boolean).join(" · ");
   }
   function uuid() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -66,6 +87,8 @@
   function queueAll() { return tx("readonly", function (s) { return s.getAll(); }); }
   function queueAdd(item) { return tx("readwrite", function (s) { return s.add(item); }); }
   function queueDelete(id) { return tx("readwrite", function (s) { return s.delete(id); }); }
+  function queuePut(item) { return tx("readwrite", function (s) { return s.put(item); }); }
+  function sendable() { return state.queue.filter(function (q) { return !q.draft; }); }
   function reloadQueue() {
     return queueAll().then(function (items) {
       state.queue = (items || []).sort(function (a, b) { return a.id - b.id; });
@@ -91,7 +114,7 @@
       } else if (item.kind === "report") {
         o.report_submitted = true;
       }
-      o.pending = (o.pending || 0) + 1;
+      if (!item.draft) o.pending = (o.pending || 0) + 1;
     });
     orders.forEach(function (o) { o.allowed_actions = ALLOWED[o.status] || []; });
     state.orders = orders;
@@ -185,7 +208,7 @@
     var sentAny = false;
     function next() {
       return reloadQueue().then(function () {
-        var item = state.queue[0];
+        var item = sendable()[0];
         if (!item) return null;
         renderQueueStatus(true);
         return send(item).then(function (result) {
@@ -213,7 +236,7 @@
       state.flushing = false;
       var after = sentAny ? loadToday() : reloadQueue().then(function () { rebuild(); render(); });
       return after.then(function () {
-        if (state.queue.length && state.online) setTimeout(flush, 5000);
+        if (sendable().length && state.online) setTimeout(flush, 5000);
       });
     });
   }
@@ -252,7 +275,7 @@
   }
   function renderQueueStatus(sending) {
     var node = $("queue-status");
-    var n = state.queue.length;
+    var n = sendable().length;
     node.dataset.pending = String(n);
     node.hidden = n === 0;
     node.textContent = n ? (sending && state.online ? T.syncing : n + " " + T.pending) : "";
@@ -282,12 +305,19 @@
         "data-order-id": o.id, "data-status": o.status, tabindex: "0", role: "button" });
       var head = el("div", { "class": "card-head" });
       head.appendChild(el("span", { "class": "seq" }, open ? String(++n) : "✓"));
-      head.appendChild(el("span", { "class": "eta" }, open ? T.eta + " " + fmtTime(o.eta) : T.completed_today));
+      var when = open ? arrival(o) : T.completed_today;
+      if (when) head.appendChild(el("span", { "class": "eta" + (o.eta_live && open ? " live" : "") }, when));
       head.appendChild(badge(o.status));
       if (o.priority !== "normal") head.appendChild(el("span", { "class": "badge prio-" + o.priority }, settings.priority[o.priority]));
       li.appendChild(head);
       li.appendChild(el("div", { "class": "cust" }, o.customer.name));
       li.appendChild(el("div", { "class": "addr" }, o.address));
+      // What to bring: the product, its model and the fault.
+      li.appendChild(el("div", { "class": "job" }, jobLine(o)));
+      if (o.description && open) li.appendChild(el("div", { "class": "fault" }, o.description));
+      if (o.appointment_start && open && o.eta) {
+        li.appendChild(el("div", { "class": "appt" }, T.appointment + " " + fmtTime(o.appointment_start, true) + "–" + fmtTime(o.appointment_end)));
+      }
       var due = el("div", { "class": "due" });
       due.appendChild(el("span", null, T.due + " " + fmtTime(o.due_at, true)));
       if (open) {
@@ -333,6 +363,9 @@
     }
     detail.dataset.status = o.status;
     detail.dataset.orderId = String(o.id);
+    if (state.nextAfter && state.nextAfter.to === o.id) {
+      detail.appendChild(el("p", { "class": "next-banner", id: "next-banner" }, "✓ " + T.done_next.replace("%(number)s", state.nextAfter.from)));
+    }
     var h = el("h2", { id: "order-number" }, o.number + " ");
     h.appendChild(badge(o.status));
     detail.appendChild(h);
@@ -346,11 +379,11 @@
       detail.appendChild(box);
     }
     var dl = el("dl", { "class": "facts" });
-    fact(dl, T.eta, o.eta ? fmtTime(o.eta) : null);
+    fact(dl, T.eta, o.eta ? fmtTime(o.eta) + (o.eta_live ? " · " + T.live : "") : null);
     var due = el("span", null, fmtTime(o.due_at, true) + " ");
     if (OPEN[o.status]) { var c = countdown(o.due_at); due.appendChild(el("span", { "class": "countdown" + (c.late ? " late" : "") }, c.text)); }
     fact(dl, T.due, due);
-    fact(dl, T.customer, o.customer.name + " · " + o.customer.phone);
+    fact(dl, T.customer, o.customer.name + " · " + fmtPhone(o.customer));
     fact(dl, T.address, o.address);
     fact(dl, T.product, [settings.products[o.product_category] || o.product_category, o.product_model].filter(Boolean).join(" · "));
     fact(dl, T.issue, settings.issue[o.issue_category] || o.issue_category);
@@ -373,10 +406,16 @@
     if (o.history.length) hist.open = true;
     detail.appendChild(hist);
 
-    o.allowed_actions.forEach(function (action) {
-      var label = settings.action[action] || action;
+    // Completing is the report's own button below; assigned work can be accepted and set
+    // off for in one tap.
+    var shown = o.allowed_actions.filter(function (a) { return a !== "complete"; });
+    if (shown.indexOf("accept") >= 0) shown.unshift("set_off");
+    shown.forEach(function (action) {
+      var label = action === "set_off" ? T.accept_and_depart : settings.action[action] || action;
       if (action === "contact" && (state.contacted[o.id] || o.contacted_at)) label += " ✓";
-      var b = el("button", { type: "button", "class": "big " + (action === "reject" ? "" : "primary"), "data-action": action }, label);
+      // Beside "accept and set off", a plain accept is the lesser choice.
+      var plain = action === "reject" || (action === "accept" && shown[0] === "set_off");
+      var b = el("button", { type: "button", "class": "big " + (plain ? "" : "primary"), "data-action": action }, label);
       b.addEventListener("click", function () { onAction(o, action); });
       actions.appendChild(b);
     });
@@ -400,7 +439,9 @@
 
   // --- navigation ----------------------------------------------------------------------------
   function openOrder(id) {
+    if (state.nextAfter && state.nextAfter.to !== id) state.nextAfter = null;
     state.current = id;
+    $("list-message").hidden = true;
     state.parts = [];
     $("reject-form").hidden = true;
     delete $("reject-form").dataset.open;
@@ -413,6 +454,7 @@
   }
   function showList() {
     state.current = null;
+    state.nextAfter = null;
     $("order-view").hidden = true;
     $("list-view").hidden = false;
     renderList();
@@ -435,22 +477,33 @@
       $("reject-reason").focus();
       return;
     }
-    if (action === "complete") { $("complete-form").scrollIntoView(); return; }
+    if (action === "set_off") {
+      var version = o.version;
+      enqueue({ kind: "transition", orderId: o.id, action: "accept", version: version }).then(function () {
+        return enqueue({ kind: "transition", orderId: o.id, action: "depart", version: version + 1 });
+      });
+      return;
+    }
     if (action === "arrive") {
       showMessage(T.locating, "info");
-      locate(function (pos) {
-        if (!pos) { showMessage(T.no_position, "error"); return; }
+      locate(function (pos, denied) {
+        if (!pos) { showMessage(denied ? T.no_position : T.no_fix, "error"); return; }
+        showMessage("", "");
         enqueue({ kind: "transition", orderId: o.id, action: action, version: o.version, lat: pos.lat, lon: pos.lon, accuracy_m: pos.accuracy_m });
       }, true);
       return;
     }
     enqueue({ kind: "transition", orderId: o.id, action: action, version: o.version });
   }
+  // A check-in (`required`) takes a new fix, never the phone's cached one: tapping "arrived"
+  // a minute after leaving the last customer recorded that customer's doorstep.
+  // done(position) or done(null, deniedByUser).
   function locate(done, required) {
-    if (!navigator.geolocation) { done(null); return; }
+    if (!navigator.geolocation) { done(null, true); return; }
     navigator.geolocation.getCurrentPosition(function (p) {
       done({ lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: p.coords.accuracy });
-    }, function () { done(null); }, { enableHighAccuracy: !!required, timeout: required ? 15000 : 5000, maximumAge: 60000 });
+    }, function (err) { done(null, !!err && err.code === 1); },
+    { enableHighAccuracy: !!required, timeout: required ? 20000 : 5000, maximumAge: required ? 0 : 60000 });
   }
   $("reject-form").addEventListener("submit", function (e) {
     e.preventDefault();
@@ -525,6 +578,7 @@
       list.appendChild(li);
     });
     o.queued_photos.forEach(function (item) {
+      if (item.draft) { list.appendChild(draftPhoto(item)); return; }
       var p = state.progress[item.key];
       var stateName = p === undefined ? "queued" : p < 0 ? "failed" : "uploading";
       var li = el("li", { "class": "photo " + stateName, "data-state": stateName });
@@ -538,6 +592,39 @@
       }
       list.appendChild(li);
     });
+  }
+  // A photo kept on the phone until the job is completed: its picture and a way to drop it.
+  function draftPhoto(item) {
+    var li = el("li", { "class": "photo ready", "data-state": "ready" });
+    if (!state.thumbs[item.key] && window.URL && URL.createObjectURL) state.thumbs[item.key] = URL.createObjectURL(item.blob);
+    if (state.thumbs[item.key]) li.appendChild(el("img", { src: state.thumbs[item.key], alt: "" }));
+    li.appendChild(el("span", null, T.ready_photo));
+    var rm = el("button", { type: "button", "class": "remove-photo", "data-role": "remove-photo", "aria-label": T.remove_photo }, "✕ " + T.remove);
+    rm.addEventListener("click", function () {
+      queueDelete(item.id).then(reloadQueue).then(function () {
+        if (state.thumbs[item.key]) { URL.revokeObjectURL(state.thumbs[item.key]); delete state.thumbs[item.key]; }
+        rebuild(); render();
+      });
+    });
+    li.appendChild(rm);
+    return li;
+  }
+  function addDraftPhoto(item) {
+    item.key = uuid();
+    item.draft = true;
+    item.createdAt = new Date().toISOString();
+    return queueAdd(item).then(reloadQueue).then(function () {
+      var err = $("complete-error");
+      if (err.textContent === T.photo_needed) err.hidden = true; // one is there now
+      rebuild(); render();
+    });
+  }
+  // Completing sends the drafts first (in the order taken), then the report and the move.
+  function sendDrafts(orderId) {
+    var drafts = state.queue.filter(function (q) { return q.draft && q.orderId === orderId; });
+    return drafts.reduce(function (p, q) {
+      return p.then(function () { q.draft = false; return queuePut(q); });
+    }, Promise.resolve()).then(reloadQueue);
   }
   function prepare(file) {
     // Small files go as taken (their EXIF stays: time and place help verify the visit);
@@ -562,7 +649,7 @@
         locate(function (pos) {
           var item = { kind: "photo", orderId: o.id, source: source, blob: blob, filename: file.name || "photo.jpg" };
           if (pos) { item.lat = pos.lat; item.lon = pos.lon; item.accuracy_m = pos.accuracy_m; }
-          enqueue(item);
+          addDraftPhoto(item);
         }, false);
       });
     });
@@ -584,10 +671,26 @@
     var parts = state.parts.filter(function (p) { return p.name.trim(); }).map(function (p) { return { name: p.name.trim(), qty: p.qty }; });
     var body = { checklist: checked, parts: parts, fee: fee, fee_note: $("fee-note").value.trim(), notes: $("notes").value.trim() };
     var version = o.version;
-    enqueue({ kind: "report", orderId: o.id, body: body }).then(function () {
+    sendDrafts(o.id).then(function () {
+      return enqueue({ kind: "report", orderId: o.id, body: body });
+    }).then(function () {
       return enqueue({ kind: "transition", orderId: o.id, action: "complete", version: version });
-    });
+    }).then(function () { landOnNextStop(o); });
   });
+  // Done here: straight on to the next stop of the route (its ETA, one tap to set off), or
+  // back to the list when the day's work is done.
+  function landOnNextStop(done) {
+    var next = state.orders.filter(function (x) { return OPEN[x.status] && x.id !== done.id; })[0];
+    if (!next) {
+      showList();
+      var msg = $("list-message");
+      msg.textContent = "✓ " + T.done_all.replace("%(number)s", done.number);
+      msg.hidden = false;
+      return;
+    }
+    state.nextAfter = { from: done.number, to: next.id };
+    openOrder(next.id);
+  }
 
   // --- live updates ------------------------------------------------------------------------------
   var reloadTimer = null;
@@ -636,7 +739,7 @@
     navigator.serviceWorker.register(settings.sw_url, { scope: settings.scope }).catch(function () { /* no offline shell */ });
   }
   setInterval(function () { if (state.current == null) renderList(); else renderOrder(); }, 30000);
-  setInterval(function () { if (state.queue.length) flush(); }, 15000);
+  setInterval(function () { if (sendable().length) flush(); }, 15000);
   setNet(navigator.onLine);
   // First paint from this technician's last saved list, with no network at all; the server's
   // list replaces it as soon as it arrives (a slow 3G line should not leave a blank screen).
