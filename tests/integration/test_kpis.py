@@ -297,7 +297,7 @@ def test_an_admin_sets_the_risk_thresholds_and_the_watch_follows_them(app, clien
 def test_the_admin_sees_the_threshold_form(client, auth, month):
     auth.login("admin")
     html = client.get("/kpis?month=2026-11").get_data(as_text=True)
-    assert "Save thresholds" in html and 'name="min_orders" value="0"' in html
+    assert "Save thresholds" in html and 'name="min_orders" value="5"' in html
 
 
 # --- repeat repairs -----------------------------------------------------------------------
