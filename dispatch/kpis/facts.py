@@ -238,7 +238,11 @@ def order_facts(
         pending_24h = awaiting_score = repeat_pending = false()
     else:
         at = literal(now, WorkOrder.created_at.type)
-        pending_24h = and_(~completed, seconds_between(WorkOrder.created_at, at, dialect) <= 24 * 3600)
+        # Open: not completed and not cancelled (a dispatcher's cancellation is decided: not done).
+        pending_24h = and_(
+            ~completed, WorkOrder.status != Status.CANCELLED.value,
+            seconds_between(WorkOrder.created_at, at, dialect) <= 24 * 3600,
+        )  # fmt: skip
         # The customer may still score the visit: the callback clock runs and is not yet due.
         awaiting_score = and_(completed, score.is_(None), callback_due.c.due_at >= at)
         repeat_pending = and_(

@@ -94,6 +94,19 @@ def test_the_same_order_25_hours_old_and_still_open_is_failed(db_session, orders
     db_session.rollback()
 
 
+def test_an_order_a_dispatcher_cancelled_is_failed_at_once_not_pending(app, network, auth, db_session, orders):
+    walk = Walk(app, auth.token("dispatcher"), network, db_session)
+    cancelled = walk.new(T + timedelta(hours=24))
+    walk.assign(cancelled, T + timedelta(hours=24))
+    walk.move(cancelled, "cancel", T + timedelta(hours=25), Actor(None, "dispatcher"), reason="no parts")
+    db_session.commit()
+    (row,) = kpis.monthly(db_session, "2026-11", "technician", TZ, EARLY)  # it is 2 hours old
+    assert (row.orders, row.pending_24h, row.decided) == (4, 1, 3)  # only the open order is pending
+    rows = {r["order_id"]: r for r in kpis.drill_down(db_session, "2026-11", "completion_24h", TZ, now=EARLY)}
+    assert (rows[cancelled]["passed"], [w.code for w in rows[cancelled]["reasons"]]) == (False, ["not_completed"])
+    db_session.rollback()
+
+
 def test_drill_down_rows_and_groups_agree_with_the_figures(db_session, orders):
     for now in (EARLY, LATER):
         (row,) = kpis.monthly(db_session, "2026-11", "all", TZ, now)
