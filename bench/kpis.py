@@ -324,7 +324,7 @@ def main() -> None:
     print(f"  {len(response.get_json()['items'])} teams on the watch")
     with db.session_scope() as s:
         t0 = time.perf_counter()
-        count = kpis.close_month(s, month, TZ)
+        count = kpis.close_month(s, month, TZ, confirm=True)
         print(f"month-close snapshot of {month}: {count} rows in {time.perf_counter() - t0:.1f} s")
     timed("API table of the closed month (snapshot)",
           lambda: client.get(f"/api/kpis?month={month}&by=technician", headers=headers))  # fmt: skip
@@ -332,7 +332,7 @@ def main() -> None:
         with db.session_scope() as s:
             t0 = time.perf_counter()
             for earlier in kpis.last_months(month, 12)[:-1]:
-                kpis.close_month(s, earlier, TZ)
+                kpis.close_month(s, earlier, TZ, confirm=True)
             print(f"closed the 11 months before {month} in {time.perf_counter() - t0:.0f} s")
         next_month = kpis.last_months("2026-07", 1)[0]
         response = timed_page(f"KPI page of {next_month} (earlier months closed: trend from snapshots)",

@@ -227,7 +227,9 @@ def register(app: Flask) -> None:
             detail = {"json": translate_fields(error.fields)}
         else:
             extra = {
-                k: v for k, v in error.details.items() if k in ("allowed", "order_status", "current_version", "field")
+                k: v
+                for k, v in error.details.items()
+                if k in ("allowed", "order_status", "current_version", "field", "pending")
             }
         if wants_json():
             response = jsonify(error_body(status, translated(error), detail, **extra))

@@ -100,6 +100,22 @@ KPI = {
     "authenticity": _l("Authenticity"),
     "repeat_repairs": _l("Repeat repairs"),
 }
+# The authenticity engine's reason codes (dispatch/authenticity.py), its severities and verdicts.
+AUTHENTICITY_REASONS = {
+    "no_photo": _l("No proof photo"),
+    "no_checkin_location": _l("Checked in without a position"),
+    "checkin_far": _l("Checked in away from the address"),
+    "photo_reused": _l("Photo is a copy of one on another order"),
+    "photo_similar_to_other_order": _l("Photo looks like one on another order"),
+    "photo_gps_far": _l("Photo taken away from the address"),
+    "photo_time_outside_visit": _l("Photo taken outside the visit"),
+    "uploaded_away_from_address": _l("Photo uploaded away from the address"),
+    "gallery_only": _l("Photos only from the gallery, none from the camera"),
+    "customer_denies_visit": _l("The customer says nobody came"),
+    "customer_confirmed_visit": _l("The customer confirmed the visit at callback"),
+}
+SEVERITY = {"fail": _l("fails"), "doubt": _l("doubtful"), "ok": _l("confirms")}
+VERDICT = {"verified": _l("verified"), "doubtful": _l("doubtful"), "failed": _l("failed")}
 GEOCODE = {"ok": _l("located"), "failed": _l("geocoder unavailable"), "not_found": _l("address not found")}
 
 # Messages the domain raises (plain English there); listed so that they are translated.
@@ -127,6 +143,13 @@ DOMAIN_MESSAGES = (
     _l("is already the login of another technician"),
     _l("must be an existing account with the technician role"),
     _l("a reason is required to cancel an order"),
+    # closing a KPI month that is not final (dispatch/kpis/closing.py)
+    _l("%(month)s has not ended yet; confirm to close it now"),
+    _l(
+        "%(month)s is not final yet: %(pending_24h)s orders still within their 24 hours, "
+        "%(awaiting_score)s awaiting the customer's score, %(repairs_pending)s repairs still within "
+        "their 30 days; confirm to close it now"
+    ),
     _l("a reason is required to reject an order"),
     _l("a reason is required to return an order"),
     _l("is required to assign an order"),

@@ -19,8 +19,19 @@ Beside them, for the risk watch: returns (completed orders returned as unqualifi
 repairs (completed repairs whose product came back for repair within 30 days).
 """
 
-from dispatch.kpis.closing import close_month, snapshot
-from dispatch.kpis.drilldown import DRILLS, KPIS, comeback_reasons, drill_down
+from dispatch.kpis.closing import NotFinal, close_month, month_state, snapshot
+from dispatch.kpis.drilldown import (
+    DRILLS,
+    KPIS,
+    PENDING_REASONS,
+    REASON_TEXT,
+    Reason,
+    comeback_reasons,
+    drill_down,
+    drill_report,
+    drill_scope,
+    reason_groups,
+)
 from dispatch.kpis.facts import GROUPS, MONTH_MESSAGE, REPEAT_DAYS, month_bounds, order_facts, parse_month
 from dispatch.kpis.figures import KpiRow, composite, last_months, monthly, overall_by_month
 from dispatch.kpis.risk import RiskSign, risk_flags, risk_signs
@@ -38,7 +49,9 @@ from dispatch.kpis.settings import (
 
 __all__ = [
     "DEFAULT_WEIGHTS", "DRILLS", "GROUPS", "KPIS", "REPEAT_DAYS", "RISK_DEFAULTS", "RISK_FIGURES", "RISK_RANGES",
-    "MONTH_MESSAGE", "KpiRow", "RiskSign", "close_month", "comeback_reasons", "composite", "current_risk_thresholds",
+    "MONTH_MESSAGE", "PENDING_REASONS", "REASON_TEXT", "KpiRow", "NotFinal", "Reason", "drill_report", "drill_scope",
+    "month_state",
+    "reason_groups", "RiskSign", "close_month", "comeback_reasons", "composite", "current_risk_thresholds",
     "current_weights", "drill_down", "last_months", "month_bounds", "monthly", "order_facts", "overall_by_month", "parse_month",
     "risk_flags", "risk_signs", "risk_threshold_errors", "set_risk_thresholds", "set_weights", "snapshot",
 ]  # fmt: skip

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
-from dispatch.kpis.facts import COMPLETION_WINDOW, came_back, month_bounds, month_ids, order_facts, prepare_reads
+from core.db import utcnow
+from dispatch.kpis.facts import (
+    COMPLETION_WINDOW,
+    REPEAT_DAYS,
+    came_back,
+    month_bounds,
+    month_ids,
+    order_facts,
+    prepare_reads,
+)
 from dispatch.lifecycle import Status
 from dispatch.models import (
     AuthenticityVerdict,
@@ -17,9 +28,53 @@ from dispatch.models import (
     WorkOrder,
     WorkOrderEvent,
 )
+from technicians.models import Outlet, Technician
 
 KPIS = ("completion_24h", "satisfaction", "compliance", "authenticity")
 DRILLS = (*KPIS, "repeat_repairs")  # the figures with a drill-down (the composite weighs KPIS only)
+
+# Why an order failed a figure, or why it is not decided yet: a code with its values. The
+# English is for logs, tests and the API's `reasons`; the web words each code in the user's
+# language (web/kpi_wording.py). Authenticity reasons are the engine's codes, `auth:<code>`.
+REASON_TEXT = {
+    "not_completed": "not completed (%(status)s)",
+    "completed_late": "completed after %(hours).1f h",
+    "proof_not_accepted": "proof not accepted",
+    "not_satisfied": "customer not satisfied (score below 4)",
+    "not_contacted_in_time": "customer not contacted in time",
+    "no_checkin_position": "no on-site check-in with a position",
+    "no_proof_photo": "no proof photo",
+    "returned": "returned as unqualified",
+    "no_verdict": "no verdict",
+    "verdict": "verdict: %(status)s",
+    "rejected_by_reviewer": "rejected by a reviewer",
+    "repaired_again": "repaired again: %(number)s, %(days)s days after completion",
+    "within_24h": "still within its 24 hours",
+    "awaiting_score": "awaiting the customer's score",
+    "repair_pending": "still within its %(days)s days",
+}
+PENDING_REASONS = ("within_24h", "awaiting_score", "repair_pending")
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str  # a REASON_TEXT key, or "auth:<engine code>"
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def text(self) -> str:
+        """Plain English (the web words it in the user's language)."""
+        if self.code.startswith("auth:"):
+            return f"{self.code[5:]} ({self.values['severity']})"
+        return REASON_TEXT[self.code] % self.values
+
+
+def reason(code: str, **params: Any) -> Reason:
+    return Reason(code, tuple(sorted(params.items())))
 
 
 def drill_down(
@@ -30,10 +85,13 @@ def drill_down(
     *,
     technician_id: int | None = None,
     outlet_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The orders behind one figure, each with whether it counted for it and why not."""
+    """The orders behind one figure, each with whether it counted for it (`passed`: True,
+    False, or None while it is still pending at `now`) and why not (`reasons`, `Reason`s)."""
     if kpi not in DRILLS:
         raise ValueError(f"kpi must be one of {DRILLS}")
+    now = now or utcnow()
     start, end = month_bounds(month, tz)
     ids = None
     if technician_id is None and outlet_id is None:  # one team's orders are looked up by id
@@ -42,10 +100,22 @@ def drill_down(
             return []
     prepare_reads(session)
     facts = order_facts(
-        start, end, session.get_bind().dialect.name, ids, technician_id=technician_id, outlet_id=outlet_id
+        start, end, session.get_bind().dialect.name, ids, technician_id=technician_id, outlet_id=outlet_id, now=now
     ).subquery()
-    query = select(facts, WorkOrder.number, WorkOrder.created_at, WorkOrder.status, WorkOrder.visit_count).join(
-        WorkOrder, WorkOrder.id == facts.c.order_id
+    query = (
+        select(
+            facts,
+            WorkOrder.number,
+            WorkOrder.created_at,
+            WorkOrder.status,
+            WorkOrder.visit_count,
+            WorkOrder.completed_at,
+            Technician.name.label("technician"),
+            Outlet.name.label("outlet"),
+        )  # fmt: skip
+        .join(WorkOrder, WorkOrder.id == facts.c.order_id)
+        .outerjoin(Technician, Technician.id == facts.c.technician_id)
+        .outerjoin(Outlet, Outlet.id == facts.c.outlet_id)
     )
     if technician_id is not None:
         query = query.where(facts.c.technician_id == technician_id)
@@ -54,29 +124,89 @@ def drill_down(
     if kpi in ("compliance", "authenticity"):
         query = query.where(facts.c.completed == 1)
     if kpi == "satisfaction":
-        query = query.where(facts.c.score.is_not(None))
+        query = query.where(or_(facts.c.score.is_not(None), facts.c.awaiting_score == 1))
     if kpi == "repeat_repairs":
         query = query.where(facts.c.repair == 1)
-    rows = session.execute(query.order_by(WorkOrder.created_at)).all()
+    rows = session.execute(query.order_by(WorkOrder.created_at, WorkOrder.id)).all()
     if kpi == "repeat_repairs":
         reasons = comeback_reasons(session, [r.order_id for r in rows if r.repeated])
     else:
         reasons = _reasons(session, [r.order_id for r in rows], kpi) if rows else {}
     out = []
     for r in rows:
-        passed = {
+        pending = {
+            "completion_24h": r.pending_24h == 1, "satisfaction": r.awaiting_score == 1,
+            "repeat_repairs": r.repeat_pending == 1,
+        }.get(kpi, False)  # fmt: skip
+        passed = None if pending else {
             "completion_24h": r.within_24h == 1, "satisfaction": (r.score or 0) >= 4,
             "compliance": r.compliant == 1, "authenticity": r.authentic == 1, "repeat_repairs": r.repeated == 0,
         }[kpi]  # fmt: skip
-        out.append({
+        why = [PENDING_OF[kpi]] if pending else [] if passed else reasons.get(r.order_id, [])
+        due = r.created_at + COMPLETION_WINDOW
+        late = ((r.completed_at or now) - due).total_seconds() / 3600
+        row = {
             "order_id": r.order_id, "number": r.number, "created_at": r.created_at, "status": r.status,
-            "technician_id": r.technician_id, "outlet_id": r.outlet_id, "score": r.score, "passed": passed,
-            "reasons": [] if passed else reasons.get(r.order_id, []),
-        })  # fmt: skip
+            "technician_id": r.technician_id, "technician": r.technician, "outlet_id": r.outlet_id,
+            "outlet": r.outlet, "due_at": due, "completed_at": r.completed_at,
+            "late_hours": round(late, 1) if late > 0 else None,
+            "score": r.score, "passed": passed, "pending": pending, "reasons": why,
+        }  # fmt: skip
+        out.append(row)
     return out
 
 
-def comeback_reasons(session: Session, order_ids: list[int]) -> dict[int, list[str]]:
+PENDING_OF = {
+    "completion_24h": reason("within_24h"), "satisfaction": reason("awaiting_score"),
+    "repeat_repairs": reason("repair_pending", days=REPEAT_DAYS),
+}  # fmt: skip
+
+
+def reason_groups(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """The reasons of a drill-down's orders with how many orders have each, most first (an
+    order with two reasons counts under both; pending orders under their pending reason)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        for code in dict.fromkeys(w.code for w in row["reasons"]):
+            counts[code] = counts.get(code, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def drill_scope(session: Session, technician_id: int | None, outlet_id: int | None) -> dict[str, Any]:
+    """Whose orders a drill-down shows: the technician's and the outlet's names (the
+    technician's outlet when only the technician is given), for its heading and breadcrumbs."""
+    tech = session.get(Technician, technician_id) if technician_id is not None else None
+    outlet_id = outlet_id if outlet_id is not None else (tech.outlet_id if tech is not None else None)
+    outlet = session.get(Outlet, outlet_id) if outlet_id is not None else None
+    return {
+        "technician_id": technician_id, "technician": tech.name if tech is not None else None,
+        "outlet_id": outlet_id, "outlet": outlet.name if outlet is not None else None,
+    }  # fmt: skip
+
+
+def drill_report(
+    session: Session,
+    month: str,
+    kpi: str,
+    tz: ZoneInfo,
+    *,
+    technician_id: int | None = None,
+    outlet_id: int | None = None,
+    reason_code: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A drill-down as its page, API and exports show it: whose orders (`scope`), the orders
+    (`rows`, filtered by `reason_code`), and the failing and pending orders by reason
+    (`groups`, always over the unfiltered list, so every reason stays choosable)."""
+    rows = drill_down(
+        session, month, kpi, tz, technician_id=technician_id, outlet_id=outlet_id, now=now or utcnow()
+    )  # fmt: skip
+    shown = rows if reason_code is None else [r for r in rows if any(w.code == reason_code for w in r["reasons"])]
+    scope = drill_scope(session, technician_id, outlet_id) | {"month": month, "kpi": kpi, "reason": reason_code}
+    return {"scope": scope, "rows": shown, "groups": reason_groups(rows)}
+
+
+def comeback_reasons(session: Session, order_ids: list[int]) -> dict[int, list[Reason]]:
     """For each repair that came back: the later orders' numbers and how soon they came."""
     if not order_ids:
         return {}
@@ -90,11 +220,11 @@ def comeback_reasons(session: Session, order_ids: list[int]) -> dict[int, list[s
     out: dict[int, list[str]] = {}
     for oid, completed_at, number, created_at in rows:
         days = (created_at - completed_at).days  # whole days: 29 days 23 h is "29 days"
-        out.setdefault(oid, []).append(f"repaired again: {number}, {days} days after completion")
+        out.setdefault(oid, []).append(reason("repaired_again", number=number, days=days))
     return out
 
 
-def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list[str]]:
+def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list[Reason]]:
     """Why each order failed a KPI, read per order (a drill-down lists one team's month)."""
     orders = {o.id: o for o in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(order_ids)))}
     events: dict[int, list[WorkOrderEvent]] = {}
@@ -111,40 +241,42 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
         for c in session.scalars(select(SlaClock).where(SlaClock.order_id.in_(order_ids), SlaClock.clock == "contact"))
     }
     photo_visits = {(p.order_id, p.visit) for p in session.scalars(select(Photo).where(Photo.order_id.in_(order_ids)))}
-    out: dict[int, list[str]] = {}
+    out: dict[int, list[Reason]] = {}
     for oid, order in orders.items():
         evs = events.get(oid, [])
         v = verdicts.get(oid)
-        why: list[str] = []
+        why: list[Reason] = []
         completes = [e.at for e in evs if e.kind == "complete"]
         if kpi == "completion_24h":
             if order.status not in (Status.COMPLETED, Status.CLOSED):
-                why.append(f"not completed ({order.status})")
+                why.append(reason("not_completed", status=str(order.status)))
             elif completes and completes[-1] - order.created_at > COMPLETION_WINDOW:
                 hours = (completes[-1] - order.created_at).total_seconds() / 3600
-                why.append(f"completed after {hours:.1f} h")
+                why.append(reason("completed_late", hours=round(hours, 1)))
             if v is not None and (
                 v.review_decision == "rejected" or (v.status == "failed" and v.review_decision != "confirmed")
             ):
-                why.append("proof not accepted")
+                why.append(reason("proof_not_accepted"))
         elif kpi == "satisfaction":
-            why.append("customer not satisfied (score below 4)")
+            why.append(reason("not_satisfied"))
         elif kpi == "compliance":
             c = contact.get(oid)
             if c is None or c.stopped_at is None or c.stopped_at > c.due_at:
-                why.append("customer not contacted in time")
+                why.append(reason("not_contacted_in_time"))
             if not any(e.kind == "arrive" and e.lat is not None for e in evs):
-                why.append("no on-site check-in with a position")
+                why.append(reason("no_checkin_position"))
             if (oid, order.visit_count) not in photo_visits and order.proof_photos_required > 0:
-                why.append("no proof photo")
+                why.append(reason("no_proof_photo"))
             if any(e.kind == "return" for e in evs):
-                why.append("returned as unqualified")
+                why.append(reason("returned"))
         elif kpi == "authenticity":
             if v is None:
-                why.append("no verdict")
+                why.append(reason("no_verdict"))
             else:
-                why += [f"{r['code']} ({r['severity']})" for r in v.reasons] or [v.status]
+                why += [reason("auth:" + r["code"], severity=r["severity"]) for r in v.reasons] or [
+                    reason("verdict", status=v.status)
+                ]
                 if v.review_decision == "rejected":
-                    why.append("rejected by a reviewer")
+                    why.append(reason("rejected_by_reviewer"))
         out[oid] = why
     return out

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Interval, Select, and_, case, func, literal, or_, select, text
+from sqlalchemy import Interval, Select, and_, case, false, func, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import ValidationFailed
@@ -131,6 +131,7 @@ def order_facts(
     technician_id: int | None = None,
     outlet_id: int | None = None,
     periods: list[tuple[datetime, datetime]] | None = None,
+    now: datetime | None = None,
 ) -> Select:
     """One row per counted order with the facts every KPI is computed from.
 
@@ -142,6 +143,11 @@ def order_facts(
     For one technician or outlet (a drill-down) the sources read just that team's orders.
     With `periods` (months inside [start, end)) only orders created in one of them count:
     the 12-month trend reads all its open months at once.
+
+    `now` (the caller's clock, bound as a parameter: never the database's) decides what is
+    still *pending*: an open order within its 24 hours, a completed order awaiting its
+    customer's score within its callback window, a completed repair within its REPEAT_DAYS.
+    Without `now` nothing is pending (every window has passed).
     """
     ev = WorkOrderEvent
     counted = [WorkOrder.created_at >= start, WorkOrder.created_at < end]
@@ -214,6 +220,11 @@ def order_facts(
         .where(of_month(first.id), completed_repair(first))
         .where(select(later.id).where(*comeback).exists())
     ).subquery()
+    callback_due = (
+        select(SlaClock.order_id, SlaClock.due_at).where(
+            of_month(SlaClock.order_id), SlaClock.clock == "callback", SlaClock.stopped_at.is_(None)
+        )
+    ).subquery()
     av = AuthenticityVerdict
     verdict = (select(av.order_id, av.status, av.review_decision).where(of_month(av.order_id))).subquery()
     completed = WorkOrder.status.in_([Status.COMPLETED.value, Status.CLOSED.value])
@@ -225,6 +236,22 @@ def order_facts(
     authentic = or_(verdict.c.status == "verified", verdict.c.review_decision == "confirmed")
     elapsed = seconds_between(WorkOrder.created_at, events.c.completed_at, dialect)
     within = and_(completed, elapsed <= COMPLETION_WINDOW.total_seconds(), proof_accepted)
+    score = func.coalesce(surveys.c.score, callbacks.c.score)
+    if now is None:
+        pending_24h = awaiting_score = repeat_pending = false()
+    else:
+        at = literal(now, WorkOrder.created_at.type)
+        # Open: not completed and not cancelled (a dispatcher's cancellation is decided: not done).
+        pending_24h = and_(
+            ~completed, WorkOrder.status != Status.CANCELLED.value,
+            seconds_between(WorkOrder.created_at, at, dialect) <= COMPLETION_WINDOW.total_seconds(),
+        )  # fmt: skip
+        # The customer may still score the visit: the callback clock runs and is not yet due.
+        awaiting_score = and_(completed, score.is_(None), callback_due.c.due_at >= at)
+        repeat_pending = and_(
+            completed_repair(WorkOrder), repeated.c.order_id.is_(None),
+            seconds_between(WorkOrder.completed_at, at, dialect) < REPEAT_DAYS * 86400,
+        )  # fmt: skip
     proof_ok = or_(photos.c.order_id.is_not(None), WorkOrder.proof_photos_required == 0)  # a job type may ask for none
     compliant = and_(
         completed, contacted.c.order_id.is_not(None), func.coalesce(events.c.checkins, 0) > 0, proof_ok,
@@ -237,13 +264,16 @@ def order_facts(
             WorkOrder.outlet_id,
             case((completed, 1), else_=0).label("completed"),
             case((within, 1), else_=0).label("within_24h"),
-            func.coalesce(surveys.c.score, callbacks.c.score).label("score"),
+            score.label("score"),
             case((compliant, 1), else_=0).label("compliant"),
             case((and_(completed, authentic), 1), else_=0).label("authentic"),
             case((and_(completed, func.coalesce(events.c.returns, 0) > 0), 1), else_=0).label("returned"),
             case((completed_repair(WorkOrder), 1), else_=0).label("repair"),
             case((repeated.c.order_id.is_not(None), 1), else_=0).label("repeated"),
             WorkOrder.created_at.label("intake_at"),
+            case((pending_24h, 1), else_=0).label("pending_24h"),
+            case((awaiting_score, 1), else_=0).label("awaiting_score"),
+            case((repeat_pending, 1), else_=0).label("repeat_pending"),
         )
         .select_from(WorkOrder)
         .outerjoin(events, events.c.order_id == WorkOrder.id)
@@ -253,6 +283,7 @@ def order_facts(
         .outerjoin(contacted, contacted.c.order_id == WorkOrder.id)
         .outerjoin(verdict, verdict.c.order_id == WorkOrder.id)
         .outerjoin(repeated, repeated.c.order_id == WorkOrder.id)
+        .outerjoin(callback_due, callback_due.c.order_id == WorkOrder.id)
         .where(*counted)
         .where(~by_customer)
     )

@@ -4,6 +4,7 @@ and the composite score that weighs them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,11 @@ class KpiRow:
     return_rate: float | None = None  # completed orders returned as unqualified at least once
     repairs: int = 0  # completed repairs
     repeat_rate: float | None = None  # completed repairs whose product came back within REPEAT_DAYS
+    # Still pending at the `now` asked about, left out of their rate's denominator:
+    pending_24h: int = 0  # open orders still within their 24 hours
+    awaiting_score: int = 0  # completed orders whose customer may still score them (callback window)
+    repairs_pending: int = 0  # completed repairs still within REPEAT_DAYS that have not come back
+    decided: int | None = None  # orders whose 24-hour decision is made (orders - pending_24h)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -51,31 +57,40 @@ def _figures(facts: Any) -> list[Any]:
         func.sum(facts.c.returned).label("returned"),
         func.sum(facts.c.repair).label("repairs"),
         func.sum(facts.c.repeated).label("repeated"),
+        func.sum(facts.c.pending_24h).label("pending_24h"),
+        func.sum(facts.c.awaiting_score).label("awaiting_score"),
+        func.sum(facts.c.repeat_pending).label("repairs_pending"),
     ]
 
 
 def _row(key: int | None, r: Any) -> KpiRow:
+    pending, repairs, repairs_pending = int(r.pending_24h or 0), int(r.repairs or 0), int(r.repairs_pending or 0)
     return KpiRow(
         key=key,
         orders=r.orders,
         completed=int(r.completed or 0),
-        completion_24h_rate=_rate(r.within or 0, r.orders),
+        completion_24h_rate=_rate(r.within or 0, r.orders - pending),
         satisfaction_rate=_rate(r.satisfied or 0, r.rated),
         satisfaction_mean=round(float(r.mean), 2) if r.mean is not None else None,
         rated=r.rated,
         compliance_rate=_rate(r.compliant or 0, r.completed),
         authenticity_rate=_rate(r.authentic or 0, r.completed),
         return_rate=_rate(r.returned or 0, r.completed),
-        repairs=int(r.repairs or 0),
-        repeat_rate=_rate(r.repeated or 0, r.repairs),
+        repairs=repairs,
+        repeat_rate=_rate(r.repeated or 0, repairs - repairs_pending),
+        pending_24h=pending,
+        awaiting_score=int(r.awaiting_score or 0),
+        repairs_pending=repairs_pending,
+        decided=r.orders - pending,
     )
 
 
-EMPTY = KpiRow(None, 0, 0, None, None, None, 0, None, None, None)  # overall, a month without orders
+EMPTY = KpiRow(None, 0, 0, None, None, None, 0, None, None, None, decided=0)  # overall, a month without orders
 
 
-def monthly(session: Session, month: str, by: str, tz: ZoneInfo) -> list[KpiRow]:
-    """The month's figures per technician, per outlet, or overall — aggregated in SQL."""
+def monthly(session: Session, month: str, by: str, tz: ZoneInfo, now: datetime | None = None) -> list[KpiRow]:
+    """The month's figures per technician, per outlet, or overall — aggregated in SQL; what is
+    still pending at `now` is counted beside its figure, not in it (None: nothing pending)."""
     if by not in GROUPS:
         raise ValueError(f"by must be one of {GROUPS}")
     start, end = month_bounds(month, tz)
@@ -83,7 +98,7 @@ def monthly(session: Session, month: str, by: str, tz: ZoneInfo) -> list[KpiRow]
     if ids is None:  # no orders: overall, one row of zeros (as the aggregate would give)
         return [EMPTY] if by == "all" else []
     prepare_reads(session)
-    facts = order_facts(start, end, session.get_bind().dialect.name, ids).subquery()
+    facts = order_facts(start, end, session.get_bind().dialect.name, ids, now=now).subquery()
     key = {"technician": facts.c.technician_id, "outlet": facts.c.outlet_id, "all": literal(None)}[by]
     query = select(key.label("key"), *_figures(facts))
     if by != "all":
@@ -92,7 +107,9 @@ def monthly(session: Session, month: str, by: str, tz: ZoneInfo) -> list[KpiRow]
     return [_row(r.key, r) for r in session.execute(query) if by == "all" or r.key is not None]
 
 
-def overall_by_month(session: Session, months: list[str], tz: ZoneInfo) -> dict[str, KpiRow]:
+def overall_by_month(
+    session: Session, months: list[str], tz: ZoneInfo, now: datetime | None = None
+) -> dict[str, KpiRow]:
     """The overall figures of several months in one query grouped by month — the same numbers
     as `monthly(session, m, "all", tz)` for each (the KPI page's trend: one query, not twelve)."""
     if not months:
@@ -105,7 +122,7 @@ def overall_by_month(session: Session, months: list[str], tz: ZoneInfo) -> dict[
         return out
     prepare_reads(session)
     dialect = session.get_bind().dialect.name
-    facts = order_facts(start, end, dialect, ids, periods=list(bounds.values())).subquery()
+    facts = order_facts(start, end, dialect, ids, periods=list(bounds.values()), now=now).subquery()
     label = case(*((and_(facts.c.intake_at >= a, facts.c.intake_at < b), m) for m, (a, b) in bounds.items()))
     query = select(label.label("month"), *_figures(facts)).group_by(label)
     for r in session.execute(query):

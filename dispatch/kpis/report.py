@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from dispatch.kpis.closing import snapshot
+from dispatch.kpis.closing import month_state, snapshot
 from dispatch.kpis.figures import composite, last_months, monthly, overall_by_month
 from dispatch.kpis.risk import risk_signs
 from dispatch.kpis.settings import current_risk_thresholds, current_weights
@@ -26,7 +26,7 @@ from dispatch.permissions import covers_outlet
 from technicians.models import Outlet, Technician
 
 # Figures added after some months were closed: their snapshots lack them (shown as none).
-LATER_FIGURES = {"repairs": 0, "repeat_rate": None}
+LATER_FIGURES = {"repairs": 0, "repeat_rate": None, "pending_24h": 0, "awaiting_score": 0, "repairs_pending": 0}
 # The drill-down that lists the orders behind each risk sign (returns show up as compliance failures).
 DRILL_OF = {
     "completion_24h_rate": "completion_24h", "satisfaction_rate": "satisfaction", "compliance_rate": "compliance",
@@ -40,19 +40,28 @@ def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
     return (now or utcnow()).astimezone(tz).strftime("%Y-%m")
 
 
-def table(session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | None = None) -> list[dict[str, Any]]:
+def _frozen(row: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot row with the figures added since it was frozen (nothing was pending then
+    unless it says so: `decided` defaults to its orders)."""
+    return {"decided": row.get("orders")} | LATER_FIGURES | row | {"closed": True}
+
+
+def table(
+    session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """The month's rows with a display name and composite, within the caller's outlet scope.
-    A closed month comes from its snapshot, with the weights it was scored with."""
+    A closed month comes from its snapshot, with the weights it was scored with; an open one
+    is computed with what is still pending at `now` (default: the clock) counted beside."""
     frozen = snapshot(session, month, by)
     if frozen is not None:
-        rows = [LATER_FIGURES | r | {"closed": True} for r in frozen[0]]
+        rows = [_frozen(r) for r in frozen[0]]
         if by == "all":
             rows = [r | {"key": None} for r in rows]
     else:
         _, weights = current_weights(session)
         rows = [
             r.as_dict() | {"composite": composite(r.as_dict(), weights), "closed": False}
-            for r in monthly(session, month, by, tz)
+            for r in monthly(session, month, by, tz, now or utcnow())
         ]
     if by == "technician":
         techs = {
@@ -72,17 +81,19 @@ def table(session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | 
     return rows
 
 
-def overall_trend(session: Session, months: list[str], tz: ZoneInfo) -> list[dict[str, Any]]:
+def overall_trend(
+    session: Session, months: list[str], tz: ZoneInfo, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """The overall row of each month, as `table(session, month, "all", tz)` gives it: closed
     months from their snapshots, the open ones together in one grouped query."""
     frozen = {m: snapshot(session, m, "all") for m in months}
     open_months = [m for m in months if frozen[m] is None]
-    live = overall_by_month(session, open_months, tz)
+    live = overall_by_month(session, open_months, tz, now or utcnow())
     _, weights = current_weights(session)
     trend = []
     for m in months:
         if frozen[m] is not None:
-            rows = [LATER_FIGURES | r | {"closed": True, "key": None, "name": "all"} for r in frozen[m][0]]
+            rows = [_frozen(r) | {"key": None, "name": "all"} for r in frozen[m][0]]
         else:
             figures = live[m].as_dict()
             rows = [figures | {"composite": composite(figures, weights), "closed": False, "name": "all"}]
@@ -99,47 +110,68 @@ def completion_change(row: dict[str, Any], before: dict[str, Any] | None) -> flo
 
 
 def _with_signs(
-    session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | None, thresholds: dict[str, float]
+    session: Session,
+    month: str,
+    by: str,
+    tz: ZoneInfo,
+    outlet_id: int | None,
+    thresholds: dict[str, float],
+    now: datetime,
 ) -> list[dict[str, Any]]:
     """The month's rows, each with its risk `signs` and its `completion_change` since last month."""
-    before = {r["key"]: r for r in table(session, last_months(month, 2)[0], by, tz, outlet_id)}
+    before = {r["key"]: r for r in table(session, last_months(month, 2)[0], by, tz, outlet_id, now)}
     return [
         row | {"signs": risk_signs(row, old, thresholds), "change": completion_change(row, old)}
-        for row in table(session, month, by, tz, outlet_id)
+        for row in table(session, month, by, tz, outlet_id, now)
         for old in [before.get(row["key"])]
     ]
 
 
-def risk_watch(session: Session, month: str, tz: ZoneInfo, outlet_id: int | None = None) -> dict[str, Any]:
+def risk_watch(
+    session: Session, month: str, tz: ZoneInfo, outlet_id: int | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """Outlets and technicians flagged this month (within the caller's scope), each with its
-    risk signs (`RiskSign`, worded by the caller)."""
+    risk signs (`RiskSign`, worded by the caller). Teams with fewer decided orders than the
+    `min_orders` threshold are not judged."""
     version, thresholds = current_risk_thresholds(session)
+    now = now or utcnow()
     items = [
-        {"kind": by, "key": row["key"], "name": row["name"], "orders": row["orders"], "signs": row["signs"]}
+        {
+            "kind": by,
+            "key": row["key"],
+            "name": row["name"],
+            "orders": row["orders"],
+            "decided": row["decided"],
+            "signs": row["signs"],
+        }
         for by in TEAMS
-        for row in _with_signs(session, month, by, tz, outlet_id, thresholds)
+        for row in _with_signs(session, month, by, tz, outlet_id, thresholds, now)
         if row["signs"]
     ]
     return {"month": month, "thresholds_version": version, "items": items}
 
 
-def month_report(session: Session, month: str, tz: ZoneInfo, outlet_id: int | None = None) -> dict[str, Any]:
+def month_report(
+    session: Session, month: str, tz: ZoneInfo, outlet_id: int | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """The KPI page's month: outlets, technicians ranked by 24-hour completion with the change
     since last month, each team with its risk `signs`; the overall row; the 12-month trend
     (the eleven months before from snapshots or one grouped query, then this one); and the
-    risk thresholds in force."""
+    risk thresholds in force; and whether the month is final, or what is still pending (`state`)."""
     version, thresholds = current_risk_thresholds(session)
+    now = now or utcnow()
     technicians = sorted(
-        _with_signs(session, month, "technician", tz, outlet_id, thresholds),
+        _with_signs(session, month, "technician", tz, outlet_id, thresholds, now),
         key=lambda r: -(r["completion_24h_rate"] or 0),
     )
-    outlets = _with_signs(session, month, "outlet", tz, outlet_id, thresholds)
-    overall = table(session, month, "all", tz, outlet_id)
+    outlets = _with_signs(session, month, "outlet", tz, outlet_id, thresholds, now)
+    overall = table(session, month, "all", tz, outlet_id, now)
     trend = [
-        *overall_trend(session, last_months(month, 12)[:-1], tz),
+        *overall_trend(session, last_months(month, 12)[:-1], tz, now),
         {"month": month, **(overall[0] if overall else {})},
     ]
     return {
         "month": month, "previous": last_months(month, 2)[0], "technicians": technicians, "outlets": outlets,
         "overall": overall, "trend": trend, "thresholds": thresholds, "thresholds_version": version,
+        "state": month_state(month, tz, overall[0] if overall else None, now),
     }  # fmt: skip

@@ -30,7 +30,9 @@ def risk_signs(
     customers, procedure slips, doubtful proof, returns, repeat repairs — each beyond its threshold — and any
     of those that worsened by more than `change_points` since last month."""
     limits = RISK_DEFAULTS | (thresholds or {})
-    if (figures.get("orders") or 0) < limits["min_orders"]:
+    # Too few decided orders to judge (an order still within its 24 hours is not decided yet).
+    decided = figures.get("decided", figures.get("orders"))
+    if (decided or 0) < limits["min_orders"]:
         return []
     signs = []
     for name, direction in RISK_FIGURES.items():

@@ -63,7 +63,7 @@ RISK_DEFAULTS: dict[str, float] = {
     "return_rate": 0.1,
     "repeat_rate": 0.1,
     "change_points": 0.1,  # a figure that worsened by more than this since last month
-    "min_orders": 0,  # teams with fewer counted orders are not flagged (too few to judge)
+    "min_orders": 5,  # teams with fewer decided orders are not flagged (too few to judge)
 }
 RISK_RANGES = {name: (0.0, 1.0) for name in RISK_FIGURES} | {"change_points": (0.01, 1.0), "min_orders": (0, 10_000)}
 

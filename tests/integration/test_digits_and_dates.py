@@ -98,7 +98,7 @@ def test_a_month_closed_by_someone_else_while_this_close_was_writing_is_409(app,
 
     def close() -> None:
         with app.test_client() as other:
-            results.append(other.post("/api/kpis/close", json={"month": "2031-03"}, headers=manager))
+            results.append(other.post("/api/kpis/close", json={"month": "2031-03", "confirm": True}, headers=manager))
 
     worker = threading.Thread(target=close)
     worker.start()
@@ -122,7 +122,9 @@ def test_four_closes_of_one_month_at_once_give_one_201_and_409s(app, network, au
     def close() -> None:
         with app.test_client() as other:
             barrier.wait()
-            codes.append(other.post("/api/kpis/close", json={"month": "2031-04"}, headers=manager).status_code)
+            codes.append(
+                other.post("/api/kpis/close", json={"month": "2031-04", "confirm": True}, headers=manager).status_code
+            )
 
     workers = [threading.Thread(target=close) for _ in range(4)]
     for w in workers:

@@ -171,6 +171,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.kpi_orders", "GET"): Case(ALL_STAFF, query="month=2026-11&kpi=completion_24h"),
     ("api.kpi_csv", "GET"): Case(ALL_STAFF, query="month=2026-11"),
     ("api.kpi_xlsx", "GET"): Case(ALL_STAFF, query="month=2026-11"),
+    ("api.kpi_orders_csv", "GET"): Case(ALL_STAFF, query="month=2026-11&kpi=completion_24h"),
+    ("api.kpi_orders_xlsx", "GET"): Case(ALL_STAFF, query="month=2026-11&kpi=completion_24h"),
     ("api.kpi_risk_watch", "GET"): Case(ALL_STAFF, query="month=2026-11"),
     ("api.get_kpi_risk_thresholds", "GET"): Case(ALL_STAFF),
     ("pages.kpi_page", "GET"): Case(ALL_STAFF),
@@ -214,6 +216,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("pages.admin_remove_leave", "POST"): Case(frozenset({"dispatcher", "admin"}), form={}, fresh=_leave),
     # --- managers and admins --------------------------------------------------------------------
     ("api.close_kpi_month", "POST"): Case(frozenset({"manager", "admin"}), json={}),
+    ("pages.kpi_close_page", "POST"): Case(frozenset({"manager", "admin"}), form={}),
     ("api.outlet_history", "GET"): Case(frozenset({"manager", "admin"})),
     # --- admins only ----------------------------------------------------------------------------
     ("api.set_kpi_weights", "POST"): Case(ADMIN, json={}),

@@ -197,6 +197,7 @@ def test_the_risk_watch_flags_low_figures_and_sharp_falls():
     from dispatch.kpis import risk_flags
 
     good = {"completion_24h_rate": 0.95, "satisfaction_rate": 0.9, "compliance_rate": 0.9, "authenticity_rate": 0.97}
+    good["decided"] = 20  # enough decided orders to be judged (RISK_DEFAULTS min_orders)
     assert risk_flags(good) == []
     worse = good | {"completion_24h_rate": 0.7, "authenticity_rate": None}
     assert risk_flags(worse, good) == ["completion_24h_rate below 85%", "completion_24h_rate fell 25 points"]

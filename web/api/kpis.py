@@ -6,7 +6,7 @@ import csv
 import io
 
 from apiflask import Schema, fields
-from apiflask.validators import OneOf, Regexp
+from apiflask.validators import Length, OneOf, Regexp
 from flask import Response, current_app
 from marshmallow import ValidationError
 from openpyxl import Workbook
@@ -19,6 +19,7 @@ from dispatch.permissions import outlet_in_scope
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
 from web.extensions import db
+from web.kpi_drill import drill_cells, drill_file_name, drill_headers, worded_drill
 from web.kpi_wording import RiskWording
 
 VIEWERS = STAFF_ROLES
@@ -62,6 +63,18 @@ class KpiRowOut(Schema):
     )
     composite = fields.Float(allow_none=True, metadata={"description": "weighted mean of the four rates"})
     closed = fields.Boolean(metadata={"description": "from the month-close snapshot"})
+    decided = fields.Integer(
+        allow_none=True, metadata={"description": "orders whose 24-hour decision is made (the rate's denominator)"}
+    )
+    pending_24h = fields.Integer(
+        metadata={"description": "open orders still within their 24 hours: not in the 24-hour rate yet"}
+    )
+    awaiting_score = fields.Integer(
+        metadata={"description": "completed orders whose customer may still score them (callback window open)"}
+    )
+    repairs_pending = fields.Integer(
+        metadata={"description": "completed repairs within their 30 days, not back yet: not in the repeat rate"}
+    )
 
 
 class KpiTable(Schema):
@@ -75,21 +88,49 @@ class DrillQuery(Schema):
     kpi = fields.String(required=True, validate=OneOf(kpis.DRILLS))
     technician_id = fields.Integer(load_default=None)
     outlet_id = fields.Integer(load_default=None)
+    reason = fields.String(
+        load_default=None, validate=Length(max=64), metadata={"description": "only the orders with this reason code"}
+    )
 
 
 class DrillRow(Schema):
     order_id = fields.Integer()
     number = fields.String()
     created_at = fields.DateTime()
+    due_at = fields.DateTime(metadata={"description": "intake + 24 h: the 24-hour figure's deadline"})
+    completed_at = fields.DateTime(allow_none=True)
+    late_hours = fields.Float(allow_none=True, metadata={"description": "hours past due_at (completed, or now)"})
     status = fields.String()
     technician_id = fields.Integer(allow_none=True)
+    technician = fields.String(allow_none=True)
     outlet_id = fields.Integer(allow_none=True)
+    outlet = fields.String(allow_none=True)
     score = fields.Integer(allow_none=True)
-    passed = fields.Boolean()
-    reasons = fields.List(fields.String())
+    passed = fields.Boolean(allow_none=True, metadata={"description": "null while the order is still pending"})
+    pending = fields.Boolean()
+    reasons = fields.List(fields.String(), metadata={"description": "in the user's language"})
+    reason_codes = fields.List(fields.String())
+
+
+class DrillGroup(Schema):
+    reason = fields.String(metadata={"description": "a reason code (the `reason` filter)"})
+    text = fields.String()
+    orders = fields.Integer()
+
+
+class DrillScope(Schema):
+    month = fields.String()
+    kpi = fields.String()
+    technician_id = fields.Integer(allow_none=True)
+    technician = fields.String(allow_none=True)
+    outlet_id = fields.Integer(allow_none=True)
+    outlet = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
 
 
 class DrillList(Schema):
+    scope = fields.Nested(DrillScope)
+    groups = fields.List(fields.Nested(DrillGroup), metadata={"description": "failing and pending orders by reason"})
     items = fields.List(fields.Nested(DrillRow))
 
 
@@ -109,20 +150,67 @@ def kpi_table(args: dict):
     return {"month": args["month"], "by": args["by"], "items": table(args["month"], args["by"])}
 
 
+def drill(args: dict) -> dict:
+    """The drill-down asked for, within the caller's outlet, worded (dispatch.kpis.drill_report)."""
+    actor = current_actor()
+    outlet_id = outlet_in_scope(actor, args["outlet_id"])
+    found = kpis.drill_report(
+        db.session, args["month"], args["kpi"], current_app.config["TIMEZONE"],
+        technician_id=args["technician_id"], outlet_id=outlet_id, reason_code=args["reason"],
+    )  # fmt: skip
+    return worded_drill(found)
+
+
 @bp.get("/kpis/orders")
 @roles_required(*VIEWERS)
 @bp.input(DrillQuery, location="query", arg_name="args")
 @bp.output(DrillList)
 @bp.doc(security=SECURITY)
 def kpi_orders(args: dict):
-    """The orders behind one figure, each with whether it counted and why not."""
-    actor = current_actor()
-    outlet_id = outlet_in_scope(actor, args["outlet_id"])
-    items = kpis.drill_down(
-        db.session, args["month"], args["kpi"], current_app.config["TIMEZONE"],
-        technician_id=args["technician_id"], outlet_id=outlet_id,
-    )  # fmt: skip
-    return {"items": items}
+    """The orders behind one figure, each with whether it counted and why not (pending: not
+    decided yet), grouped by reason; filter by technician, outlet and reason."""
+    return drill(args)
+
+
+@bp.get("/kpis/orders/export.csv")
+@roles_required(*VIEWERS)
+@bp.input(DrillQuery, location="query", arg_name="args")
+@bp.doc(security=SECURITY, responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
+def kpi_orders_csv(args: dict):
+    """The drill-down's orders as CSV (the same rows as `GET /kpis/orders`)."""
+    found = drill(args)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(safe_row(drill_headers()))
+    writer.writerows(safe_row(cells) for cells in drill_cells(found["items"]))
+    return Response(
+        "\ufeff" + out.getvalue(),  # BOM: Excel opens UTF-8 Chinese names correctly
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={drill_file_name(args)}.csv"},
+    )
+
+
+@bp.get("/kpis/orders/export.xlsx")
+@roles_required(*VIEWERS)
+@bp.input(DrillQuery, location="query", arg_name="args")
+@bp.doc(security=SECURITY, responses={200: {"description": "an Excel workbook"}})
+def kpi_orders_xlsx(args: dict):
+    """The drill-down's orders as an Excel workbook (the same rows as `GET /kpis/orders`)."""
+    found = drill(args)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = f"{args['month']} {args['kpi']}"[:31]
+    append_xlsx_row(sheet, drill_headers())
+    for cells in drill_cells(found["items"]):
+        append_xlsx_row(sheet, cells)
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename={drill_file_name(args)}.xlsx"},
+    )
 
 
 @bp.get("/kpis/export.csv")
@@ -167,6 +255,9 @@ def kpi_xlsx(args: dict):
 
 class CloseIn(Schema):
     month = fields.String(required=True, validate=MONTH)
+    confirm = fields.Boolean(
+        load_default=False, metadata={"description": "close a month that is not final yet (something still pending)"}
+    )
 
 
 class CloseOut(Schema):
@@ -187,10 +278,17 @@ class WeightsOut(Schema):
 @roles_required(*SENIOR_ROLES)
 @bp.input(CloseIn, arg_name="body")
 @bp.output(CloseOut, status_code=201)
-@bp.doc(security=SECURITY, responses={409: "the month is closed already"})
+@bp.doc(
+    security=SECURITY,
+    responses={409: "the month is closed already, or not final yet without `confirm` (`pending` says what is)"},
+)
 def close_kpi_month(body: dict):
-    """Publish a month: its figures are frozen with the current weights."""
-    rows = kpis.close_month(db.session, body["month"], current_app.config["TIMEZONE"], actor_id=current_actor().user_id)
+    """Publish a month: its figures are frozen with the current weights. A month not final
+    yet (orders within their 24 hours, scores or repeat repairs still to come) needs `confirm`."""
+    rows = kpis.close_month(
+        db.session, body["month"], current_app.config["TIMEZONE"], actor_id=current_actor().user_id,
+        confirm=body["confirm"],
+    )  # fmt: skip
     return {"month": body["month"], "rows": rows}
 
 
@@ -246,6 +344,7 @@ class RiskItem(Schema):
     key = fields.Integer()
     name = fields.String()
     orders = fields.Integer()
+    decided = fields.Integer(metadata={"description": "orders whose 24-hour decision is made"})
     reasons = fields.List(fields.Nested(RiskReason))
 
 
@@ -263,7 +362,7 @@ class RiskThresholdsIn(Schema):
     return_rate = fields.Float(metadata={"description": "flag above this share (0–1)"})
     repeat_rate = fields.Float(metadata={"description": "flag above this share of repairs repeated (0–1)"})
     change_points = fields.Float(metadata={"description": "flag a figure that worsened by more (0.01–1)"})
-    min_orders = fields.Integer(metadata={"description": "teams with fewer orders are not flagged"})
+    min_orders = fields.Integer(metadata={"description": "teams with fewer decided orders are not flagged"})
 
 
 class RiskThresholdsOut(Schema):

@@ -3,7 +3,8 @@ last month, a 12-month trend, and every number a link to the orders behind it.""
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from core.accounts import STAFF_ROLES
 from core.errors import ValidationFailed
@@ -11,8 +12,10 @@ from core.numbers import parse_int
 from dispatch import kpis
 from dispatch.kpis import report
 from dispatch.permissions import outlet_in_scope
+from technicians import network
 from web.auth import current_actor, roles_required
 from web.extensions import db
+from web.kpi_drill import worded_drill
 from web.kpi_wording import FIGURE_LABELS, RiskWording
 from web.pages.base import bp
 
@@ -40,24 +43,51 @@ def kpi_page():
             row["risks"] = wording.reasons(row["key"], row.pop("signs"), by)
     return render_template(
         "kpis.html", **month_report, scoped=actor.outlet_id is not None, figure_labels=FIGURE_LABELS,
-        can_set_thresholds=actor.role == "admin",
+        can_set_thresholds=actor.role == "admin", can_close=actor.role in ("admin", "manager"),
     )  # fmt: skip
 
 
 @bp.get("/kpis/orders")
 @roles_required(*STAFF_ROLES)
 def kpi_orders_page():
-    """The orders behind one number, with the reason each failed."""
+    """The orders behind one number: whose they are, the reason each failed or is pending,
+    grouped by reason, with filters and the same list as CSV or Excel."""
     month = _month_arg()
     kpi = request.args.get("kpi", "completion_24h")
     if kpi not in kpis.DRILLS:
         kpi = "completion_24h"
-    tech = request.args.get("technician_id", "")
-    outlet = request.args.get("outlet_id", "")
     actor = current_actor()
-    rows = kpis.drill_down(
-        db.session, month, kpi, current_app.config["TIMEZONE"],
-        technician_id=parse_int(tech, 1),
-        outlet_id=outlet_in_scope(actor, parse_int(outlet, 1)),
+    tech = parse_int(request.args.get("technician_id", ""), 1)
+    outlet = outlet_in_scope(actor, parse_int(request.args.get("outlet_id", ""), 1))
+    reason = request.args.get("reason") or None
+    found = worded_drill(
+        kpis.drill_report(
+            db.session, month, kpi, current_app.config["TIMEZONE"], technician_id=tech, outlet_id=outlet,
+            reason_code=reason,
+        )
     )  # fmt: skip
-    return render_template("kpi_orders.html", month=month, kpi=kpi, rows=rows)
+    filters = {k: v for k, v in {"technician_id": tech, "outlet_id": outlet, "reason": reason}.items() if v}
+    return render_template(
+        "kpi_orders.html", month=month, kpi=kpi, rows=found["items"], groups=found["groups"], scope=found["scope"],
+        filters=filters, scoped=actor.outlet_id is not None, pending_reasons=kpis.PENDING_REASONS,
+        outlets=[] if actor.outlet_id is not None else network.list_outlets(db.session),
+        technicians=network.list_technicians(db.session, outlet_id=found["scope"]["outlet_id"]),
+    )  # fmt: skip
+
+
+@bp.post("/kpis/close")
+@roles_required("admin", "manager")
+def kpi_close_page():
+    """Close a month; one not final yet first shows what is still pending and asks again."""
+    month = request.form.get("month", "")
+    if kpis.parse_month(month) is None:
+        raise ValidationFailed({"month": kpis.MONTH_MESSAGE})
+    try:
+        kpis.close_month(
+            db.session, month, current_app.config["TIMEZONE"], actor_id=current_actor().user_id,
+            confirm=request.form.get("confirm") == "1",
+        )  # fmt: skip
+    except kpis.NotFinal as not_final:
+        return render_template("kpi_close.html", month=month, pending=not_final.pending, ended=not_final.ended)
+    flash(_("%(month)s is closed: its figures are frozen.", month=month), "info")
+    return redirect(url_for("pages.kpi_page", month=month))

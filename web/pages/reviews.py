@@ -18,26 +18,12 @@ from dispatch.models import Photo
 from web.auth import LOCATION_ROLES, REVIEWERS, current_actor, roles_required
 from web.extensions import db
 from web.forms import apply_errors
+from web.labels import AUTHENTICITY_REASONS as REASONS
+from web.labels import SEVERITY, VERDICT
 from web.pages.base import bp
 from web.wiring import photo_settings
 
 PER_PAGE = 20
-
-REASONS = {
-    "no_photo": _l("No proof photo"),
-    "no_checkin_location": _l("Checked in without a position"),
-    "checkin_far": _l("Checked in away from the address"),
-    "photo_reused": _l("Photo is a copy of one on another order"),
-    "photo_similar_to_other_order": _l("Photo looks like one on another order"),
-    "photo_gps_far": _l("Photo taken away from the address"),
-    "photo_time_outside_visit": _l("Photo taken outside the visit"),
-    "uploaded_away_from_address": _l("Photo uploaded away from the address"),
-    "gallery_only": _l("Photos only from the gallery, none from the camera"),
-    "customer_denies_visit": _l("The customer says nobody came"),
-    "customer_confirmed_visit": _l("The customer confirmed the visit at callback"),
-}
-SEVERITY = {"fail": _l("fails"), "doubt": _l("doubtful"), "ok": _l("confirms")}
-VERDICT = {"verified": _l("verified"), "doubtful": _l("doubtful"), "failed": _l("failed")}
 
 
 class ReviewForm(FlaskForm):
