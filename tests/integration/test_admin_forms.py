@@ -93,12 +93,33 @@ def test_work_days_and_skills_are_checkboxes_that_save_and_show_ticked(client, a
     assert response.status_code == 302, html_of(response)
     tech = db_session.query(Technician).filter_by(name="Zhao Liu").one()
     assert tech.work_days == "135" and tech.skill_codes == ["air_conditioner", "water_heater"]
-    tech_id = tech.id
-    db_session.rollback()
+    tech_id, south_id = tech.id, network.south.id
+    db_session.rollback()  # SQLite: a reading session holds the write lock until it ends
 
     page = html_of(client.get(f"/admin/technicians/{tech_id}"))
     assert checked(page, "work_days") == ["1", "3", "5"]
     assert checked(page, "skills") == ["air_conditioner", "water_heater"]
+    assert re.search(r'name="phone"[^>]*value="139 1234 5678"', page)  # as people read it, not E.164
+    listed = html_of(client.get(f"/admin/technicians?outlet_id={south_id}"))
+    row = re.search(rf'<tr[^>]*><td><a href="/admin/technicians/{tech_id}">.*?</tr>', listed, re.S).group(0)
+    assert "Air conditioner, Water heater" in row and "Mon Wed Fri" in row and "air_conditioner" not in row
+
+
+def test_saving_the_formatted_phone_back_keeps_it_in_e164(client, auth, network, csrf_from, db_session):
+    auth.login("admin")
+    tech = network.techs[0]
+    data = technician_form(network.north.id, name=tech.name, phone="139 0000 0001", skills=["water_heater"])
+    response = post_form(client, csrf_from, f"/admin/technicians/{tech.id}", data)
+    assert response.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(Technician, tech.id).phone == "+8613900000001"
+
+
+def test_the_account_list_names_outlets_not_their_ids(client, auth, network):
+    auth.login("admin")
+    html = html_of(client.get("/admin/users"))
+    row = re.search(r"<tr[^>]*><td><a[^>]*>south_dispatcher</a>.*?</tr>", html, re.S).group(0)
+    assert "S South" in row
 
 
 @pytest.mark.parametrize(

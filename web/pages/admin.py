@@ -12,6 +12,7 @@ from core.accounts import Role, User
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.numbers import parse_int
 from core.pagination import paginate
+from core.phones import display_phone
 from dispatch.geocoding import AddressNotFound, GeocoderUnavailable
 from dispatch.permissions import can_manage_roster
 from technicians import network
@@ -113,6 +114,7 @@ def _technician_form(obj=None) -> TechnicianForm:
     if obj is not None and request.method == "GET":
         form.skills.data = obj.skill_codes
         form.user_id.data = obj.user_id or 0
+        form.phone.data = display_phone(obj.phone)  # as people read it; saved back as E.164
     return form
 
 
@@ -178,7 +180,7 @@ def admin_technicians():
     page = paginate(db.session, query, _page(), 50)
     return render_template(
         "admin/technicians.html", page=page, outlets=network.list_outlets(db.session),
-        skills=network.list_skills(db.session), outlet_id=outlet_id, skill=skill,
+        skills=network.list_skills(db.session), outlet_id=outlet_id, skill=skill, weekdays=dict(WEEKDAYS),
     )  # fmt: skip
 
 
@@ -291,7 +293,8 @@ def admin_users():
         )):  # fmt: skip
             return redirect(url_for("pages.admin_users"))
     page = paginate(db.session, select(User).order_by(User.username), _page(), 50)
-    return render_template("admin/users.html", page=page, form=form)
+    outlets = {o.id: f"{o.code} {o.name}" for o in network.list_outlets(db.session)}
+    return render_template("admin/users.html", page=page, form=form, outlets=outlets)
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
