@@ -233,6 +233,26 @@ def update_user(session: Session, user_id: int, values: dict, *, actor_id: int |
 
 
 @transactional
+def change_own_password(session: Session, user_id: int, current: str, new: str, *, keep_login: str | None) -> None:
+    """Someone changes their own password, proving it with the current one. Every other way
+    they are signed in ends, as with an admin's reset (other browsers, API tokens); the login
+    `keep_login` names (the browser that asked) holds."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if not verify_password(user.password_hash, current):
+        raise ValidationFailed({"current_password": "is not your current password"})
+    problems = password_problems(new)
+    if new == current:
+        problems.append("must differ from the current password")
+    if problems:
+        raise ValidationFailed({"new_password": problems})
+    user.password_hash = hash_password(new)
+    record_change(session, user.id, "user", user.id, "update", {"password": ["***", "***"]})
+    revoke_tokens(session, user.id, keep_login=keep_login)
+
+
+@transactional
 def set_locale(session: Session, user_id: int, locale: str | None) -> None:
     user = session.get(User, user_id)
     if user is not None:
@@ -268,15 +288,18 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     return user if user is not None and user.active else None
 
 
-def revoke_tokens(session: Session, user_id: int) -> None:
-    """End every way this user is signed in: API tokens and browser sessions."""
+def revoke_tokens(session: Session, user_id: int, *, keep_login: str | None = None) -> None:
+    """End every way this user is signed in: API tokens and browser sessions (but the login
+    whose secret is `keep_login`, when given)."""
     for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)):
         session.delete(row)
     now = utcnow()
+    kept = token_digest(keep_login) if keep_login else None
     for login in session.scalars(
         select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
     ):
-        login.revoked_at = now
+        if login.digest != kept:
+            login.revoked_at = now
 
 
 # --- browser login sessions -----------------------------------------------------------

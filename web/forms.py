@@ -21,7 +21,8 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from core.errors import ValidationFailed
 from dispatch.catalog import ISSUE_CATEGORIES, PRIORITIES
@@ -120,17 +121,50 @@ class OutletForm(FlaskForm):
     closes_at = TimeField(_l("Closes at"), validators=[Optional()])
 
 
+class CheckboxesField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes (not a ctrl-click list)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+# ISO weekday digits, as `Technician.work_days` stores them ("123456" = Monday to Saturday).
+WEEKDAYS = (
+    ("1", _l("Mon")), ("2", _l("Tue")), ("3", _l("Wed")), ("4", _l("Thu")),
+    ("5", _l("Fri")), ("6", _l("Sat")), ("7", _l("Sun")),
+)  # fmt: skip
+
+
+class WorkDaysField(CheckboxesField):
+    """Work days as seven checkboxes; reads and gives the stored digits ("123456")."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, choices=[SelectChoice(v, t) for v, t in WEEKDAYS], **kwargs)
+
+    def process_data(self, value):
+        super().process_data(list(value) if isinstance(value, str) else value)
+
+    @property
+    def digits(self) -> str:
+        """The ticked days in week order, as stored."""
+        return "".join(d for d, _ in WEEKDAYS if d in (self.data or []))
+
+
 class TechnicianForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=32)])
     outlet_id = SelectField(_l("Outlet"), coerce=int)
     user_id = SelectField(_l("Login account"), coerce=int, default=0)
-    skills = SelectMultipleField(_l("Skills"), validators=[DataRequired()])
+    skills = CheckboxesField(_l("Skills"), validators=[DataRequired(_l("Tick at least one skill."))])
     home_lat = FloatField(_l("Home latitude"), validators=[InputRequired(), NumberRange(-90, 90)])
     home_lon = FloatField(_l("Home longitude"), validators=[InputRequired(), NumberRange(-180, 180)])
+    # Only to find the home on the map through the geocoder; not stored.
+    home_address = StringField(_l("Home address"), validators=[Optional(), Length(max=255)])
     shift_start = TimeField(_l("Shift starts"), validators=[InputRequired()])
     shift_end = TimeField(_l("Shift ends"), validators=[InputRequired()])
-    work_days = StringField(_l("Work days (1=Mon … 7=Sun)"), default="123456", validators=[DataRequired()])
+    work_days = WorkDaysField(
+        _l("Work days"), default="123456", validators=[DataRequired(_l("Tick at least one work day."))]
+    )
     daily_capacity = IntegerField(_l("Orders per day"), default=8, validators=[InputRequired(), NumberRange(1, 30)])
     active = BooleanField(_l("Active"), default=True)
 
@@ -144,7 +178,19 @@ class LeaveForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=100)])
-    role = SelectField(_l("Role"))
+    # A new account starts with the least privilege; an admin raises it on purpose.
+    role = SelectField(_l("Role"), default="technician")
     outlet_id = SelectField(_l("Outlet"), coerce=int, default=0)
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=256)])
     active = BooleanField(_l("Active"), default=True)
+
+
+class PasswordChangeForm(FlaskForm):
+    """Anyone changes their own password: the current one, then the new one twice."""
+
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    new_password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new_password", _l("The two new passwords differ."))],
+    )

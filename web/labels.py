@@ -160,6 +160,11 @@ DOMAIN_MESSAGES = (
     _l("must be a whole number from 1 to 2147483647, in digits 0-9"),
     _l("must be in the years 2000 to 2099"),
     _l("use YYYY-MM (years 1900-2199), e.g. 2026-11"),
+    # passwords (core/security.py, core/accounts.py)
+    _l("must be at least 10 characters"),
+    _l("must mix letters with digits or symbols"),
+    _l("is not your current password"),
+    _l("must differ from the current password"),
 )
 
 # Why a proof photo was refused (dispatch/photos/, dispatch/photos/budget.py).

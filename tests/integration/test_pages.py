@@ -368,7 +368,7 @@ def technician_form(outlet_id: int, **overrides) -> dict:
     return {
         "name": "Zhao Liu", "phone": "13912345678", "outlet_id": str(outlet_id), "user_id": "0",
         "skills": ["air_conditioner", "washing_machine"], "home_lat": "34.21", "home_lon": "108.95",
-        "shift_start": "08:00", "shift_end": "18:00", "work_days": "12345", "daily_capacity": "6", "active": "y",
+        "shift_start": "08:00", "shift_end": "18:00", "work_days": list("12345"), "daily_capacity": "6", "active": "y",
         **overrides,
     }  # fmt: skip
 
@@ -413,9 +413,11 @@ def test_leave_ending_before_it_starts_is_a_message_on_the_page(client, auth, ne
 
 def test_a_technician_form_with_bad_fields_names_them(client, auth, network, csrf_from, db_session):
     auth.login("admin")
-    bad = technician_form(network.south.id, work_days="89", shift_start="18:00", shift_end="08:00", phone="12345")
-    html = html_of(post_form(client, csrf_from, "/admin/technicians/new", bad))
-    for field in ("work_days", "shift_end", "phone"):
+    bad = technician_form(network.south.id, shift_start="18:00", shift_end="08:00", phone="12345")
+    response = post_form(client, csrf_from, "/admin/technicians/new", bad)
+    html = html_of(response)
+    assert response.status_code == 400
+    for field in ("shift_end", "phone"):
         assert f'data-field="{field}"' in html, field
     assert db_session.query(Technician).filter_by(name="Zhao Liu").count() == 0
 

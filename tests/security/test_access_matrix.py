@@ -114,6 +114,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.me", "GET"): Case(LOGGED_IN),
     ("pages.account_security", "GET"): Case(LOGGED_IN),
     ("pages.account_security", "POST"): Case(LOGGED_IN, form={}),
+    ("pages.account_password", "GET"): Case(LOGGED_IN),
+    ("pages.account_password", "POST"): Case(LOGGED_IN, form={}),
     ("api.events_feed", "GET"): Case(LOGGED_IN),
     ("api.list_orders", "GET"): Case(LOGGED_IN),
     ("api.list_skills", "GET"): Case(LOGGED_IN),

@@ -6,16 +6,30 @@ import time
 from urllib.parse import urlsplit
 
 import segno
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from core import twofactor
-from core.accounts import User, authenticate, end_login_session, set_locale, start_login_session
+from core.accounts import (
+    User,
+    authenticate,
+    change_own_password,
+    end_login_session,
+    set_locale,
+    start_login_session,
+)
 from core.errors import DomainError, ValidationFailed
 from web.auth import LOGIN_KEY, login_attempts
-from web.extensions import db
-from web.forms import LoginForm, OneTimeCodeForm, TwoFactorEnableForm, TwoFactorOffForm, apply_errors
+from web.extensions import db, limiter
+from web.forms import (
+    LoginForm,
+    OneTimeCodeForm,
+    PasswordChangeForm,
+    TwoFactorEnableForm,
+    TwoFactorOffForm,
+    apply_errors,
+)
 from web.i18n import LANGUAGES
 from web.pages.base import bp
 
@@ -144,6 +158,38 @@ def account_security():
         offered=user.role in twofactor.TOTP_ROLES,
     )
     return template, status
+
+
+# A wrong current password spends the same budget as a failed login (LOGIN_LIMIT per
+# address): a borrowed, unlocked browser is no way to guess the password at leisure.
+password_attempts = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_LIMIT"],
+    scope="login",
+    methods=["POST"],
+    deduct_when=lambda response: bool(g.get("wrong_password")),
+)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@password_attempts
+def account_password():
+    """Change one's own password: every other login and API token of the account ends."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(
+                db.session, current_user.id, form.current_password.data, form.new_password.data,
+                keep_login=session.get(LOGIN_KEY),
+            )  # fmt: skip
+        except ValidationFailed as exc:
+            g.wrong_password = "current_password" in exc.fields
+            apply_errors(form, exc)
+        else:
+            flash(_("Your password is changed. Your other sessions and API tokens have ended."), "info")
+            return redirect(url_for("pages.account_password"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("account_password.html", form=form), status
 
 
 @bp.post("/logout")

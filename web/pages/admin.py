@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,12 +12,16 @@ from core.accounts import DISPATCH_ROLES, STAFF_ROLES, Role, User
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.numbers import parse_int
 from core.pagination import paginate
+from core.phones import display_phone
+from dispatch.geocoding import AddressNotFound, GeocoderUnavailable
 from dispatch.permissions import can_manage_roster, covers_outlet
 from technicians import network
 from web.auth import current_actor, roles_required
 from web.extensions import db
-from web.forms import LeaveForm, OutletForm, TechnicianForm, UserForm, apply_errors
+from web.forms import WEEKDAYS, LeaveForm, OutletForm, TechnicianForm, UserForm, apply_errors
+from web.labels import ROLE
 from web.pages.base import bp
+from web.wiring import intake_settings
 
 OUTLET_FIELDS = (
     "code",
@@ -35,6 +39,10 @@ TECH_FIELDS = (
     "name", "phone", "outlet_id", "home_lat", "home_lon", "shift_start", "shift_end",
     "work_days", "daily_capacity", "active",
 )  # fmt: skip
+# Where the home-base map starts when there is no outlet to centre on (Xi'an, as the demo data).
+DEFAULT_CENTRE = (34.26, 108.94)
+# Least privileged first: a new account's form starts with the first.
+ROLE_ORDER = ("technician", "dispatcher", "manager", "admin")
 
 
 def _page() -> int:
@@ -106,7 +114,58 @@ def _technician_form(obj=None) -> TechnicianForm:
     if obj is not None and request.method == "GET":
         form.skills.data = obj.skill_codes
         form.user_id.data = obj.user_id or 0
+        form.phone.data = display_phone(obj.phone)  # as people read it; saved back as E.164
     return form
+
+
+def _technician_values(form: TechnicianForm) -> dict:
+    values = {f: getattr(form, f).data for f in TECH_FIELDS if f != "work_days"}
+    return values | {"work_days": form.work_days.digits, "user_id": form.user_id.data or None}
+
+
+def _home_map(form: TechnicianForm, tech=None) -> dict:
+    """What the home-base map (web/static/home-map.js) needs: tiles, a starting point, words."""
+    config = current_app.config
+    outlet = tech.outlet if tech is not None else None
+    centre = (outlet.lat, outlet.lon) if outlet is not None else DEFAULT_CENTRE
+    return {
+        "tile_url": config["MAP_TILE_URL"],
+        "tile_attribution": config["MAP_TILE_ATTRIBUTION"],
+        "centre": centre,
+        "strings": {"home": _("Home base")},
+    }
+
+
+def _locate_home(form: TechnicianForm) -> None:
+    """Put the geocoder's point for the typed home address into the form (nothing is saved)."""
+    settings = intake_settings()
+    address = (form.home_address.data or "").strip()
+    if not address:
+        form.home_address.errors = [_("Type the address to look for.")]
+        return
+    # The read transaction ends first: none is held across the geocoder's network call (and
+    # on SQLite it would lock out the geocoder's cache writes).
+    db.session.rollback()
+    try:
+        point = settings.geocoder.geocode(address, settings.city)
+    except AddressNotFound:
+        form.home_address.errors = [_("No place found for this address; pick the home on the map.")]
+        return
+    except GeocoderUnavailable:
+        form.home_address.errors = [_("The address search is unavailable now; pick the home on the map.")]
+        return
+    for field, value in ((form.home_lat, point.lat), (form.home_lon, point.lon)):
+        field.data, field.raw_data, field.errors = round(value, 6), None, []  # shown instead of what was typed
+    flash(_("Found %(place)s. Check the pin on the map, then save.", place=point.formatted), "info")
+
+
+def _render_technician(tech, form: TechnicianForm, *, may_edit: bool, status: int = 200):
+    history = audit.history(db.session, "technician", tech.id) if tech is not None else []
+    return render_template(
+        "admin/technician.html", tech=tech, form=form, may_edit=may_edit, history=history,
+        leave_form=LeaveForm() if tech is not None else None, home_map=_home_map(form, tech),
+        weekdays=dict(WEEKDAYS), can_locate=current_app.config.get("GEOCODER_PROVIDER", "none") != "none",
+    ), status  # fmt: skip
 
 
 @bp.get("/admin/technicians")
@@ -121,7 +180,7 @@ def admin_technicians():
     page = paginate(db.session, query, _page(), 50)
     return render_template(
         "admin/technicians.html", page=page, outlets=network.list_outlets(db.session),
-        skills=network.list_skills(db.session), outlet_id=outlet_id, skill=skill,
+        skills=network.list_skills(db.session), outlet_id=outlet_id, skill=skill, weekdays=dict(WEEKDAYS),
     )  # fmt: skip
 
 
@@ -130,21 +189,25 @@ def admin_technicians():
 def admin_technician_new():
     """Add a technician."""
     form = _technician_form()
+    if request.method == "POST" and request.form.get("locate"):
+        _locate_home(form)
+        return _render_technician(None, form, may_edit=True, status=400 if form.home_address.errors else 200)
     if form.validate_on_submit():
-        values = {f: getattr(form, f).data for f in TECH_FIELDS} | {"user_id": form.user_id.data or None}
+        values = _technician_values(form)
         actor_id = current_actor().user_id
         created = []
         if _save(form, lambda: created.append(
             network.create_technician(db.session, values, form.skills.data, actor_id=actor_id)
         )):  # fmt: skip
             return redirect(url_for("pages.admin_technician", tech_id=created[0].id))
-    return render_template("admin/technician.html", tech=None, form=form, leave_form=None, history=[])
+    return _render_technician(None, form, may_edit=True, status=400 if request.method == "POST" else 200)
 
 
 @bp.route("/admin/technicians/<int:tech_id>", methods=["GET", "POST"])
 @roles_required(*STAFF_ROLES)
 def admin_technician(tech_id: int):
-    """Edit a technician (skills, home, shift, work days, capacity), manage leave, see history."""
+    """Edit a technician (skills, home, shift, work days, capacity), manage leave, see history;
+    read-only for those who may not change the roster (managers, other outlets' dispatchers)."""
     try:
         tech = network.get_technician(db.session, tech_id)
     except DomainError:
@@ -155,16 +218,17 @@ def admin_technician(tech_id: int):
     if request.method == "POST":
         if not may_edit:
             abort(403)
+        if request.form.get("locate"):
+            _locate_home(form)
+            return _render_technician(tech, form, may_edit=True, status=400 if form.home_address.errors else 200)
         if form.validate_on_submit():
-            values = {f: getattr(form, f).data for f in TECH_FIELDS} | {"user_id": form.user_id.data or None}
+            values = _technician_values(form)
             if _save(form, lambda: network.update_technician(
                 db.session, tech_id, values, form.skills.data, actor_id=actor.user_id
             )):  # fmt: skip
                 return redirect(url_for("pages.admin_technician", tech_id=tech_id))
-    history = audit.history(db.session, "technician", tech_id)
-    return render_template(
-        "admin/technician.html", tech=tech, form=form, leave_form=LeaveForm(), history=history, may_edit=may_edit
-    )
+        return _render_technician(tech, form, may_edit=True, status=400)
+    return _render_technician(tech, form, may_edit=may_edit)
 
 
 @bp.post("/admin/technicians/<int:tech_id>/leaves")
@@ -208,7 +272,8 @@ def admin_remove_leave(tech_id: int, leave_id: int):
 
 def _user_form(obj=None) -> UserForm:
     form = UserForm(obj=obj)
-    form.role.choices = [(r.value, r.value) for r in Role]
+    roles = sorted((r.value for r in Role), key=lambda r: ROLE_ORDER.index(r) if r in ROLE_ORDER else len(ROLE_ORDER))
+    form.role.choices = [(r, str(ROLE.get(r, r))) for r in roles]
     form.outlet_id.choices = [(0, "—")] + [(o.id, f"{o.code} {o.name}") for o in network.list_outlets(db.session)]
     if obj is not None and request.method == "GET":
         form.outlet_id.data = obj.outlet_id or 0
@@ -228,7 +293,8 @@ def admin_users():
         )):  # fmt: skip
             return redirect(url_for("pages.admin_users"))
     page = paginate(db.session, select(User).order_by(User.username), _page(), 50)
-    return render_template("admin/users.html", page=page, form=form)
+    outlets = {o.id: f"{o.code} {o.name}" for o in network.list_outlets(db.session)}
+    return render_template("admin/users.html", page=page, form=form, outlets=outlets)
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
