@@ -61,7 +61,7 @@ def order_detail(order_id: int):
         # The system's suggestions first, best first; then everyone else who has the skill.
         rank = {s.technician_id: i for i, s in enumerate(suggestions)}
         technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
-    events = queries.order_events(db.session, order.id)
+    events = queries.order_events(db.session, order.id, actor)
     clocks = [c for c in deadlines.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
     complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None
     return render_template(
