@@ -26,7 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.accounts import Actor
 from core.db import next_value, on_commit, utcnow
 from dispatch.models import WorkOrder, WorkOrderEvent
-from dispatch.visibility import EventView, event_audiences, visible_event
+from dispatch.visibility import EventView, event_rooms
 
 EVENT_SEQUENCE = "work_order_events"
 # Provisional numbers: 2**62 + a nanosecond clock (about 2**61 until the year 2500), so they
@@ -81,16 +81,13 @@ def record_event(
         session.flush()
     summary = order_summary(order)
     technicians = [t for t in (order.technician_id, (data or {}).get("previous_technician_id")) if t is not None]
-    audiences = event_audiences(order.outlet_id, technicians)
+    # Each room then gets what its members may read (dispatch/visibility.py views_by_room).
+    rooms = event_rooms(order.outlet_id, technicians)
     database = session.info.get("database")
     if database is not None:
-
-        def announce() -> None:
-            whole = event_dict(event)  # after the commit: its final seq
-            for role, rooms in audiences:  # each audience its own view (dispatch/visibility.py)
-                database.publish("order_event", {"event": visible_event(whole, role), "order": summary}, rooms)
-
-        on_commit(session, announce)
+        on_commit(
+            session, lambda: database.publish("order_event", {"event": event_dict(event), "order": summary}, rooms)
+        )
     return event
 
 

@@ -1,8 +1,8 @@
 """Who sees which events: the rooms each role's sockets join, and what of an event each role reads.
 
 One rule for every way an event reaches a person: the order's event trail and the board's
-catch-up feed (dispatch/queries.py), the order page, and the Socket.IO broadcast
-(dispatch/events.py). Staff (admin, dispatcher, manager) read every event whole. A technician
+catch-up feed (dispatch/queries.py), the order page, and the Socket.IO broadcast (the rooms
+dispatch/events.py announces to, split per reader by web/realtime.py with `views_by_room`). Staff (admin, dispatcher, manager) read every event whole. A technician
 reads the events of their own orders, but not what the office writes *about* them: a complaint
 (its summary, escalations, hand-overs, milestones), compensation (reasons and amounts), settlement
 and the authenticity reviewer's verdict on their proof. Those events still appear, with their
@@ -95,10 +95,21 @@ def rooms_for(actor: Actor) -> frozenset[str]:
     return frozenset({f"outlet:{actor.outlet_id}", "unplaced"})
 
 
-def event_audiences(outlet_id: int | None, technician_ids: list[int]) -> list[tuple[str, list[str]]]:
-    """Where an order's event is announced: (the role whose view is sent, the rooms) pairs."""
-    audiences = [("dispatcher", ["dispatch", f"outlet:{outlet_id}" if outlet_id is not None else "unplaced"])]
-    technician_rooms = [f"technician:{t}" for t in dict.fromkeys(technician_ids)]
-    if technician_rooms:
-        audiences.append((TECHNICIAN, technician_rooms))
-    return audiences
+def event_rooms(outlet_id: int | None, technician_ids: list[int]) -> list[str]:
+    """The rooms an order's event is announced in: the boards that see the order and the
+    phones of its technician (and of the one it was just taken from)."""
+    rooms = ["dispatch", f"outlet:{outlet_id}" if outlet_id is not None else "unplaced"]
+    return rooms + [f"technician:{t}" for t in dict.fromkeys(technician_ids)]
+
+
+def views_by_room(payload: dict[str, Any], rooms: list[str]) -> list[tuple[dict[str, Any], list[str]]]:
+    """An announced order event (`{"event": …, "order": …}`) split into what each room's
+    members may read: (payload, rooms) pairs, staff rooms whole, technicians' phones redacted."""
+    phones = [r for r in rooms if r.startswith(f"{TECHNICIAN}:")]
+    boards = [r for r in rooms if r not in phones]
+    views = []
+    if boards:
+        views.append((payload, boards))
+    if phones:
+        views.append(({**payload, "event": visible_event(payload["event"], TECHNICIAN)}, phones))
+    return views

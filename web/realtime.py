@@ -16,6 +16,7 @@ from flask_socketio import join_room
 from socketio import RedisManager
 
 from core.accounts import ended_logins
+from dispatch.visibility import views_by_room
 from web import observability
 from web.auth import current_actor
 from web.extensions import db, socketio
@@ -139,6 +140,10 @@ def register(app: Flask) -> None:
         socketio.server.manager = manager
 
     def publish(name: str, payload: dict[str, Any], rooms: list[str]) -> None:
-        socketio.emit(name, payload, to=rooms)
+        if name != "order_event":
+            socketio.emit(name, payload, to=rooms)
+            return
+        for view, view_rooms in views_by_room(payload, rooms):  # one rule with the feeds
+            socketio.emit(name, view, to=view_rooms)
 
     db.publisher = publish
