@@ -10,6 +10,7 @@ from flask import abort, g, request, session
 from flask_login import current_user
 
 from core.accounts import Actor, User, live_login_session, user_for_token
+from core.security import token_digest
 from technicians.services import technician_for_user
 from web.extensions import db, login_manager
 
@@ -35,7 +36,10 @@ def load_user_from_token(req) -> User | None:
     token = bearer_token(req)
     if token is None:
         return None
-    return user_for_token(db.session, token)
+    user = user_for_token(db.session, token)
+    if user is not None:
+        g.token_digest = token_digest(token)  # a socket opened with it ends with it (web/realtime.py)
+    return user
 
 
 def bearer_token(req) -> str | None:
