@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -61,11 +61,14 @@ class Grant:
 
 
 class RightsWatch:
-    """Drops the sockets whose user lost what the socket was given: the login or token it was
-    opened with ended (logout, password change, revocation, idle, deactivation), or the rooms
-    the user's rights give now differ from the socket's (a new role, another outlet, a
-    technician record moved to or from the account). The client reconnects and is given the
-    rooms of its rights now, or is refused.
+    """Makes every open socket follow its user's rights as they are now.
+
+    The login or token it was opened with ended (logout, password change, revocation, idle), or
+    the user is gone or deactivated: the socket is disconnected (and Socket.IO clients do not
+    reconnect after a server's disconnect). The user's rights give other rooms now (a new role,
+    another outlet, a technician record moved to or from the account): the socket leaves the
+    rooms it lost, joins the ones it gained and gets a `rights_changed` event, on which the
+    pages reload themselves.
 
     One mechanism for every such change, whichever process or tool made it: each process
     compares its own sockets with the database every few seconds (three queries for all of
@@ -100,7 +103,7 @@ class RightsWatch:
             self._sockets.pop(sid, None)
 
     def sweep(self) -> int:
-        """Disconnect the sockets whose user lost rights they were given; how many were dropped."""
+        """Bring every socket in line with its user's rights; how many were dropped or moved."""
         with self._lock:
             sockets = dict(self._sockets)
         if not sockets:
@@ -114,20 +117,32 @@ class RightsWatch:
         finally:
             session.close()
 
-        def lost(grant: Grant) -> bool:
+        changed = 0
+        for sid, grant in sockets.items():
             actor = actors.get(grant.user_id)
-            return (
+            if (
                 actor is None
                 or grant.login_id in ended
                 or (grant.token_digest is not None and grant.token_digest not in tokens)
-                or rooms_for(actor) != grant.rooms
-            )
+            ):
+                socketio.server.disconnect(sid, namespace="/")
+                self.discard(sid)
+                changed += 1
+            elif (rooms := rooms_for(actor)) != grant.rooms:
+                self._move(sid, grant, rooms)
+                changed += 1
+        return changed
 
-        dropped = [sid for sid, grant in sockets.items() if lost(grant)]
-        for sid in dropped:
-            socketio.server.disconnect(sid, namespace="/")
-            self.discard(sid)
-        return len(dropped)
+    def _move(self, sid: str, grant: Grant, rooms: frozenset[str]) -> None:
+        with self._lock:
+            if sid not in self._sockets:  # it closed meanwhile
+                return
+            self._sockets[sid] = replace(grant, rooms=rooms)
+        for room in grant.rooms - rooms:
+            socketio.server.leave_room(sid, room, namespace="/")
+        for room in rooms - grant.rooms:
+            socketio.server.enter_room(sid, room, namespace="/")
+        socketio.emit("rights_changed", {}, to=sid)
 
     def _run(self, app: Flask) -> None:
         while True:

@@ -645,6 +645,8 @@
     socket.on("connect", function () { document.body.dataset.live = "1"; setNet(true); flush(); scheduleReload(); });
     socket.on("disconnect", function () { document.body.dataset.live = "0"; });
     socket.on("order_event", onOrderEvent);
+    // The account's rights changed (web/realtime.py RightsWatch): load the page again under them.
+    socket.on("rights_changed", function () { window.location.reload(); });
   }
 
   // --- position while driving to a customer ------------------------------------------------------
