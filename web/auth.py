@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, g, request, session
+from flask import abort, after_this_request, g, request, session
 from flask_login import current_user
 
 from core.accounts import Actor, User, live_login_session, user_for_token
@@ -81,6 +81,22 @@ def roles_required(*roles: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+# Names the signed-in user on the responses the phone app keeps for offline use, so that its
+# service worker (web/static/sw.js) holds one user's copies only and drops them when another
+# user's arrive.
+OWNER_HEADER = "X-Tech-User"
+
+
+def name_the_owner() -> None:
+    """Mark this request's response as personal to the signed-in user (see OWNER_HEADER)."""
+    owner = str(current_user.id)
+
+    @after_this_request
+    def _owner(response):
+        response.headers[OWNER_HEADER] = owner
+        return response
 
 
 STAFF = ("admin", "dispatcher", "manager")

@@ -20,7 +20,7 @@ from web.api.base import SECURITY, bp
 from web.api.photos import PhotoIn, PhotoOut, photo_out
 from web.api.presenters import order_out
 from web.api.schemas import OrderOut
-from web.auth import current_actor, roles_required
+from web.auth import current_actor, name_the_owner, roles_required
 from web.extensions import db
 from web.wiring import photo_settings
 
@@ -197,6 +197,7 @@ def tech_today():
     tz = current_app.config["TIMEZONE"]
     items = today_orders(db.session, actor, tz) if actor.technician_id else []
     db.session.rollback()  # end the read transaction promptly
+    name_the_owner()
     return {"technician_id": actor.technician_id, "items": items, "generated_at": datetime.now(tz).isoformat()}
 
 

@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from dispatch.completion import DEFAULT_CHECKLISTS
 from technicians.models import Skill
-from web.auth import current_actor, roles_required
+from web.auth import current_actor, name_the_owner, roles_required
 from web.extensions import db
 from web.labels import Labels
 from web.pages.base import bp
@@ -96,6 +96,7 @@ def _strings() -> dict[str, str]:
         "completed_today": _("Completed today"),
         "visit": _("Visit"),
         "report_saved": _("Report saved"),
+        "logout_pending": _("Some actions have not been sent yet. Logging out discards them. Log out anyway?"),
     }
 
 
@@ -126,6 +127,7 @@ def tech():
         "scope": url_for("pages.tech"),
         "position_every_s": config.get("TECH_POSITION_EVERY_S", 60),
     }
+    name_the_owner()
     return render_template("tech.html", settings=settings)
 
 

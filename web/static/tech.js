@@ -692,5 +692,16 @@
     flush();
   });
   connectSocket();
+
+  // --- logging out: nothing of this user stays on a shared phone ---------------------------------
+  // The server's answer carries Clear-Site-Data; this also covers browsers that ignore it.
+  var logoutForm = document.querySelector('header form[action$="/logout"]');
+  if (logoutForm) logoutForm.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (state.queue.length && !window.confirm(T.logout_pending)) return;
+    try { localStorage.removeItem(STORE_KEY); } catch (e) { /* none */ }
+    var cleared = window.caches ? caches.delete("tech-personal").catch(function () {}) : Promise.resolve();
+    cleared.then(function () { logoutForm.submit(); });
+  });
   window.techApp = { state: state, flush: flush, reload: loadToday };
 })();
