@@ -288,6 +288,20 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     return user if user is not None and user.active else None
 
 
+def live_tokens(session: Session, digests: list[str], now: datetime | None = None) -> set[str]:
+    """Which of these token digests still sign someone in (not revoked, not expired, user
+    active): the Socket.IO side drops the connections made with the others."""
+    if not digests:
+        return set()
+    now = now or utcnow()
+    rows = session.execute(
+        select(ApiToken.digest)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.digest.in_(digests), ApiToken.expires_at > now, User.active.is_(True))
+    )
+    return set(rows.scalars())
+
+
 def revoke_tokens(session: Session, user_id: int, *, keep_login: str | None = None) -> None:
     """End every way this user is signed in: API tokens and browser sessions (but the login
     whose secret is `keep_login`, when given)."""

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.accounts import Actor
 from core.db import next_value, on_commit, utcnow
 from dispatch.models import WorkOrder, WorkOrderEvent
+from dispatch.visibility import EventView, event_rooms
 
 EVENT_SEQUENCE = "work_order_events"
 # Provisional numbers: 2**62 + a nanosecond clock (about 2**61 until the year 2500), so they
@@ -79,12 +80,9 @@ def record_event(
     if flush:
         session.flush()
     summary = order_summary(order)
-    rooms = ["dispatch", f"outlet:{order.outlet_id}" if order.outlet_id is not None else "unplaced"]
-    if order.technician_id is not None:
-        rooms.append(f"technician:{order.technician_id}")
-    previous = (data or {}).get("previous_technician_id")
-    if previous is not None:
-        rooms.append(f"technician:{previous}")
+    technicians = [t for t in (order.technician_id, (data or {}).get("previous_technician_id")) if t is not None]
+    # Each room then gets what its members may read (dispatch/visibility.py views_by_room).
+    rooms = event_rooms(order.outlet_id, technicians)
     database = session.info.get("database")
     if database is not None:
         on_commit(
@@ -114,7 +112,7 @@ def _number_events(session: Session) -> None:
             set_committed_value(obj, "seq", final[obj.id])
 
 
-def event_dict(event: WorkOrderEvent) -> dict[str, Any]:
+def event_dict(event: WorkOrderEvent | EventView) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "order_id": event.order_id,

@@ -12,6 +12,7 @@ from core.errors import NotFound
 from core.pagination import Page, paginate
 from dispatch.models import Callback, Customer, Survey, WorkOrder, WorkOrderEvent
 from dispatch.permissions import scope_orders, sees_all_customers
+from dispatch.visibility import EventView, visible_events
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,15 @@ def list_orders(session: Session, actor: Actor, flt: OrderFilter, page: int = 1,
     return paginate(session, query.order_by(WorkOrder.id.desc()), page, per_page)
 
 
-def order_events(session: Session, order_id: int) -> list[WorkOrderEvent]:
+def order_events(session: Session, order_id: int, actor: Actor) -> list[EventView]:
+    """The order's event trail, oldest first, as `actor` may read it (dispatch/visibility.py)."""
     query = select(WorkOrderEvent).where(WorkOrderEvent.order_id == order_id).order_by(WorkOrderEvent.seq)
-    return list(session.scalars(query))
+    return visible_events(list(session.scalars(query)), actor)
 
 
-def events_after(session: Session, actor: Actor, after_seq: int, limit: int = 500) -> list[WorkOrderEvent]:
-    """Events the actor may see with seq > after_seq, oldest first (the board's catch-up)."""
+def events_after(session: Session, actor: Actor, after_seq: int, limit: int = 500) -> list[EventView]:
+    """Events the actor may see with seq > after_seq, oldest first (the board's catch-up), each
+    as the actor may read it (dispatch/visibility.py)."""
     visible = scope_orders(select(WorkOrder.id), actor)
     query = (
         select(WorkOrderEvent)
@@ -63,7 +66,7 @@ def events_after(session: Session, actor: Actor, after_seq: int, limit: int = 50
         .order_by(WorkOrderEvent.seq)
         .limit(max(1, min(limit, 1000)))
     )
-    return list(session.scalars(query))
+    return visible_events(list(session.scalars(query)), actor)
 
 
 def customer_with_orders(session: Session, actor: Actor, customer_id: int, page: int = 1, per_page: int = 50):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.accounts import Actor, User
 from core.audit import apply_changes, record_change
 from core.db import transactional
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -245,6 +246,27 @@ def get_technician(session: Session, tech_id: int) -> Technician:
 
 def technician_for_user(session: Session, user_id: int) -> Technician | None:
     return session.scalar(select(Technician).where(Technician.user_id == user_id))
+
+
+def actors_now(session: Session, user_ids: list[int]) -> dict[int, Actor]:
+    """Each of these users as the use cases would see them now (role, outlet, technician),
+    in two queries; inactive and deleted users are left out."""
+    if not user_ids:
+        return {}
+    users = session.execute(
+        select(User.id, User.role, User.outlet_id).where(User.id.in_(user_ids), User.active.is_(True))
+    ).all()
+    rows = session.execute(select(Technician.user_id, Technician.id).where(Technician.user_id.in_(user_ids)))
+    technicians = {user_id: technician_id for user_id, technician_id in rows}
+    return {
+        u.id: Actor(
+            user_id=u.id,
+            role=u.role,
+            outlet_id=u.outlet_id,
+            technician_id=technicians.get(u.id) if u.role == "technician" else None,
+        )
+        for u in users
+    }
 
 
 def list_technicians(

@@ -140,6 +140,8 @@ def app(app_config):
 
     app = create_app(app_config)
     yield app
+    if "rights_watch" in app.extensions:  # its thread must not hold a connection past dispose
+        app.extensions["rights_watch"].stop()
     app.extensions["database"].dispose()
 
 

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, current_app, g, request, session
+from flask import abort, after_this_request, current_app, g, request, session
 from flask_login import current_user
 
 from core.accounts import ALL_ROLES, SENIOR_ROLES, STAFF_ROLES, Actor, User, live_login_session, user_for_token
 from core.numbers import parse_int
+from core.security import token_digest
 from technicians.network import technician_for_user
 from web.extensions import db, limiter, login_manager
 
@@ -49,7 +50,10 @@ def load_user_from_token(req) -> User | None:
     token = bearer_token(req)
     if token is None:
         return None
-    return user_for_token(db.session, token)
+    user = user_for_token(db.session, token)
+    if user is not None:
+        g.token_digest = token_digest(token)  # a socket opened with it ends with it (web/realtime.py)
+    return user
 
 
 def bearer_token(req) -> str | None:
@@ -101,3 +105,18 @@ REVIEWERS = STAFF
 CLERKS = STAFF
 # Who may see where a photo was taken (EXIF GPS, the original file): managers and admins.
 LOCATION_ROLES = SENIOR_ROLES
+
+# Names the signed-in user on the responses the phone app keeps for offline use, so that its
+# service worker (web/static/sw.js) holds one user's copies only and drops them when another
+# user's arrive.
+OWNER_HEADER = "X-Tech-User"
+
+
+def name_the_owner() -> None:
+    """Mark this request's response as personal to the signed-in user (see OWNER_HEADER)."""
+    owner = str(current_user.id)
+
+    @after_this_request
+    def _owner(response):
+        response.headers[OWNER_HEADER] = owner
+        return response

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 from sqlalchemy import delete
 
@@ -430,3 +431,104 @@ def test_a_check_in_without_a_position_says_so_and_records_nothing(browser, live
     expect(page.locator("#order-message")).to_contain_text("位置")
     expect_status(page, "en_route")
     assert "arrive" not in kinds(base, tech, order["id"])
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(re.compile(r"/tech$"))
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+
+
+def wait_for_the_service_worker(page) -> None:
+    """Until the service worker controls the page (polled from here: the page's CSP forbids the
+    eval that wait_for_function's polling needs once the answer is not there at once)."""
+    for _ in range(100):
+        if page.evaluate("navigator.serviceWorker.controller !== null"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("no service worker controls the page after 10 s")
+
+
+def settled_content(page) -> str:
+    """The page's HTML once it has stopped navigating."""
+    for _ in range(50):
+        try:
+            page.wait_for_load_state()
+            return page.content()
+        except PlaywrightError:  # still navigating (to the browser's error page)
+            page.wait_for_timeout(100)
+    raise AssertionError("the page kept navigating for 5 s")
+
+
+def test_the_next_technician_on_a_shared_phone_never_sees_the_previous_ones_customers(
+    browser, live_server, live_network, phone
+):
+    """tech1 uses the app until it works offline and logs out; offline, nothing of theirs is
+    shown to whoever picks the phone up, and tech2 logging in on it sees only their own orders,
+    online and offline (sw.js keeps one user's copies; logout sends Clear-Site-Data)."""
+    base, _ = live_server
+    dispatcher = token(base, "dispatcher")
+    first = assigned_order(base, dispatcher, live_network["techs"][0], "13800138000", name="李四")
+    second = assigned_order(base, dispatcher, live_network["techs"][1], "13900139000", name="王五")
+    first_row, second_row = (f'#order-list li[data-order-id="{o["id"]}"]' for o in (first, second))
+    context, page = phone(base, "tech1")
+    wait_for_the_service_worker(page)
+    page.reload()  # through the service worker: the page and today's list are kept for offline use
+    expect(page.locator(first_row)).to_be_visible()
+    context.set_offline(True)
+    page.reload()
+    expect(page.locator(first_row)).to_be_visible()  # tech1's phone works offline, as it should
+    context.set_offline(False)
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+
+    page.locator("header details summary").click()
+    page.locator('header form[action$="/logout"] button').click()
+    page.wait_for_url(re.compile(r"/login"))
+    context.set_offline(True)
+    try:
+        page.goto(f"{base}/tech")
+    except PlaywrightError:  # nothing kept for /tech: the browser's own offline error page follows
+        page.wait_for_timeout(500)
+    assert "李四" not in settled_content(page) and page.locator(first_row).count() == 0, "tech1's customer after logout"
+    context.set_offline(False)
+
+    log_in(page, base, "tech2")
+    expect(page.locator(second_row)).to_be_visible()
+    wait_for_the_service_worker(page)
+    page.reload()
+    expect(page.locator(second_row)).to_be_visible()
+    context.set_offline(True)
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(page.locator(second_row)).to_be_visible()
+    assert "李四" not in settled_content(page) and page.locator(first_row).count() == 0, "tech1's customer to tech2"
+    shot(page, "next-technician-offline")
+
+
+def test_a_phone_whose_login_ended_without_a_logout_shows_nothing_of_it_offline(
+    browser, live_server, live_network, phone
+):
+    """The login ended elsewhere (expired, revoked, cookies gone): the first answer saying so
+    makes the service worker drop the personal copies it kept."""
+    base, _ = live_server
+    dispatcher = token(base, "dispatcher")
+    order = assigned_order(base, dispatcher, live_network["techs"][0], "13800138000", name="李四")
+    row = f'#order-list li[data-order-id="{order["id"]}"]'
+    context, page = phone(base, "tech1")
+    wait_for_the_service_worker(page)
+    page.reload()
+    expect(page.locator(row)).to_be_visible()
+
+    context.clear_cookies()
+    page.goto(f"{base}/tech")
+    page.wait_for_url(re.compile(r"/login"))
+    context.set_offline(True)
+    try:
+        page.goto(f"{base}/tech")
+    except PlaywrightError:
+        page.wait_for_timeout(500)
+    assert "李四" not in settled_content(page) and page.locator(row).count() == 0

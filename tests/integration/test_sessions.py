@@ -285,3 +285,19 @@ def test_a_database_that_is_down_gets_503_with_retry_after(app_config):
         assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     finally:
         app.extensions["database"].dispose()
+
+
+def test_logout_tells_the_browser_to_forget_what_the_site_stored(client, auth, network, csrf_from):
+    """A shared phone: the service worker's copies of the technician's page and list, the saved
+    list and the offline queue must not outlive the login (docs/security.md)."""
+    auth.login("tech1")
+    page = client.get("/tech")
+    response = client.post("/logout", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert response.status_code == 302
+    assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
+
+
+def test_the_phone_apps_personal_answers_name_their_user_for_the_service_worker(client, auth, network):
+    auth.login("tech1")
+    for url in ("/tech", "/api/tech/today"):
+        assert client.get(url).headers["X-Tech-User"] == str(network.techs[0].user_id), url

@@ -214,6 +214,66 @@ def test_a_socket_on_one_instance_hears_an_order_created_on_the_other(stack, boa
     _wait(lambda: local_id in _created_ids(stack), 10, f"the event of order {local_id}", stack)
 
 
+def test_a_socket_on_one_instance_loses_what_its_user_lost_through_the_other(stack):
+    """Rights changed through one instance reach a socket held by the other within a few seconds
+    (web/realtime.py RightsWatch): a new outlet moves it to that outlet's events, a password
+    change closes it."""
+    with Api(stack.url) as api:
+        admin_token = api.login("admin", PASSWORD).token
+        status, users = api.get("/api/users?per_page=100")
+    with Api(stack.url) as api:
+        south_token = api.login("south_dispatcher", PASSWORD).token
+    assert status == 200, users
+    user = next(u for u in users["items"] if u["username"] == "south_dispatcher")
+    user_id, north_id = user["id"], next(o for o in _outlet_ids(stack) if o != user["outlet_id"])
+    holder, other = stack.web_ports
+    heard: list[int] = []
+    drops: list[float] = []
+    moved: list[float] = []
+    client = socketio.Client(reconnection_delay=0.2, reconnection_delay_max=1)
+    client.on("order_event", lambda payload: heard.append(payload["order"]["id"]))
+    client.on("disconnect", lambda *_: drops.append(time.monotonic()))
+    client.on("rights_changed", lambda *_: moved.append(time.monotonic()))
+    client.connect(stack.direct(holder), headers={"Authorization": f"Bearer {south_token}"}, wait_timeout=10)
+
+    def create(lat: float, lon: float) -> int:
+        with Api(stack.direct(other), token=stack.token) as api:
+            body = order_body(phone="139" + str(uuid.uuid4().int)[:8], lat=lat, lon=lon)
+            status, order = api.post("/api/orders", body)
+        assert status == 201, order
+        return order["id"]
+
+    def change(values: dict) -> None:
+        with Api(stack.direct(other), token=admin_token) as api:
+            status, body = api.request("PATCH", f"/api/users/{user_id}", values)
+        assert status == 200, body
+
+    try:
+        south = create(34.19, 108.95)
+        _wait(lambda: south in heard, 10, "the south order's event via Redis", stack)
+
+        change({"outlet_id": north_id})
+        _wait(lambda: moved, 10, "the socket to be moved to the new outlet", stack)
+        south_again, north = create(34.19, 108.95), create(34.34, 108.94)
+        _wait(lambda: north in heard, 10, "the new outlet's event", stack)
+        assert south_again not in heard, "the socket still hears the outlet its user lost"
+
+        change({"password": "another-pass-2026"})  # revokes the token the socket was opened with
+        _wait(lambda: drops, 10, "the socket of the revoked token to be closed", stack)
+        late = create(34.34, 108.94)
+        time.sleep(1)
+        assert not client.connected and late not in heard
+    finally:
+        client.disconnect()
+
+
+def _outlet_ids(stack: Stack) -> list[int]:
+    with Api(stack.url, token=stack.token) as api:
+        status, body = api.get("/api/outlets")
+    assert status == 200, body
+    return [o["id"] for o in (body["items"] if isinstance(body, dict) else body)]
+
+
 def test_nginx_keeps_serving_when_an_instance_dies_and_the_socket_moves_over(stack, board):
     holder = next(port for port in stack.web_ports if stack.socket_clients(port) == 1)
     survivor = next(port for port in stack.web_ports if port != holder)

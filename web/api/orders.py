@@ -103,8 +103,9 @@ def transition(order_id: int, body: dict):
 @bp.doc(security=SECURITY)
 def order_events(order_id: int):
     """The order's full event trail, oldest first."""
-    moves.get_order(db.session, order_id, current_actor())
-    events = queries.order_events(db.session, order_id)
+    actor = current_actor()
+    moves.get_order(db.session, order_id, actor)
+    events = queries.order_events(db.session, order_id, actor)
     return {"items": [event_dict(e) for e in events], "last_seq": events[-1].seq if events else 0}
 
 

@@ -15,7 +15,7 @@ from web.api.base import SECURITY, bp
 from web.api.photos import UPLOAD_RESPONSES, PhotoIn, PhotoOut, photo_out
 from web.api.presenters import order_out
 from web.api.schemas import OrderOut
-from web.auth import current_actor, roles_required
+from web.auth import current_actor, name_the_owner, roles_required
 from web.extensions import db
 from web.wiring import photo_settings, sla_policy
 
@@ -77,6 +77,7 @@ def tech_today():
     actor = current_actor()
     tz = current_app.config["TIMEZONE"]
     items = phone.today_orders(db.session, actor, tz, checklists()) if actor.technician_id else []
+    name_the_owner()  # before the rollback: afterwards the user would be read again
     db.session.rollback()  # end the read transaction promptly
     return {"technician_id": actor.technician_id, "items": items, "generated_at": datetime.now(tz).isoformat()}
 

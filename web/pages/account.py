@@ -195,15 +195,19 @@ def account_password():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out: the login ends on the server (its sockets drop within seconds) and the
-    cookie is cleared."""
+    """Log out: the login ends on the server (its sockets drop within seconds), the cookie is
+    cleared and so is what the site stored in this browser."""
     secret = session.get(LOGIN_KEY)
     if secret:
         end_login_session(db.session, secret)
     logout_user()
     session.clear()
     flash(_("You are logged out."), "info")
-    return redirect(url_for("pages.login"))
+    response = redirect(url_for("pages.login"))
+    # Nothing of this user stays in the browser: the phone app's offline copies, its saved list
+    # and queue, and its service worker go (a shared phone's next user must not see them).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.post("/lang/<code>")

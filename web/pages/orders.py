@@ -57,7 +57,7 @@ def order_detail(order_id: int):
     if "assign" in actions:
         suggestions, no_fit = planning.suggest(db.session, order.id, planning_settings())
         technicians = planning.assignable_technicians(db.session, order, actor, suggestions)
-    events = queries.order_events(db.session, order.id)
+    events = queries.order_events(db.session, order.id, actor)
     clocks = [c for c in sla_clocks.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
     complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None
     return render_template(

@@ -18,7 +18,7 @@ from flask_login import current_user
 
 from dispatch.phone_actions import DEFAULT_CHECKLISTS
 from technicians.models import Skill, Technician
-from web.auth import current_actor, roles_required
+from web.auth import current_actor, name_the_owner, roles_required
 from web.extensions import db
 from web.labels import Labels
 from web.pages.base import bp
@@ -104,6 +104,7 @@ def _strings() -> dict[str, str]:
         "no_fix": _("No position came from your phone. Step outside or near a window and tap again."),
         "ready_photo": _("Goes with the report when you complete"),
         "remove_photo": _("Remove this photo"),
+        "logout_pending": _("Some actions have not been sent yet. Logging out discards them. Log out anyway?"),
     }
 
 
@@ -134,6 +135,7 @@ def tech():
         "scope": url_for("pages.tech"),
         "position_every_s": config.get("TECH_POSITION_EVERY_S", 60),
     }
+    name_the_owner()
     technician = db.session.get(Technician, settings["technician_id"]) if settings["technician_id"] else None
     return render_template("tech.html", settings=settings, technician_name=technician.name if technician else None)
 

@@ -207,6 +207,8 @@
     socket.on("disconnect", function () { setConnection("offline"); });
     socket.on("connect_error", function () { setConnection("offline"); });
     socket.on("order_event", onOrderEvent);
+    // The user's role or outlet changed (web/realtime.py RightsWatch): redraw under the new rights.
+    socket.on("rights_changed", function () { window.location.reload(); });
   }
   window.addEventListener("online", function () { if (socket && !socket.connected) socket.connect(); });
   window.addEventListener("offline", function () { setConnection("offline"); });

@@ -713,6 +713,8 @@
     socket.on("connect", function () { document.body.dataset.live = "1"; setNet(true); flush(); scheduleReload(); });
     socket.on("disconnect", function () { document.body.dataset.live = "0"; });
     socket.on("order_event", onOrderEvent);
+    // The account's rights changed (web/realtime.py RightsWatch): load the page again under them.
+    socket.on("rights_changed", function () { window.location.reload(); });
   }
 
   // --- position while driving to a customer ------------------------------------------------------
@@ -758,5 +760,16 @@
     flush();
   });
   connectSocket();
+
+  // --- logging out: nothing of this user stays on a shared phone ---------------------------------
+  // The server's answer carries Clear-Site-Data; this also covers browsers that ignore it.
+  var logoutForm = document.querySelector('header form[action$="/logout"]');
+  if (logoutForm) logoutForm.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (state.queue.length && !window.confirm(T.logout_pending)) return;
+    try { localStorage.removeItem(STORE_KEY); } catch (e) { /* none */ }
+    var cleared = window.caches ? caches.delete("tech-personal").catch(function () {}) : Promise.resolve();
+    cleared.then(function () { logoutForm.submit(); });
+  });
   window.techApp = { state: state, flush: flush, reload: loadToday };
 })();
