@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -22,6 +22,7 @@ from dispatch.permissions import scope_orders
 from dispatch.privacy import mask_phone, sees_contact
 from technicians.models import Technician
 from technicians.services import list_outlets, list_skills
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from apiflask import Schema, fields
-from apiflask.validators import OneOf, Regexp
+from apiflask import Schema
+from apiflask.validators import OneOf, Range, Regexp
 from flask import Response, current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.db import utcnow
 from dispatch import kpis
 from technicians.models import Outlet, Technician
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
 from web.extensions import db
@@ -29,6 +30,7 @@ COLUMNS = (
 
 
 class KpiQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     month = fields.String(required=True, validate=MONTH)
     by = fields.String(load_default="technician", validate=OneOf(kpis.GROUPS))
 
@@ -61,6 +63,7 @@ class KpiTable(Schema):
 
 
 class DrillQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     month = fields.String(required=True, validate=MONTH)
     kpi = fields.String(required=True, validate=OneOf(kpis.DRILLS))
     technician_id = fields.Integer(load_default=None)
@@ -199,7 +202,12 @@ class CloseOut(Schema):
 
 
 class WeightsIn(Schema):
-    weights = fields.Dict(keys=fields.String(validate=OneOf(kpis.KPIS)), values=fields.Float(), required=True)
+    weights = fields.Dict(
+        keys=fields.String(validate=OneOf(kpis.KPIS)),
+        values=fields.Float(validate=Range(min=0)),
+        required=True,
+        metadata={"description": "not all zero (checked by the API, 400 naming `weights`)"},
+    )
 
 
 class WeightsOut(Schema):
@@ -330,6 +338,7 @@ def risk_watch(month: str) -> dict:
 
 
 class RiskWatchQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     month = fields.String(load_default=None, validate=MONTH, metadata={"description": "default: this month"})
 
 
@@ -355,14 +364,34 @@ class RiskWatchOut(Schema):
 
 
 class RiskThresholdsIn(Schema):
-    completion_24h_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    satisfaction_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    compliance_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    authenticity_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    return_rate = fields.Float(metadata={"description": "flag above this share (0–1)"})
-    repeat_rate = fields.Float(metadata={"description": "flag above this share of repairs repeated (0–1)"})
-    change_points = fields.Float(metadata={"description": "flag a figure that worsened by more (0.01–1)"})
-    min_orders = fields.Integer(metadata={"description": "teams with fewer orders are not flagged"})
+    completion_24h_rate = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["completion_24h_rate"]),
+        metadata={"description": "flag below this share (0–1)"},
+    )
+    satisfaction_rate = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["satisfaction_rate"]), metadata={"description": "flag below this share (0–1)"}
+    )
+    compliance_rate = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["compliance_rate"]), metadata={"description": "flag below this share (0–1)"}
+    )
+    authenticity_rate = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["authenticity_rate"]), metadata={"description": "flag below this share (0–1)"}
+    )
+    return_rate = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["return_rate"]), metadata={"description": "flag above this share (0–1)"}
+    )
+    repeat_rate = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["repeat_rate"]),
+        metadata={"description": "flag above this share of repairs repeated (0–1)"},
+    )
+    change_points = fields.Float(
+        validate=Range(*kpis.RISK_RANGES["change_points"]),
+        metadata={"description": "flag a figure that worsened by more (0.01–1)"},
+    )
+    min_orders = fields.Integer(
+        validate=Range(*kpis.RISK_RANGES["min_orders"]),
+        metadata={"description": "teams with fewer orders are not flagged"},
+    )
 
 
 class RiskThresholdsOut(Schema):

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
 from sqlalchemy import and_, or_, select
@@ -16,6 +16,7 @@ from dispatch import completion, services, tracking
 from dispatch.lifecycle import OPEN, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.photos import add_photo
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.photos import PhotoIn, PhotoOut, photo_out
 from web.api.presenters import order_out
