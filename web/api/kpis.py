@@ -363,33 +363,39 @@ class RiskWatchOut(Schema):
     items = fields.List(fields.Nested(RiskItem))
 
 
+def risk_range(name: str) -> Range:
+    """dispatch.kpis' bound for a threshold, with its message, stated in the document."""
+    low, high = kpis.RISK_RANGES[name]
+    return Range(low, high, error=f"must be between {low:g} and {high:g}")
+
+
 class RiskThresholdsIn(Schema):
     completion_24h_rate = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["completion_24h_rate"]),
+        validate=risk_range("completion_24h_rate"),
         metadata={"description": "flag below this share (0–1)"},
     )
     satisfaction_rate = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["satisfaction_rate"]), metadata={"description": "flag below this share (0–1)"}
+        validate=risk_range("satisfaction_rate"), metadata={"description": "flag below this share (0–1)"}
     )
     compliance_rate = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["compliance_rate"]), metadata={"description": "flag below this share (0–1)"}
+        validate=risk_range("compliance_rate"), metadata={"description": "flag below this share (0–1)"}
     )
     authenticity_rate = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["authenticity_rate"]), metadata={"description": "flag below this share (0–1)"}
+        validate=risk_range("authenticity_rate"), metadata={"description": "flag below this share (0–1)"}
     )
     return_rate = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["return_rate"]), metadata={"description": "flag above this share (0–1)"}
+        validate=risk_range("return_rate"), metadata={"description": "flag above this share (0–1)"}
     )
     repeat_rate = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["repeat_rate"]),
+        validate=risk_range("repeat_rate"),
         metadata={"description": "flag above this share of repairs repeated (0–1)"},
     )
     change_points = fields.Float(
-        validate=Range(*kpis.RISK_RANGES["change_points"]),
+        validate=risk_range("change_points"),
         metadata={"description": "flag a figure that worsened by more (0.01–1)"},
     )
     min_orders = fields.Integer(
-        validate=Range(*kpis.RISK_RANGES["min_orders"]),
+        validate=risk_range("min_orders"),
         metadata={"description": "teams with fewer orders are not flagged"},
     )
 
