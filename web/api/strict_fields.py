@@ -11,8 +11,8 @@ line: `from web.api import strict_fields as fields`) are strict and bounded:
   a number a JSON number; every integer is within the 32-bit range the database stores, and
   the document says so (minimum / maximum).
 - Query strings and forms carry every value as text (a schema says so with `TEXT_INPUT =
-  True`): there a boolean is `true` or `false`, an integer ASCII digits, a number a plain
-  decimal; never `²`, `٣`, `1_000`, `1e3` or `nan`.
+  True`): there a boolean is `true` or `false`, an integer ASCII digits, a number a
+  number written as JSON writes one (5.96e-08 too); never `²`, `٣`, `1_000`, `0x10` or `nan`.
 - A time of day is `HH:MM` or `HH:MM:SS` (24 h, no offset), and the document has the pattern.
 """
 
@@ -31,7 +31,8 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -INT32_MAX
 
 DIGITS = re.compile(r"-?[0-9]{1,19}(\.0{1,15})?")
-DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+# A number as JSON writes it (an exponent too: 5.96e-08), never nan, inf, 0x10 or 1_000.
+DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?")
 TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 TIME = re.compile(TIME_PATTERN)
 
@@ -64,7 +65,7 @@ class Integer(apiflask_fields.Integer):
 
 
 class Float(apiflask_fields.Float):
-    """A finite number: a JSON number in a body, a plain decimal in a query or form."""
+    """A finite number: a JSON number in a body, one written the JSON way in a query or form."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("allow_nan", False)
