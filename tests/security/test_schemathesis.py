@@ -46,6 +46,8 @@ DOMAIN_RULES = {
     "POST /api/orders/{order_id}/callbacks": {"retry_at", "resolved"},
     "POST /api/kpi-weights": {"weights"},
     "POST /api/kpi-risk-thresholds": {"thresholds"},
+    "POST /api/orders/{order_id}/complaint/transfers": {"to_user_id"},
+    "POST /api/technicians/{tech_id}/leaves": {"end_date"},
 }
 
 
