@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 setup: $(VENV)/.installed translations vendor
 
-# Browser libraries (Leaflet, Socket.IO client) from package-lock.json, copied into
+# Browser libraries (Leaflet, Socket.IO client, Chart.js, Swagger UI for /api/docs) from package-lock.json, copied into
 # web/static/vendor/ (gitignored). Reinstalled only when package.json/package-lock.json change.
 VENDOR := web/static/vendor
 node_modules/.installed: package.json package-lock.json
@@ -42,6 +42,7 @@ $(VENDOR)/.copied: node_modules/.installed
 	cp node_modules/leaflet/dist/images/* $(VENDOR)/images/
 	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
 	touch $@
 
 vendor: $(VENDOR)/.copied

@@ -54,3 +54,16 @@ def mask_phone(e164: str) -> str:
     """138****5678: enough to recognise a number, not enough to call it."""
     digits = e164.removeprefix("+86")
     return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
+
+
+def phone_pattern(region: str = "CN") -> str:
+    """A regular expression for the numbers `normalize_phone(..., mobile_only=False)` takes
+    written without separators: the region's mobile numbers (optionally with the country
+    code) and its landlines with the trunk prefix. Built from libphonenumber's own metadata,
+    so every string it matches is a valid number; ASCII digits only (`\\d` would match any
+    script's digits in some regex engines)."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    mobile = metadata.mobile.national_number_pattern.replace(r"\d", "[0-9]")
+    fixed = metadata.fixed_line.national_number_pattern.replace(r"\d", "[0-9]")
+    code = metadata.country_code
+    return rf"^(?:\+{code})?(?:{mobile})$|^{metadata.national_prefix}(?:{fixed})$"

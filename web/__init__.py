@@ -36,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
         title="Field-service dispatch API",
         version="1.0",
         spec_path="/api/openapi.json",
-        docs_path="/api/docs",
+        docs_path=None,  # /api/docs is web/pages/api_docs.py: vendored Swagger UI under the CSP
         json_errors=False,
         instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
     )

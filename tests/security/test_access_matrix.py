@@ -81,8 +81,7 @@ CASES: dict[tuple[str, str], Case] = {
     # --- public -------------------------------------------------------------------------------
     ("static", "GET"): Case(EVERYONE),
     ("openapi.spec", "GET"): Case(EVERYONE),
-    ("openapi.docs", "GET"): Case(EVERYONE),
-    ("openapi.swagger_ui_oauth_redirect", "GET"): Case(EVERYONE),
+    ("pages.api_docs", "GET"): Case(EVERYONE),
     ("api.login", "POST"): Case(EVERYONE, json={}),
     ("pages.home", "GET"): Case(EVERYONE),
     ("pages.login", "GET"): Case(EVERYONE),

@@ -6,11 +6,12 @@ Socket.IO in sequence order; on a gap or a reconnect it asks `GET /api/events?af
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from flask import current_app
 from flask_babel import get_locale
 
 from dispatch.board import snapshot
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db

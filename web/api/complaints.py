@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range
 
 from dispatch import complaints
 from dispatch.models import Complaint
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.schemas import PageMeta, PageQuery
 from web.api.sla import ClockOut
@@ -41,7 +42,15 @@ class MilestoneIn(Schema):
 
 class CompensationIn(Schema):
     amount = fields.Decimal(
-        required=True, as_string=True, metadata={"description": "CNY, > 0, at most 2 decimals, at most 100000"}
+        required=True,
+        as_string=True,
+        # documented by hand: a Decimal field would print Range's bounds as strings
+        metadata={
+            "description": "CNY, > 0, at most 2 decimals, at most 100000",
+            "exclusiveMinimum": 0,
+            "maximum": 100_000,
+            "multipleOf": 0.01,
+        },
     )
     reason = fields.String(required=True, validate=Length(1, 1000))
     paid_first = fields.Boolean(load_default=False, metadata={"description": "先行赔付: the platform pays first"})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, abort, fields
+from apiflask import Schema, abort
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import ValidationError, validates_schema
 
 from core.accounts import DISPATCH_ROLES
 from core.db import utcnow
 from dispatch import customer
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.presenters import order_out, page_out
 from web.api.schemas import OrderOut, OrderPage, PageQuery
@@ -38,7 +39,9 @@ class LinkOut(Schema):
 class CallbackIn(Schema):
     version = fields.Integer(required=True, validate=Range(min=1))
     reached = fields.Boolean(required=True)
-    resolved = fields.Boolean(load_default=None, allow_none=True)
+    resolved = fields.Boolean(
+        load_default=None, allow_none=True, metadata={"description": "required when reached is true"}
+    )
     score = fields.Integer(load_default=None, allow_none=True, validate=Range(1, 5))
     problems = fields.List(fields.String(validate=OneOf(customer.PROBLEMS)), load_default=list)
     note = fields.String(load_default="", validate=Length(max=2000))
@@ -46,7 +49,7 @@ class CallbackIn(Schema):
         load_default=None,
         allow_none=True,
         metadata={
-            "description": "not reached: when to try again (ISO 8601 with offset), in the future and at most "
+            "description": "only with reached: false; when to try again (RFC 3339 with an offset), in the future and at most "
             "7 days ahead; default in 4 hours"
         },
     )

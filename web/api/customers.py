@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from apiflask import fields
 from apiflask.validators import Length
 
 from core.errors import NotFound, ValidationFailed
 from core.phones import normalize_phone
 from dispatch import privacy, queries
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.presenters import order_out
-from web.api.schemas import CustomerOut, PageQuery
+from web.api.schemas import PHONE_DOC, CustomerOut, PageQuery
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db
 
 
 class CustomerQuery(PageQuery):
-    phone = fields.String(required=True, validate=Length(1, 32))
+    phone = fields.String(required=True, validate=Length(1, 32), metadata=PHONE_DOC)
 
 
 def _customer_out(customer, orders, actor) -> dict:
@@ -50,7 +50,7 @@ def get_customer(customer_id: int, args: dict):
 @roles_required(*STAFF)
 @bp.input(CustomerQuery, location="query", arg_name="args")
 @bp.output(CustomerOut)
-@bp.doc(security=SECURITY)
+@bp.doc(security=SECURITY, responses={404: "no customer with that phone number"})
 def find_customer(args: dict):
     """Look a customer up by phone number."""
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from apiflask import Schema, fields
-from apiflask.validators import Length, OneOf, Regexp
+from apiflask import Schema
+from apiflask.validators import Length, OneOf, Range, Regexp
 from flask import Response, current_app
 from marshmallow import ValidationError
 from openpyxl import Workbook
@@ -16,6 +16,7 @@ from core.spreadsheet_cells import append_xlsx_row, safe_row
 from dispatch import kpis
 from dispatch.kpis import report
 from dispatch.permissions import outlet_in_scope
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
 from web.extensions import db
@@ -40,6 +41,7 @@ COLUMNS = (
 
 
 class KpiQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     month = fields.String(required=True, validate=MONTH)
     by = fields.String(load_default="technician", validate=OneOf(kpis.GROUPS))
 
@@ -84,6 +86,7 @@ class KpiTable(Schema):
 
 
 class DrillQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     month = fields.String(required=True, validate=MONTH)
     kpi = fields.String(required=True, validate=OneOf(kpis.DRILLS))
     technician_id = fields.Integer(load_default=None)
@@ -266,7 +269,12 @@ class CloseOut(Schema):
 
 
 class WeightsIn(Schema):
-    weights = fields.Dict(keys=fields.String(validate=OneOf(kpis.KPIS)), values=fields.Float(), required=True)
+    weights = fields.Dict(
+        keys=fields.String(validate=OneOf(kpis.KPIS)),
+        values=fields.Float(validate=Range(min=0)),
+        required=True,
+        metadata={"description": "not all zero (checked by the API, 400 naming `weights`)"},
+    )
 
 
 class WeightsOut(Schema):
@@ -329,6 +337,7 @@ def risk_watch(month: str) -> dict:
 
 
 class RiskWatchQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     month = fields.String(load_default=None, validate=MONTH, metadata={"description": "default: this month"})
 
 
@@ -354,15 +363,41 @@ class RiskWatchOut(Schema):
     items = fields.List(fields.Nested(RiskItem))
 
 
+def risk_range(name: str) -> Range:
+    """dispatch.kpis' bound for a threshold, with its message, stated in the document."""
+    low, high = kpis.RISK_RANGES[name]
+    return Range(low, high, error=f"must be between {low:g} and {high:g}")
+
+
 class RiskThresholdsIn(Schema):
-    completion_24h_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    satisfaction_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    compliance_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    authenticity_rate = fields.Float(metadata={"description": "flag below this share (0–1)"})
-    return_rate = fields.Float(metadata={"description": "flag above this share (0–1)"})
-    repeat_rate = fields.Float(metadata={"description": "flag above this share of repairs repeated (0–1)"})
-    change_points = fields.Float(metadata={"description": "flag a figure that worsened by more (0.01–1)"})
-    min_orders = fields.Integer(metadata={"description": "teams with fewer decided orders are not flagged"})
+    completion_24h_rate = fields.Float(
+        validate=risk_range("completion_24h_rate"),
+        metadata={"description": "flag below this share (0–1)"},
+    )
+    satisfaction_rate = fields.Float(
+        validate=risk_range("satisfaction_rate"), metadata={"description": "flag below this share (0–1)"}
+    )
+    compliance_rate = fields.Float(
+        validate=risk_range("compliance_rate"), metadata={"description": "flag below this share (0–1)"}
+    )
+    authenticity_rate = fields.Float(
+        validate=risk_range("authenticity_rate"), metadata={"description": "flag below this share (0–1)"}
+    )
+    return_rate = fields.Float(
+        validate=risk_range("return_rate"), metadata={"description": "flag above this share (0–1)"}
+    )
+    repeat_rate = fields.Float(
+        validate=risk_range("repeat_rate"),
+        metadata={"description": "flag above this share of repairs repeated (0–1)"},
+    )
+    change_points = fields.Float(
+        validate=risk_range("change_points"),
+        metadata={"description": "flag a figure that worsened by more (0.01–1)"},
+    )
+    min_orders = fields.Integer(
+        validate=risk_range("min_orders"),
+        metadata={"description": "teams with fewer decided orders are not flagged"},
+    )
 
 
 class RiskThresholdsOut(Schema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import OneOf, Range
 from flask import request
 
@@ -12,6 +12,7 @@ from dispatch import intake, moves, planning, queries
 from dispatch.catalog import PRIORITIES
 from dispatch.events import event_dict
 from dispatch.intake import OrderRequest
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.presenters import order_out, page_out
 from web.api.schemas import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.fields import File
 from apiflask.validators import OneOf, Range
 from flask import Response, abort, current_app, request
@@ -11,6 +11,7 @@ from core.errors import NotFound
 from dispatch import authenticity, moves
 from dispatch.models import AuthenticityVerdict, Photo
 from dispatch.photos import add_photo
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.schemas import PageQuery
 from web.auth import ANY_ROLE, LOCATION_ROLES, REVIEWERS, current_actor, roles_required
@@ -26,6 +27,7 @@ UPLOAD_RESPONSES = {
 
 
 class PhotoIn(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     photo = File(required=True)
     source = fields.String(load_default="camera", validate=OneOf(("camera", "gallery")))
     lat = fields.Float(load_default=None, allow_none=True, validate=Range(-90, 90))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Range
 
 from core.accounts import DISPATCH_ROLES
@@ -11,6 +11,7 @@ from dispatch import moves, planning
 from dispatch.models import PlanProposal
 from dispatch.permissions import outlet_in_scope, reaches_outlet
 from technicians.models import Outlet, Technician
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
 from web.extensions import db
@@ -31,7 +32,11 @@ class SuggestionList(Schema):
 
 
 class ProposalIn(Schema):
-    outlet_id = fields.Integer(load_default=None, allow_none=True)
+    outlet_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "an existing outlet (400 naming the field otherwise)"},
+    )
     time_limit_s = fields.Float(load_default=None, allow_none=True, validate=Range(0.5, 60))
 
 

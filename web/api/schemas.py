@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range, Regexp
 from marshmallow import ValidationError
 
 from core.accounts import Role
-from core.phones import normalize_phone
+from core.phones import normalize_phone, phone_pattern
 from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.lifecycle import ACTIONS, Status
 from technicians.network import list_skills
+from web.api import strict_fields as fields
 from web.extensions import db
 
 
@@ -28,11 +29,28 @@ def _known_skill(value: str) -> None:
         raise ValidationError(f"must be one of {', '.join(codes)}")
 
 
+PHONE_DOC = {
+    "pattern": phone_pattern(),
+    "description": "a mainland mobile number (11 digits, optionally +86) or a landline with its area code "
+    "(0 first); spaces, hyphens and other countries' numbers in + form are also taken. Stored in E.164 form.",
+    "example": "13800138000",
+}
+
+
+def Phone(**kwargs) -> fields.String:  # noqa: N802 - a field factory, named like the fields it makes
+    """A phone number: checked by libphonenumber, documented with the pattern of its plain forms."""
+    return fields.String(validate=[Length(1, 32), _phone], metadata=PHONE_DOC, **kwargs)
+
+
+SKILL_DOC = {"description": "a skill code of GET /api/skills (a managed list, checked by the API)"}
+
+
 Latitude = lambda **kw: fields.Float(validate=Range(-90, 90), allow_nan=False, **kw)  # noqa: E731
 Longitude = lambda **kw: fields.Float(validate=Range(-180, 180), allow_nan=False, **kw)  # noqa: E731
 
 
 class PageQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     page = fields.Integer(load_default=1, validate=Range(min=1))
     per_page = fields.Integer(load_default=50, validate=Range(1, 200))
 
@@ -74,16 +92,18 @@ class TokenOut(Schema):
 class OrderIn(Schema):
     channel = fields.String(load_default="api", validate=OneOf(CHANNELS))
     name = fields.String(required=True, validate=Length(1, 100))
-    phone = fields.String(required=True, validate=[Length(1, 32), _phone])
+    phone = Phone(required=True)
     address = fields.String(required=True, validate=Length(1, 255))
     lat = Latitude(load_default=None, allow_none=True)
     lon = Longitude(load_default=None, allow_none=True)
     coord_datum = fields.String(load_default="wgs84", validate=OneOf(("wgs84", "gcj02", "bd09")))
-    product_category = fields.String(required=True, validate=[Length(1, 32), _known_skill])
+    product_category = fields.String(required=True, validate=[Length(1, 32), _known_skill], metadata=SKILL_DOC)
     product_model = fields.String(load_default="", validate=Length(max=100))
     issue_category = fields.String(load_default="repair", validate=OneOf(ISSUE_CATEGORIES))
     description = fields.String(load_default="", validate=Length(max=2000))
-    required_skill = fields.String(load_default=None, allow_none=True, validate=[Length(1, 32), _known_skill])
+    required_skill = fields.String(
+        load_default=None, allow_none=True, validate=[Length(1, 32), _known_skill], metadata=SKILL_DOC
+    )
     priority = fields.String(load_default="normal", validate=OneOf(PRIORITIES))
     appointment_start = fields.AwareDateTime(load_default=None, allow_none=True)
     appointment_end = fields.AwareDateTime(load_default=None, allow_none=True)
@@ -176,6 +196,7 @@ class EventList(Schema):
 
 
 class EventQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
     after = fields.Integer(load_default=0, validate=Range(min=0))
     limit = fields.Integer(load_default=500, validate=Range(1, 1000))
 
@@ -208,8 +229,8 @@ class OutletIn(Schema):
     detour_factor = fields.Float(load_default=1.3, validate=Range(1.0, 3.0))
     active = fields.Boolean(load_default=True)
     auto_dispatch = fields.Boolean(load_default=False)
-    opens_at = fields.Time(load_default=None, allow_none=True)
-    closes_at = fields.Time(load_default=None, allow_none=True)
+    opens_at = fields.Time(load_default=None, allow_none=True, metadata={"description": "with closes_at, or neither"})
+    closes_at = fields.Time(load_default=None, allow_none=True, metadata={"description": "after opens_at"})
 
 
 class OutletPatch(Schema):
@@ -252,10 +273,12 @@ WORK_DAYS = Regexp(r"^[1-7]{1,7}$", error="use ISO weekday digits 1-7, e.g. 1234
 
 
 class TechnicianIn(Schema):
-    outlet_id = fields.Integer(required=True)
+    outlet_id = fields.Integer(
+        required=True, metadata={"description": "an existing outlet (400 naming the field otherwise)"}
+    )
     user_id = fields.Integer(load_default=None, allow_none=True)
     name = fields.String(required=True, validate=Length(1, 100))
-    phone = fields.String(required=True, validate=[Length(1, 32), _phone])
+    phone = Phone(required=True)
     home_lat = Latitude(required=True)
     home_lon = Longitude(required=True)
     shift_start = fields.Time(load_default=None)
@@ -270,7 +293,7 @@ class TechnicianPatch(Schema):
     outlet_id = fields.Integer()
     user_id = fields.Integer(allow_none=True)
     name = fields.String(validate=Length(1, 100))
-    phone = fields.String(validate=[Length(1, 32), _phone])
+    phone = Phone()
     home_lat = Latitude()
     home_lon = Longitude()
     shift_start = fields.Time()
@@ -325,22 +348,31 @@ class TechnicianQuery(PageQuery):
     active = fields.Boolean(load_default=None)
 
 
+PASSWORD_DOC = {"description": "at least 10 characters, mixing letters with digits or symbols (checked by the API)"}
+# core.accounts' rule (letters, digits, '.' or '_'; `\w` is Unicode-aware like str.isalnum).
+USERNAME = Regexp(r"^[\w.]{1,64}$", error="use 1–64 letters, digits, '.' or '_'")
+
+
 class UserIn(Schema):
-    username = fields.String(required=True, validate=Length(1, 64))
-    password = fields.String(required=True, validate=Length(1, 256))
+    username = fields.String(required=True, validate=[Length(1, 64), USERNAME])
+    password = fields.String(required=True, validate=Length(1, 256), metadata=PASSWORD_DOC)
     role = fields.String(required=True, validate=OneOf([r.value for r in Role]))
     display_name = fields.String(load_default="", validate=Length(max=100))
-    outlet_id = fields.Integer(load_default=None, allow_none=True)
+    outlet_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "an existing outlet (400 naming the field otherwise)"},
+    )
 
 
 class UserPatch(Schema):
     display_name = fields.String(validate=Length(max=100))
     email = fields.Email(allow_none=True, validate=Length(max=254))
-    phone = fields.String(allow_none=True, validate=[Length(1, 32), _phone])
+    phone = Phone(allow_none=True)
     role = fields.String(validate=OneOf([r.value for r in Role]))
     outlet_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
-    password = fields.String(validate=Length(1, 256))
+    password = fields.String(validate=Length(1, 256), metadata=PASSWORD_DOC)
     locale = fields.String(allow_none=True, validate=OneOf(("en", "zh")))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range
 
 from dispatch import moves
@@ -10,6 +10,7 @@ from dispatch.catalog import CHANNELS, ISSUE_CATEGORIES, PRIORITIES
 from dispatch.models import SlaRule
 from dispatch.sla import clocks
 from dispatch.sla.policy import WARN_RATIO
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import ANY_ROLE, STAFF, current_actor, roles_required
 from web.extensions import db

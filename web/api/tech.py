@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
 
 from core.db import utcnow
 from dispatch import moves, phone, phone_actions, tracking
 from dispatch.photos import add_photo
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.photos import UPLOAD_RESPONSES, PhotoIn, PhotoOut, photo_out
 from web.api.presenters import order_out

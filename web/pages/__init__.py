@@ -3,6 +3,7 @@
 from web.pages import (  # noqa: F401  (each adds its routes to bp)
     account,
     admin,
+    api_docs,  # noqa: F401  (/api/docs, the API's reference)
     board,  # noqa: F401  (the dispatcher's live board)
     callbacks,  # noqa: F401  (the review clerk's callbacks)
     intake,
