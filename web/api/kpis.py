@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range, Regexp
-from flask import Response, current_app
+from flask import current_app
 from marshmallow import ValidationError
-from openpyxl import Workbook
 
 from core.accounts import SENIOR_ROLES, STAFF_ROLES
-from core.spreadsheet_cells import append_xlsx_row, safe_row
 from dispatch import kpis
 from dispatch.kpis import report
 from dispatch.permissions import outlet_in_scope
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
+from web.exports import csv_response, xlsx_response
 from web.extensions import db
 from web.kpi_drill import drill_cells, drill_file_name, drill_headers, worded_drill
 from web.kpi_wording import RiskWording
@@ -182,15 +178,7 @@ def kpi_orders(args: dict):
 def kpi_orders_csv(args: dict):
     """The drill-down's orders as CSV (the same rows as `GET /kpis/orders`)."""
     found = drill(args)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(safe_row(drill_headers()))
-    writer.writerows(safe_row(cells) for cells in drill_cells(found["items"]))
-    return Response(
-        "\ufeff" + out.getvalue(),  # BOM: Excel opens UTF-8 Chinese names correctly
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={drill_file_name(args)}.csv"},
-    )
+    return csv_response(drill_headers(), drill_cells(found["items"]), f"{drill_file_name(args)}.csv")
 
 
 @bp.get("/kpis/orders/export.xlsx")
@@ -200,20 +188,10 @@ def kpi_orders_csv(args: dict):
 def kpi_orders_xlsx(args: dict):
     """The drill-down's orders as an Excel workbook (the same rows as `GET /kpis/orders`)."""
     found = drill(args)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = f"{args['month']} {args['kpi']}"[:31]
-    append_xlsx_row(sheet, drill_headers())
-    for cells in drill_cells(found["items"]):
-        append_xlsx_row(sheet, cells)
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    book.save(out)
-    return Response(
-        out.getvalue(),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename={drill_file_name(args)}.xlsx"},
-    )
+    return xlsx_response(
+        f"{args['month']} {args['kpi']}", drill_headers(), drill_cells(found["items"]),
+        f"{drill_file_name(args)}.xlsx", freeze_header=True,
+    )  # fmt: skip
 
 
 @bp.get("/kpis/export.csv")
@@ -222,16 +200,8 @@ def kpi_orders_xlsx(args: dict):
 @bp.doc(security=SECURITY, responses={200: {"description": "CSV", "content": {"text/csv": {}}}})
 def kpi_csv(args: dict):
     """The KPI table as CSV."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    writer.writerows(safe_row(row.get(c) for c in COLUMNS) for row in table(args["month"], args["by"]))
-    name = f"kpis-{args['month']}-{args['by']}.csv"
-    return Response(
-        "\ufeff" + out.getvalue(),  # BOM: Excel opens UTF-8 Chinese names correctly
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={name}"},
-    )
+    rows = ((row.get(c) for c in COLUMNS) for row in table(args["month"], args["by"]))
+    return csv_response(COLUMNS, rows, f"kpis-{args['month']}-{args['by']}.csv")
 
 
 @bp.get("/kpis/export.xlsx")
@@ -240,20 +210,8 @@ def kpi_csv(args: dict):
 @bp.doc(security=SECURITY, responses={200: {"description": "an Excel workbook"}})
 def kpi_xlsx(args: dict):
     """The KPI table as an Excel workbook."""
-    book = Workbook()
-    sheet = book.active
-    sheet.title = f"{args['month']} {args['by']}"
-    append_xlsx_row(sheet, COLUMNS)
-    for row in table(args["month"], args["by"]):
-        append_xlsx_row(sheet, (row.get(c) for c in COLUMNS))
-    out = io.BytesIO()
-    book.save(out)
-    name = f"kpis-{args['month']}-{args['by']}.xlsx"
-    return Response(
-        out.getvalue(),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename={name}"},
-    )
+    rows = ((row.get(c) for c in COLUMNS) for row in table(args["month"], args["by"]))
+    return xlsx_response(f"{args['month']} {args['by']}", COLUMNS, rows, f"kpis-{args['month']}-{args['by']}.xlsx")
 
 
 class CloseIn(Schema):
