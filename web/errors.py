@@ -20,6 +20,7 @@ from core.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    Refused,
     StaleWrite,
     TooLarge,
     ValidationFailed,
@@ -34,6 +35,7 @@ STATUS = {
     InvalidTransition: 409,
     Conflict: 409,
     IdempotencyKeyReused: 422,
+    Refused: 422,
     TooLarge: 413,
     Busy: 503,
 }
@@ -195,7 +197,9 @@ def register(app: Flask) -> None:
             detail = {"json": translate_fields(error.fields)}
         else:
             extra = {
-                k: v for k, v in error.details.items() if k in ("allowed", "order_status", "current_version", "field")
+                k: v
+                for k, v in error.details.items()
+                if k in ("allowed", "order_status", "current_version", "field", "reason")
             }
         if wants_json():
             response = jsonify(error_body(status, translated(error), detail, **extra))
