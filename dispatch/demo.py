@@ -21,7 +21,10 @@ from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeSettings, OrderRequest, submit_order
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, transition
+from dispatch.planning.day import PlanningSettings, load_day
+from dispatch.planning.routes import write_route
 from dispatch.sla.policy import SlaPolicy
+from routing.evaluate import evaluate
 from technicians.models import Skill
 from technicians.network import add_leave, create_outlet, create_technician
 
@@ -205,8 +208,20 @@ def seed_demo(
         _walk(session, rnd, order, techs, created, now, age)
         if (n + 1) % 50 == 0:
             progress(f"demo data: {n + 1}/{orders} orders")
+    _plan_today(session, timezone, now)
     counts = dict(session.execute(select(WorkOrder.status, func.count()).group_by(WorkOrder.status)).all())
     return "demo data ready: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def _plan_today(session: Session, timezone: ZoneInfo, now: datetime) -> None:
+    """Give the technicians on shift a timed day from the orders they hold (started ones first,
+    then by due time), as a plan would: the board's timeline has something to show."""
+    day = load_day(session, PlanningSettings(timezone=timezone), now)
+    timed = evaluate(day.technicians, day.jobs, day.routes)
+    for tech_id, route in day.routes.items():
+        if route:
+            write_route(session, day, tech_id, route, timed)
+    session.commit()
 
 
 def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created: datetime, now: datetime, age) -> None:
