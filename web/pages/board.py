@@ -56,6 +56,19 @@ def _strings() -> dict[str, str]:
         "close": _("Close panel"),
         "loading": _("Loading…"),
         "open_page": _("Open the order page"),
+        "placed": _("Placed: %(number)s is now visit %(position)s of %(name)s's day, ETA %(eta)s."),
+        "resequenced": _("Moved: %(number)s is now visit %(position)s of %(name)s's day, ETA %(eta)s."),
+        "refused": _("Not placed"),
+        "pin": _("Pin here"),
+        "unpin": _("Unpin"),
+        "pinned": _("Pinned: re-optimisation leaves it where it is"),
+        "unplanned": _("not planned yet"),
+        "on_leave": _("on leave"),
+        "late": _("late"),
+        "travel": _("Travel"),
+        "visit": _("Service visit"),
+        "eta_short": _("ETA"),
+        "timeline_error": _("The timeline could not be loaded"),
     }
 
 

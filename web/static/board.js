@@ -276,7 +276,9 @@
     renderTechs();
     renderMap(all);
     if (state.selected != null) renderPanelFacts();
+    renderHooks.forEach(function (fn) { fn(); });
   }
+  var renderHooks = []; // other views of the same state (the timeline, timeline.js) redraw with it
   /* Rows are keyed by order id and rebuilt on every redraw, so a row the dispatcher focused
    * with the keyboard is a new node afterwards: remember which order had the focus, give it
    * back to that order's new row, and let the list (not the row node) read the order id when
@@ -327,6 +329,8 @@
       li.appendChild(row2);
       li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
       li.tabIndex = 0; // click and Enter are handled by the list (see rowOrderId)
+      // An unassigned, located order can be dragged onto a technician's row of the timeline.
+      if (settings.can_act && o.technician_id == null && o.lat != null && rules.open[o.status]) li.draggable = true;
       ul.appendChild(li);
     });
   }
@@ -363,11 +367,12 @@
   }
 
   // --- the map -----------------------------------------------------------------------------
-  var map = null, orderLayer = null, techLayer = null, lineLayer = null, fitted = false;
+  var map = null, orderLayer = null, techLayer = null, lineLayer = null, routeLayer = null, fitted = false;
   if (typeof L !== "undefined") {
     map = L.map("board-map", { zoomControl: true, attributionControl: !!settings.tile_url }).setView([34.26, 108.94], 11);
     if (settings.tile_url) L.tileLayer(settings.tile_url, { maxZoom: 19, attribution: settings.tile_attribution || "" }).addTo(map);
     lineLayer = L.layerGroup().addTo(map);
+    routeLayer = L.layerGroup().addTo(map);
     orderLayer = L.layerGroup().addTo(map);
     techLayer = L.layerGroup().addTo(map);
   }
@@ -396,6 +401,21 @@
       m.on("click", function () { openOrder(o.id); });
       m.addTo(orderLayer);
     });
+  }
+  /* One technician's day on the map: from where they are through `points` ([lat, lon], in
+   * visiting order); the map moves to show it. No points: the technician alone. */
+  function showRoute(techId, points) {
+    if (!map) return;
+    routeLayer.clearLayers();
+    var t = state.techs[techId];
+    var path = (t && t.lat != null ? [[t.lat, t.lon]] : []).concat(points || []);
+    if (!path.length) return;
+    if (path.length > 1) L.polyline(path, { color: "#12263f", weight: 3, opacity: 0.8, className: "tech-route" }).addTo(routeLayer);
+    path.forEach(function (p, i) {
+      if (i === 0 && t && t.lat != null) return;
+      L.circleMarker(p, { radius: 9, color: "#12263f", weight: 2, fill: false, interactive: false }).addTo(routeLayer);
+    });
+    map.fitBounds(L.latLngBounds(path).pad(0.2), { maxZoom: 15 });
   }
   function fitMap() {
     if (!map || fitted) return;
@@ -661,5 +681,8 @@
   loadSnapshot();
   // For tests and the curious: a read-only look at the board's state.
   window.dispatchBoard = { state: state, catchUp: catchUp, reload: loadSnapshot, socket: function () { return socket; },
-    riskWatch: loadRiskWatch };
+    riskWatch: loadRiskWatch,
+    // For the timeline (timeline.js), which shows the same state another way.
+    settings: settings, onRender: function (fn) { renderHooks.push(fn); }, render: render, upsert: upsert,
+    refreshOrder: refreshOrder, openOrder: openOrder, techMatches: techMatches, showRoute: showRoute };
 })();
