@@ -124,12 +124,20 @@
   }
 
   // --- blocks --------------------------------------------------------------------------------
+  /* Enough of the number to tell orders apart on a small block: today's "WO-20261207-0009" is
+   * "0009", an older one "1206-0009" (the running number starts again each day). The tooltip
+   * has the whole number. */
+  function shortNumber(number) {
+    var parts = String(number).split("-");
+    if (parts.length < 3 || parts[1].length !== 8) return String(number);
+    var today = localDay(new Date()).replace(/-/g, "");
+    return (parts[1] === today ? "" : parts[1].slice(4) + "-") + parts[parts.length - 1];
+  }
   function stopItems(s) {
     var movable = settings.can_act && !UNDER_WAY[s.status];
     var cls = "tl-stop status-" + s.status + (s.late ? " late" : "") + (s.pinned ? " pinned" : "") +
       (B.state.selected === s.order_id ? " selected" : "");
-    // The day's running number is what tells orders apart on a row ("WO-20261207-0009" → "0009").
-    var content = el("span", { class: "tl-label", "data-order-id": String(s.order_id) }, String(s.number).split("-").pop());
+    var content = el("span", { class: "tl-label", "data-order-id": String(s.order_id) }, shortNumber(s.number));
     var title = s.number + " · " + T.eta_short + " " + fmt(s.arrival) + " · " + T.visit + " " + fmt(s.start) + "–" + fmt(s.end) +
       " · " + T.due + " " + fmt(s.due_at) + (s.late ? " · " + T.late : "") + (s.pinned ? " · " + T.pinned : "");
     var out = [{
