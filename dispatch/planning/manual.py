@@ -34,6 +34,8 @@ from technicians.availability import can_take_work
 from technicians.models import Technician
 from technicians.network import list_technicians
 
+# An assignment to the order's own technician leaves an order in these statuses as it is.
+KEPT_ON_SAME_CHOICE = frozenset({Status.ASSIGNED, Status.ACCEPTED})
 # Work the technician has set off for stays first on their route: a drop cannot go before it.
 UNDER_WAY = frozenset({Status.EN_ROUTE, Status.ON_SITE})
 
@@ -76,8 +78,17 @@ def assign(
     cheapest place of that technician's route in the same transaction: their phone's list
     and the customer's ETA follow at once, instead of waiting for the next plan. Where the
     route cannot take it (shift, capacity, window) the dispatcher's choice still stands and
-    the order goes last. Commits; raises as `services.transition` does."""
+    the order goes last. The technician it is already assigned to or accepted by: nothing
+    changes. Commits; raises as `services.transition` does."""
     now = now or utcnow()
+    order = get_order(session, order_id, actor)
+    if order.technician_id == technician_id and order.status in KEPT_ON_SAME_CHOICE:
+        # Choosing the technician who already has it changes nothing: no event, no new version,
+        # and an order the technician accepted stays accepted (not sent back to "assigned").
+        check_move("assign", order.status, actor.role)
+        check_version(order, version)
+        session.commit()
+        return order
     cache = day_cache(session)
     # The caller's transaction ends before the day's lock is taken, as in `place_new_order`:
     # on SQLite an open transaction holds the database's write lock, and waiting for the

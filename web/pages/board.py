@@ -69,6 +69,13 @@ def _strings() -> dict[str, str]:
         "visit": _("Service visit"),
         "eta_short": _("ETA"),
         "timeline_error": _("The timeline could not be loaded"),
+        "current_tech": _("current technician"),
+        "has_it": _("has it already"),
+        "overdue_already": _("already %(time)s overdue"),
+        "late_by": _("%(time)s late"),
+        "n_days": _("%(n)s days"),
+        "n_hours": _("%(n)s h"),
+        "n_min": _("%(n)s min"),
     }
 
 

@@ -548,11 +548,16 @@
       if (!res.items.length) box.appendChild(el("p", { class: "muted" }, T.no_fit + (res.reason ? " (" + res.reason + ")" : "")));
       var ul = el("ul", { class: "suggestions" });
       res.items.forEach(function (s) {
-        var li = el("li", { "data-tech-id": String(s.technician_id) });
-        var info = el("span", null, s.name + " · " + T.eta + " " + fmtTime(s.eta) + " · +" + Number(s.extra_km).toFixed(1) + " " + T.extra_km +
-          (s.late_minutes ? " · " + s.late_minutes + " " + T.late_min : ""));
+        var li = el("li", { "data-tech-id": String(s.technician_id), class: s.current ? "current" : "" });
+        // Lateness against the due time: an order overdue for days says so, not "67 min late".
+        var late = s.overdue_minutes ? fill(T.overdue_already, { time: howLong(s.overdue_minutes) })
+          : (s.late_minutes ? fill(T.late_by, { time: howLong(s.late_minutes) }) : "");
+        var info = el("span", null, s.name + (s.current ? " (" + T.current_tech + ")" : "") + " · " + T.eta + " " + fmtTime(s.eta) +
+          " · +" + Number(s.extra_km).toFixed(1) + " " + T.extra_km + (late ? " · " + late : ""));
         li.appendChild(info);
-        li.appendChild(button(T.assign, "primary", function () { transition(id, "assign", { technician_id: s.technician_id }); }));
+        // The technician who has it already: choosing them would change nothing, so no button.
+        if (s.current) li.appendChild(el("span", { class: "muted current-tech" }, T.has_it));
+        else li.appendChild(button(T.assign, "primary", function () { transition(id, "assign", { technician_id: s.technician_id }); }));
         ul.appendChild(li);
       });
       if (res.items.length) box.appendChild(ul);
@@ -570,6 +575,15 @@
       }));
       box.appendChild(row);
     }).catch(function (err) { clear(box); box.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
+  }
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
+  }
+  /* 8 days, 5 h, 40 min: how long, in the user's words. */
+  function howLong(minutes) {
+    if (minutes >= 1440) return fill(T.n_days, { n: Math.floor(minutes / 1440) });
+    if (minutes >= 60) return fill(T.n_hours, { n: Math.floor(minutes / 60) });
+    return fill(T.n_min, { n: minutes });
   }
   function transition(id, action, extra) {
     var o = state.orders[id] || selectedOrder();
