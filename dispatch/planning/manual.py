@@ -330,7 +330,7 @@ def _refuse_unless_fit(
         return None
     if not same and len([oid for oid in day.routes.get(tech.id, ()) if oid != order.id]) >= tech.max_jobs:
         raise Refused(
-            "%(name)s has no room left today (%(capacity)s orders a day)",
+            "%(name)s has no room left today (daily capacity %(capacity)s)",
             "capacity",
             params={"name": name, "capacity": tech_row.daily_capacity},
         )

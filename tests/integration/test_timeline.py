@@ -186,3 +186,31 @@ def test_a_pinned_order_is_held_and_an_unpinned_one_released(client, dispatcher,
     assert pinned["assignment_locked"] and not released["assignment_locked"]
     kinds = db_session.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.order_id == order["id"])).all()
     assert kinds[-2:] == ["pin", "unpin"]
+
+
+def test_a_drop_on_a_full_technician_is_refused_as_no_room_left(app, client, dispatcher, network, db_session):
+    from technicians.network import update_technician
+
+    update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
+    create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])  # takes the one place
+    waiting = unassigned_order(app, client, dispatcher, phone="13700137000")
+
+    response = place(client, dispatcher, waiting, network.techs[1].id)
+
+    assert response.status_code == 422
+    assert response.get_json()["reason"] == "capacity"
+    assert response.get_json()["message"] == "Tech 2 has no room left today (daily capacity 1)"
+
+
+def test_a_drop_on_a_technician_on_leave_is_refused_as_off_duty(app, client, dispatcher, network, db_session):
+    from datetime import date, timedelta
+
+    from technicians.network import add_leave
+
+    today = date.today()
+    add_leave(db_session, network.techs[0].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
+    waiting = unassigned_order(app, client, dispatcher)
+
+    response = place(client, dispatcher, waiting, network.techs[0].id)
+
+    assert response.status_code == 422 and response.get_json()["reason"] == "off_duty"
