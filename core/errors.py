@@ -62,6 +62,16 @@ class StaleWrite(Conflict):
         self.current_version = current_version
 
 
+class Refused(DomainError):
+    """A well-formed request the domain turns down for a reason the user can act on (the
+    technician lacks the skill, is on leave, is full, the shift ends first); `reason` is a
+    stable code for clients, the message says it in words."""
+
+    def __init__(self, message: str, reason: str, *, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, params=params, reason=reason)
+        self.reason = reason
+
+
 class IdempotencyKeyReused(DomainError):
     """An Idempotency-Key came back with a different request body."""
 

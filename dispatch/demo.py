@@ -214,15 +214,16 @@ def seed_demo(
 
 
 def _plan_today(session: Session, timezone: ZoneInfo, now: datetime) -> None:
-    """Time each working technician's open orders in the order they hold them: the orders were
-    walked through their moves without the planner, and without route stops the phone and
-    the tracking page would have no ETA to show."""
-    day = load_day(session, PlanningSettings(timezone=timezone), now)
-    timed = evaluate(day.technicians, day.jobs, day.routes)
-    for tech_id, route in day.routes.items():
-        if route:
-            write_route(session, day, tech_id, route, timed)
-    session.commit()
+    """Time each working technician's open orders in the order they hold them (started ones
+    first, then by due time), as a plan would: the orders were walked through their moves without
+    the planner, and without route stops the phone, the tracking page and the board's timeline
+    would have no ETA to show."""
+    with unit_of_work(session):
+        day = load_day(session, PlanningSettings(timezone=timezone), now)
+        timed = evaluate(day.technicians, day.jobs, day.routes)
+        for tech_id, route in day.routes.items():
+            if route:
+                write_route(session, day, tech_id, route, timed)
 
 
 def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created: datetime, now: datetime, age) -> None:

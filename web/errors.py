@@ -21,6 +21,7 @@ from core.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    Refused,
     StaleWrite,
     TooLarge,
     ValidationFailed,
@@ -35,6 +36,7 @@ STATUS = {
     InvalidTransition: 409,
     Conflict: 409,
     IdempotencyKeyReused: 422,
+    Refused: 422,
     TooLarge: 413,
     Busy: 503,
 }
@@ -229,7 +231,7 @@ def register(app: Flask) -> None:
             extra = {
                 k: v
                 for k, v in error.details.items()
-                if k in ("allowed", "order_status", "current_version", "field", "pending")
+                if k in ("allowed", "order_status", "current_version", "field", "pending", "reason")
             }
         if wants_json():
             response = jsonify(error_body(status, translated(error), detail, **extra))

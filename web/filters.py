@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 from core.phones import display_phone
 from technicians.models import Technician
@@ -33,6 +33,15 @@ def duration(delta: timedelta) -> str:
     if days:
         return f"{days} d {hours} h"
     return f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+
+
+def how_long(minutes: int) -> str:
+    """8 days, 5 h, 40 min: a lateness as a dispatcher reads it, in their language."""
+    if minutes >= 24 * 60:
+        return gettext("%(n)s days", n=minutes // (24 * 60))
+    if minutes >= 60:
+        return gettext("%(n)s h", n=minutes // 60)
+    return gettext("%(n)s min", n=minutes)
 
 
 def skill_name(code: str) -> str:
@@ -71,6 +80,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["how_long"] = how_long
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["skill_name"] = skill_name
     app.jinja_env.filters["technician_name"] = technician_name

@@ -4,19 +4,19 @@
   `live_day`: that day kept in memory per process and patched from the event log.
 - `instant`: a new order's cheapest place (`place_new_order`) and the suggestions.
 - `manual`: a dispatcher's assignment, placed in the chosen technician's route, and who may
-  be picked (`assignable_technicians`).
+  be picked (`assignable_technicians`); a drop on the timeline (`place`) and pinning (`pin`).
 - `reoptimise`: `propose` / `apply_proposal`, a plan shown as a diff and applied atomically.
 - `routes`: writing a technician's day, one writer at a time.
 """
 
 from dispatch.planning.day import DEFAULT_SERVICE_MINUTES, MOVABLE, Day, PlanningSettings, load_day
 from dispatch.planning.instant import Suggestion, place_new_order, suggest
-from dispatch.planning.manual import assign, assignable_technicians, move
+from dispatch.planning.manual import Placement, assign, assignable_technicians, move, pin, place
 from dispatch.planning.reoptimise import ApplyResult, apply_proposal, proposal_summary, propose
 from dispatch.planning.routes import replace_route
 
 __all__ = [
-    "DEFAULT_SERVICE_MINUTES", "MOVABLE", "ApplyResult", "Day", "PlanningSettings", "Suggestion", "apply_proposal",
-    "assign", "assignable_technicians", "load_day", "move", "place_new_order", "propose", "proposal_summary",
-    "replace_route", "suggest",
+    "DEFAULT_SERVICE_MINUTES", "MOVABLE", "ApplyResult", "Day", "Placement", "PlanningSettings", "Suggestion",
+    "apply_proposal", "assign", "assignable_technicians", "load_day", "move", "pin", "place", "place_new_order",
+    "propose", "proposal_summary", "replace_route", "suggest",
 ]  # fmt: skip

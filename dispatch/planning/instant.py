@@ -29,7 +29,9 @@ class Suggestion:
     position: int
     eta: datetime
     extra_km: float
-    late_minutes: int
+    late_minutes: int  # how late the visit would start against the order's due time
+    overdue_minutes: int = 0  # how long the order has been overdue already (0: not yet due)
+    current: bool = False  # the order's own technician: choosing them changes nothing
 
 
 def suggest(session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None, top: int = 3):
@@ -44,6 +46,7 @@ def suggest(session: Session, order_id: int, settings: PlanningSettings, now: da
     routes = {t: [j for j in r if j != order_id] for t, r in day.routes.items()}
     current = evaluate(day.technicians, day.jobs, routes)
     index = InsertionIndex(day.technicians, current, day.jobs)
+    row = day.orders[order_id]
     found: list[Suggestion] = []
     reason = "no_skill"
     for tech in day.technicians:
@@ -53,18 +56,25 @@ def suggest(session: Session, order_id: int, settings: PlanningSettings, now: da
         if isinstance(result, NoInsertion):
             reason = result.reason
             continue
-        found.append(_suggestion(day, result))
+        found.append(_suggestion(day, result, job, row.due_at, current=tech.id == row.technician_id))
     found.sort(key=lambda s: (s.late_minutes, s.extra_km))
     return found[:top], (None if found else reason)
 
 
-def _suggestion(day: Day, insertion) -> Suggestion:
+def _suggestion(day: Day, insertion, job: Job, due_at: datetime, *, current: bool = False) -> Suggestion:
+    """The insertion in a dispatcher's terms. Lateness is measured against the order's due
+    time: the routing model counts an overdue order's deadline as now (it cannot lie in the
+    past), which would make an order overdue for days read "67 minutes late"."""
+    due_s = int((due_at - day.t0).total_seconds())  # negative: overdue already
+    start_s = job.due + insertion.late_s if insertion.late_s > 0 else insertion.arrival_s
     return Suggestion(
         technician_id=int(insertion.tech_id),
         position=insertion.position,
         eta=day.at(insertion.arrival_s),
         extra_km=round(insertion.extra_distance_m / 1000, 2),
-        late_minutes=insertion.late_s // 60,
+        late_minutes=max(0, start_s - due_s) // 60,
+        overdue_minutes=max(0, -due_s) // 60,
+        current=current,
     )
 
 
@@ -145,7 +155,7 @@ def _place(
             if isinstance(result, NoInsertion):
                 session.rollback()  # nothing to write: end the read transaction at once
                 return result.reason
-            suggestion = _suggestion(day, result)
+            suggestion = _suggestion(day, result, day.jobs[order_id], day.orders[order_id].due_at)
             tech_id = suggestion.technician_id
             route = list(day.routes.get(tech_id, ()))
             # One placement at a time per technician: the row lock is held to the commit, and

@@ -1,29 +1,43 @@
 """A dispatcher's choice: an assignment to the technician they picked, placed at once in the
-cheapest place of that technician's route; every other move goes to `dispatch.moves`."""
+cheapest place of that technician's route (`assign`), or at the place they dropped it on the
+timeline (`place`: assign, reassign or re-sequence, refused with a reason when the technician
+cannot take it); pinning an order where it is (`pin`). Every other move goes to
+`dispatch.moves`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.accounts import Actor
+from core.accounts import DISPATCH_ROLES, Actor
 from core.db import unit_of_work, utcnow
+from core.errors import Busy, Conflict, PermissionDenied, Refused, ValidationFailed
+from dispatch.events import record_event
+from dispatch.lifecycle import OPEN, Status, check_move
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
 from dispatch.permissions import can_assign_to
-from dispatch.planning.day import PLACEMENT_ATTEMPTS, PlanningSettings
+from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings
 from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
-from dispatch.planning.routes import holds, lock_day, write_route
+from dispatch.planning.routes import holds, lock_day, lock_days, write_route
 from dispatch.sla.policy import SlaPolicy
 from routing import Job, Plan
+from routing import Technician as RoutingTechnician
 from routing.evaluate import time_route
 from routing.insertion import Insertion, best_insertion
+from technicians.availability import can_take_work
 from technicians.models import Technician
 from technicians.network import list_technicians
+
+# An assignment to the order's own technician leaves an order in these statuses as it is.
+KEPT_ON_SAME_CHOICE = frozenset({Status.ASSIGNED, Status.ACCEPTED})
+# Work the technician has set off for stays first on their route: a drop cannot go before it.
+UNDER_WAY = frozenset({Status.EN_ROUTE, Status.ON_SITE})
 
 
 def move(
@@ -65,8 +79,17 @@ def assign(
     cheapest place of that technician's route in the same transaction: their phone's list
     and the customer's ETA follow at once, instead of waiting for the next plan. Where the
     route cannot take it (shift, capacity, window) the dispatcher's choice still stands and
-    the order goes last. Commits; raises as `services.transition` does."""
+    the order goes last. The technician it is already assigned to or accepted by: nothing
+    changes. Commits; raises as `services.transition` does."""
     now = now or utcnow()
+    order = get_order(session, order_id, actor)
+    if order.technician_id == technician_id and order.status in KEPT_ON_SAME_CHOICE:
+        # Choosing the technician who already has it changes nothing: no event, no new version,
+        # and an order the technician accepted stays accepted (not sent back to "assigned").
+        check_move("assign", order.status, actor.role)
+        check_version(order, version)
+        session.rollback()  # nothing to write: end the read transaction
+        return order
     cache = day_cache(session)
     # The caller's transaction ends before the day's lock is taken, as in `place_new_order`:
     # on SQLite an open transaction holds the database's write lock, and waiting for the
@@ -145,3 +168,192 @@ def assignable_technicians(
     rank = {s.technician_id: i for i, s in enumerate(suggestions)}
     technicians.sort(key=lambda t: rank.get(t.id, len(rank)))
     return technicians
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A drop's outcome: the order as it is now, and the technician's day after it (order id,
+    ETA; in visiting order)."""
+
+    order: WorkOrder
+    technician_id: int
+    route: list[tuple[int, datetime | None]]
+
+
+def place(
+    session: Session,
+    order_id: int,
+    technician_id: int,
+    actor: Actor,
+    settings: PlanningSettings,
+    *,
+    version: int,
+    before_order_id: int | None = None,
+    now: datetime | None = None,
+) -> Placement:
+    """Put an order at a chosen place in a technician's day: before `before_order_id`, or last
+    when that is None. An unassigned order is assigned, another technician's is reassigned, the
+    technician's own is re-sequenced (its status stays). The technician must have the skill,
+    be on duty today, have room left and finish it within the shift; otherwise `Refused` names
+    the reason and nothing changes. The order is pinned there (a re-optimisation leaves it).
+    Commits; raises StaleWrite on a stale `version`, as every move does."""
+    now = now or utcnow()
+    cache = day_cache(session)
+    session.commit()  # as in `assign`: never wait for a technician's day inside a transaction
+    for _attempt in range(PLACEMENT_ATTEMPTS):
+        try:
+            with cache.lock:
+                placed = _place_once(
+                    session, cache, order_id, technician_id, actor, settings, version, before_order_id, now
+                )
+            if placed is not None:
+                return placed
+        except IntegrityError:  # another writer of one of these days got there first
+            session.rollback()
+            cache.forget()
+    raise Busy("the technician's day kept changing while placing the order; try again")
+
+
+def _place_once(
+    session: Session,
+    cache: DayCache,
+    order_id: int,
+    tech_id: int,
+    actor: Actor,
+    settings: PlanningSettings,
+    version: int,
+    before_id: int | None,
+    now: datetime,
+) -> Placement | None:
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
+        day = cache.current(session, settings, now).day
+        order = get_order(session, order_id, actor)
+        if actor.role not in DISPATCH_ROLES:
+            raise PermissionDenied(f"the {actor.role} role may not place orders on a technician's day")
+        check_version(order, version)
+        tech_row = session.get(Technician, tech_id)
+        if tech_row is None:
+            raise ValidationFailed({"technician_id": f"technician {tech_id} does not exist"})
+        if not can_assign_to(actor, tech_row.outlet_id):
+            raise PermissionDenied("you may assign orders only to technicians of your own outlet")
+        same = order.technician_id == tech_id
+        if not same:
+            check_move("assign", order.status, actor.role)  # 409 with the allowed moves
+        elif order.status in UNDER_WAY:
+            raise Conflict("the technician is already on the way to this order; it stays first on the route")
+        elif order.status not in OPEN:
+            raise Conflict(f"a {order.status} order has no place on a route")
+        tech = _refuse_unless_fit(order, tech_row, day, settings, now, same)
+        if tech is None:  # on duty by the database, not in the cached day: read the day again
+            cache.forget()
+            session.rollback()  # read the day again before any lock is taken
+            return None
+        old_id = order.technician_id if not same else None
+        old_tech = next((t for t in day.technicians if t.id == old_id), None)
+        lock_days(session, sorted({tech_id} | ({old_id} if old_tech is not None else set())))
+        route = [oid for oid in day.routes.get(tech_id, ()) if oid != order_id]
+        old_route = [oid for oid in day.routes.get(old_id, ()) if oid != order_id] if old_tech else []
+        if not holds(session, day, tech_id, route, ignore=order_id) or (
+            old_tech is not None and not holds(session, day, old_tech.id, old_route, ignore=order_id)
+        ):
+            cache.forget()
+            session.rollback()  # release the days' locks before reading the day again
+            return None
+        route.insert(_drop_index(day, route, before_id), order_id)
+        job = Job(**{**day.jobs[order_id].__dict__, "locked_to": tech_id, "started": False})
+        jobs = {**day.jobs, order_id: job}
+        stops = time_route(tech, jobs, route)[0]
+        stop = next(s for s in stops if s.job_id == order_id)
+        if stop.departure_s > tech.shift_end:
+            raise Refused(
+                "%(name)s's shift ends at %(end)s, before this order could be done there",
+                "shift",
+                params={
+                    "name": tech_row.name,
+                    "end": day.at(tech.shift_end).astimezone(settings.timezone).strftime("%H:%M"),
+                },
+            )
+        data = {"eta": day.at(stop.arrival_s).isoformat(), "position": route.index(order_id)}
+        if same:
+            order.assignment_locked = True
+            order.updated_at = now  # a move like any other: the version moves on with its event
+            record_event(
+                session, order, "resequence", actor, from_status=order.status, to_status=order.status,
+                data={**data, "technician_id": tech_id}, at=now,
+            )  # fmt: skip
+        else:
+            apply_move(
+                session, order, "assign", actor, technician_id=tech_id, timezone=settings.timezone, now=now, data=data
+            )
+        timed = Plan({tech_id: stops})
+        write_route(session, day, tech_id, route, timed)
+        if old_tech is not None:  # the day it left closes up behind it
+            write_route(
+                session, day, old_tech.id, old_route, Plan({old_tech.id: time_route(old_tech, jobs, old_route)[0]})
+            )
+        etas = {s.job_id: day.at(s.arrival_s) for s in stops}
+        return Placement(order, tech_id, [(oid, etas.get(oid)) for oid in route])
+
+
+def _refuse_unless_fit(
+    order: WorkOrder, tech_row: Technician, day: Day, settings: PlanningSettings, now: datetime, same: bool
+) -> RoutingTechnician | None:
+    """The technician as the day plans them, or `Refused` naming why they cannot take the order."""
+    name = tech_row.name
+    if order.required_skill not in tech_row.skill_codes:
+        raise Refused(
+            "%(name)s lacks the skill %(skill)s", "skill", params={"name": name, "skill": order.required_skill}
+        )
+    if not tech_row.active or not can_take_work(tech_row, now, settings.timezone):
+        raise Refused("%(name)s is off duty or on leave today", "off_duty", params={"name": name})
+    if order.id not in day.jobs:
+        raise Refused(
+            "%(number)s has no location yet, so it cannot be placed on a route",
+            "no_location",
+            params={"number": order.number},
+        )
+    tech = next((t for t in day.technicians if t.id == tech_row.id), None)
+    if tech is None:
+        return None
+    if not same and len([oid for oid in day.routes.get(tech.id, ()) if oid != order.id]) >= tech.max_jobs:
+        raise Refused(
+            "%(name)s has no room left today (daily capacity %(capacity)s)",
+            "capacity",
+            params={"name": name, "capacity": tech_row.daily_capacity},
+        )
+    return tech
+
+
+def _drop_index(day: Day, route: list[int], before_id: int | None) -> int:
+    """Where in `route` a drop before `before_id` goes (None: last); never ahead of work the
+    technician has already set off for."""
+    if before_id is None:
+        index = len(route)
+    elif before_id in route:
+        index = route.index(before_id)
+    else:
+        raise Conflict("the order it was dropped before is no longer on this technician's route; reload and try again")
+    under_way = sum(1 for oid in route if day.orders[oid].status in UNDER_WAY)
+    return max(index, under_way)
+
+
+def pin(
+    session: Session, order_id: int, pinned: bool, actor: Actor, *, version: int, now: datetime | None = None
+) -> WorkOrder:
+    """Pin an assigned order to its technician and place ("don't move": a re-optimisation
+    leaves it), or release it to the optimiser. Recorded as a `pin` / `unpin` event."""
+    now = now or utcnow()
+    with unit_of_work(session, stale=lambda: raced(session, order_id)):
+        order = get_order(session, order_id, actor)
+        if actor.role not in DISPATCH_ROLES:
+            raise PermissionDenied(f"the {actor.role} role may not pin orders")
+        check_version(order, version)
+        if order.technician_id is None or order.status not in OPEN:
+            raise Conflict("only an open order with a technician can be pinned")
+        order.assignment_locked = pinned
+        order.updated_at = now
+        record_event(
+            session, order, "pin" if pinned else "unpin", actor, from_status=order.status, to_status=order.status,
+            data={"technician_id": order.technician_id}, at=now,
+        )  # fmt: skip
+    return order

@@ -13,6 +13,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     planning,
     sla,
     tech,  # noqa: F401  (the technician's phone app)
+    timeline,  # noqa: F401  (the board's timeline: technicians' days, drops, pins)
 )
 from web.api.base import bp
 

@@ -23,7 +23,9 @@ class SuggestionOut(Schema):
     name = fields.String()
     eta = fields.DateTime()
     extra_km = fields.Float()
-    late_minutes = fields.Integer()
+    late_minutes = fields.Integer(metadata={"description": "how late the visit would start against the due time"})
+    overdue_minutes = fields.Integer(metadata={"description": "how long the order is overdue already (0: not yet)"})
+    current = fields.Boolean(metadata={"description": "the order's own technician: assigning them changes nothing"})
 
 
 class SuggestionList(Schema):

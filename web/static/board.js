@@ -278,7 +278,9 @@
     renderTechs();
     renderMap(all);
     if (state.selected != null) renderPanelFacts();
+    renderHooks.forEach(function (fn) { fn(); });
   }
+  var renderHooks = []; // other views of the same state (the timeline, timeline.js) redraw with it
   /* Rows are keyed by order id and rebuilt on every redraw, so a row the dispatcher focused
    * with the keyboard is a new node afterwards: remember which order had the focus, give it
    * back to that order's new row, and let the list (not the row node) read the order id when
@@ -329,6 +331,8 @@
       li.appendChild(row2);
       li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
       li.tabIndex = 0; // click and Enter are handled by the list (see rowOrderId)
+      // An unassigned, located order can be dragged onto a technician's row of the timeline.
+      if (settings.can_act && o.technician_id == null && o.lat != null && rules.open[o.status]) li.draggable = true;
       ul.appendChild(li);
     });
   }
@@ -365,11 +369,12 @@
   }
 
   // --- the map -----------------------------------------------------------------------------
-  var map = null, orderLayer = null, techLayer = null, lineLayer = null, fitted = false;
+  var map = null, orderLayer = null, techLayer = null, lineLayer = null, routeLayer = null, fitted = false;
   if (typeof L !== "undefined") {
     map = L.map("board-map", { zoomControl: true, attributionControl: !!settings.tile_url }).setView([34.26, 108.94], 11);
     if (settings.tile_url) L.tileLayer(settings.tile_url, { maxZoom: 19, attribution: settings.tile_attribution || "" }).addTo(map);
     lineLayer = L.layerGroup().addTo(map);
+    routeLayer = L.layerGroup().addTo(map);
     orderLayer = L.layerGroup().addTo(map);
     techLayer = L.layerGroup().addTo(map);
   }
@@ -398,6 +403,21 @@
       m.on("click", function () { openOrder(o.id); });
       m.addTo(orderLayer);
     });
+  }
+  /* One technician's day on the map: from where they are through `points` ([lat, lon], in
+   * visiting order); the map moves to show it. No points: the technician alone. */
+  function showRoute(techId, points) {
+    if (!map) return;
+    routeLayer.clearLayers();
+    var t = state.techs[techId];
+    var path = (t && t.lat != null ? [[t.lat, t.lon]] : []).concat(points || []);
+    if (!path.length) return;
+    if (path.length > 1) L.polyline(path, { color: "#12263f", weight: 3, opacity: 0.8, className: "tech-route" }).addTo(routeLayer);
+    path.forEach(function (p, i) {
+      if (i === 0 && t && t.lat != null) return;
+      L.circleMarker(p, { radius: 9, color: "#12263f", weight: 2, fill: false, interactive: false }).addTo(routeLayer);
+    });
+    map.fitBounds(L.latLngBounds(path).pad(0.2), { maxZoom: 15 });
   }
   function fitMap() {
     if (!map || fitted) return;
@@ -530,11 +550,16 @@
       if (!res.items.length) box.appendChild(el("p", { class: "muted" }, T.no_fit + (res.reason ? " (" + res.reason + ")" : "")));
       var ul = el("ul", { class: "suggestions" });
       res.items.forEach(function (s) {
-        var li = el("li", { "data-tech-id": String(s.technician_id) });
-        var info = el("span", null, s.name + " · " + T.eta + " " + fmtTime(s.eta) + " · +" + Number(s.extra_km).toFixed(1) + " " + T.extra_km +
-          (s.late_minutes ? " · " + s.late_minutes + " " + T.late_min : ""));
+        var li = el("li", { "data-tech-id": String(s.technician_id), class: s.current ? "current" : "" });
+        // Lateness against the due time: an order overdue for days says so, not "67 min late".
+        var late = s.overdue_minutes ? fill(T.overdue_already, { time: howLong(s.overdue_minutes) })
+          : (s.late_minutes ? fill(T.late_by, { time: howLong(s.late_minutes) }) : "");
+        var info = el("span", null, s.name + (s.current ? " (" + T.current_tech + ")" : "") + " · " + T.eta + " " + fmtTime(s.eta) +
+          " · +" + Number(s.extra_km).toFixed(1) + " " + T.extra_km + (late ? " · " + late : ""));
         li.appendChild(info);
-        li.appendChild(button(T.assign, "primary", function () { transition(id, "assign", { technician_id: s.technician_id }); }));
+        // The technician who has it already: choosing them would change nothing, so no button.
+        if (s.current) li.appendChild(el("span", { class: "muted current-tech" }, T.has_it));
+        else li.appendChild(button(T.assign, "primary", function () { transition(id, "assign", { technician_id: s.technician_id }); }));
         ul.appendChild(li);
       });
       if (res.items.length) box.appendChild(ul);
@@ -552,6 +577,15 @@
       }));
       box.appendChild(row);
     }).catch(function (err) { clear(box); box.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
+  }
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
+  }
+  /* 8 days, 5 h, 40 min: how long, in the user's words. */
+  function howLong(minutes) {
+    if (minutes >= 1440) return fill(T.n_days, { n: Math.floor(minutes / 1440) });
+    if (minutes >= 60) return fill(T.n_hours, { n: Math.floor(minutes / 60) });
+    return fill(T.n_min, { n: minutes });
   }
   function transition(id, action, extra) {
     var o = state.orders[id] || selectedOrder();
@@ -663,5 +697,8 @@
   loadSnapshot();
   // For tests and the curious: a read-only look at the board's state.
   window.dispatchBoard = { state: state, catchUp: catchUp, reload: loadSnapshot, socket: function () { return socket; },
-    riskWatch: loadRiskWatch };
+    riskWatch: loadRiskWatch,
+    // For the timeline (timeline.js), which shows the same state another way.
+    settings: settings, onRender: function (fn) { renderHooks.push(fn); }, render: render, upsert: upsert,
+    refreshOrder: refreshOrder, openOrder: openOrder, techMatches: techMatches, showRoute: showRoute };
 })();

@@ -1,0 +1,174 @@
+"""The board's timeline as data: one row per technician in the caller's scope, with their
+shifts, and each planned stop as a block from its start to its end, the travel before it,
+its due time and whether it is late.
+
+Times come from the plan as stored (`route_stops.eta`, the arrival), the service minutes of
+the planning settings and the appointment window, walked with the same rule as
+`routing.evaluate.time_route`: service starts at the arrival or the window's opening, and a
+stop is late when its service starts after the order is due. Travel is the leg from the
+previous stop (or the technician's position, as the planner sees it) at the outlet's speed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from core.accounts import Actor
+from core.db import utcnow
+from dispatch.lifecycle import OPEN
+from dispatch.models import RouteStop, WorkOrder
+from dispatch.planning.day import PlanningSettings
+from routing.geo import haversine_pairs_m
+from technicians.availability import on_leave, shift_bounds, works_on
+from technicians.models import Technician
+
+MAX_DAYS = 7  # the planning horizon a board may ask for at once
+
+
+def timeline(
+    session: Session,
+    actor: Actor,
+    settings: PlanningSettings,
+    *,
+    first_day: date,
+    days: int = 1,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The technicians' days from `first_day` (local date) for `days` days: `rows` (who,
+    shifts, days on leave, assigned orders not planned yet) and `stops` (planned blocks)."""
+    now = now or utcnow()
+    tz = settings.timezone
+    days = max(1, min(days, MAX_DAYS))
+    start = datetime.combine(first_day, time.min, tzinfo=tz)
+    end = start + timedelta(days=days)
+    query = (
+        select(Technician)
+        .options(selectinload(Technician.skills), selectinload(Technician.leaves), selectinload(Technician.outlet))
+        .where(Technician.active.is_(True))
+        .order_by(Technician.outlet_id, Technician.name)
+    )
+    if actor.outlet_id is not None:
+        query = query.where(Technician.outlet_id == actor.outlet_id)
+    techs = list(session.scalars(query))
+    by_id = {t.id: t for t in techs}
+    open_statuses = [s.value for s in OPEN]
+    planned = session.execute(
+        select(
+            RouteStop.technician_id,
+            RouteStop.seq,
+            RouteStop.eta,
+            WorkOrder.id,
+            WorkOrder.number,
+            WorkOrder.status,
+            WorkOrder.version,
+            WorkOrder.priority,
+            WorkOrder.issue_category,
+            WorkOrder.due_at,
+            WorkOrder.appointment_start,
+            WorkOrder.assignment_locked,
+            WorkOrder.lat,
+            WorkOrder.lon,
+            WorkOrder.address,
+        )  # fmt: skip
+        .join(WorkOrder, WorkOrder.id == RouteStop.order_id)
+        .where(
+            RouteStop.technician_id.in_(list(by_id)),
+            WorkOrder.technician_id == RouteStop.technician_id,
+            WorkOrder.status.in_(open_statuses),
+            RouteStop.eta.is_not(None),
+            RouteStop.eta < end,
+            RouteStop.eta >= start,
+        )
+        .order_by(RouteStop.technician_id, RouteStop.seq)
+    ).all()
+    unplanned: dict[int, list[int]] = {}
+    for tech_id, order_id in session.execute(
+        select(WorkOrder.technician_id, WorkOrder.id)
+        .outerjoin(RouteStop, RouteStop.order_id == WorkOrder.id)
+        .where(
+            WorkOrder.technician_id.in_(list(by_id)),
+            WorkOrder.status.in_(open_statuses),
+            RouteStop.order_id.is_(None),
+        )
+        .order_by(WorkOrder.due_at)
+    ):
+        unplanned.setdefault(tech_id, []).append(order_id)
+    return {
+        "generated_at": now,
+        "start": start,
+        "end": end,
+        "rows": [_row(t, first_day, days, tz, unplanned.get(t.id, [])) for t in techs],
+        "stops": _stops(planned, by_id, settings, now),
+    }
+
+
+def _row(tech: Technician, first_day: date, days: int, tz, unplanned: list[int]) -> dict[str, Any]:
+    shifts, leave = [], []
+    for i in range(days):
+        day = first_day + timedelta(days=i)
+        if works_on(tech, day):
+            begin, finish = shift_bounds(tech, day, tz)
+            shifts.append({"start": begin, "end": finish})
+        elif on_leave(tech, day):
+            leave.append(day.isoformat())
+    return {
+        "id": tech.id,
+        "name": tech.name,
+        "outlet_id": tech.outlet_id,
+        "outlet_name": tech.outlet.name if tech.outlet else "",
+        "skills": tech.skill_codes,
+        "daily_capacity": tech.daily_capacity,
+        "shifts": shifts,
+        "leave_days": leave,
+        "unplanned": unplanned,
+    }
+
+
+def _stops(rows: list[Any], techs: dict[int, Technician], settings: PlanningSettings, now: datetime) -> list[dict]:
+    out: list[dict] = []
+    previous: dict[int, tuple[float, float]] = {}
+    tz = settings.timezone
+    for r in rows:
+        tech = techs[r.technician_id]
+        if r.technician_id not in previous:
+            fresh = (
+                tech.last_seen_at is not None and tech.last_seen_at.astimezone(tz).date() == now.astimezone(tz).date()
+            )
+            previous[r.technician_id] = (
+                (tech.last_lat, tech.last_lon)
+                if fresh and tech.last_lat is not None
+                else (tech.home_lat, tech.home_lon)
+            )
+        travel_s = 0
+        if r.lat is not None and r.lon is not None:
+            metres = (
+                float(haversine_pairs_m([previous[r.technician_id]], [(r.lat, r.lon)])[0]) * tech.outlet.detour_factor
+            )
+            travel_s = round(metres / (tech.outlet.speed_kmh / 3.6))
+            previous[r.technician_id] = (r.lat, r.lon)
+        begin = max(r.eta, r.appointment_start) if r.appointment_start else r.eta
+        finish = begin + timedelta(minutes=settings.service_minutes.get(r.issue_category, 45))
+        out.append(
+            {
+                "order_id": r.id,
+                "number": r.number,
+                "technician_id": r.technician_id,
+                "seq": r.seq,
+                "status": r.status,
+                "priority": r.priority,
+                "version": r.version,
+                "address": r.address,
+                "arrival": r.eta,
+                "travel_start": r.eta - timedelta(seconds=travel_s),
+                "start": begin,
+                "end": finish,
+                "due_at": r.due_at,
+                "late": begin > r.due_at,
+                "pinned": bool(r.assignment_locked),
+            }
+        )
+    return out

@@ -1,0 +1,216 @@
+"""The board's timeline: the technicians' days as data (`GET /api/timeline`), a drop on them
+(`POST /api/orders/<id>/placement`) and pinning (`POST /api/orders/<id>/pin`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
+from tests.integration.helpers import act, create_order
+
+SOUTH = (34.201, 108.951)
+NEAR_SOUTH = (34.205, 108.955)
+
+
+@pytest.fixture
+def dispatcher(app, network, auth):
+    app.config["AUTO_ASSIGN_ON_INTAKE"] = True
+    app.extensions.pop("intake_settings", None)
+    return auth.token("dispatcher")
+
+
+def unassigned_order(app, client, headers, point=SOUTH, **extra) -> dict:
+    """An order that waits in the queue (no instant assignment)."""
+    app.config["AUTO_ASSIGN_ON_INTAKE"] = False
+    app.extensions.pop("intake_settings", None)
+    try:
+        return create_order(client, headers, lat=point[0], lon=point[1], **extra)
+    finally:
+        app.config["AUTO_ASSIGN_ON_INTAKE"] = True
+        app.extensions.pop("intake_settings", None)
+
+
+def route_of(db_session, tech_id: int) -> list[int]:
+    """The technician's stops in visiting order (the read ends its transaction: on SQLite an
+    open one would hold the database's write lock against the app)."""
+    db_session.expire_all()
+    stops = select(RouteStop.order_id).where(RouteStop.technician_id == tech_id).order_by(RouteStop.seq)
+    route = list(db_session.scalars(stops))
+    db_session.rollback()
+    return route
+
+
+def place(client, headers, order: dict, tech_id: int, before: int | None = None, **extra):
+    body = {"technician_id": tech_id, "before_order_id": before, "version": order["version"], **extra}
+    return client.post(f"/api/orders/{order['id']}/placement", json=body, headers=headers)
+
+
+def test_an_unassigned_order_dropped_before_a_stop_is_assigned_at_that_place(
+    app, client, dispatcher, network, db_session
+):
+    south = network.techs[1].id
+    first = create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])
+    second = create_order(client, dispatcher, phone="13900139000", lat=NEAR_SOUTH[0], lon=NEAR_SOUTH[1])
+    head, tail = route_of(db_session, south)
+    assert {head, tail} == {first["id"], second["id"]}
+    waiting = unassigned_order(app, client, dispatcher, phone="13700137000")
+    assert waiting["status"] == "new"
+
+    response = place(client, dispatcher, waiting, south, before=tail)
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["order"]["status"] == "assigned" and body["order"]["technician"]["id"] == south
+    assert body["order"]["assignment_locked"], "a dispatcher's drop holds the order where it was put"
+    assert [s["order_id"] for s in body["route"]] == [head, waiting["id"], tail]
+    etas = [datetime.fromisoformat(s["eta"]) for s in body["route"]]
+    assert etas == sorted(etas), "the new ETAs follow the new order of visits"
+    assert route_of(db_session, south) == [head, waiting["id"], tail]
+    event = db_session.scalars(
+        select(WorkOrderEvent).where(WorkOrderEvent.order_id == waiting["id"], WorkOrderEvent.kind == "assign")
+    ).one()
+    assert event.data["position"] == 1 and event.actor_role == "dispatcher"
+
+
+def test_a_stop_dropped_earlier_in_its_own_row_is_re_sequenced_and_keeps_its_status(
+    client, dispatcher, network, db_session, auth
+):
+    south = network.techs[1].id
+    first = create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])
+    second = create_order(client, dispatcher, phone="13900139000", lat=NEAR_SOUTH[0], lon=NEAR_SOUTH[1])
+    head, tail = route_of(db_session, south)
+    last = first if tail == first["id"] else second
+    accepted = act(client, auth.token("tech2"), last, "accept").get_json()
+    assert accepted["status"] == "accepted"
+
+    response = place(client, dispatcher, accepted, south, before=head)
+
+    assert response.status_code == 200, response.get_json()
+    order = response.get_json()["order"]
+    assert order["status"] == "accepted", "re-sequencing is no reassignment: the technician's acceptance stands"
+    assert order["version"] == accepted["version"] + 1
+    assert route_of(db_session, south) == [tail, head]
+    kinds = db_session.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.order_id == tail)).all()
+    assert kinds[-1] == "resequence"
+
+
+def test_a_drop_on_a_technician_without_the_skill_is_refused_with_the_reason_and_changes_nothing(
+    app, client, dispatcher, network, db_session
+):
+    waiting = unassigned_order(app, client, dispatcher)
+    washing_machines_only = network.techs[2].id
+
+    response = place(client, dispatcher, waiting, washing_machines_only)
+    chinese = place(client, {**dispatcher, "Accept-Language": "zh-CN"}, waiting, washing_machines_only)
+
+    assert response.status_code == 422
+    assert response.get_json()["reason"] == "skill"
+    assert response.get_json()["message"] == "Tech 3 lacks the skill Water heater"
+    assert chinese.status_code == 422 and chinese.get_json()["message"] == "Tech 3 不具备“热水器”技能"
+    db_session.expire_all()
+    order = db_session.get(WorkOrder, waiting["id"])
+    assert (order.status, order.technician_id, order.version) == ("new", None, waiting["version"])
+    assert route_of(db_session, washing_machines_only) == []
+
+
+def test_a_drop_made_from_a_stale_version_is_a_conflict_with_the_current_version(
+    app, client, dispatcher, network, db_session
+):
+    waiting = unassigned_order(app, client, dispatcher)
+    moved = act(client, dispatcher, waiting, "assign", technician_id=network.techs[0].id).get_json()
+
+    response = place(client, dispatcher, waiting, network.techs[1].id)
+
+    assert response.status_code == 409
+    assert response.get_json()["current_version"] == moved["version"]
+    db_session.expire_all()
+    assert db_session.get(WorkOrder, waiting["id"]).technician_id == network.techs[0].id
+    assert route_of(db_session, network.techs[1].id) == []
+
+
+def test_a_reassignment_closes_up_the_day_the_order_left(app, client, dispatcher, network, db_session):
+    south, north = network.techs[1].id, network.techs[0].id
+    first = create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])
+    second = create_order(client, dispatcher, phone="13900139000", lat=NEAR_SOUTH[0], lon=NEAR_SOUTH[1])
+    head, tail = route_of(db_session, south)
+    leaving = first if head == first["id"] else second
+    before = db_session.get(RouteStop, tail).eta
+    db_session.rollback()
+
+    response = place(client, dispatcher, leaving, north)
+
+    assert response.status_code == 200, response.get_json()
+    assert route_of(db_session, north) == [head]
+    assert route_of(db_session, south) == [tail]
+    assert db_session.get(RouteStop, tail).eta < before, "the next stop moves up into the freed time"
+
+
+def test_the_timeline_has_a_row_per_technician_in_scope_and_a_block_per_planned_stop(client, dispatcher, network, auth):
+    order = create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])
+
+    everyone = client.get("/api/timeline", headers=dispatcher).get_json()
+    south_only = client.get("/api/timeline?days=2", headers=auth.token("south_dispatcher")).get_json()
+
+    assert [r["name"] for r in everyone["rows"]] == ["Tech 1", "Tech 2", "Tech 3"]
+    assert [r["name"] for r in south_only["rows"]] == ["Tech 2", "Tech 3"]
+    assert all(len(r["shifts"]) == 2 for r in south_only["rows"]), "one shift a day asked for"
+    (stop,) = everyone["stops"]
+    assert (stop["order_id"], stop["technician_id"], stop["number"]) == (
+        order["id"],
+        network.techs[1].id,
+        order["number"],
+    )
+    start, end = datetime.fromisoformat(stop["start"]), datetime.fromisoformat(stop["end"])
+    assert (end - start).total_seconds() == 45 * 60, "a water heater repair takes the repair's service minutes"
+    assert datetime.fromisoformat(stop["travel_start"]) <= datetime.fromisoformat(stop["arrival"]) <= start
+    assert stop["late"] is False and stop["pinned"] is False
+
+
+def test_the_timeline_refuses_a_range_beyond_the_planning_horizon(client, dispatcher):
+    response = client.get("/api/timeline?days=30", headers=dispatcher)
+    assert response.status_code == 400 and "days" in str(response.get_json()["detail"])
+
+
+def test_a_pinned_order_is_held_and_an_unpinned_one_released(client, dispatcher, network, db_session):
+    order = create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])
+    assert not order["assignment_locked"]
+
+    pinned = client.post(f"/api/orders/{order['id']}/pin", json={"pinned": True, "version": order["version"]},
+                         headers=dispatcher).get_json()  # fmt: skip
+    released = client.post(f"/api/orders/{order['id']}/pin", json={"pinned": False, "version": pinned["version"]},
+                           headers=dispatcher).get_json()  # fmt: skip
+
+    assert pinned["assignment_locked"] and not released["assignment_locked"]
+    kinds = db_session.scalars(select(WorkOrderEvent.kind).where(WorkOrderEvent.order_id == order["id"])).all()
+    assert kinds[-2:] == ["pin", "unpin"]
+
+
+def test_a_drop_on_a_full_technician_is_refused_as_no_room_left(app, client, dispatcher, network, db_session):
+    from technicians.network import update_technician
+
+    update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
+    create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])  # takes the one place
+    waiting = unassigned_order(app, client, dispatcher, phone="13700137000")
+
+    response = place(client, dispatcher, waiting, network.techs[1].id)
+
+    assert response.status_code == 422
+    assert response.get_json()["reason"] == "capacity"
+    assert response.get_json()["message"] == "Tech 2 has no room left today (daily capacity 1)"
+
+
+def test_a_drop_on_a_technician_on_leave_is_refused_as_off_duty(app, client, dispatcher, network, db_session):
+    from datetime import date, timedelta
+
+    from technicians.network import add_leave
+
+    today = date.today()
+    add_leave(db_session, network.techs[0].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
+    waiting = unassigned_order(app, client, dispatcher)
+
+    response = place(client, dispatcher, waiting, network.techs[0].id)
+
+    assert response.status_code == 422 and response.get_json()["reason"] == "off_duty"

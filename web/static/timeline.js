@@ -1,0 +1,332 @@
+/* The board's timeline: one row per technician in the board's filter, their shifts behind,
+ * each planned visit as a block (travel before it as a thin bar, its due time as a line, red
+ * when late), a now-line, zoom from hours to a week (vis-timeline, loaded before this file).
+ *
+ * Data: GET /api/timeline for the days in view (dispatch/timeline.py), read again shortly
+ * after the board applies events (board.js keeps the sequence; this file only notices that
+ * it moved). Acting: a drop (an unassigned order from the queue onto a row, a block onto
+ * another row or another time in its own) is one POST /api/orders/<id>/placement with the
+ * order's version; the answer is the new state, a refusal with its reason, or a 409 after
+ * which the order and the timeline are read again. User text goes in with textContent only.
+ */
+(function () {
+  "use strict";
+
+  var B = window.dispatchBoard;
+  var box = document.getElementById("timeline");
+  if (!B || !box || typeof vis === "undefined" || !vis.Timeline || typeof window.moment === "undefined") return;
+  var C = window.dispatchCommon;
+  var el = C.el, api = C.api;
+  var settings = B.settings;
+  var T = settings.strings;
+  var section = box.closest(".board-timeline");
+  var message = document.getElementById("timeline-message");
+  var HOUR = 3600000, DAY = 24 * HOUR;
+  var UNDER_WAY = { en_route: 1, on_site: 1 };
+
+  /* Times on the axis in the service area's zone (APP_TIMEZONE), not the browser's. */
+  function zoneOffsetMinutes(timeZone, at) {
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-US", { timeZone: timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+        .formatToParts(at).forEach(function (p) { parts[p.type] = p.value; });
+      var local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+      return Math.round((local - Math.floor(at.getTime() / 1000) * 1000) / 60000);
+    } catch (e) { return -new Date().getTimezoneOffset(); }
+  }
+  var OFFSET = zoneOffsetMinutes(settings.timezone, new Date());
+  function localDay(date) { // "2026-12-07" in the service area's zone
+    return new Date(date.getTime() + OFFSET * 60000).toISOString().slice(0, 10);
+  }
+  function dayStart(isoDay) { return new Date(Date.parse(isoDay + "T00:00:00Z") - OFFSET * 60000); }
+  function fmt(iso) { return C.fmtTime(iso, settings.timezone, false); }
+  function fill(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
+  }
+  function say(text, kind) {
+    message.textContent = text || "";
+    message.className = "flash " + (kind || "info");
+    message.hidden = !text;
+    if (kind) message.dataset.kind = kind; else delete message.dataset.kind;
+  }
+
+  var groups = new vis.DataSet();
+  var items = new vis.DataSet();
+  var data = { rows: [], stops: [], byOrder: {}, start: null, days: 0 };
+  var loadedSeq = -1, loading = null, again = false;
+
+  var now = new Date();
+  var options = {
+    stack: false,
+    groupOrder: "order",
+    orientation: { axis: "top", item: "top" },
+    showCurrentTime: true,
+    zoomMin: HOUR,
+    zoomMax: 7 * DAY,
+    start: new Date(now.getTime() - 2 * HOUR),
+    end: new Date(now.getTime() + 10 * HOUR),
+    height: "100%",
+    verticalScroll: true,
+    zoomKey: "ctrlKey",
+    horizontalScroll: true,
+    margin: { item: { horizontal: 0, vertical: 6 }, axis: 4 },
+    locale: C.lang.indexOf("zh") === 0 ? "zh-cn" : "en",
+    moment: function (date) { return window.moment(date).utcOffset(OFFSET); },
+    selectable: true,
+    editable: settings.can_act ? { add: false, remove: false, updateTime: true, updateGroup: true, overrideItems: false } : false,
+    snap: null,
+    itemsAlwaysDraggable: { item: true, range: true }, // a visit moves without being selected first
+    onMove: function (item, callback) {
+      callback(null); // the block goes back until the server says where it is now
+      place(item.orderId, Number(item.group), item.start);
+    },
+    tooltip: { followMouse: true, overflowMethod: "cap" },
+    groupHeightMode: "fixed",
+  };
+  if (options.locale === "zh-cn") {
+    window.moment.locale("zh-cn");
+    // Dates the Chinese way ("12月7日 周一"), not moment's default "周一 7 十二月".
+    options.format = {
+      minorLabels: { weekday: "M月D日 ddd", day: "D日", week: "M月D日", month: "M月" },
+      majorLabels: { second: "M月D日 HH:mm", minute: "M月D日 ddd", hour: "M月D日 ddd", weekday: "YYYY年M月",
+        day: "YYYY年M月", week: "YYYY年M月", month: "YYYY年" },
+    };
+  }
+  var timeline = new vis.Timeline(box, items, groups, options);
+  window.dispatchTimeline = { timeline: timeline, items: items, groups: groups, data: data, reload: function () { return load(true); } };
+
+  // --- rows: the board's technicians, as filtered there -----------------------------------
+  var rowKey = "";
+  function syncRows() {
+    var techs = Object.keys(B.state.techs).map(function (k) { return B.state.techs[k]; }).filter(B.techMatches);
+    var byId = {};
+    data.rows.forEach(function (r) { byId[r.id] = r; });
+    techs = techs.filter(function (t) { return byId[t.id]; });
+    var load = {};
+    data.stops.forEach(function (s) { load[s.technician_id] = (load[s.technician_id] || 0) + 1; });
+    var key = techs.map(function (t) { return t.id + ":" + (load[t.id] || 0) + ":" + byId[t.id].unplanned.length; }).join(",");
+    if (key === rowKey) return;
+    rowKey = key;
+    var wanted = {};
+    var rows = techs.map(function (t, i) {
+      var r = byId[t.id];
+      wanted[t.id] = true;
+      var label = el("div", { class: "tl-row", "data-tech-id": String(t.id), title: t.outlet_name });
+      label.appendChild(el("span", { class: "tl-name" }, t.name));
+      var meta = (load[t.id] || 0) + " / " + t.daily_capacity;
+      if (r.unplanned.length) meta += " · " + r.unplanned.length + " " + T.unplanned;
+      label.appendChild(el("span", { class: "tl-meta" }, meta));
+      return { id: t.id, content: label, order: i };
+    });
+    groups.getIds().forEach(function (id) { if (!wanted[id]) groups.remove(id); });
+    groups.update(rows);
+  }
+
+  // --- blocks --------------------------------------------------------------------------------
+  /* Enough of the number to tell orders apart on a small block: today's "WO-20261207-0009" is
+   * "0009", an older one "1206-0009" (the running number starts again each day). The tooltip
+   * has the whole number. */
+  function shortNumber(number) {
+    var parts = String(number).split("-");
+    if (parts.length < 3 || parts[1].length !== 8) return String(number);
+    var today = localDay(new Date()).replace(/-/g, "");
+    return (parts[1] === today ? "" : parts[1].slice(4) + "-") + parts[parts.length - 1];
+  }
+  function stopItems(s) {
+    var movable = settings.can_act && !UNDER_WAY[s.status];
+    var cls = "tl-stop status-" + s.status + (s.late ? " late" : "") + (s.pinned ? " pinned" : "") +
+      (B.state.selected === s.order_id ? " selected" : "");
+    var content = el("span", { class: "tl-label", "data-order-id": String(s.order_id) }, shortNumber(s.number));
+    var title = s.number + " · " + T.eta_short + " " + fmt(s.arrival) + " · " + T.visit + " " + fmt(s.start) + "–" + fmt(s.end) +
+      " · " + T.due + " " + fmt(s.due_at) + (s.late ? " · " + T.late : "") + (s.pinned ? " · " + T.pinned : "");
+    var out = [{
+      id: "o" + s.order_id, orderId: s.order_id, group: s.technician_id, start: s.start, end: s.end, type: "range",
+      content: content, className: cls, title: title.replace(/[<>&]/g, ""),
+      editable: movable ? { updateTime: true, updateGroup: true, remove: false } : false,
+    }];
+    if (new Date(s.travel_start) < new Date(s.arrival)) {
+      out.push({ id: "t" + s.order_id, group: s.technician_id, start: s.travel_start, end: s.arrival, type: "range",
+        content: "", className: "tl-travel", selectable: false, editable: false, title: T.travel });
+    }
+    out.push({ id: "d" + s.order_id, group: s.technician_id, start: s.due_at,
+      end: new Date(new Date(s.due_at).getTime() + 60000), type: "background", content: "",
+      className: "tl-due" + (s.late ? " late" : ""), title: T.due + " " + s.number + " " + fmt(s.due_at) });
+    return out;
+  }
+  function rowBackground(r) {
+    var out = r.shifts.map(function (sh, i) {
+      return { id: "s" + r.id + "-" + i, group: r.id, start: sh.start, end: sh.end, type: "background", content: "", className: "tl-shift" };
+    });
+    r.leave_days.forEach(function (d) {
+      var from = dayStart(d);
+      out.push({ id: "l" + r.id + "-" + d, group: r.id, start: from, end: new Date(from.getTime() + DAY), type: "background",
+        content: T.on_leave, className: "tl-leave" });
+    });
+    return out;
+  }
+  function draw(res) {
+    data.rows = res.rows;
+    data.stops = res.stops;
+    data.byOrder = {};
+    res.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
+    var all = [];
+    res.rows.forEach(function (r) { all = all.concat(rowBackground(r)); });
+    res.stops.forEach(function (s) { all = all.concat(stopItems(s)); });
+    var selected = timeline.getSelection();
+    items.clear();
+    items.add(all);
+    timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
+    rowKey = "";
+    syncRows();
+    box.dataset.loadedSeq = String(loadedSeq);
+    if (pinBar) showPinBar();
+    if (!section.dataset.ready) {
+      section.dataset.ready = "1";
+      if (window.performance && performance.mark) performance.mark("timeline-ready");
+    }
+  }
+
+  /* Read the days in view (at most a week) again. Called after events (debounced), after a
+   * drop, and when the view leaves the days already read. */
+  function load(force) {
+    var w = timeline.getWindow();
+    var first = localDay(w.start);
+    var days = Math.min(7, Math.max(1, Math.ceil((w.end - dayStart(first)) / DAY)));
+    if (!force && data.start === first && data.days >= days && loadedSeq === B.state.lastSeq) return loading || Promise.resolve();
+    if (loading) { again = true; return loading; }
+    var seq = B.state.lastSeq;
+    loading = api("GET", section.dataset.api + "?date=" + first + "&days=" + days).then(function (res) {
+      data.start = first; data.days = days; loadedSeq = seq;
+      draw(res);
+    }).catch(function (err) {
+      say(T.timeline_error + ": " + err.message, "error");
+    }).then(function () {
+      loading = null;
+      if (again) { again = false; load(true); }
+    });
+    return loading;
+  }
+  var pending = null;
+  function soon() {
+    if (pending) return;
+    pending = setTimeout(function () { pending = null; load(false); }, 250);
+  }
+  B.onRender(function () {
+    syncRows();
+    if (B.state.loaded && B.state.lastSeq !== loadedSeq) soon();
+  });
+  timeline.on("rangechanged", function () { soon(); });
+
+  // --- clicks: a block opens the order, a row's name shows the technician's day on the map ---
+  timeline.on("click", function (props) {
+    if (props.what === "group-label" && props.group != null) {
+      var id = Number(props.group);
+      var points = data.stops.filter(function (s) { return s.technician_id === id; })
+        .sort(function (a, b) { return a.seq - b.seq; })
+        .map(function (s) { var o = B.state.orders[s.order_id]; return o && o.lat != null ? [o.lat, o.lon] : null; })
+        .filter(Boolean);
+      B.showRoute(id, points);
+      Array.prototype.forEach.call(box.querySelectorAll(".tl-row.chosen"), function (n) { n.classList.remove("chosen"); });
+      var label = box.querySelector('.tl-row[data-tech-id="' + id + '"]');
+      if (label) label.classList.add("chosen");
+      return;
+    }
+    var item = props.item != null ? items.get(props.item) : null;
+    if (item && item.orderId != null) B.openOrder(item.orderId);
+  });
+
+  // --- zoom ----------------------------------------------------------------------------------
+  Array.prototype.forEach.call(section.querySelectorAll(".timeline-zoom button"), function (b) {
+    b.addEventListener("click", function () {
+      var t = Date.now();
+      if (b.dataset.now) { timeline.moveTo(new Date(t)); return; }
+      var hours = Number(b.dataset.hours);
+      var before = hours <= 24 ? Math.min(2, hours / 4) * HOUR : 2 * HOUR;
+      timeline.setWindow(new Date(t - before), new Date(t - before + hours * HOUR));
+      Array.prototype.forEach.call(section.querySelectorAll(".timeline-zoom button"), function (o) { o.classList.toggle("active", o === b); });
+    });
+  });
+
+  // --- drops ---------------------------------------------------------------------------------
+  /* The stop a drop at `time` in `techId`'s row goes before: the first later one in that row. */
+  function stopAfter(techId, time, orderId) {
+    var best = null;
+    data.stops.forEach(function (s) {
+      if (s.technician_id !== techId || s.order_id === orderId) return;
+      var start = new Date(s.start);
+      if (start >= time && (!best || start < new Date(best.start))) best = s;
+    });
+    return best ? best.order_id : null;
+  }
+  function place(orderId, techId, time) {
+    var o = B.state.orders[orderId];
+    var version = o ? o.version : (data.byOrder[orderId] || {}).version;
+    if (version == null || !techId) return;
+    var same = o && o.technician_id === techId;
+    var body = { technician_id: techId, before_order_id: stopAfter(techId, new Date(time), orderId), version: version };
+    say("");
+    return api("POST", "/api/orders/" + orderId + "/placement", body).then(function (res) {
+      B.upsert(res.order);
+      B.render();
+      var at = null, position = 0;
+      res.route.forEach(function (s, i) { if (s.order_id === orderId) { at = s.eta; position = i + 1; } });
+      var tech = B.state.techs[techId];
+      say(fill(same ? T.resequenced : T.placed, { number: res.order.number, position: position,
+        name: tech ? tech.name : "#" + techId, eta: fmt(at) }), "info");
+      return load(true);
+    }).catch(function (err) {
+      if (err.status === 409) {
+        say(T.conflict + (err.message ? " (" + err.message + ")" : ""), "conflict");
+        return B.refreshOrder(orderId).then(function () { B.render(); return load(true); });
+      }
+      say((err.status === 422 ? T.refused : T.error) + ": " + err.message, err.status === 422 ? "refused" : "error");
+    });
+  }
+  /* An unassigned order from the queue: its row carries the order id (board.js makes it draggable). */
+  var queue = document.getElementById("queue-list");
+  if (queue) queue.addEventListener("dragstart", function (e) {
+    var li = e.target && e.target.closest ? e.target.closest("li[data-order-id]") : null;
+    if (!li || !li.draggable) return;
+    var o = B.state.orders[Number(li.dataset.orderId)];
+    // vis-timeline reads "text" as JSON and wants `content`; target "order" keeps it from adding an item itself.
+    e.dataTransfer.setData("text", JSON.stringify({ content: o ? o.number : li.dataset.orderId, target: "order",
+      orderId: Number(li.dataset.orderId) }));
+    e.dataTransfer.effectAllowed = "move";
+  });
+  timeline.on("drop", function (props) {
+    var dt = props.event && props.event.dataTransfer;
+    var payload = null;
+    try { payload = JSON.parse(dt.getData("text")); } catch (e) { payload = null; }
+    if (!payload || payload.target !== "order" || props.group == null) return;
+    place(payload.orderId, Number(props.group), props.time);
+  });
+
+  // --- pin / unpin: the selected block's "don't move" -------------------------------------------
+  var pinBar = document.getElementById("timeline-pin");
+  function showPinBar() {
+    var ids = timeline.getSelection();
+    var item = ids.length ? items.get(ids[0]) : null;
+    var s = item && item.orderId != null ? data.byOrder[item.orderId] : null;
+    C.clear(pinBar);
+    pinBar.hidden = !s || !settings.can_act;
+    if (pinBar.hidden) return;
+    pinBar.appendChild(el("span", { class: "tl-selected" }, s.number));
+    var b = el("button", { type: "button", id: "timeline-pin-button", "data-order-id": String(s.order_id) }, s.pinned ? T.unpin : T.pin);
+    b.addEventListener("click", function () { pin(s.order_id, !s.pinned); });
+    pinBar.appendChild(b);
+  }
+  function pin(orderId, pinned) {
+    var o = B.state.orders[orderId];
+    if (!o) return;
+    api("POST", "/api/orders/" + orderId + "/pin", { pinned: pinned, version: o.version }).then(function (order) {
+      B.upsert(order); B.render();
+      return load(true);
+    }).catch(function (err) {
+      say((err.status === 409 ? T.conflict : T.error) + (err.message ? " (" + err.message + ")" : ""), "error");
+      return B.refreshOrder(orderId).then(function () { return load(true); });
+    }).then(showPinBar);
+  }
+  if (pinBar) timeline.on("select", showPinBar);
+  window.dispatchTimeline.place = place;
+})();
