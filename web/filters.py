@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
-from flask_babel import get_locale, gettext
+from flask_babel import format_timedelta, get_locale, gettext
 
 from core.phones import display_phone
 from technicians.models import Technician
 from technicians.network import list_skills
+from web.audit_wording import AuditWording
 from web.extensions import db
 
 
@@ -26,13 +27,15 @@ def local_time(value: datetime | None) -> str:
 
 
 def duration(delta: timedelta) -> str:
-    """3 d 4 h, 2 h 05 min, 12 min: how long, as a dispatcher reads it."""
-    minutes = int(delta.total_seconds() // 60)
+    """3 days 4 hours, 2 hours 5 minutes, 12 minutes: how long, in the user's language (Babel's
+    unit names; two units at most, as a dispatcher reads it)."""
+    minutes = max(0, int(delta.total_seconds() // 60))
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+    parts = [(days, "day"), (hours, "hour")] if days else [(hours, "hour"), (mins, "minute")]
+    shown = [(n, unit) for n, unit in parts if n] or [(0, "minute")]
+    # threshold=1: Babel would otherwise round 23 hours up to "1 day".
+    return " ".join(format_timedelta(timedelta(**{unit + "s": n}), granularity=unit, threshold=1) for n, unit in shown)
 
 
 def how_long(minutes: int) -> str:
@@ -50,6 +53,11 @@ def skill_name(code: str) -> str:
         locale = str(get_locale())
         g.skill_names = {s.code: s.name(locale) for s in list_skills(db.session, include_inactive=True)}
     return g.skill_names.get(code, code)
+
+
+def audit_lines(entries) -> list:
+    """A network history (core/audit.py) in sentences (web/audit_wording.py)."""
+    return AuditWording(db.session, current_app.config["TIMEZONE"], skill_name).lines(entries)
 
 
 def technician_name(tech_id: int) -> str:
@@ -84,3 +92,4 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["skill_name"] = skill_name
     app.jinja_env.filters["technician_name"] = technician_name
+    app.jinja_env.filters["audit_lines"] = audit_lines

@@ -44,6 +44,14 @@ ACTION = {
     "callback": _l("Callback"),
     "tracking_link": _l("New tracking link"),
     "completion_report": _l("Completion report"),
+    "complaint_opened": _l("Complaint opened"),
+    "complaint_escalated": _l("Complaint escalated"),
+    "complaint_transferred": _l("Complaint handed over"),
+    "complaint_milestone": _l("Complaint step recorded"),
+    "compensation_added": _l("Compensation proposed"),
+    "compensation_approved": _l("Compensation approved"),
+    "settlement_requested": _l("Settlement requested from the outlet"),
+    "compensation_settled": _l("Compensation settled with the outlet"),
 }
 ROLE = {
     "admin": _l("Administrator"),
@@ -95,6 +103,16 @@ CHECKLIST = {
     "clean": _l("Cleaned the unit"),
     "listen": _l("Heard the customer out"),
     "resolve": _l("Resolved the complaint"),
+}
+# What a callback may find wrong (dispatch/customer.py PROBLEMS).
+CALLBACK_PROBLEM = {
+    "no_service_card": _l("No service card left"),
+    "fee_not_per_price_list": _l("Fee not per the price list"),
+    "no_work_id_shown": _l("No work ID shown at the door"),
+    "not_cleaned_up": _l("Site not cleaned up"),
+    "rude": _l("Rude to the customer"),
+    "other": _l("Other problem (say in the note)"),
+    "no_visit": _l("The customer says nobody came"),
 }
 KPI = {
     "completion_24h": _l("24-hour completion"),

@@ -341,11 +341,11 @@ def test_an_admin_opens_an_outlet_through_the_form_and_it_shows_in_history(
     outlet_id = outlet.id
     db_session.rollback()  # SQLite: a reading session holds the write lock until it ends
     page = html_of(client.get(f"/admin/outlets/{outlet_id}"))
-    assert "create" in page and "code: None → E" in page
-    # An edit through the outlet's own form is recorded as field → old → new.
+    assert "Created" in page and "Code set to E." in page
+    # An edit through the outlet's own form is shown as a sentence: field, old and new value.
     edited = post_form(client, csrf_from, f"/admin/outlets/{outlet_id}", {**data, "name": "East Side"})
     assert edited.status_code == 302
-    assert "name: East → East Side" in html_of(client.get(f"/admin/outlets/{outlet_id}"))
+    assert "Name changed from East to East Side." in html_of(client.get(f"/admin/outlets/{outlet_id}"))
 
 
 def test_a_duplicate_outlet_code_on_the_form_is_shown_next_to_the_field(client, auth, network, csrf_from):
@@ -392,7 +392,7 @@ def test_an_admin_adds_a_technician_and_leave_through_the_forms(client, auth, ne
     assert leave.status_code == 302
     page = html_of(client.get(f"/admin/technicians/{tech_id}"))
     assert "Leave recorded." in page and f"{start.isoformat()} – {end.isoformat()} family" in page
-    assert f"leave: None → {start.isoformat()}..{end.isoformat()}" in page
+    assert "Leave added" in page and "Leave from " in page and "Reason set to family." in page
     entries = db_session.query(AuditEntry).filter_by(entity="technician", entity_id=tech_id).order_by(AuditEntry.id)
     assert [(e.action, e.actor_id) for e in entries] == [("create", network.admin.id), ("add_leave", network.admin.id)]
 

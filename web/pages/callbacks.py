@@ -21,19 +21,12 @@ from dispatch.lifecycle import Status
 from web.auth import CLERKS, current_actor, roles_required
 from web.extensions import db
 from web.forms import apply_errors
+from web.labels import CALLBACK_PROBLEM
 from web.pages.base import bp
 
 PER_PAGE = 20
 
-PROBLEMS = {
-    "no_service_card": _l("No service card left"),
-    "fee_not_per_price_list": _l("Fee not per the price list"),
-    "no_work_id_shown": _l("No work ID shown at the door"),
-    "not_cleaned_up": _l("Site not cleaned up"),
-    "rude": _l("Rude to the customer"),
-    "other": _l("Other problem (say in the note)"),
-    "no_visit": _l("The customer says nobody came"),
-}
+PROBLEMS = CALLBACK_PROBLEM
 
 
 class CheckboxesField(SelectMultipleField):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.accounts import STAFF_ROLES
@@ -16,6 +16,7 @@ from dispatch.sla import clocks as sla_clocks
 from technicians.network import list_outlets
 from web.auth import ANY_ROLE, current_actor, roles_required
 from web.errors import translated
+from web.event_wording import EventWording
 from web.extensions import csrf, db
 from web.forms import TransitionForm
 from web.pages.base import bp
@@ -57,7 +58,9 @@ def order_detail(order_id: int):
     if "assign" in actions:
         suggestions, no_fit = planning.suggest(db.session, order.id, planning_settings())
         technicians = planning.assignable_technicians(db.session, order, actor, suggestions)
-    events = queries.order_events(db.session, order.id, actor)
+    events = EventWording(db.session, current_app.config["TIMEZONE"]).lines(
+        queries.order_events(db.session, order.id, actor)
+    )
     clocks = [c for c in sla_clocks.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
     complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None
     return render_template(
