@@ -542,6 +542,16 @@ def test_a_focused_row_keeps_its_order_through_a_redraw_and_enter_opens_it(
 # --- (f) the risk watch -------------------------------------------------------------------------
 
 
+def decided_not_done(base: str, dispatcher: str, order: dict, technician_id: int) -> None:
+    """This month: one order of the technician's, cancelled by the dispatcher, so decided and not
+    done in 24 h (an open order within its 24 h would be pending, not failed); and a risk watch
+    that judges teams from one decided order on (the default waits for five)."""
+    order = move(base, dispatcher, order, "assign", technician_id=technician_id)
+    move(base, dispatcher, order, "cancel", reason="duplicate request")
+    status, body = call(base, "POST", "/api/kpi-risk-thresholds", token(base, "admin"), {"min_orders": 0})
+    assert status == 201, body
+
+
 def test_the_board_lists_teams_on_the_risk_watch_with_links_to_the_orders_behind(
     browser, live_server, live_network, contexts
 ):
@@ -549,7 +559,7 @@ def test_the_board_lists_teams_on_the_risk_watch_with_links_to_the_orders_behind
     dispatcher = token(base, "dispatcher")
     order = new_order(base, dispatcher, "13800138000")
     south_tech = live_network["techs"][1]
-    move(base, dispatcher, order, "assign", technician_id=south_tech)  # this month: 1 order, none done in 24 h
+    decided_not_done(base, dispatcher, order, south_tech)
     context, page = open_board(browser, base)
     contexts.append(context)
     watched = []
@@ -575,7 +585,7 @@ def test_an_admin_changes_a_risk_threshold_on_the_kpi_page_and_the_watch_follows
     base, _ = live_server
     dispatcher = token(base, "dispatcher")
     order = new_order(base, dispatcher, "13800138000")
-    move(base, dispatcher, order, "assign", technician_id=live_network["techs"][1])
+    decided_not_done(base, dispatcher, order, live_network["techs"][1])
     context, page = open_board(browser, base, username="admin")
     contexts.append(context)
     page.goto(f"{base}/kpis")
@@ -584,7 +594,7 @@ def test_an_admin_changes_a_risk_threshold_on_the_kpi_page_and_the_watch_follows
     page.locator("#risk-completion_24h_rate").fill("0")  # percent on the form
     page.locator("#risk-min_orders").fill("1")
     page.get_by_role("button", name="Save thresholds").click()
-    expect(page.locator("#risk-thresholds")).to_contain_text("Version 1.")
+    expect(page.locator("#risk-thresholds")).to_contain_text("Version 2.")
     expect(page.locator("#risk-completion_24h_rate")).to_have_value("0")
     expect(risks).not_to_contain_text("24-hour completion")
     status, body = call(base, "GET", "/api/kpi-risk-thresholds", dispatcher)
