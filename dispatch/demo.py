@@ -7,15 +7,18 @@ demo data obeys the same rules and leaves the same event trail as real work.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor, User, create_user
-from core.db import unit_of_work, utcnow
+from core.db import utcnow
+from core.security import hash_password
 from dispatch.customer import record_callback
 from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeSettings, OrderRequest, submit_order
@@ -25,7 +28,7 @@ from dispatch.planning.day import PlanningSettings, load_day
 from dispatch.planning.routes import write_route
 from dispatch.sla.policy import SlaPolicy
 from routing.evaluate import evaluate
-from technicians.models import Skill
+from technicians.models import Outlet, Skill
 from technicians.network import add_leave, create_outlet, create_technician
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -125,6 +128,51 @@ def database_is_empty(session: Session) -> bool:
     )
 
 
+@contextmanager
+def _phase(session: Session) -> Iterator[Session]:
+    """One transaction for a phase of the demo. The use cases inside run in a session joined to
+    the caller's transaction, so their commits become savepoints: the demo keeps their rules and
+    event trail, without a commit (an fsync on SQLite) per step. The demo's session carries no
+    publisher: nobody watches the board while the demo is loaded, and nothing is announced
+    before the phase commits."""
+    connection = session.connection()  # the caller's transaction (BEGIN IMMEDIATE on SQLite)
+    inner = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield inner
+        inner.close()
+        session.commit()
+    except BaseException:
+        inner.close()
+        session.rollback()
+        raise
+
+
+@dataclass(frozen=True)
+class DemoTech:
+    """A demo technician as plain data, with how they work: the chances that they call the
+    customer late, finish after the 24 hours, have a visit returned, leave the customer unhappy."""
+
+    id: int
+    user_id: int
+    outlet_id: int
+    skills: frozenset[str]
+    late_contact: float = 0.05
+    slow: float = 0.06
+    returns: float = 0.03
+    unhappy: float = 0.08
+
+
+# Most technicians work well; a few slip, each in their own way, so that the risk watch has
+# something true to say about a few of them and nothing about the rest.
+WEAKNESSES = [
+    {"late_contact": 0.55},
+    {"slow": 0.4},
+    {"returns": 0.3},
+    {"unhappy": 0.5},
+    {"late_contact": 0.35, "slow": 0.25},
+]
+
+
 def seed_demo(
     session: Session,
     *,
@@ -137,15 +185,59 @@ def seed_demo(
 ) -> str:
     rnd = random.Random(seed)
     now = now or utcnow()
-    with unit_of_work(session):
-        for code, en, zh in SKILLS:
-            if session.get(Skill, code) is None:
-                session.add(Skill(code=code, name_en=en, name_zh=zh, active=True))
+    with _phase(session) as demo:
+        outlets, techs = _network(demo, rnd, technicians, now.astimezone(timezone).date())
+    progress(
+        f"demo data: {len(outlets)} outlets, {len(techs)} technicians with accounts tech01 … tech{technicians:02d}"
+    )
 
-    admin = create_user(session, "admin", DEMO_PASSWORD, "admin", display_name="系统管理员")
+    # The demo's history is generated without photos, so its orders ask for none.
+    settings = IntakeSettings(policy=SlaPolicy(), timezone=timezone, geocoder=Geocoder("none"), proof_photos_default=0)
+    skill_codes = [s[0] for s in SKILLS]
+    with _phase(session) as demo:
+        dispatcher = Actor(user_id=demo.scalar(select(User.id).where(User.username == "admin")), role="dispatcher")
+        for n in range(orders):
+            age = timedelta(days=30) * (1 - n / orders) ** 1.6  # more recent orders than old ones
+            created = now - age - timedelta(minutes=rnd.randint(0, 90))
+            outlet = rnd.choice(outlets)
+            product = rnd.choice(skill_codes)
+            lat, lon = outlet.lat + rnd.uniform(-0.07, 0.07), outlet.lon + rnd.uniform(-0.08, 0.08)
+            req = OrderRequest(
+                channel=rnd.choice(["hotline", "hotline", "web", "wechat", "app", "email"]),
+                name=rnd.choice(SURNAMES) + rnd.choice(["先生", "女士"]),
+                phone=_mobile(rnd),
+                address=f"西安市{rnd.choice(STREETS)}{rnd.randint(1, 300)}号{rnd.randint(1, 30)}栋{rnd.randint(1, 28)}0{rnd.randint(1, 4)}室",
+                product_category=product,
+                issue_category=rnd.choices(["repair", "installation", "maintenance", "complaint"], [70, 15, 10, 5])[0],
+                description=rnd.choice(COMPLAINTS[product]),
+                priority=rnd.choices(["normal", "urgent", "vip"], [80, 15, 5])[0],
+                lat=lat, lon=lon, in_warranty=rnd.random() < 0.5,
+            )  # fmt: skip
+            order, _ = submit_order(
+                demo, req, Actor.public() if req.channel == "web" else dispatcher, settings, now=created
+            )
+            _walk(demo, rnd, order, techs, created, now, age)
+            if (n + 1) % 50 == 0:
+                progress(f"demo data: {n + 1}/{orders} orders")
+    with _phase(session) as demo:
+        _plan_today(demo, timezone, now)
+    counts = dict(session.execute(select(WorkOrder.status, func.count()).group_by(WorkOrder.status)).all())
+    session.rollback()  # end the read (on SQLite a transaction holds the write lock)
+    return "demo data ready: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+def _network(
+    session: Session, rnd: random.Random, technicians: int, today: date
+) -> tuple[list[Outlet], list[DemoTech]]:
+    """Skills, the three accounts, outlets, technicians with their accounts, two on leave."""
+    for code, en, zh in SKILLS:
+        if session.get(Skill, code) is None:
+            session.add(Skill(code=code, name_en=en, name_zh=zh, active=True))
+    shared = hash_password(DEMO_PASSWORD)  # one hash for every demo account (scrypt: 0.3 s each)
+    admin = create_user(session, "admin", DEMO_PASSWORD, "admin", display_name="系统管理员", password_hash=shared)
     admin_id = admin.id
-    create_user(session, "dispatcher", DEMO_PASSWORD, "dispatcher", display_name="信息员 小陈")
-    create_user(session, "manager", DEMO_PASSWORD, "manager", display_name="网点经理 老刘")
+    create_user(session, "dispatcher", DEMO_PASSWORD, "dispatcher", display_name="信息员 小陈", password_hash=shared)
+    create_user(session, "manager", DEMO_PASSWORD, "manager", display_name="网点经理 老刘", password_hash=shared)
 
     outlets = [
         create_outlet(
@@ -153,13 +245,11 @@ def seed_demo(
         )
         for c, n, a, addr, lat, lon in OUTLETS
     ]
-    progress(f"demo data: {len(outlets)} outlets")
-
-    techs = []
     skill_codes = [s[0] for s in SKILLS]
+    techs = []
     for i in range(technicians):
         outlet = outlets[i % len(outlets)]
-        user = create_user(session, f"tech{i + 1:02d}", DEMO_PASSWORD, "technician")
+        user = create_user(session, f"tech{i + 1:02d}", DEMO_PASSWORD, "technician", password_hash=shared)
         name = rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(["", rnd.choice(GIVEN)])
         early = rnd.random() < 0.6
         skills = rnd.sample(skill_codes, rnd.randint(2, 3))
@@ -176,41 +266,12 @@ def seed_demo(
             skills,
             actor_id=admin_id,
         )  # fmt: skip
-        techs.append(tech)
-    today = now.astimezone(timezone).date()
+        techs.append(DemoTech(tech.id, user.id, outlet.id, frozenset(skills)))
+    for tech, weakness in zip(rnd.sample(techs, len(WEAKNESSES)), WEAKNESSES, strict=True):
+        techs[techs.index(tech)] = replace(tech, **weakness)
     for tech in rnd.sample(techs, 2):
         add_leave(session, tech.id, today, today + timedelta(days=2), "年假", actor_id=admin_id)
-    progress(f"demo data: {len(techs)} technicians with accounts tech01 … tech{technicians:02d}")
-
-    # The demo's history is generated without photos, so its orders ask for none.
-    settings = IntakeSettings(policy=SlaPolicy(), timezone=timezone, geocoder=Geocoder("none"), proof_photos_default=0)
-    dispatcher = Actor(user_id=admin_id, role="dispatcher")
-    for n in range(orders):
-        age = timedelta(days=30) * (1 - n / orders) ** 1.6  # more recent orders than old ones
-        created = now - age - timedelta(minutes=rnd.randint(0, 90))
-        outlet = rnd.choice(outlets)
-        product = rnd.choice(skill_codes)
-        lat, lon = outlet.lat + rnd.uniform(-0.07, 0.07), outlet.lon + rnd.uniform(-0.08, 0.08)
-        req = OrderRequest(
-            channel=rnd.choice(["hotline", "hotline", "web", "wechat", "app", "email"]),
-            name=rnd.choice(SURNAMES) + rnd.choice(["先生", "女士"]),
-            phone=_mobile(rnd),
-            address=f"西安市{rnd.choice(STREETS)}{rnd.randint(1, 300)}号{rnd.randint(1, 30)}栋{rnd.randint(1, 28)}0{rnd.randint(1, 4)}室",
-            product_category=product,
-            issue_category=rnd.choices(["repair", "installation", "maintenance", "complaint"], [70, 15, 10, 5])[0],
-            description=rnd.choice(COMPLAINTS[product]),
-            priority=rnd.choices(["normal", "urgent", "vip"], [80, 15, 5])[0],
-            lat=lat, lon=lon, in_warranty=rnd.random() < 0.5,
-        )  # fmt: skip
-        order, _ = submit_order(
-            session, req, Actor.public() if req.channel == "web" else dispatcher, settings, now=created
-        )
-        _walk(session, rnd, order, techs, created, now, age)
-        if (n + 1) % 50 == 0:
-            progress(f"demo data: {n + 1}/{orders} orders")
-    _plan_today(session, timezone, now)
-    counts = dict(session.execute(select(WorkOrder.status, func.count()).group_by(WorkOrder.status)).all())
-    return "demo data ready: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return outlets, techs
 
 
 def _plan_today(session: Session, timezone: ZoneInfo, now: datetime) -> None:
@@ -226,8 +287,18 @@ def _plan_today(session: Session, timezone: ZoneInfo, now: datetime) -> None:
                 write_route(session, day, tech_id, route, timed)
 
 
-def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created: datetime, now: datetime, age) -> None:
-    """Move an order along its life as far as its age makes believable."""
+def _walk(
+    session: Session,
+    rnd: random.Random,
+    order: WorkOrder,
+    techs: list[DemoTech],
+    created: datetime,
+    now: datetime,
+    age: timedelta,
+) -> None:
+    """Move an order along its life as far as its age makes believable, at the pace of the
+    technician who takes it: most call within the 30-minute contact promise and finish within
+    24 hours; the few with a weakness slip where it lies."""
     hours = age.total_seconds() / 3600
     if hours < 0.5 or rnd.random() < 0.03:
         if rnd.random() < 0.5 and hours > 2:
@@ -235,11 +306,10 @@ def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created
                 session, order, "cancel", Actor(None, "dispatcher"), created + timedelta(minutes=20), reason="客户取消"
             )
         return
-    candidates = [t for t in techs if order.required_skill in t.skill_codes and t.outlet_id == order.outlet_id]
-    candidates = candidates or [t for t in techs if order.required_skill in t.skill_codes]
+    candidates = [t for t in techs if order.required_skill in t.skills and t.outlet_id == order.outlet_id]
+    candidates = candidates or [t for t in techs if order.required_skill in t.skills]
     tech = rnd.choice(candidates)
     me = Actor(user_id=tech.user_id, role="technician", technician_id=tech.id)
-    t = created + timedelta(minutes=rnd.randint(5, 40))
     # How far along: recent orders are still moving, old ones are finished.
     stages = ["assign", "accept", "contact", "depart", "arrive", "complete", "close"]
     if hours < 3:
@@ -251,33 +321,43 @@ def _walk(session: Session, rnd: random.Random, order: WorkOrder, techs, created
         last = rnd.choice(["complete", "complete", "close"])
     else:
         last = "close"
+    late, slow = rnd.random() < tech.late_contact, rnd.random() < tech.slow
+    # When each step happens, counted from the step before (the contact from intake).
+    pace = {
+        "assign": timedelta(minutes=rnd.randint(2, 8)),
+        "accept": timedelta(minutes=rnd.randint(1, 6)),
+        "contact": timedelta(minutes=rnd.randint(35, 150) if late else rnd.randint(12, 27)),
+        "depart": timedelta(hours=rnd.uniform(22, 40)) if slow else timedelta(minutes=rnd.randint(20, 240)),
+        "arrive": timedelta(minutes=rnd.randint(15, 50)),
+        "complete": timedelta(minutes=rnd.randint(30, 120)),
+    }
+    t = created
     for action in stages:
-        actor = Actor(None, "dispatcher") if action in ("assign", "close") else me
-        if action == "close" and rnd.random() < 0.12:
-            _step(session, order, "return", Actor(None, "dispatcher"), t, reason="回访：故障未排除，需二次上门")
-            if hours < 120:  # the second visit is still to come
-                return
-            for again in ("depart", "arrive", "complete"):
-                t += timedelta(minutes=rnd.randint(30, 240))
-                _step(session, order, again, me, t, position=(order.lat, order.lon))
-        if action == "close":  # closed after the customer's callback, as the practice does
-            satisfied = rnd.random() < 0.88
+        if action == "close":
+            # Closed after the customer's callback, three to six days on, as the practice does.
+            t = min(max(t, created + timedelta(days=rnd.uniform(3, 6))), now)
+            if rnd.random() < tech.returns:
+                _step(session, order, "return", Actor(None, "dispatcher"), t, reason="回访：故障未排除，需二次上门")
+                if hours < 120:  # the second visit is still to come
+                    return
+                for again in ("depart", "arrive", "complete"):
+                    t = min(t + timedelta(minutes=rnd.randint(30, 240)), now)
+                    _step(session, order, again, me, t, position=(order.lat, order.lon))
+            satisfied = rnd.random() >= tech.unhappy
             record_callback(
                 session, order.id, Actor(None, "manager"), version=order.version, reached=True, resolved=True,
                 score=rnd.choice([4, 5, 5]) if satisfied else rnd.choice([2, 3]), now=t,
             )  # fmt: skip
             return
+        t = created + pace["contact"] if action == "contact" else t + pace[action]
+        t = min(t, now)
+        actor = Actor(None, "dispatcher") if action == "assign" else me
         _step(
             session, order, action, actor, t, technician_id=tech.id,
             position=(order.lat + rnd.uniform(-0.0004, 0.0004), order.lon + rnd.uniform(-0.0004, 0.0004)) if action == "arrive" else None,
         )  # fmt: skip
         if action == last:
             return
-        # Mostly within the 24-hour promise, some late.
-        t += timedelta(minutes=rnd.randint(10, 60 if rnd.random() < 0.85 else 600))
-        if action == "complete":
-            t = created + timedelta(days=rnd.uniform(3, 6))
-        t = min(t, now)
 
 
 def _step(session, order, action, actor, at, *, reason=None, technician_id=None, position=None):

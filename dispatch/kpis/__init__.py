@@ -33,7 +33,7 @@ from dispatch.kpis.drilldown import (
     reason_groups,
 )
 from dispatch.kpis.facts import GROUPS, MONTH_MESSAGE, REPEAT_DAYS, month_bounds, order_facts, parse_month
-from dispatch.kpis.figures import KpiRow, composite, last_months, monthly, overall_by_month
+from dispatch.kpis.figures import KpiRow, MonthFigures, composite, last_months, month_figures, monthly, overall_by_month
 from dispatch.kpis.risk import RiskSign, risk_flags, risk_signs
 from dispatch.kpis.settings import (
     DEFAULT_WEIGHTS,
@@ -49,7 +49,7 @@ from dispatch.kpis.settings import (
 
 __all__ = [
     "DEFAULT_WEIGHTS", "DRILLS", "GROUPS", "KPIS", "REPEAT_DAYS", "RISK_DEFAULTS", "RISK_FIGURES", "RISK_RANGES",
-    "MONTH_MESSAGE", "PENDING_REASONS", "REASON_TEXT", "KpiRow", "NotFinal", "Reason", "drill_report", "drill_scope",
+    "MONTH_MESSAGE", "MonthFigures", "month_figures", "PENDING_REASONS", "REASON_TEXT", "KpiRow", "NotFinal", "Reason", "drill_report", "drill_scope",
     "month_state",
     "reason_groups", "RiskSign", "close_month", "comeback_reasons", "composite", "current_risk_thresholds",
     "current_weights", "drill_down", "last_months", "month_bounds", "monthly", "order_facts", "overall_by_month", "parse_month",

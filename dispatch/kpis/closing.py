@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.db import transactional, utcnow
 from core.errors import Conflict
 from dispatch.kpis.facts import GROUPS, month_bounds
-from dispatch.kpis.figures import EMPTY, composite, monthly
+from dispatch.kpis.figures import EMPTY, composite, month_figures
 from dispatch.kpis.settings import current_weights
 from dispatch.models import (
     KpiSnapshot,
@@ -73,7 +73,8 @@ def close_month(
     if session.scalar(select(KpiSnapshot.id).where(KpiSnapshot.month == month).limit(1)) is not None:
         raise Conflict(f"{month} is closed already")
     now = now or utcnow()
-    (overall,) = monthly(session, month, "all", tz, now) or [EMPTY]
+    groupings = month_figures(session, month, tz, now).rows  # every grouping in one query, fresh
+    (overall,) = groupings["all"] or [EMPTY]
     state = month_state(month, tz, overall.as_dict(), now)
     if not state["final"] and not confirm:
         pending = state["pending"]
@@ -90,7 +91,7 @@ def close_month(
     count = 0
     try:
         for by in GROUPS:
-            for row in monthly(session, month, by, tz, now):
+            for row in groupings[by]:
                 figures = row.as_dict() | {"composite": composite(row.as_dict(), weights)}
                 session.add(KpiSnapshot(month=month, by=by, key=row.key if row.key is not None else 0,
                                         figures=figures, weights_version=version))  # fmt: skip

@@ -274,6 +274,8 @@ def order_facts(
             case((pending_24h, 1), else_=0).label("pending_24h"),
             case((awaiting_score, 1), else_=0).label("awaiting_score"),
             case((repeat_pending, 1), else_=0).label("repeat_pending"),
+            callback_due.c.due_at.label("callback_due_at"),  # when an awaited score stops being awaited
+            WorkOrder.completed_at.label("finished_at"),  # REPEAT_DAYS on, a pending repair is decided
         )
         .select_from(WorkOrder)
         .outerjoin(events, events.c.order_id == WorkOrder.id)

@@ -4,14 +4,23 @@ and the composite score that weighs them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, literal, null, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
-from dispatch.kpis.facts import GROUPS, month_bounds, month_ids, order_facts, prepare_reads, year_and_month
+from dispatch.kpis.facts import (
+    COMPLETION_WINDOW,
+    GROUPS,
+    REPEAT_DAYS,
+    month_bounds,
+    month_ids,
+    order_facts,
+    prepare_reads,
+    year_and_month,
+)
 from dispatch.kpis.settings import RATE_OF
 
 
@@ -63,6 +72,27 @@ def _figures(facts: Any) -> list[Any]:
     ]
 
 
+def _flips(facts: Any) -> list[Any]:
+    """When the earliest pending order stops being pending (its 24 hours, callback window or
+    REPEAT_DAYS end): the first instants after which the same data gives other figures."""
+    return [
+        func.min(case((facts.c.pending_24h == 1, facts.c.intake_at))).label("first_pending_intake"),
+        func.min(case((facts.c.awaiting_score == 1, facts.c.callback_due_at))).label("first_callback_due"),
+        func.min(case((facts.c.repeat_pending == 1, facts.c.finished_at))).label("first_pending_completion"),
+    ]
+
+
+def changes_at(r: Any) -> datetime | None:
+    """The moment the figures of a row with `_flips` columns change by the clock alone (None:
+    nothing is pending, only new events change them)."""
+    times = [
+        r.first_pending_intake and r.first_pending_intake + COMPLETION_WINDOW,
+        r.first_callback_due,
+        r.first_pending_completion and r.first_pending_completion + timedelta(days=REPEAT_DAYS),
+    ]
+    return min((t for t in times if t is not None), default=None)
+
+
 def _row(key: int | None, r: Any) -> KpiRow:
     pending, repairs, repairs_pending = int(r.pending_24h or 0), int(r.repairs or 0), int(r.repairs_pending or 0)
     return KpiRow(
@@ -107,28 +137,91 @@ def monthly(session: Session, month: str, by: str, tz: ZoneInfo, now: datetime |
     return [_row(r.key, r) for r in session.execute(query) if by == "all" or r.key is not None]
 
 
+@dataclass(frozen=True)
+class MonthFigures:
+    """Every grouping of a month (`GROUPS` → rows, as `monthly` gives them) and when the clock
+    alone changes them (`changes_at`, None: only new events do)."""
+
+    rows: dict[str, list[KpiRow]]
+    changes_at: datetime | None
+
+
+def month_figures(session: Session, month: str, tz: ZoneInfo, now: datetime | None = None) -> MonthFigures:
+    """The month's figures per technician, per outlet and overall in one query: GROUPING SETS
+    on PostgreSQL (the facts are read once), a UNION ALL over one CTE on SQLite (which has no
+    grouping sets and materialises a CTE read more than once). The same rows as `monthly`."""
+    start, end = month_bounds(month, tz)
+    ids = month_ids(session, start, end)
+    if ids is None:
+        return MonthFigures({"technician": [], "outlet": [], "all": [EMPTY]}, None)
+    prepare_reads(session)
+    dialect = session.get_bind().dialect.name
+    facts = order_facts(start, end, dialect, ids, now=now)
+
+    def columns(f: Any) -> list[Any]:
+        return [*_figures(f), *_flips(f)]
+
+    if dialect == "postgresql":
+        f = facts.subquery()
+        tech, outlet = f.c.technician_id, f.c.outlet_id
+        # GROUPING(tech, outlet): 1 = grouped by technician, 2 = by outlet, 3 = overall.
+        level = func.grouping(tech, outlet)
+        query = select(level.label("level"), func.coalesce(tech, outlet).label("key"), *columns(f)).group_by(
+            func.grouping_sets(tuple_(tech), tuple_(outlet), tuple_())
+        )
+    else:
+        f = facts.cte("facts")
+        query = union_all(
+            select(literal(1).label("level"), f.c.technician_id.label("key"), *columns(f)).group_by(f.c.technician_id),
+            select(literal(2), f.c.outlet_id, *columns(f)).group_by(f.c.outlet_id),
+            select(literal(3), null(), *columns(f)),
+        )
+    rows: dict[str, list[KpiRow]] = {"technician": [], "outlet": [], "all": []}
+    changes = None
+    for r in session.execute(query):
+        by = {1: "technician", 2: "outlet", 3: "all"}[r.level]
+        if by == "all":
+            changes = changes_at(r)
+            rows[by].append(_row(None, r))
+        elif r.key is not None:  # orders never assigned count overall, not for anyone in particular
+            rows[by].append(_row(r.key, r))
+    for by in ("technician", "outlet"):
+        rows[by].sort(key=lambda row: row.key)
+    return MonthFigures(rows, changes)
+
+
 def overall_by_month(
     session: Session, months: list[str], tz: ZoneInfo, now: datetime | None = None
 ) -> dict[str, KpiRow]:
     """The overall figures of several months in one query grouped by month — the same numbers
     as `monthly(session, m, "all", tz)` for each (the KPI page's trend: one query, not twelve)."""
+    return overall_by_month_until(session, months, tz, now)[0]
+
+
+def overall_by_month_until(
+    session: Session, months: list[str], tz: ZoneInfo, now: datetime | None = None
+) -> tuple[dict[str, KpiRow], datetime | None]:
+    """`overall_by_month`, and when the clock alone changes any of its months (None: only
+    new events do)."""
     if not months:
-        return {}
+        return {}, None
     bounds = {m: month_bounds(m, tz) for m in months}
     start, end = min(a for a, _ in bounds.values()), max(b for _, b in bounds.values())
     ids = month_ids(session, start, end)
     out = dict.fromkeys(months, EMPTY)
     if ids is None:
-        return out
+        return out, None
     prepare_reads(session)
     dialect = session.get_bind().dialect.name
     facts = order_facts(start, end, dialect, ids, periods=list(bounds.values()), now=now).subquery()
     label = case(*((and_(facts.c.intake_at >= a, facts.c.intake_at < b), m) for m, (a, b) in bounds.items()))
-    query = select(label.label("month"), *_figures(facts)).group_by(label)
+    query = select(label.label("month"), *_figures(facts), *_flips(facts)).group_by(label)
+    changes = []
     for r in session.execute(query):
         if r.month in out:
             out[r.month] = _row(None, r)
-    return out
+            changes.append(changes_at(r))
+    return out, min((c for c in changes if c is not None), default=None)
 
 
 def last_months(month: str, n: int) -> list[str]:

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from dispatch.kpis.cache import cached
 from dispatch.kpis.closing import month_state, snapshot
-from dispatch.kpis.figures import composite, last_months, monthly, overall_by_month
+from dispatch.kpis.figures import KpiRow, composite, last_months, month_figures, overall_by_month_until
 from dispatch.kpis.risk import risk_signs
 from dispatch.kpis.settings import current_risk_thresholds, current_weights
 from dispatch.permissions import covers_outlet
@@ -46,6 +47,17 @@ def _frozen(row: dict[str, Any]) -> dict[str, Any]:
     return {"decided": row.get("orders")} | LATER_FIGURES | row | {"closed": True}
 
 
+def live_rows(session: Session, month: str, by: str, tz: ZoneInfo, now: datetime) -> list[KpiRow]:
+    """An open month's rows of one grouping: every grouping is computed together (one query)
+    and kept until an event commits or a pending window ends (`cache`)."""
+
+    def compute() -> tuple[dict[str, list[KpiRow]], datetime | None]:
+        figures = month_figures(session, month, tz, now)
+        return figures.rows, figures.changes_at
+
+    return cached(session, ("month", month, str(tz)), now, compute)[by]
+
+
 def table(
     session: Session, month: str, by: str, tz: ZoneInfo, outlet_id: int | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
@@ -61,7 +73,7 @@ def table(
         _, weights = current_weights(session)
         rows = [
             r.as_dict() | {"composite": composite(r.as_dict(), weights), "closed": False}
-            for r in monthly(session, month, by, tz, now or utcnow())
+            for r in live_rows(session, month, by, tz, now or utcnow())
         ]
     if by == "technician":
         techs = {
@@ -86,9 +98,15 @@ def overall_trend(
 ) -> list[dict[str, Any]]:
     """The overall row of each month, as `table(session, month, "all", tz)` gives it: closed
     months from their snapshots, the open ones together in one grouped query."""
+    now = now or utcnow()
     frozen = {m: snapshot(session, m, "all") for m in months}
     open_months = [m for m in months if frozen[m] is None]
-    live = overall_by_month(session, open_months, tz, now or utcnow())
+    live = cached(
+        session,
+        ("trend", tuple(open_months), str(tz)),
+        now,
+        lambda: overall_by_month_until(session, open_months, tz, now),
+    )
     _, weights = current_weights(session)
     trend = []
     for m in months:
