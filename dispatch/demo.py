@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.accounts import Actor, User, create_user
-from core.db import utcnow
+from core.db import unit_of_work, utcnow
 from core.security import hash_password
 from dispatch.customer import record_callback
 from dispatch.geocoding import Geocoder
@@ -135,16 +135,13 @@ def _phase(session: Session) -> Iterator[Session]:
     event trail, without a commit (an fsync on SQLite) per step. The demo's session carries no
     publisher: nobody watches the board while the demo is loaded, and nothing is announced
     before the phase commits."""
-    connection = session.connection()  # the caller's transaction (BEGIN IMMEDIATE on SQLite)
-    inner = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        yield inner
-        inner.close()
-        session.commit()
-    except BaseException:
-        inner.close()
-        session.rollback()
-        raise
+    with unit_of_work(session):
+        connection = session.connection()  # the caller's transaction (BEGIN IMMEDIATE on SQLite)
+        inner = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield inner
+        finally:
+            inner.close()
 
 
 @dataclass(frozen=True)
