@@ -134,6 +134,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.record_callback", "POST"): Case(NORTH_STAFF, json={"version": STALE, "reached": True, "resolved": True}),
     ("api.set_priority", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"priority": "vip", "version": STALE}),
     ("api.suggestions", "GET"): Case(frozenset({"dispatcher", "admin"}), open_order=True),
+    ("api.get_timeline", "GET"): Case(ALL_STAFF),  # each sees their own outlet's rows
+    ("api.place", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"technician_id": 1, "version": STALE}),
+    ("api.pin", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"pinned": True, "version": STALE}),
     ("api.reissue_link", "POST"): Case(frozenset({"dispatcher", "admin"})),
     ("pages.order_tracking_link", "POST"): Case(frozenset({"dispatcher", "admin"}), form={}),
     ("api.tech_action", "POST"): Case(TECH1, json={"action": "accept", "version": STALE}),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from apiflask import Schema, fields
+from apiflask import Schema
 from apiflask.validators import Range
 from flask_babel import get_locale
+from marshmallow import ValidationError
 
+from core.dates import OUT_OF_RANGE, within_range
 from core.db import utcnow
 from core.errors import Refused
 from dispatch import planning
 from dispatch.timeline import MAX_DAYS, timeline
 from technicians.models import Skill
+from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.api.presenters import order_out
 from web.api.schemas import OrderOut
@@ -19,8 +22,18 @@ from web.extensions import db
 from web.wiring import planning_settings
 
 
+def _in_calendar(value) -> None:
+    if not within_range(value):
+        raise ValidationError(OUT_OF_RANGE)
+
+
 class TimelineQuery(Schema):
-    date = fields.Date(load_default=None, metadata={"description": "first local day (default: today)"})
+    TEXT_INPUT = True  # query string: every value arrives as text (strict_fields)
+    date = fields.Date(
+        load_default=None,
+        validate=_in_calendar,
+        metadata={"description": "first local day (default: today); years 2000 to 2099"},
+    )
     days = fields.Integer(load_default=1, validate=Range(1, MAX_DAYS))
 
 
@@ -70,7 +83,10 @@ class TimelineOut(Schema):
 class PlacementIn(Schema):
     technician_id = fields.Integer(required=True, validate=Range(min=1))
     before_order_id = fields.Integer(
-        load_default=None, allow_none=True, metadata={"description": "the stop it goes before; null: last"}
+        load_default=None,
+        allow_none=True,
+        validate=Range(min=1),
+        metadata={"description": "the stop it goes before; null: last"},
     )
     version = fields.Integer(required=True, validate=Range(min=1))
 
