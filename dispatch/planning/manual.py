@@ -6,9 +6,10 @@ cannot take it); pinning an order where it is (`pin`). Every other move goes to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -90,26 +91,43 @@ def assign(
         check_version(order, version)
         session.rollback()  # nothing to write: end the read transaction
         return order
-    cache = day_cache(session)
-    # The caller's transaction ends before the day's lock is taken, as in `place_new_order`:
-    # on SQLite an open transaction holds the database's write lock, and waiting for the
-    # day while holding it would deadlock with a placement that holds the day and waits for
-    # the database.
-    session.commit()
-    for _attempt in range(PLACEMENT_ATTEMPTS):
-        try:
-            with cache.lock:
-                order = _assign_once(session, cache, order_id, technician_id, actor, settings, version, reason, now)
-            if order is not None:
-                return order
-        except IntegrityError:  # another writer of this technician's day got there first
-            session.rollback()
-            cache.forget()
+    placed = _write_day_with_retries(
+        session,
+        lambda cache: _assign_once(session, cache, order_id, technician_id, actor, settings, version, reason, now),
+    )
+    if placed is not None:
+        return placed
     # The day kept changing under us: the assignment alone, the next plan gives it a place.
     return transition(
         session, order_id, "assign", actor, version=version, reason=reason, technician_id=technician_id,
         timezone=settings.timezone, now=now,
     )  # fmt: skip
+
+
+T = TypeVar("T")
+
+
+def _write_day_with_retries(session: Session, attempt: Callable[[DayCache], T | None]) -> T | None:
+    """Run `attempt` (one write of a technician's day, from this process's cached day) under the
+    cache's lock, up to PLACEMENT_ATTEMPTS times: it answers None when the day it read no longer
+    matches the database, and a concurrent writer of the same day shows as an IntegrityError.
+    None when every attempt met a changed day.
+
+    The caller's transaction ends first, as in `place_new_order`: on SQLite an open transaction
+    holds the database's write lock, and waiting for the day while holding it would deadlock with
+    a placement that holds the day and waits for the database."""
+    cache = day_cache(session)
+    session.commit()
+    for _attempt in range(PLACEMENT_ATTEMPTS):
+        try:
+            with cache.lock:
+                result = attempt(cache)
+            if result is not None:
+                return result
+        except IntegrityError:  # another writer of this technician's day got there first
+            session.rollback()
+            cache.forget()
+    return None
 
 
 def _assign_once(
@@ -198,19 +216,14 @@ def place(
     the reason and nothing changes. The order is pinned there (a re-optimisation leaves it).
     Commits; raises StaleWrite on a stale `version`, as every move does."""
     now = now or utcnow()
-    cache = day_cache(session)
-    session.commit()  # as in `assign`: never wait for a technician's day inside a transaction
-    for _attempt in range(PLACEMENT_ATTEMPTS):
-        try:
-            with cache.lock:
-                placed = _place_once(
-                    session, cache, order_id, technician_id, actor, settings, version, before_order_id, now
-                )
-            if placed is not None:
-                return placed
-        except IntegrityError:  # another writer of one of these days got there first
-            session.rollback()
-            cache.forget()
+    placed = _write_day_with_retries(
+        session,
+        lambda cache: _place_once(
+            session, cache, order_id, technician_id, actor, settings, version, before_order_id, now
+        ),
+    )
+    if placed is not None:
+        return placed
     raise Busy("the technician's day kept changing while placing the order; try again")
 
 
