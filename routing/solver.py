@@ -299,43 +299,48 @@ def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
     return cost
 
 
-def _homogeneous(m: ArrayModel) -> bool:
-    """One interchangeable fleet from one depot (Solomon-like): only then are route counts worth probing."""
-    return (
-        not m.first
-        and len(set(m.vehicle_group.tolist())) == 1
-        and len(set(m.starts.tolist())) == 1
-        and len(set(m.ends.tolist())) == 1
-    )
+def _spare_vehicles(m: ArrayModel, routes: list[list[int]]) -> int:
+    """Vehicles with nothing to do (and no started job): the only room a route-count probe has."""
+    return sum(1 for v, r in enumerate(routes) if not r and v not in m.first)
 
 
 def _probe_wanted(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions) -> bool:
-    """Probe route counts for long routes (wide windows, e.g. Solomon's 2-series) on a homogeneous fleet.
+    """Probe route counts for long routes (wide windows, e.g. Solomon's 2-series) when vehicles are idle.
 
-    On short routes (the 1-series: 5-10 customers a route) the probe only costs search time (measured:
-    +1.15 points of mean gap at 5 s over 10 instances), so it is skipped there."""
+    Any fleet: one depot (Solomon) or technicians from their own homes; a day with every technician
+    busy has nothing to probe. On short routes (the 1-series: 5-10 customers a route) the probe only
+    costs search time (measured: +1.15 points of mean gap at 5 s over 10 instances), so it is skipped there."""
     k0 = sum(1 for r in routes0 if r)
     return (
         opts.ruin_recreate
         and bool(opts.fleet_probe)
         and k0 > 0
         and sum(len(r) for r in routes0) / k0 >= opts.fleet_probe_min_len
-        and _homogeneous(m)
+        and _spare_vehicles(m, routes0) > 0
     )
 
 
 def _far_seeds(m: ArrayModel, k: int) -> list[list[int]]:
-    """``k`` one-customer routes on the customers farthest from the depot and from each other."""
+    """``k`` one-customer routes on the customers farthest from every vehicle start and from each other,
+    each on the free vehicle (allowed to serve it, no started job) whose start is nearest to it.
+
+    With one depot and one fleet this is farthest-first from the depot on vehicles 0, 1, 2, ..."""
     d = m.dist[0]
-    depot, cust = int(m.starts[0]), m.customers
-    seeds: list[list[int]] = []
-    gap = d[depot, cust].astype(float)
-    for _ in range(min(k, len(cust), m.n_vehicles)):
+    cust = m.customers
+    seeds: list[list[int]] = [[] for _ in range(m.n_vehicles)]
+    free = [v for v in range(m.n_vehicles) if v not in m.first]
+    gap = d[np.unique(m.starts)][:, cust].min(axis=0).astype(float)
+    for _ in range(min(k, len(cust), len(free))):
         i = int(np.argmax(gap))
-        seeds.append([int(cust[i])])
-        gap = np.minimum(gap, d[cust[i], cust])
+        c = int(cust[i])
+        able = [v for v in free if m.allowed[c, v]]
+        if able:
+            v = min(able, key=lambda v: (int(m.dist[int(m.vehicle_profile[v])][m.starts[v], c]), v))
+            seeds[v] = [c]
+            free.remove(v)
+        gap = np.minimum(gap, d[c, cust])
         gap[i] = -1.0
-    return seeds + [[] for _ in range(m.n_vehicles - len(seeds))]
+    return seeds
 
 
 def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, deadline: float):
@@ -350,7 +355,7 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
     starts = [(k0, routes0)]
     for extra in opts.fleet_probe:
         k = k0 + extra
-        if k <= m.n_vehicles:
+        if extra <= _spare_vehicles(m, routes0):
             starts.append((k, build_routes(m, seed=_far_seeds(m, k), regret=opts.regret)[0]))
     rng = np.random.default_rng(opts.seed)
     t0 = time.perf_counter()

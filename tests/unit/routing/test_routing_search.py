@@ -2,12 +2,21 @@
 
 import numpy as np
 import pytest
+from routing_testkit import H, at_km, tech
 
 from bench.check import check_solution
 from bench.solomon import SolomonInstance, to_model
 from routing.construct import RouteState, build_routes
-from routing.model import MANDATORY, NO_DUE
-from routing.solver import SolverOptions, _far_seeds, _homogeneous, _probe_fleet, _py_cost, solve_model
+from routing.model import MANDATORY, NO_DUE, from_problem
+from routing.problem import Job, Problem
+from routing.solver import (
+    SolverOptions,
+    _far_seeds,
+    _probe_fleet,
+    _probe_wanted,
+    _py_cost,
+    solve_model,
+)
 
 
 def _wide_windows(n=30, seed=5) -> SolomonInstance:
@@ -87,11 +96,53 @@ def test_the_fleet_probe_keeps_the_cheapest_start_and_serves_everyone():
     assert chk.feasible, chk.errors
 
 
-def test_only_one_interchangeable_fleet_from_one_depot_is_probed():
-    m = to_model(_wide_windows())
-    assert _homogeneous(m)
-    m.vehicle_group = np.arange(m.n_vehicles)  # field technicians are not interchangeable
-    assert not _homogeneous(m)
+def _homes_day(job_km, homes_km, max_jobs=20, skills=None):
+    """Technicians from their own homes on one meridian (km), jobs at ``job_km``, a long day."""
+    techs = [
+        tech(f"t{i}", km, skills=(skills[i] if skills else "tv",), shift=(7 * H, 20 * H), max_jobs=max_jobs)
+        for i, km in enumerate(homes_km)
+    ]
+    jobs = [Job(id=i, location=at_km(km), skill="tv", service_s=600) for i, km in enumerate(job_km)]
+    return from_problem(Problem(techs, jobs))
+
+
+def test_far_seeds_from_own_homes_go_farthest_from_every_home_first_each_to_the_nearest_free_technician():
+    # homes at km 0 (t0), 20 (t1), 20 (t2); jobs at -12, 3, 18, 31 km: nearest-home distances 12, 3, 2, 11
+    m, mp = _homes_day([-12, 3, 18, 31], [0, 20, 20])
+    node = mp.node_of_job
+    seeds = _far_seeds(m, 3)
+    # -12 first (12 km from home 0) -> t0; then 31 (11 km from home 20) -> t1 (t1/t2 tie: lower index);
+    # then 3 km (3 km from home 0, 15 from -12) -> the only free technician, t2
+    assert seeds == [[node[0]], [node[3]], [node[1]]]
+
+
+def test_far_seeds_skip_technicians_who_lack_the_skill_or_have_a_started_job():
+    # homes at km 0 (t0, kitchen only), 20 (t1), -30 (t2); job -12 is 12 km from the nearest home, job 3 only 3
+    m, mp = _homes_day([-12, 3], [0, 20, -30], skills=["kitchen", "tv", "tv"])
+    seeds = _far_seeds(m, 1)
+    assert seeds == [[], [], [mp.node_of_job[0]]]  # t0 is nearest but lacks "tv": t2 (18 km), not t1 (32)
+    m.first = {2: mp.node_of_job[1]}
+    seeds = _far_seeds(m, 1)
+    assert seeds == [[], [mp.node_of_job[0]], []]  # t2 has a started job: the next nearest, t1
+
+
+def test_idle_technicians_from_their_own_homes_are_probed_and_a_fully_busy_day_is_not():
+    opts = SolverOptions(fleet_probe_min_len=3.0)
+    m, _ = _homes_day([1, 2, 3, 4, 5, 6, 21, 22, 23], [0, 20, 40, 60])
+    routes0, _ = build_routes(m)
+    assert sum(1 for r in routes0 if r) < m.n_vehicles  # someone is idle
+    assert _probe_wanted(m, routes0, opts)
+    busy = [[c] for c in m.customers.tolist()[: m.n_vehicles]]
+    assert not _probe_wanted(m, busy, opts)  # everyone has a route: no more routes to try
+    assert not _probe_wanted(m, routes0, SolverOptions(fleet_probe_min_len=50.0))  # short routes
+
+
+def test_the_product_solver_probes_route_counts_for_technicians_from_their_homes():
+    # forty short jobs next to t0's home, three idle technicians far away: one long route, room for more
+    m, _ = _homes_day(list(np.linspace(0, 5, 40)), [0, 40, 60, 80], max_jobs=40)
+    res = solve_model(m, 0.8, options=SolverOptions(fleet_probe=(1, 2), decompose_above=None))
+    assert "fleet_start" in res.stats
+    assert sorted(c for r in res.routes for c in r) == m.customers.tolist()
 
 
 def test_the_default_solver_probes_route_counts_and_stays_feasible_and_on_time():
