@@ -53,6 +53,8 @@ class SolverOptions:
     fleet_probe_margin: float = 0.0  # a start with more routes must be this much cheaper than the regret one
     fleet_probe_min_len: float = 12.0  # ... only when the construction's routes average this many customers
     polish_share: float = 0.0  # share of the loop's time kept for a last descent from the best routes
+    multi_armed_bandit: bool = False  # OR-Tools picks its local-search operators by a multi-armed bandit
+    sector_probe: bool = False  # the route-count probe also inside the decomposition's sectors
     seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance
     gls_lambda: float | None = None  # guided local search lambda (OR-Tools default 0.1)
@@ -91,6 +93,8 @@ def _params(opts: SolverOptions, time_limit_s: float) -> pywrapcp.DefaultRouting
         if opts.ils_auto_temperature:
             sa = p.iterated_local_search_parameters.reference_solution_acceptance_strategy.simulated_annealing
             sa.automatic_temperatures = True
+    if opts.multi_armed_bandit:
+        p.use_multi_armed_bandit_concatenate_operators = True
     if opts.gls_lambda is not None:
         p.guided_local_search_lambda_coefficient = opts.gls_lambda
     p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
@@ -114,10 +118,11 @@ def solve_model(
         and initial_routes is None
     ):
         sub_opts = replace(opts, decompose_above=None, fleet_probe=())
+        sector_opts = replace(opts, decompose_above=None) if opts.sector_probe else sub_opts
         seed, info = solve_by_area(
             m,
             time_limit_s,
-            lambda sub, t: solve_model(sub, t, options=sub_opts).routes,
+            lambda sub, t: solve_model(sub, t, options=sector_opts).routes,
             sector_size=opts.sector_size,
             share=opts.decompose_share,
         )
