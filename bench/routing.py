@@ -78,7 +78,9 @@ VARIANTS = {
     "ortools-rr20-margin2": SolverOptions(decompose_above=None, fleet_probe_margin=0.02),
     "ortools-rr20-fleet-all": SolverOptions(decompose_above=None, fleet_probe_min_len=0.0),
     "ortools-mab": SolverOptions(multi_armed_bandit=True),  # OR-Tools' bandit operator choice
-    "ortools-sector-probe": SolverOptions(sector_probe=True),  # route-count probe inside the sectors too
+    "ortools-no-sector-probe": SolverOptions(sector_probe=False),  # the default before: no probe in the sectors
+    "ortools-gran10": SolverOptions(recreate_neighbours=10),  # granular recreate: 10 nearest customers' routes
+    "ortools-gran20": SolverOptions(recreate_neighbours=20),
     "ortools-rr-py": SolverOptions(decompose_above=None, descent_every=10**9),  # numpy ruin & recreate only
     "ortools-area-rr20": SolverOptions(decompose_above=600, descent_every=20),
     "ortools-rr-gls": SolverOptions(ruin_share=0.6, decompose_above=None),

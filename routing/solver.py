@@ -54,7 +54,8 @@ class SolverOptions:
     fleet_probe_min_len: float = 12.0  # ... only when the construction's routes average this many customers
     polish_share: float = 0.0  # share of the loop's time kept for a last descent from the best routes
     multi_armed_bandit: bool = False  # OR-Tools picks its local-search operators by a multi-armed bandit
-    sector_probe: bool = False  # the route-count probe also inside the decomposition's sectors
+    sector_probe: bool = True  # the route-count probe also inside the decomposition's sectors (long routes)
+    recreate_neighbours: int = 0  # > 0: a recreate offers only routes near the removed customers (granular)
     seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance
     gls_lambda: float | None = None  # guided local search lambda (OR-Tools default 0.1)
@@ -286,6 +287,35 @@ def _ruin(m: ArrayModel, routes: list[list[int]], rng: np.random.Generator, max_
     return [[c for c in r if c not in removed] for r in routes]
 
 
+def _neighbours(m: ArrayModel, k: int) -> np.ndarray | None:
+    """The ``k`` nearest customers of every customer node (first travel profile; -1 rows elsewhere)."""
+    cust = m.customers
+    k = min(k, len(cust) - 1)
+    if k <= 0:
+        return None
+    d = m.dist[0][np.ix_(cust, cust)].astype(float)
+    np.fill_diagonal(d, np.inf)
+    out = np.full((m.n_nodes, k), -1, dtype=np.int64)
+    out[cust] = cust[np.argpartition(d, k - 1, axis=1)[:, :k]]
+    return out
+
+
+def _compete(m: ArrayModel, before: list[list[int]], after: list[list[int]], nb: np.ndarray | None):
+    """Granular recreate: the routes a ruin cut, and the routes holding a near neighbour of a removed
+    customer, may take the removed customers back; far routes are left as they were (never a good place)."""
+    if nb is None:
+        return None
+    mask = np.array([len(a) != len(b) for a, b in zip(after, before, strict=True)], dtype=bool)
+    where = np.full(m.n_nodes, -1, dtype=np.int64)
+    for v, r in enumerate(after):
+        where[r] = v
+    removed = [c for v, r in enumerate(before) if mask[v] for c in r if where[c] < 0]
+    if removed:
+        near = where[nb[removed].ravel()]
+        mask[near[near >= 0]] = True
+    return mask
+
+
 def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
     """The model's objective recomputed in Python: distance, lateness cost, drop penalties."""
     cost = 0
@@ -363,6 +393,7 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
         if extra <= _spare_vehicles(m, routes0):
             starts.append((k, build_routes(m, seed=_far_seeds(m, k), regret=opts.regret)[0]))
     rng = np.random.default_rng(opts.seed)
+    nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
     t0 = time.perf_counter()
     slot = max(0.0, deadline - t0) / len(starts)
     results = []
@@ -372,7 +403,8 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
         end = t0 + (i + 1) * slot
         begin = time.perf_counter()
         while (now := time.perf_counter()) < end:
-            cand, _ = build_routes(m, seed=_ruin(m, cur, rng, opts.ruin_max), regret=True)
+            ruined = _ruin(m, cur, rng, opts.ruin_max)
+            cand, _ = build_routes(m, seed=ruined, regret=True, compete=_compete(m, cur, ruined, nb))
             obj = _py_cost(m, cand)
             frac = max(0.0, (end - now) / max(1e-3, end - begin))
             if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
@@ -389,6 +421,7 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
 def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadline):
     """Iterated local search driven from Python on the closed model: ruin, regret-recreate, descend, accept."""
     rng = np.random.default_rng(opts.seed)
+    nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
     ls = pywrapcp.DefaultRoutingSearchParameters()
     ls.CopyFrom(params)
     ls.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
@@ -438,7 +471,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
         it += 1
         t1 = time.perf_counter()
         ruined = _ruin(m, cur, rng, opts.ruin_max)
-        cand, _ = build_routes(m, seed=ruined, regret=True)
+        cand, _ = build_routes(m, seed=ruined, regret=True, compete=_compete(m, cur, ruined, nb))
         prof[0] += time.perf_counter() - t1
         descended = it % opts.descent_every == 0
         if descended:

@@ -11,7 +11,9 @@ from routing.model import MANDATORY, NO_DUE, from_problem
 from routing.problem import Job, Problem
 from routing.solver import (
     SolverOptions,
+    _compete,
     _far_seeds,
+    _neighbours,
     _probe_fleet,
     _probe_wanted,
     _py_cost,
@@ -171,3 +173,49 @@ def test_routes_that_lose_a_must_serve_customer_are_never_cheaper_than_complete_
     routes, _ = build_routes(m)
     lost = [r[1:] if i == 0 else r for i, r in enumerate(routes)]
     assert _py_cost(m, lost) > _py_cost(m, routes) + 10**14
+
+
+def _line(xs, vehicles=4):
+    """Customers on the x axis at ``xs`` (depot at 0), wide windows: distances are easy to read off."""
+    n = len(xs)
+    return SolomonInstance(
+        name="LINE",
+        vehicles=vehicles,
+        capacity=1000,
+        xy=np.array([[0.0, 0.0]] + [[float(x), 0.0] for x in xs]),
+        demand=np.concatenate([[0], np.ones(n, dtype=np.int64)]),
+        ready=np.zeros(n + 1, dtype=np.int64),
+        due=np.full(n + 1, 10_000, dtype=np.int64),
+        service=np.zeros(n + 1, dtype=np.int64),
+    )
+
+
+def test_neighbours_are_the_nearest_other_customers():
+    m = to_model(_line([10, 11, 13, 30, 31, 60]))  # nodes 1..6
+    nb = _neighbours(m, 2)
+    assert sorted(nb[1].tolist()) == [2, 3]  # 10: 11 (1 away), 13 (3)
+    assert sorted(nb[4].tolist()) == [3, 5]  # 30: 31 (1), 13 (17)
+    assert sorted(nb[6].tolist()) == [4, 5]  # 60: 31 (29), 30 (30)
+    assert (nb[0] == -1).all()  # the depot is nobody's neighbour and has none
+
+
+def test_a_granular_recreate_offers_the_cut_routes_and_the_routes_of_near_neighbours_only():
+    m = to_model(_line([10, 11, 13, 30, 31, 60, 61]))
+    before = [[1, 2, 3], [4, 5], [6, 7], []]
+    after = [[1, 3], [4, 5], [6, 7], []]  # customer 2 (at 11) was removed
+    assert _compete(m, before, after, _neighbours(m, 2)).tolist() == [True, False, False, False]
+    # with 3 neighbours, 2's third nearest is 4 (at 30, 19 away): route 1 may take it back too
+    assert _compete(m, before, after, _neighbours(m, 3)).tolist() == [True, True, False, False]
+    assert _compete(m, before, after, None) is None
+
+
+def test_routes_outside_the_granular_set_are_kept_exactly_and_the_removed_customer_goes_back_near():
+    inst = _line([10, 11, 13, 30, 31, 60, 61])
+    m = to_model(inst)
+    before = [[1, 2, 3], [5, 4], [7, 6], []]  # route 1 runs 31 -> 30 (not the best order): kept as is
+    after = [[1, 3], [5, 4], [7, 6], []]
+    routes, unrouted = build_routes(m, seed=after, compete=_compete(m, before, after, _neighbours(m, 2)))
+    assert unrouted == []
+    assert routes[1] == [5, 4] and routes[2] == [7, 6]
+    assert routes[0] == [1, 2, 3]
+    assert check_solution(inst, routes).feasible
