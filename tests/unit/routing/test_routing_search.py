@@ -219,3 +219,23 @@ def test_routes_outside_the_granular_set_are_kept_exactly_and_the_removed_custom
     assert routes[1] == [5, 4] and routes[2] == [7, 6]
     assert routes[0] == [1, 2, 3]
     assert check_solution(inst, routes).feasible
+
+
+@pytest.mark.parametrize("sector_probe", [True, False])
+def test_the_sectors_of_a_decomposed_long_route_problem_are_probed_only_when_asked(monkeypatch, sector_probe):
+    import routing.solver as solver
+
+    calls = []
+    real = solver._probe_fleet
+
+    def spy(m, routes0, opts, deadline):  # the real probe, counted
+        calls.append(len(m.customers))
+        return real(m, routes0, opts, deadline)
+
+    monkeypatch.setattr(solver, "_probe_fleet", spy)
+    inst = _wide_windows(n=60)
+    opts = SolverOptions(decompose_above=30, sector_size=30, sector_probe=sector_probe)
+    res = solve_model(to_model(inst), 0.9, options=opts)
+    assert check_solution(inst, res.routes).feasible
+    # two sectors of 30 wide-window customers (long routes, idle vehicles); never the 60-customer global pass
+    assert calls == ([30, 30] if sector_probe else [])
