@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from routing.problem import Job, Problem, Technician
@@ -21,21 +23,31 @@ LON = (108.75, 109.15)
 H = 3600
 
 
-def generate(n_orders: int, n_techs: int, seed: int = 0) -> Problem:
+# staggered shifts of the validation days (``varied=True``): early, normal, late
+SHIFTS = ((7 * H, 16 * H), (8 * H, 17 * H), (9 * H, 18 * H))
+
+
+def generate(n_orders: int, n_techs: int, seed: int = 0, varied: bool = False) -> Problem:
     """A plan day with epoch t0 = 00:00: 08:00-17:00 shifts, 40 % of orders with a morning (08-12) or
-    afternoon (13-17) window, 20-45 min service, due 24 h after creation (created over the last 24 h)."""
+    afternoon (13-17) window, 20-45 min service, due 24 h after creation (created over the last 24 h).
+
+    ``varied`` (the held-back validation days, seeds >= 1001) staggers the shifts (07-16, 08-17, 09-18)
+    and draws each technician's trade at random instead of in turn; seed 1 (the tuning day) keeps the
+    original shape so its earlier figures stay comparable."""
     rng = np.random.default_rng(seed)
     techs = []
     for k in range(n_techs):
         home = (float(rng.uniform(*LAT)), float(rng.uniform(*LON)))
+        shift = SHIFTS[int(rng.integers(len(SHIFTS)))] if varied else (8 * H, 17 * H)
+        trade = TRADES[int(rng.integers(len(TRADES)))] if varied else TRADES[k % len(TRADES)]
         techs.append(
             Technician(
                 id=k,
                 start=home,
                 end=home,
-                shift_start=8 * H,
-                shift_end=17 * H,
-                skills=TRADES[k % len(TRADES)],
+                shift_start=shift[0],
+                shift_end=shift[1],
+                skills=trade,
                 max_jobs=14,
             )
         )
@@ -61,3 +73,16 @@ def generate(n_orders: int, n_techs: int, seed: int = 0) -> Problem:
             )
         )
     return Problem(techs, jobs)
+
+
+def hard_due(problem: Problem, earliest_close: int = 10 * H) -> Problem:
+    """The same day with every due time turned into the end of a hard window (PyVRP and VROOM know no
+    soft due). An order already overdue (or due before 10:00) must be served by 10:00, and an appointment
+    window is never cut shorter than one hour: otherwise the day would have orders nobody can reach."""
+    jobs = []
+    for j in problem.jobs:
+        open_, close = j.window if j.window is not None else (0, 24 * H)
+        if j.due is not None:
+            close = min(close, max(j.due, earliest_close, open_ + H))
+        jobs.append(replace(j, window=(open_, close), due=None))
+    return replace(problem, jobs=tuple(jobs))

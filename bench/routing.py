@@ -2,19 +2,19 @@
 
   python -m bench.routing --instances ../shared/benchmarks/vrptw/solomon --time-limit 5 30 \
       --solvers ortools,pyvrp,vroom,greedy [--names C101,R101] [--json]
-  python -m bench.routing --field 1000 100 --seed 1 --time-limit 10 --solvers ortools,pyvrp,vroom,greedy
+  python -m bench.routing --generated 100 200 --seeds 1001 --time-limit 5 --solvers ortools,pyvrp,vroom --json
+  python -m bench.routing --field 1000 100 --seed 1001 --time-limit 10 --solvers ortools,pyvrp,vroom [--hard-due]
   python -m bench.routing --insertion [--techs 200 --orders 2000 --queries 500]
 
-OR-Tools variants for ablations (see VARIANTS): ortools = the default SolverOptions() (own regret
-construction, ruin & recreate with an OR-Tools descent every 20th step, decomposition by area above 600
-customers); ortools-gls (own construction + GLS only), ortools-pci (PARALLEL_CHEAPEST_INSERTION + GLS),
-ortools-savils (SAVINGS + OR-Tools ILS), ortools-matrix (RegisterTransitMatrix), ortools-rr / -rr5 /
--rr20 / -rr50 / -rr-py (descent every 1st / 5th / 20th / 50th / never), ortools-area (decomposition + GLS),
-construct (own construction only), greedy (nearest available technician), pyvrp, vroom.
-Route-count probe (default on long routes, see docs/routing.md): ortools-rr20-nofleet (off: the previous
-default), ortools-rr20-fleet246 (+2/+4/+6 routes), ortools-rr20-fleet-all (also on short routes),
-ortools-rr20-probe10 / -probe35 (probe share); ortools-rr20-polish (final descent), ortools-rr20-matrix.
-Each row carries cpu_s (process CPU seconds) next to the wall seconds, and load1.
+``ortools`` is the product's solver exactly: ``SolverOptions()``, the options ``routing.solve`` uses, run
+through the same ``solve_model`` (own regret construction, route-count probe where routes are long and
+vehicles idle, ruin & recreate with an OR-Tools descent every 20th step, decomposition by area above 600
+customers). Only its rows count as the product's figures; every other ``ortools-*`` name in VARIANTS is an
+ablation (a different ``SolverOptions``) kept to reproduce the A/B tables in docs/routing.md.
+``--generated`` runs the seeded Solomon-style instances of bench/instgen.py (seeds 1-999 for tuning,
+1001 and up held back for reporting) against PyVRP long-budget references in bench/reference.json.
+All solvers run on one instance back to back before the next instance, so a shared machine's load hits
+all of them alike; each row carries cpu_s (process CPU seconds) next to the wall seconds, and load1.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.check import check_solution
-from bench.fieldgen import generate
+from bench.fieldgen import generate, hard_due
 from bench.greedy import greedy_routes
+from bench.instgen import HELD_BACK_FROM, instances, reference_values
 from bench.solomon import read_bks, read_solomon, to_model
 from routing.construct import RouteState, build_routes
 from routing.insertion import InsertionIndex
@@ -76,6 +77,10 @@ VARIANTS = {
     "ortools-rr20-fleet369": SolverOptions(decompose_above=None, fleet_probe=(3, 6, 9)),
     "ortools-rr20-margin2": SolverOptions(decompose_above=None, fleet_probe_margin=0.02),
     "ortools-rr20-fleet-all": SolverOptions(decompose_above=None, fleet_probe_min_len=0.0),
+    "ortools-mab": SolverOptions(multi_armed_bandit=True),  # OR-Tools' bandit operator choice
+    "ortools-no-sector-probe": SolverOptions(sector_probe=False),  # the default before: no probe in the sectors
+    "ortools-gran10": SolverOptions(recreate_neighbours=10),  # granular recreate: 10 nearest customers' routes
+    "ortools-gran20": SolverOptions(recreate_neighbours=20),
     "ortools-rr-py": SolverOptions(decompose_above=None, descent_every=10**9),  # numpy ruin & recreate only
     "ortools-area-rr20": SolverOptions(decompose_above=600, descent_every=20),
     "ortools-rr-gls": SolverOptions(ruin_share=0.6, decompose_above=None),
@@ -108,9 +113,9 @@ def run_solver(name: str, m: ArrayModel, tl: float, seed: int) -> tuple[list[lis
     raise ValueError(f"unknown solver {name}")
 
 
-def bench_vrptw(args: argparse.Namespace) -> list[dict]:
-    rows = []
-    for d in args.instances:
+def _instance_sets(args: argparse.Namespace):
+    """(name, instance, reference distance or None, reference kind) from directories and the generator."""
+    for d in args.instances or []:
         d = Path(d)
         bks_path = d / "bks.csv" if (d / "bks.csv").exists() else d.parent / "bks.csv"
         bks = read_bks(bks_path) if bks_path.exists() else {}
@@ -119,33 +124,45 @@ def bench_vrptw(args: argparse.Namespace) -> list[dict]:
             want = set(args.names.split(","))
             files = [f for f in files if f.stem in want]
         for f in files:
-            inst = read_solomon(f)
-            m = to_model(inst)
-            for tl in args.time_limit:
-                for solver in args.solvers.split(","):
-                    if solver in ("greedy", "construct") and tl != args.time_limit[0]:
-                        continue
-                    cpu0 = time.process_time()
-                    routes, secs = run_solver(solver, m, tl, args.seed)
-                    cpu = time.process_time() - cpu0
-                    chk = check_solution(inst, routes)
-                    best = bks.get(f.stem, (None, None))[0]
-                    row = {
-                        "instance": f.stem,
-                        "solver": solver,
-                        "time_limit": tl,
-                        "vehicles": chk.vehicles,
-                        "distance": chk.distance,
-                        "bks": best,
-                        "gap_pct": round(100 * (chk.distance - best) / best, 2) if best else None,
-                        "seconds": round(secs, 2),
-                        "cpu_s": round(cpu, 2),  # on a shared machine far below "seconds"
-                        "feasible": chk.feasible,
-                        "served": len({c for r in routes for c in r}),
-                        "errors": chk.errors[:2],
-                    }
-                    rows.append(row)
-                    _emit(row, args)
+            yield f.stem, read_solomon(f), bks.get(f.stem, (None, None))[0], "bks"
+    if args.generated:
+        ref = reference_values()
+        kinds = args.kinds.split(",") if args.kinds else None
+        for inst in instances(args.generated, args.seeds, kinds):
+            yield inst.name, inst, ref.get(inst.name), "pyvrp-long"
+
+
+def bench_vrptw(args: argparse.Namespace) -> list[dict]:
+    """All solvers on one instance back to back, then the next instance (a shared machine's load hits all)."""
+    rows = []
+    for name, inst, best, ref_kind in _instance_sets(args):
+        m = to_model(inst)
+        for tl in args.time_limit:
+            for solver in args.solvers.split(","):
+                if solver in ("greedy", "construct") and tl != args.time_limit[0]:
+                    continue
+                cpu0 = time.process_time()
+                routes, secs = run_solver(solver, m, tl, args.seed)
+                cpu = time.process_time() - cpu0
+                chk = check_solution(inst, routes)
+                row = {
+                    "instance": name,
+                    "solver": solver,
+                    "time_limit": tl,
+                    "vehicles": chk.vehicles,
+                    "distance": chk.distance,
+                    "bks": best,
+                    "reference": ref_kind,  # bks.csv, or PyVRP with a long budget (bench/reference.json)
+                    "gap_pct": round(100 * (chk.distance - best) / best, 2) if best else None,
+                    "seconds": round(secs, 2),
+                    "cpu_s": round(cpu, 2),  # on a shared machine far below "seconds"
+                    "feasible": chk.feasible,
+                    "served": len({c for r in routes for c in r}),
+                    "customers": inst.n_customers,
+                    "errors": chk.errors[:2],
+                }
+                rows.append(row)
+                _emit(row, args)
     return rows
 
 
@@ -179,7 +196,9 @@ def field_metrics(m: ArrayModel, routes: list[list[int]], due: np.ndarray | None
 
 def bench_field(args: argparse.Namespace) -> list[dict]:
     n, k = args.field
-    problem = generate(n, k, seed=args.seed)
+    problem = generate(n, k, seed=args.seed, varied=args.seed >= HELD_BACK_FROM)
+    if args.hard_due:
+        problem = hard_due(problem)
     t0 = time.perf_counter()
     if args.late_cost is not None:
         problem = replace(problem, late_cost_per_s=args.late_cost)
@@ -195,10 +214,10 @@ def bench_field(args: argparse.Namespace) -> list[dict]:
                 continue
             routes, secs = run_solver(solver, m, tl, args.seed)
             row = {
-                "instance": f"field-{n}x{k}-s{args.seed}",
+                "instance": f"field-{n}x{k}-s{args.seed}" + ("-hard" if args.hard_due else ""),
                 "solver": solver,
                 "time_limit": tl,
-                "objective": "distance" if args.ignore_due else f"distance+{m.late_cost}/s late",
+                "objective": "distance" if args.ignore_due or args.hard_due else f"distance+{m.late_cost}/s late",
                 "pre_dropped": len(mapping.pre_unserved),
                 "matrix_s": round(build_s, 2),
                 **field_metrics(m, routes, true_due),
@@ -287,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--instances", nargs="+", help="directories of Solomon-format .txt files")
     ap.add_argument("--names", help="comma-separated instance names to keep")
+    ap.add_argument("--generated", nargs="+", type=int, metavar="N", help="generated Solomon-style sizes")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1001], help="generator seeds (>= 1001: held back)")
+    ap.add_argument("--kinds", help="generated kinds, comma-separated (default C1,R1,RC1,C2,R2,RC2)")
+    ap.add_argument(
+        "--hard-due",
+        action="store_true",
+        help="field: due times as hard windows (what PyVRP and VROOM can express; see fieldgen.hard_due)",
+    )
     ap.add_argument("--field", nargs=2, type=int, metavar=("N_ORDERS", "M_TECHS"))
     ap.add_argument("--ignore-due", action="store_true", help="field: distance-only objective (no due penalty)")
     ap.add_argument("--late-cost", type=int, help="field: objective metres per second late (default 100)")
@@ -300,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
     args = ap.parse_args(argv)
     rows: list[dict] = []
-    if args.instances:
+    if args.instances or args.generated:
         rows += bench_vrptw(args)
         summarize(rows)
     if args.field:

@@ -92,11 +92,14 @@ def insertion_costs(
 
 
 def build_routes(
-    m: ArrayModel, seed: list[list[int]] | None = None, regret: bool = True
+    m: ArrayModel, seed: list[list[int]] | None = None, regret: bool = True, compete: np.ndarray | None = None
 ) -> tuple[list[list[int]], list[int]]:
     """Insert every customer (after the seed routes and forced-first nodes) by regret-2 or cheapest insertion.
 
-    Returns ``(routes, unrouted)``; ``routes[v]`` lists customer nodes of vehicle ``v``.
+    ``compete`` (bool per vehicle, optional) limits the insertions to those vehicles' routes (and to empty
+    vehicles): the other seed routes are kept exactly as given, unchecked, so the caller must hand in
+    routes it knows are feasible (a ruin & recreate step's untouched routes). Returns ``(routes, unrouted)``;
+    ``routes[v]`` lists customer nodes of vehicle ``v``.
     """
     V = m.n_vehicles
     routes: list[list[int]] = [[] for _ in range(V)]
@@ -109,6 +112,10 @@ def build_routes(
         placed.add(node)
     if seed:
         for v, r in enumerate(seed[:V]):
+            if compete is not None and not compete[v] and r:
+                routes[v] = routes[v] + [int(c) for c in r if int(c) not in placed]
+                placed.update(routes[v])
+                continue
             whole = routes[v] + [int(c) for c in r if int(c) not in placed and m.allowed[int(c), v]]
             stw = RouteState(m, v, whole)
             if stw.feasible and stw.load <= m.capacity[v] and len(set(whole)) == len(whole):
@@ -139,7 +146,7 @@ def build_routes(
     seen: set[int] = set()
     for v in range(V):
         if routes[v]:
-            active[v] = True
+            active[v] = compete is None or bool(compete[v])
         elif int(group[v]) not in seen:
             seen.add(int(group[v]))
             active[v] = True

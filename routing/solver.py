@@ -53,6 +53,9 @@ class SolverOptions:
     fleet_probe_margin: float = 0.0  # a start with more routes must be this much cheaper than the regret one
     fleet_probe_min_len: float = 12.0  # ... only when the construction's routes average this many customers
     polish_share: float = 0.0  # share of the loop's time kept for a last descent from the best routes
+    multi_armed_bandit: bool = False  # OR-Tools picks its local-search operators by a multi-armed bandit
+    sector_probe: bool = True  # the route-count probe also inside the decomposition's sectors (long routes)
+    recreate_neighbours: int = 0  # > 0: a recreate offers only routes near the removed customers (granular)
     seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance
     gls_lambda: float | None = None  # guided local search lambda (OR-Tools default 0.1)
@@ -91,6 +94,8 @@ def _params(opts: SolverOptions, time_limit_s: float) -> pywrapcp.DefaultRouting
         if opts.ils_auto_temperature:
             sa = p.iterated_local_search_parameters.reference_solution_acceptance_strategy.simulated_annealing
             sa.automatic_temperatures = True
+    if opts.multi_armed_bandit:
+        p.use_multi_armed_bandit_concatenate_operators = True
     if opts.gls_lambda is not None:
         p.guided_local_search_lambda_coefficient = opts.gls_lambda
     p.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
@@ -114,10 +119,11 @@ def solve_model(
         and initial_routes is None
     ):
         sub_opts = replace(opts, decompose_above=None, fleet_probe=())
+        sector_opts = replace(opts, decompose_above=None) if opts.sector_probe else sub_opts
         seed, info = solve_by_area(
             m,
             time_limit_s,
-            lambda sub, t: solve_model(sub, t, options=sub_opts).routes,
+            lambda sub, t: solve_model(sub, t, options=sector_opts).routes,
             sector_size=opts.sector_size,
             share=opts.decompose_share,
         )
@@ -281,6 +287,35 @@ def _ruin(m: ArrayModel, routes: list[list[int]], rng: np.random.Generator, max_
     return [[c for c in r if c not in removed] for r in routes]
 
 
+def _neighbours(m: ArrayModel, k: int) -> np.ndarray | None:
+    """The ``k`` nearest customers of every customer node (first travel profile; -1 rows elsewhere)."""
+    cust = m.customers
+    k = min(k, len(cust) - 1)
+    if k <= 0:
+        return None
+    d = m.dist[0][np.ix_(cust, cust)].astype(float)
+    np.fill_diagonal(d, np.inf)
+    out = np.full((m.n_nodes, k), -1, dtype=np.int64)
+    out[cust] = cust[np.argpartition(d, k - 1, axis=1)[:, :k]]
+    return out
+
+
+def _compete(m: ArrayModel, before: list[list[int]], after: list[list[int]], nb: np.ndarray | None):
+    """Granular recreate: the routes a ruin cut, and the routes holding a near neighbour of a removed
+    customer, may take the removed customers back; far routes are left as they were (never a good place)."""
+    if nb is None:
+        return None
+    mask = np.array([len(a) != len(b) for a, b in zip(after, before, strict=True)], dtype=bool)
+    where = np.full(m.n_nodes, -1, dtype=np.int64)
+    for v, r in enumerate(after):
+        where[r] = v
+    removed = [c for v, r in enumerate(before) if mask[v] for c in r if where[c] < 0]
+    if removed:
+        near = where[nb[removed].ravel()]
+        mask[near[near >= 0]] = True
+    return mask
+
+
 def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
     """The model's objective recomputed in Python: distance, lateness cost, drop penalties."""
     cost = 0
@@ -299,43 +334,48 @@ def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
     return cost
 
 
-def _homogeneous(m: ArrayModel) -> bool:
-    """One interchangeable fleet from one depot (Solomon-like): only then are route counts worth probing."""
-    return (
-        not m.first
-        and len(set(m.vehicle_group.tolist())) == 1
-        and len(set(m.starts.tolist())) == 1
-        and len(set(m.ends.tolist())) == 1
-    )
+def _spare_vehicles(m: ArrayModel, routes: list[list[int]]) -> int:
+    """Vehicles with nothing to do (and no started job): the only room a route-count probe has."""
+    return sum(1 for v, r in enumerate(routes) if not r and v not in m.first)
 
 
 def _probe_wanted(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions) -> bool:
-    """Probe route counts for long routes (wide windows, e.g. Solomon's 2-series) on a homogeneous fleet.
+    """Probe route counts for long routes (wide windows, e.g. Solomon's 2-series) when vehicles are idle.
 
-    On short routes (the 1-series: 5-10 customers a route) the probe only costs search time (measured:
-    +1.15 points of mean gap at 5 s over 10 instances), so it is skipped there."""
+    Any fleet: one depot (Solomon) or technicians from their own homes; a day with every technician
+    busy has nothing to probe. On short routes (the 1-series: 5-10 customers a route) the probe only
+    costs search time (measured: +1.15 points of mean gap at 5 s over 10 instances), so it is skipped there."""
     k0 = sum(1 for r in routes0 if r)
     return (
         opts.ruin_recreate
         and bool(opts.fleet_probe)
         and k0 > 0
         and sum(len(r) for r in routes0) / k0 >= opts.fleet_probe_min_len
-        and _homogeneous(m)
+        and _spare_vehicles(m, routes0) > 0
     )
 
 
 def _far_seeds(m: ArrayModel, k: int) -> list[list[int]]:
-    """``k`` one-customer routes on the customers farthest from the depot and from each other."""
+    """``k`` one-customer routes on the customers farthest from every vehicle start and from each other,
+    each on the free vehicle (allowed to serve it, no started job) whose start is nearest to it.
+
+    With one depot and one fleet this is farthest-first from the depot on vehicles 0, 1, 2, ..."""
     d = m.dist[0]
-    depot, cust = int(m.starts[0]), m.customers
-    seeds: list[list[int]] = []
-    gap = d[depot, cust].astype(float)
-    for _ in range(min(k, len(cust), m.n_vehicles)):
+    cust = m.customers
+    seeds: list[list[int]] = [[] for _ in range(m.n_vehicles)]
+    free = [v for v in range(m.n_vehicles) if v not in m.first]
+    gap = d[np.unique(m.starts)][:, cust].min(axis=0).astype(float)
+    for _ in range(min(k, len(cust), len(free))):
         i = int(np.argmax(gap))
-        seeds.append([int(cust[i])])
-        gap = np.minimum(gap, d[cust[i], cust])
+        c = int(cust[i])
+        able = [v for v in free if m.allowed[c, v]]
+        if able:
+            v = min(able, key=lambda v: (int(m.dist[int(m.vehicle_profile[v])][m.starts[v], c]), v))
+            seeds[v] = [c]
+            free.remove(v)
+        gap = np.minimum(gap, d[c, cust])
         gap[i] = -1.0
-    return seeds + [[] for _ in range(m.n_vehicles - len(seeds))]
+    return seeds
 
 
 def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, deadline: float):
@@ -350,9 +390,10 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
     starts = [(k0, routes0)]
     for extra in opts.fleet_probe:
         k = k0 + extra
-        if k <= m.n_vehicles:
+        if extra <= _spare_vehicles(m, routes0):
             starts.append((k, build_routes(m, seed=_far_seeds(m, k), regret=opts.regret)[0]))
     rng = np.random.default_rng(opts.seed)
+    nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
     t0 = time.perf_counter()
     slot = max(0.0, deadline - t0) / len(starts)
     results = []
@@ -362,7 +403,8 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
         end = t0 + (i + 1) * slot
         begin = time.perf_counter()
         while (now := time.perf_counter()) < end:
-            cand, _ = build_routes(m, seed=_ruin(m, cur, rng, opts.ruin_max), regret=True)
+            ruined = _ruin(m, cur, rng, opts.ruin_max)
+            cand, _ = build_routes(m, seed=ruined, regret=True, compete=_compete(m, cur, ruined, nb))
             obj = _py_cost(m, cand)
             frac = max(0.0, (end - now) / max(1e-3, end - begin))
             if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
@@ -379,6 +421,7 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
 def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadline):
     """Iterated local search driven from Python on the closed model: ruin, regret-recreate, descend, accept."""
     rng = np.random.default_rng(opts.seed)
+    nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
     ls = pywrapcp.DefaultRoutingSearchParameters()
     ls.CopyFrom(params)
     ls.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
@@ -428,7 +471,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
         it += 1
         t1 = time.perf_counter()
         ruined = _ruin(m, cur, rng, opts.ruin_max)
-        cand, _ = build_routes(m, seed=ruined, regret=True)
+        cand, _ = build_routes(m, seed=ruined, regret=True, compete=_compete(m, cur, ruined, nb))
         prof[0] += time.perf_counter() - t1
         descended = it % opts.descent_every == 0
         if descended:

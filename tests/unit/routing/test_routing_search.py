@@ -2,12 +2,23 @@
 
 import numpy as np
 import pytest
+from routing_testkit import H, at_km, tech
 
 from bench.check import check_solution
 from bench.solomon import SolomonInstance, to_model
 from routing.construct import RouteState, build_routes
-from routing.model import MANDATORY, NO_DUE
-from routing.solver import SolverOptions, _far_seeds, _homogeneous, _probe_fleet, _py_cost, solve_model
+from routing.model import MANDATORY, NO_DUE, from_problem
+from routing.problem import Job, Problem
+from routing.solver import (
+    SolverOptions,
+    _compete,
+    _far_seeds,
+    _neighbours,
+    _probe_fleet,
+    _probe_wanted,
+    _py_cost,
+    solve_model,
+)
 
 
 def _wide_windows(n=30, seed=5) -> SolomonInstance:
@@ -87,11 +98,53 @@ def test_the_fleet_probe_keeps_the_cheapest_start_and_serves_everyone():
     assert chk.feasible, chk.errors
 
 
-def test_only_one_interchangeable_fleet_from_one_depot_is_probed():
-    m = to_model(_wide_windows())
-    assert _homogeneous(m)
-    m.vehicle_group = np.arange(m.n_vehicles)  # field technicians are not interchangeable
-    assert not _homogeneous(m)
+def _homes_day(job_km, homes_km, max_jobs=20, skills=None):
+    """Technicians from their own homes on one meridian (km), jobs at ``job_km``, a long day."""
+    techs = [
+        tech(f"t{i}", km, skills=(skills[i] if skills else "tv",), shift=(7 * H, 20 * H), max_jobs=max_jobs)
+        for i, km in enumerate(homes_km)
+    ]
+    jobs = [Job(id=i, location=at_km(km), skill="tv", service_s=600) for i, km in enumerate(job_km)]
+    return from_problem(Problem(techs, jobs))
+
+
+def test_far_seeds_from_own_homes_go_farthest_from_every_home_first_each_to_the_nearest_free_technician():
+    # homes at km 0 (t0), 20 (t1), 20 (t2); jobs at -12, 3, 18, 31 km: nearest-home distances 12, 3, 2, 11
+    m, mp = _homes_day([-12, 3, 18, 31], [0, 20, 20])
+    node = mp.node_of_job
+    seeds = _far_seeds(m, 3)
+    # -12 first (12 km from home 0) -> t0; then 31 (11 km from home 20) -> t1 (t1/t2 tie: lower index);
+    # then 3 km (3 km from home 0, 15 from -12) -> the only free technician, t2
+    assert seeds == [[node[0]], [node[3]], [node[1]]]
+
+
+def test_far_seeds_skip_technicians_who_lack_the_skill_or_have_a_started_job():
+    # homes at km 0 (t0, kitchen only), 20 (t1), -30 (t2); job -12 is 12 km from the nearest home, job 3 only 3
+    m, mp = _homes_day([-12, 3], [0, 20, -30], skills=["kitchen", "tv", "tv"])
+    seeds = _far_seeds(m, 1)
+    assert seeds == [[], [], [mp.node_of_job[0]]]  # t0 is nearest but lacks "tv": t2 (18 km), not t1 (32)
+    m.first = {2: mp.node_of_job[1]}
+    seeds = _far_seeds(m, 1)
+    assert seeds == [[], [mp.node_of_job[0]], []]  # t2 has a started job: the next nearest, t1
+
+
+def test_idle_technicians_from_their_own_homes_are_probed_and_a_fully_busy_day_is_not():
+    opts = SolverOptions(fleet_probe_min_len=3.0)
+    m, _ = _homes_day([1, 2, 3, 4, 5, 6, 21, 22, 23], [0, 20, 40, 60])
+    routes0, _ = build_routes(m)
+    assert sum(1 for r in routes0 if r) < m.n_vehicles  # someone is idle
+    assert _probe_wanted(m, routes0, opts)
+    busy = [[c] for c in m.customers.tolist()[: m.n_vehicles]]
+    assert not _probe_wanted(m, busy, opts)  # everyone has a route: no more routes to try
+    assert not _probe_wanted(m, routes0, SolverOptions(fleet_probe_min_len=50.0))  # short routes
+
+
+def test_the_product_solver_probes_route_counts_for_technicians_from_their_homes():
+    # forty short jobs next to t0's home, three idle technicians far away: one long route, room for more
+    m, _ = _homes_day(list(np.linspace(0, 5, 40)), [0, 40, 60, 80], max_jobs=40)
+    res = solve_model(m, 0.8, options=SolverOptions(fleet_probe=(1, 2), decompose_above=None))
+    assert "fleet_start" in res.stats
+    assert sorted(c for r in res.routes for c in r) == m.customers.tolist()
 
 
 def test_the_default_solver_probes_route_counts_and_stays_feasible_and_on_time():
@@ -120,3 +173,69 @@ def test_routes_that_lose_a_must_serve_customer_are_never_cheaper_than_complete_
     routes, _ = build_routes(m)
     lost = [r[1:] if i == 0 else r for i, r in enumerate(routes)]
     assert _py_cost(m, lost) > _py_cost(m, routes) + 10**14
+
+
+def _line(xs, vehicles=4):
+    """Customers on the x axis at ``xs`` (depot at 0), wide windows: distances are easy to read off."""
+    n = len(xs)
+    return SolomonInstance(
+        name="LINE",
+        vehicles=vehicles,
+        capacity=1000,
+        xy=np.array([[0.0, 0.0]] + [[float(x), 0.0] for x in xs]),
+        demand=np.concatenate([[0], np.ones(n, dtype=np.int64)]),
+        ready=np.zeros(n + 1, dtype=np.int64),
+        due=np.full(n + 1, 10_000, dtype=np.int64),
+        service=np.zeros(n + 1, dtype=np.int64),
+    )
+
+
+def test_neighbours_are_the_nearest_other_customers():
+    m = to_model(_line([10, 11, 13, 30, 31, 60]))  # nodes 1..6
+    nb = _neighbours(m, 2)
+    assert sorted(nb[1].tolist()) == [2, 3]  # 10: 11 (1 away), 13 (3)
+    assert sorted(nb[4].tolist()) == [3, 5]  # 30: 31 (1), 13 (17)
+    assert sorted(nb[6].tolist()) == [4, 5]  # 60: 31 (29), 30 (30)
+    assert (nb[0] == -1).all()  # the depot is nobody's neighbour and has none
+
+
+def test_a_granular_recreate_offers_the_cut_routes_and_the_routes_of_near_neighbours_only():
+    m = to_model(_line([10, 11, 13, 30, 31, 60, 61]))
+    before = [[1, 2, 3], [4, 5], [6, 7], []]
+    after = [[1, 3], [4, 5], [6, 7], []]  # customer 2 (at 11) was removed
+    assert _compete(m, before, after, _neighbours(m, 2)).tolist() == [True, False, False, False]
+    # with 3 neighbours, 2's third nearest is 4 (at 30, 19 away): route 1 may take it back too
+    assert _compete(m, before, after, _neighbours(m, 3)).tolist() == [True, True, False, False]
+    assert _compete(m, before, after, None) is None
+
+
+def test_routes_outside_the_granular_set_are_kept_exactly_and_the_removed_customer_goes_back_near():
+    inst = _line([10, 11, 13, 30, 31, 60, 61])
+    m = to_model(inst)
+    before = [[1, 2, 3], [5, 4], [7, 6], []]  # route 1 runs 31 -> 30 (not the best order): kept as is
+    after = [[1, 3], [5, 4], [7, 6], []]
+    routes, unrouted = build_routes(m, seed=after, compete=_compete(m, before, after, _neighbours(m, 2)))
+    assert unrouted == []
+    assert routes[1] == [5, 4] and routes[2] == [7, 6]
+    assert routes[0] == [1, 2, 3]
+    assert check_solution(inst, routes).feasible
+
+
+@pytest.mark.parametrize("sector_probe", [True, False])
+def test_the_sectors_of_a_decomposed_long_route_problem_are_probed_only_when_asked(monkeypatch, sector_probe):
+    import routing.solver as solver
+
+    calls = []
+    real = solver._probe_fleet
+
+    def spy(m, routes0, opts, deadline):  # the real probe, counted
+        calls.append(len(m.customers))
+        return real(m, routes0, opts, deadline)
+
+    monkeypatch.setattr(solver, "_probe_fleet", spy)
+    inst = _wide_windows(n=60)
+    opts = SolverOptions(decompose_above=30, sector_size=30, sector_probe=sector_probe)
+    res = solve_model(to_model(inst), 0.9, options=opts)
+    assert check_solution(inst, res.routes).feasible
+    # two sectors of 30 wide-window customers (long routes, idle vehicles); never the 60-customer global pass
+    assert calls == ([30, 30] if sector_probe else [])
