@@ -54,6 +54,7 @@ REASON_TEXT = {
     "repair_pending": "still within its %(days)s days",
 }
 PENDING_REASONS = ("within_24h", "awaiting_score", "repair_pending")
+REASON_CHUNK = 5000  # failing orders whose reasons are read by one set of queries
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,7 @@ def drill_down(
     if kpi == "repeat_repairs":
         query = query.where(facts.c.repair == 1)
     rows = session.execute(query.order_by(WorkOrder.created_at, WorkOrder.id)).all()
-    if kpi == "repeat_repairs":
-        reasons = comeback_reasons(session, [r.order_id for r in rows if r.repeated])
-    else:
-        reasons = _reasons(session, [r.order_id for r in rows], kpi) if rows else {}
-    out = []
+    judged = []
     for r in rows:
         pending = {
             "completion_24h": r.pending_24h == 1, "satisfaction": r.awaiting_score == 1,
@@ -142,6 +139,17 @@ def drill_down(
             "completion_24h": r.within_24h == 1, "satisfaction": (r.score or 0) >= 4,
             "compliance": r.compliant == 1, "authenticity": r.authentic == 1, "repeat_repairs": r.repeated == 0,
         }[kpi]  # fmt: skip
+        judged.append((r, pending, passed))
+    # Reasons are read for the failing orders only: a month-wide list (the monthly report) has
+    # tens of thousands of orders, most of which passed.
+    failing = [r.order_id for r, _, passed in judged if passed is False]
+    # In chunks: a driver takes at most 65,535 bound values in one statement (psycopg).
+    read = comeback_reasons if kpi == "repeat_repairs" else lambda s, ids: _reasons(s, ids, kpi)
+    reasons: dict[int, list[Reason]] = {}
+    for at in range(0, len(failing), REASON_CHUNK):
+        reasons |= read(session, failing[at : at + REASON_CHUNK])
+    out = []
+    for r, pending, passed in judged:
         why = [PENDING_OF[kpi]] if pending else [] if passed else reasons.get(r.order_id, [])
         due = r.created_at + COMPLETION_WINDOW
         late = ((r.completed_at or now) - due).total_seconds() / 3600

@@ -84,7 +84,11 @@ def table(
                 )
             )
         }
-        rows = [r | {"name": techs[r["key"]].name} for r in rows if covers_outlet(outlet_id, techs[r["key"]].outlet_id)]
+        rows = [
+            r | {"name": techs[r["key"]].name, "outlet_id": techs[r["key"]].outlet_id}
+            for r in rows
+            if covers_outlet(outlet_id, techs[r["key"]].outlet_id)
+        ]
     elif by == "outlet":
         names = {o.id: o.name for o in session.execute(select(Outlet.id, Outlet.name))}
         rows = [r | {"name": names.get(r["key"], "")} for r in rows if covers_outlet(outlet_id, r["key"])]
