@@ -233,29 +233,62 @@ def comeback_reasons(session: Session, order_ids: list[int]) -> dict[int, list[R
 
 
 def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list[Reason]]:
-    """Why each order failed a KPI, read per order (a drill-down lists one team's month)."""
-    orders = {o.id: o for o in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(order_ids)))}
-    events: dict[int, list[WorkOrderEvent]] = {}
-    for e in session.scalars(
-        select(WorkOrderEvent).where(WorkOrderEvent.order_id.in_(order_ids)).order_by(WorkOrderEvent.seq)
-    ):
-        events.setdefault(e.order_id, []).append(e)
-    verdicts = {
-        v.order_id: v
-        for v in session.scalars(select(AuthenticityVerdict).where(AuthenticityVerdict.order_id.in_(order_ids)))
-    }
-    contact = {
-        c.order_id: c
-        for c in session.scalars(select(SlaClock).where(SlaClock.order_id.in_(order_ids), SlaClock.clock == "contact"))
-    }
-    photo_visits = {(p.order_id, p.visit) for p in session.scalars(select(Photo).where(Photo.order_id.in_(order_ids)))}
+    """Why each order failed a KPI. Only the columns and rows the KPI's reasons need are read
+    (no ORM objects): the monthly report asks this for every failing order of a month."""
+    if kpi == "satisfaction":  # the score is the whole reason
+        return {oid: [reason("not_satisfied")] for oid in order_ids}
+    orders = {
+        r.id: r
+        for r in session.execute(
+            select(
+                WorkOrder.id, WorkOrder.status, WorkOrder.created_at, WorkOrder.visit_count,
+                WorkOrder.proof_photos_required,
+            ).where(WorkOrder.id.in_(order_ids))
+        )
+    }  # fmt: skip
+    kinds = {"completion_24h": ("complete",), "compliance": ("arrive", "return")}.get(kpi, ())
+    events: dict[int, list[Any]] = {}
+    if kinds:
+        for e in session.execute(
+            select(WorkOrderEvent.order_id, WorkOrderEvent.kind, WorkOrderEvent.at, WorkOrderEvent.lat)
+            .where(WorkOrderEvent.order_id.in_(order_ids), WorkOrderEvent.kind.in_(kinds))
+            .order_by(WorkOrderEvent.seq)
+        ):
+            events.setdefault(e.order_id, []).append(e)
+    verdicts = {}
+    if kpi in ("completion_24h", "authenticity"):
+        verdicts = {
+            v.order_id: v
+            for v in session.execute(
+                select(
+                    AuthenticityVerdict.order_id, AuthenticityVerdict.status, AuthenticityVerdict.review_decision,
+                    AuthenticityVerdict.reasons,
+                ).where(AuthenticityVerdict.order_id.in_(order_ids))
+            )
+        }  # fmt: skip
+    contact, photo_visits = {}, set()
+    if kpi == "compliance":
+        contact = {
+            c.order_id: c
+            for c in session.execute(
+                select(SlaClock.order_id, SlaClock.stopped_at, SlaClock.due_at).where(
+                    SlaClock.order_id.in_(order_ids), SlaClock.clock == "contact"
+                )
+            )
+        }
+        photo_visits = {
+            (p.order_id, p.visit)
+            for p in session.execute(
+                select(Photo.order_id, Photo.visit).where(Photo.order_id.in_(order_ids)).distinct()
+            )
+        }
     out: dict[int, list[Reason]] = {}
     for oid, order in orders.items():
         evs = events.get(oid, [])
         v = verdicts.get(oid)
         why: list[Reason] = []
-        completes = [e.at for e in evs if e.kind == "complete"]
         if kpi == "completion_24h":
+            completes = [e.at for e in evs if e.kind == "complete"]
             if order.status not in (Status.COMPLETED, Status.CLOSED):
                 why.append(reason("not_completed", status=str(order.status)))
             elif completes and completes[-1] - order.created_at > COMPLETION_WINDOW:
@@ -265,8 +298,6 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
                 v.review_decision == "rejected" or (v.status == "failed" and v.review_decision != "confirmed")
             ):
                 why.append(reason("proof_not_accepted"))
-        elif kpi == "satisfaction":
-            why.append(reason("not_satisfied"))
         elif kpi == "compliance":
             c = contact.get(oid)
             if c is None or c.stopped_at is None or c.stopped_at > c.due_at:

@@ -109,7 +109,8 @@ def pdf_text(client, headers, path: str = "/api/kpis/report.pdf?month=2026-11") 
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.mimetype == "application/pdf" and response.data[:5] == b"%PDF-"
     reader = pypdf.PdfReader(io.BytesIO(response.data))
-    assert all(abs(float(p.mediabox.width) - 595.28) < 1 for p in reader.pages)  # A4
+    for page in reader.pages:  # A4, the technicians' table in landscape
+        assert sorted(round(float(x)) for x in (page.mediabox.width, page.mediabox.height)) == [595, 842]
     return "\n".join(p.extract_text() for p in reader.pages), len(reader.pages)
 
 
