@@ -16,13 +16,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import xlsxwriter
 from flask import Response, current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
 from core.spreadsheet_cells import safe_cell
 from web.exports import XLSX_TYPE
@@ -48,48 +45,69 @@ def _width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+class Book:
+    """An XlsxWriter workbook written row by row (constant memory): a month's failed orders are
+    tens of thousands of rows, which openpyxl took about a minute to write. Strings are never
+    read as formulas, URLs or numbers; every text cell also goes through `safe_cell`."""
+
+    def __init__(self) -> None:
+        self.out = io.BytesIO()
+        self.book = xlsxwriter.Workbook(
+            self.out,
+            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+             "strings_to_numbers": False},
+        )  # fmt: skip
+        self.header = self.book.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#EEF1F4"})
+        self.formats: dict[str, Any] = {}
+
+    def format(self, number_format: str | None) -> Any:
+        if number_format is None:
+            return None
+        if number_format not in self.formats:
+            self.formats[number_format] = self.book.add_format({"num_format": number_format})
+        return self.formats[number_format]
+
+    def close(self) -> bytes:
+        self.book.close()
+        return self.out.getvalue()
+
+
 class Sheet:
-    """One worksheet of a write-only workbook: a bold, frozen header row, columns as wide as
-    their header and first rows, per-column number formats."""
+    """One worksheet: a bold, frozen header row, columns as wide as their header and first
+    rows, per-column number formats (or per cell: `add(values, formats)`)."""
 
-    def __init__(self, book: Workbook, title: str, columns: Sequence[tuple[str, str | None]]) -> None:
-        self.sheet = book.create_sheet(title[:31])
+    def __init__(self, book: Book, title: str, columns: Sequence[tuple[str, str | None]]) -> None:
+        self.book = book
+        self.title = title[:31]
         self.columns = columns
-        self.rows: list[list[Any]] = []
+        self.rows: list[tuple[list[Any], list[str | None] | None]] = []
 
-    def add(self, values: Iterable[Any]) -> None:
-        self.rows.append(list(values))
+    def add(self, values: Iterable[Any], formats: list[str | None] | None = None) -> None:
+        self.rows.append((list(values), formats))
 
     def write(self) -> None:
-        sheet = self.sheet
-        widths = [_width(header) for header, _fmt in self.columns]
-        for row in self.rows[:500]:  # a sample is enough to size a column
+        sheet = self.book.book.add_worksheet(self.title)
+        widths = [_width(str(header)) for header, _fmt in self.columns]
+        for row, _formats in self.rows[:500]:  # a sample is enough to size a column
             for i, value in enumerate(row):
                 shown = 10 if isinstance(value, float) else 16 if isinstance(value, datetime) else _width(value)
                 widths[i] = max(widths[i], shown)
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
-        sheet.freeze_panes = "A2"
-        bold = Font(bold=True)
-        header = []
-        for title, _fmt in self.columns:
-            cell = WriteOnlyCell(sheet, value=safe_cell(str(title)))
-            cell.font = bold
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            header.append(cell)
-        sheet.append(header)
-        formats = [fmt for _title, fmt in self.columns]
-        for row in self.rows:
-            cells = []
-            for value, fmt in zip(row, formats, strict=True):
-                value = safe_cell(value)
-                if fmt is None or value is None or isinstance(value, str):
-                    cells.append(value)
+        for i, width in enumerate(widths):
+            sheet.set_column(i, i, min(max(width + 2, 8), 60))
+        sheet.freeze_panes(1, 0)
+        for col, (title, _fmt) in enumerate(self.columns):
+            sheet.write_string(0, col, safe_cell(str(title)), self.book.header)
+        column_formats = [self.book.format(fmt) for _title, fmt in self.columns]
+        write, write_string = sheet.write, sheet.write_string
+        for r, (row, formats) in enumerate(self.rows, start=1):
+            cell_formats = column_formats if formats is None else [self.book.format(f) for f in formats]
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    write_string(r, c, safe_cell(value))
                 else:
-                    cell = WriteOnlyCell(sheet, value=value)
-                    cell.number_format = fmt
-                    cells.append(cell)
-            sheet.append(cells)
+                    write(r, c, value, cell_formats[c])
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -121,7 +139,7 @@ def _signs(wording: RiskWording, row: dict[str, Any], by: str) -> str:
 def report_xlsx(report: dict[str, Any]) -> bytes:
     """The month as an Excel workbook: summary, outlets, technicians, failures by reason and
     the orders behind each failure."""
-    book = Workbook(write_only=True)
+    book = Book()
     risk = RiskWording(report["month"])
     reasons = ReasonWording()
     outlets = report["outlet_names"]
@@ -146,7 +164,10 @@ def report_xlsx(report: dict[str, Any]) -> bytes:
              _("of %(n)s completed repairs", n=row["repairs"] or 0), True),
             (_("Composite"), row["composite"], None, True),
         ]  # fmt: skip
-    _write_summary(book, summary)
+    sheet = Sheet(book, _("Summary"), [(_("Item"), None), (_("Value"), None), (_("Note"), None)])
+    for label, value, note, rate in summary:  # the value column mixes text, counts and rates
+        sheet.add([str(label), value, note], [None, PERCENT if rate else None, None])
+    sheet.write()
 
     figures = [
         (_("Orders"), None), (_("Decided"), None), (_("Still within their 24 h"), None), (_("Completed"), None),
@@ -203,35 +224,7 @@ def report_xlsx(report: dict[str, Any]) -> bytes:
                 statuses.get(r["status"], r["status"]), r["score"], "; ".join(reasons.text(w) for w in r["reasons"]),
             ])  # fmt: skip
     sheet.write()
-
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _write_summary(book: Workbook, rows: list[tuple[Any, Any, Any, bool]]) -> None:
-    """The summary sheet: item, value, note; the value column mixes text, counts and rates, so
-    its format is chosen per row."""
-    header = [_("Item"), _("Value"), _("Note")]
-    sheet = book.create_sheet(_("Summary")[:31])
-    for i in range(3):
-        width = max(_width(header[i]), *(_width(str(r[i]) if i != 1 or not r[3] else "100.0%") for r in rows))
-        sheet.column_dimensions[get_column_letter(i + 1)].width = min(max(width + 2, 12), 60)
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    cells = []
-    for title in header:
-        cell = WriteOnlyCell(sheet, value=safe_cell(title))
-        cell.font = bold
-        cells.append(cell)
-    sheet.append(cells)
-    for label, value, note, rate in rows:
-        if rate and value is not None:
-            value = WriteOnlyCell(sheet, value=value)
-            value.number_format = PERCENT
-        else:
-            value = safe_cell(value)
-        sheet.append([safe_cell(str(label)), value, safe_cell(note)])
+    return book.close()
 
 
 def report_file_name(report: dict[str, Any], extension: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.db import utcnow
@@ -87,9 +87,11 @@ def drill_down(
     technician_id: int | None = None,
     outlet_id: int | None = None,
     now: datetime | None = None,
+    failing_only: bool = False,
 ) -> list[dict[str, Any]]:
     """The orders behind one figure, each with whether it counted for it (`passed`: True,
-    False, or None while it is still pending at `now`) and why not (`reasons`, `Reason`s)."""
+    False, or None while it is still pending at `now`) and why not (`reasons`, `Reason`s).
+    `failing_only`: only the orders that failed it (`passed` False), chosen in SQL."""
     if kpi not in DRILLS:
         raise ValueError(f"kpi must be one of {DRILLS}")
     now = now or utcnow()
@@ -128,6 +130,8 @@ def drill_down(
         query = query.where(or_(facts.c.score.is_not(None), facts.c.awaiting_score == 1))
     if kpi == "repeat_repairs":
         query = query.where(facts.c.repair == 1)
+    if failing_only:
+        query = query.where(*FAILING[kpi](facts.c))
     rows = session.execute(query.order_by(WorkOrder.created_at, WorkOrder.id)).all()
     judged = []
     for r in rows:
@@ -162,6 +166,20 @@ def drill_down(
         }  # fmt: skip
         out.append(row)
     return out
+
+
+def _no(column: Any) -> Any:
+    return func.coalesce(column, 0) == 0
+
+
+# An order that failed a figure (the complement of `passed`, pending orders left out), in SQL.
+FAILING = {
+    "completion_24h": lambda c: (_no(c.pending_24h), _no(c.within_24h)),
+    "satisfaction": lambda c: (_no(c.awaiting_score), c.score.is_not(None), c.score < 4),
+    "compliance": lambda c: (_no(c.compliant),),
+    "authenticity": lambda c: (_no(c.authentic),),
+    "repeat_repairs": lambda c: (_no(c.repeat_pending), func.coalesce(c.repeated, 0) != 0),
+}
 
 
 PENDING_OF = {

@@ -29,7 +29,7 @@ def monthly_report(
     report = month_report(session, month, tz, outlet_id, now)
     failures = {}
     for kpi in DRILLS:
-        failing = [r for r in drill_down(session, month, kpi, tz, outlet_id=outlet_id, now=now) if r["passed"] is False]
+        failing = drill_down(session, month, kpi, tz, outlet_id=outlet_id, now=now, failing_only=True)
         failures[kpi] = {"rows": failing, "groups": reason_groups(failing)}
     outlet_names = {o.id: o.name for o in session.execute(select(Outlet.id, Outlet.name))}
     scope = drill_scope(session, None, outlet_id)

@@ -168,3 +168,16 @@ def test_the_page_links_to_both_reports_and_serves_them(client, auth, month):  #
     assert "/kpis/report.xlsx?month=2026-11" in html and "/kpis/report.pdf?month=2026-11" in html
     assert client.get("/kpis/report.xlsx?month=2026-11").data[:2] == b"PK"
     assert client.get("/kpis/report.pdf?month=2026-11").data[:5] == b"%PDF-"
+
+
+def test_a_technician_named_like_a_formula_stays_text_in_the_report(client, auth, month, db_session):  # noqa: F811
+    from technicians.models import Technician
+    from tests.integration.test_kpis import HOSTILE_NAME
+
+    db_session.get(Technician, month["tech"]).name = HOSTILE_NAME
+    db_session.commit()
+    book = workbook(client, auth.token("manager"))
+    (row,) = records(book["Technicians"])
+    assert row["Technician"] == "'" + HOSTILE_NAME
+    assert {r["Technician"] for r in records(book["Failed orders"])} == {"'" + HOSTILE_NAME}
+    assert not any(c.data_type == "f" for sheet in book.worksheets for row in sheet.iter_rows() for c in row)
