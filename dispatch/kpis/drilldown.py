@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.db import utcnow
@@ -54,6 +54,7 @@ REASON_TEXT = {
     "repair_pending": "still within its %(days)s days",
 }
 PENDING_REASONS = ("within_24h", "awaiting_score", "repair_pending")
+REASON_CHUNK = 5000  # failing orders whose reasons are read by one set of queries
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,11 @@ def drill_down(
     technician_id: int | None = None,
     outlet_id: int | None = None,
     now: datetime | None = None,
+    failing_only: bool = False,
 ) -> list[dict[str, Any]]:
     """The orders behind one figure, each with whether it counted for it (`passed`: True,
-    False, or None while it is still pending at `now`) and why not (`reasons`, `Reason`s)."""
+    False, or None while it is still pending at `now`) and why not (`reasons`, `Reason`s).
+    `failing_only`: only the orders that failed it (`passed` False), chosen in SQL."""
     if kpi not in DRILLS:
         raise ValueError(f"kpi must be one of {DRILLS}")
     now = now or utcnow()
@@ -127,12 +130,10 @@ def drill_down(
         query = query.where(or_(facts.c.score.is_not(None), facts.c.awaiting_score == 1))
     if kpi == "repeat_repairs":
         query = query.where(facts.c.repair == 1)
+    if failing_only:
+        query = query.where(*FAILING[kpi](facts.c))
     rows = session.execute(query.order_by(WorkOrder.created_at, WorkOrder.id)).all()
-    if kpi == "repeat_repairs":
-        reasons = comeback_reasons(session, [r.order_id for r in rows if r.repeated])
-    else:
-        reasons = _reasons(session, [r.order_id for r in rows], kpi) if rows else {}
-    out = []
+    judged = []
     for r in rows:
         pending = {
             "completion_24h": r.pending_24h == 1, "satisfaction": r.awaiting_score == 1,
@@ -142,6 +143,17 @@ def drill_down(
             "completion_24h": r.within_24h == 1, "satisfaction": (r.score or 0) >= 4,
             "compliance": r.compliant == 1, "authenticity": r.authentic == 1, "repeat_repairs": r.repeated == 0,
         }[kpi]  # fmt: skip
+        judged.append((r, pending, passed))
+    # Reasons are read for the failing orders only: a month-wide list (the monthly report) has
+    # tens of thousands of orders, most of which passed.
+    failing = [r.order_id for r, _, passed in judged if passed is False]
+    # In chunks: a driver takes at most 65,535 bound values in one statement (psycopg).
+    read = comeback_reasons if kpi == "repeat_repairs" else lambda s, ids: _reasons(s, ids, kpi)
+    reasons: dict[int, list[Reason]] = {}
+    for at in range(0, len(failing), REASON_CHUNK):
+        reasons |= read(session, failing[at : at + REASON_CHUNK])
+    out = []
+    for r, pending, passed in judged:
         why = [PENDING_OF[kpi]] if pending else [] if passed else reasons.get(r.order_id, [])
         due = r.created_at + COMPLETION_WINDOW
         late = ((r.completed_at or now) - due).total_seconds() / 3600
@@ -154,6 +166,20 @@ def drill_down(
         }  # fmt: skip
         out.append(row)
     return out
+
+
+def _no(column: Any) -> Any:
+    return func.coalesce(column, 0) == 0
+
+
+# An order that failed a figure (the complement of `passed`, pending orders left out), in SQL.
+FAILING = {
+    "completion_24h": lambda c: (_no(c.pending_24h), _no(c.within_24h)),
+    "satisfaction": lambda c: (_no(c.awaiting_score), c.score.is_not(None), c.score < 4),
+    "compliance": lambda c: (_no(c.compliant),),
+    "authenticity": lambda c: (_no(c.authentic),),
+    "repeat_repairs": lambda c: (_no(c.repeat_pending), func.coalesce(c.repeated, 0) != 0),
+}
 
 
 PENDING_OF = {
@@ -225,29 +251,62 @@ def comeback_reasons(session: Session, order_ids: list[int]) -> dict[int, list[R
 
 
 def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list[Reason]]:
-    """Why each order failed a KPI, read per order (a drill-down lists one team's month)."""
-    orders = {o.id: o for o in session.scalars(select(WorkOrder).where(WorkOrder.id.in_(order_ids)))}
-    events: dict[int, list[WorkOrderEvent]] = {}
-    for e in session.scalars(
-        select(WorkOrderEvent).where(WorkOrderEvent.order_id.in_(order_ids)).order_by(WorkOrderEvent.seq)
-    ):
-        events.setdefault(e.order_id, []).append(e)
-    verdicts = {
-        v.order_id: v
-        for v in session.scalars(select(AuthenticityVerdict).where(AuthenticityVerdict.order_id.in_(order_ids)))
-    }
-    contact = {
-        c.order_id: c
-        for c in session.scalars(select(SlaClock).where(SlaClock.order_id.in_(order_ids), SlaClock.clock == "contact"))
-    }
-    photo_visits = {(p.order_id, p.visit) for p in session.scalars(select(Photo).where(Photo.order_id.in_(order_ids)))}
+    """Why each order failed a KPI. Only the columns and rows the KPI's reasons need are read
+    (no ORM objects): the monthly report asks this for every failing order of a month."""
+    if kpi == "satisfaction":  # the score is the whole reason
+        return {oid: [reason("not_satisfied")] for oid in order_ids}
+    orders = {
+        r.id: r
+        for r in session.execute(
+            select(
+                WorkOrder.id, WorkOrder.status, WorkOrder.created_at, WorkOrder.visit_count,
+                WorkOrder.proof_photos_required,
+            ).where(WorkOrder.id.in_(order_ids))
+        )
+    }  # fmt: skip
+    kinds = {"completion_24h": ("complete",), "compliance": ("arrive", "return")}.get(kpi, ())
+    events: dict[int, list[Any]] = {}
+    if kinds:
+        for e in session.execute(
+            select(WorkOrderEvent.order_id, WorkOrderEvent.kind, WorkOrderEvent.at, WorkOrderEvent.lat)
+            .where(WorkOrderEvent.order_id.in_(order_ids), WorkOrderEvent.kind.in_(kinds))
+            .order_by(WorkOrderEvent.seq)
+        ):
+            events.setdefault(e.order_id, []).append(e)
+    verdicts = {}
+    if kpi in ("completion_24h", "authenticity"):
+        verdicts = {
+            v.order_id: v
+            for v in session.execute(
+                select(
+                    AuthenticityVerdict.order_id, AuthenticityVerdict.status, AuthenticityVerdict.review_decision,
+                    AuthenticityVerdict.reasons,
+                ).where(AuthenticityVerdict.order_id.in_(order_ids))
+            )
+        }  # fmt: skip
+    contact, photo_visits = {}, set()
+    if kpi == "compliance":
+        contact = {
+            c.order_id: c
+            for c in session.execute(
+                select(SlaClock.order_id, SlaClock.stopped_at, SlaClock.due_at).where(
+                    SlaClock.order_id.in_(order_ids), SlaClock.clock == "contact"
+                )
+            )
+        }
+        photo_visits = {
+            (p.order_id, p.visit)
+            for p in session.execute(
+                select(Photo.order_id, Photo.visit).where(Photo.order_id.in_(order_ids)).distinct()
+            )
+        }
     out: dict[int, list[Reason]] = {}
     for oid, order in orders.items():
         evs = events.get(oid, [])
         v = verdicts.get(oid)
         why: list[Reason] = []
-        completes = [e.at for e in evs if e.kind == "complete"]
         if kpi == "completion_24h":
+            completes = [e.at for e in evs if e.kind == "complete"]
             if order.status not in (Status.COMPLETED, Status.CLOSED):
                 why.append(reason("not_completed", status=str(order.status)))
             elif completes and completes[-1] - order.created_at > COMPLETION_WINDOW:
@@ -257,8 +316,6 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
                 v.review_decision == "rejected" or (v.status == "failed" and v.review_decision != "confirmed")
             ):
                 why.append(reason("proof_not_accepted"))
-        elif kpi == "satisfaction":
-            why.append(reason("not_satisfied"))
         elif kpi == "compliance":
             c = contact.get(oid)
             if c is None or c.stopped_at is None or c.stopped_at > c.due_at:

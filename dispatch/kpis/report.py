@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from dispatch.kpis.cache import cached
 from dispatch.kpis.closing import month_state, snapshot
-from dispatch.kpis.figures import KpiRow, composite, last_months, month_figures, overall_by_month_until
+from dispatch.kpis.figures import EMPTY, KpiRow, composite, last_months, month_figures, overall_by_month_until
 from dispatch.kpis.risk import risk_signs
 from dispatch.kpis.settings import current_risk_thresholds, current_weights
 from dispatch.permissions import covers_outlet
@@ -84,7 +84,11 @@ def table(
                 )
             )
         }
-        rows = [r | {"name": techs[r["key"]].name} for r in rows if covers_outlet(outlet_id, techs[r["key"]].outlet_id)]
+        rows = [
+            r | {"name": techs[r["key"]].name, "outlet_id": techs[r["key"]].outlet_id}
+            for r in rows
+            if covers_outlet(outlet_id, techs[r["key"]].outlet_id)
+        ]
     elif by == "outlet":
         names = {o.id: o.name for o in session.execute(select(Outlet.id, Outlet.name))}
         rows = [r | {"name": names.get(r["key"], "")} for r in rows if covers_outlet(outlet_id, r["key"])]
@@ -94,13 +98,15 @@ def table(
 
 
 def overall_trend(
-    session: Session, months: list[str], tz: ZoneInfo, now: datetime | None = None
+    session: Session, months: list[str], tz: ZoneInfo, now: datetime | None = None, computed: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """The overall row of each month, as `table(session, month, "all", tz)` gives it: closed
-    months from their snapshots, the open ones together in one grouped query."""
+    months from their snapshots, the open ones together in one grouped query — except the
+    `computed` ones, whose every grouping the caller reads anyway (the page's last month): their
+    overall row comes from that same cached computation instead of being read twice."""
     now = now or utcnow()
     frozen = {m: snapshot(session, m, "all") for m in months}
-    open_months = [m for m in months if frozen[m] is None]
+    open_months = [m for m in months if frozen[m] is None and m not in computed]
     live = cached(
         session,
         ("trend", tuple(open_months), str(tz)),
@@ -113,7 +119,8 @@ def overall_trend(
         if frozen[m] is not None:
             rows = [_frozen(r) | {"key": None, "name": "all"} for r in frozen[m][0]]
         else:
-            figures = live[m].as_dict()
+            row = live[m] if m in live else next(iter(live_rows(session, m, "all", tz, now)), EMPTY)
+            figures = row.as_dict()
             rows = [figures | {"composite": composite(figures, weights), "closed": False, "name": "all"}]
         trend.append({"month": m, **(rows[0] if rows else {})})
     return trend
@@ -185,7 +192,7 @@ def month_report(
     outlets = _with_signs(session, month, "outlet", tz, outlet_id, thresholds, now)
     overall = table(session, month, "all", tz, outlet_id, now)
     trend = [
-        *overall_trend(session, last_months(month, 12)[:-1], tz, now),
+        *overall_trend(session, last_months(month, 12)[:-1], tz, now, computed=(last_months(month, 2)[0],)),
         {"month": month, **(overall[0] if overall else {})},
     ]
     return {

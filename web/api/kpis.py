@@ -10,13 +10,15 @@ from marshmallow import ValidationError
 from core.accounts import SENIOR_ROLES, STAFF_ROLES
 from dispatch import kpis
 from dispatch.kpis import report
+from dispatch.kpis.handin import monthly_report
 from dispatch.permissions import outlet_in_scope
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
-from web.exports import csv_response, xlsx_response
+from web.exports import XLSX_TYPE, csv_response, xlsx_response
 from web.extensions import db
 from web.kpi_drill import drill_cells, drill_file_name, drill_headers, worded_drill
+from web.kpi_report import report_response
 from web.kpi_wording import RiskWording
 
 VIEWERS = STAFF_ROLES
@@ -212,6 +214,41 @@ def kpi_xlsx(args: dict):
     """The KPI table as an Excel workbook."""
     rows = ((row.get(c) for c in COLUMNS) for row in table(args["month"], args["by"]))
     return xlsx_response(f"{args['month']} {args['by']}", COLUMNS, rows, f"kpis-{args['month']}-{args['by']}.xlsx")
+
+
+class ReportQuery(Schema):
+    TEXT_INPUT = True  # query string / form: every value arrives as text (strict_fields)
+    month = fields.String(required=True, validate=MONTH)
+
+
+def monthly_report_file(month: str, extension: str):
+    """The month's report for the caller's outlet scope, in the caller's language."""
+    found = monthly_report(db.session, month, current_app.config["TIMEZONE"], current_actor().outlet_id)
+    return report_response(found, extension)
+
+
+@bp.get("/kpis/report.xlsx")
+@roles_required(*VIEWERS)
+@bp.input(ReportQuery, location="query", arg_name="args")
+@bp.doc(
+    security=SECURITY,
+    responses={200: {"description": "an Excel workbook", "content": {XLSX_TYPE: {}}}},
+)
+def kpi_report_xlsx(args: dict):
+    """The monthly report as an Excel workbook: summary, outlets, technicians, failures by
+    reason and the orders behind each failure (headers in the caller's language, rates as
+    percentages; an outlet's staff get their outlet)."""
+    return monthly_report_file(args["month"], "xlsx")
+
+
+@bp.get("/kpis/report.pdf")
+@roles_required(*VIEWERS)
+@bp.input(ReportQuery, location="query", arg_name="args")
+@bp.doc(security=SECURITY, responses={200: {"description": "a PDF (A4)", "content": {"application/pdf": {}}}})
+def kpi_report_pdf(args: dict):
+    """The monthly report as a printable PDF: the tiles, charts and tables of the month, in
+    the caller's language, the outlet, month and time of generation in each page's header."""
+    return monthly_report_file(args["month"], "pdf")
 
 
 class CloseIn(Schema):

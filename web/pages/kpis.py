@@ -11,11 +11,13 @@ from core.errors import ValidationFailed
 from core.numbers import parse_int
 from dispatch import kpis
 from dispatch.kpis import report
+from dispatch.kpis.handin import monthly_report
 from dispatch.permissions import outlet_in_scope
 from technicians import network
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.kpi_drill import worded_drill
+from web.kpi_report import report_response
 from web.kpi_wording import FIGURE_LABELS, RiskWording
 from web.pages.base import bp
 
@@ -91,3 +93,23 @@ def kpi_close_page():
         return render_template("kpi_close.html", month=month, pending=not_final.pending, ended=not_final.ended)
     flash(_("%(month)s is closed: its figures are frozen.", month=month), "info")
     return redirect(url_for("pages.kpi_page", month=month))
+
+
+def monthly_report_file(extension: str):
+    """The month's report (Excel or PDF) for the caller's outlet scope, in their language."""
+    found = monthly_report(db.session, _month_arg(), current_app.config["TIMEZONE"], current_actor().outlet_id)
+    return report_response(found, extension)
+
+
+@bp.get("/kpis/report.xlsx")
+@roles_required(*STAFF_ROLES)
+def kpi_report_xlsx_page():
+    """The month's report as an Excel workbook (summary, outlets, technicians, failures)."""
+    return monthly_report_file("xlsx")
+
+
+@bp.get("/kpis/report.pdf")
+@roles_required(*STAFF_ROLES)
+def kpi_report_pdf_page():
+    """The month's report as a printable PDF (tiles, charts, tables)."""
+    return monthly_report_file("pdf")
