@@ -24,6 +24,7 @@ from technicians.network import nearest_outlet
 
 OPEN_STATUSES = frozenset(s.value for s in OPEN)
 DATUMS = ("wgs84", "gcj02", "bd09")
+CLOSED = "this order is finished: its address can no longer be corrected"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def correct_location(
     order = get_order(session, order_id, actor)
     check_version(order, version)
     if order.status not in OPEN_STATUSES:
-        raise Conflict(f"the address of a {order.status} order can no longer be corrected")
+        raise Conflict(CLOSED)
     session.rollback()  # no transaction stays open across the geocoder's network call
     if fix.lat is not None and fix.lon is not None:
         lat, lon = to_wgs84(fix.lat, fix.lon, fix.coord_datum)  # type: ignore[arg-type]
@@ -107,7 +108,7 @@ def correct_location(
         order = get_order(session, order_id, actor, lock=True)
         check_version(order, version)
         if order.status not in OPEN_STATUSES:
-            raise Conflict(f"the address of a {order.status} order can no longer be corrected")
+            raise Conflict(CLOSED)
         before = {"address": order.address, "lat": order.lat, "lon": order.lon}
         if fix.address is not None:
             order.address = fix.address

@@ -132,3 +132,58 @@ def test_the_address_search_lists_candidates_from_the_geocoder(app, client, head
         assert client.get("/api/geocode?q=无此地址", headers=headers).get_json() == {"items": [], "status": "not_found"}
         assert client.get("/api/geocode?q=", headers=headers).status_code == 400
         assert client.get("/api/geocode?q=x&limit=99", headers=headers).status_code == 400
+
+
+def _csrf(html: str) -> str:
+    from tests.conftest import _csrf_from
+
+    return _csrf_from(html)
+
+
+def test_the_order_page_locates_an_order_with_a_pick_on_the_map(client, headers, auth, db_session):
+    order = create_order(client, headers, lat=None, lon=None)
+    auth.login("dispatcher")
+    page = client.get(f"/orders/{order['id']}").get_data(as_text=True)
+    assert 'id="correct-location"' in page and 'name="lat"' in page and 'type="hidden"' in page
+    response = client.post(
+        f"/orders/{order['id']}/location",
+        data={
+            "csrf_token": _csrf(page),
+            "version": str(order["version"]),
+            "address": order["address"],
+            "lat": "34.2625",
+            "lon": "108.954",
+            "coord_datum": "gcj02",
+        },  # fmt: skip
+    )
+    assert response.status_code == 303
+    db_session.expire_all()
+    stored = db_session.get(WorkOrder, order["id"])
+    assert (stored.lat, stored.lon) == pytest.approx(to_wgs84(34.2625, 108.954, "gcj02"))
+    assert stored.geocode_status == "ok"
+    db_session.rollback()
+    again = client.post(
+        f"/orders/{order['id']}/location",
+        data={
+            "csrf_token": _csrf(page),
+            "version": str(order["version"]),
+            "address": "x",
+            "lat": "34.2",
+            "lon": "108.9",
+        },
+        follow_redirects=True,
+    )
+    assert again.status_code == 200
+    assert "changed by someone else" in again.get_data(as_text=True)
+
+
+def test_the_hotline_form_asks_for_no_coordinates(client, auth, network):
+    auth.login("dispatcher")
+    html = client.get("/hotline").get_data(as_text=True)
+    assert 'id="location-picker"' in html and 'id="caller-lookup"' in html
+    assert (
+        'name="lat" type="hidden"' in html
+        or 'type="hidden" name="lat"' in html
+        or 'id="lat" name="lat" type="hidden"' in html
+    )
+    assert "Latitude" not in html
