@@ -16,7 +16,7 @@
   var status = document.getElementById("caller-status");
   var table = document.getElementById("caller-history");
   var tbody = table.querySelector("tbody");
-  var looked = "";
+  var looked = "", asked = 0;
 
   function fmtDate(iso) {
     try {
@@ -32,7 +32,10 @@
     status.textContent = T.looking;
     C.clear(tbody);
     table.hidden = true;
+    var mine = ++asked; // only the latest lookup's answer is shown
     C.api("GET", "/api/customers?per_page=10&phone=" + encodeURIComponent(number)).then(function (c) {
+      if (mine !== asked) return;
+      C.clear(tbody);
       if (!name.value.trim()) name.value = c.name || "";
       if (!address.value.trim() && c.address) {
         address.value = c.address;
@@ -54,11 +57,12 @@
       });
       table.hidden = !c.orders.length;
     }).catch(function (err) {
+      if (mine !== asked) return;
       if (err.status === 404) status.textContent = T.new_caller;
       else if (err.status === 400) { status.textContent = T.bad_phone; looked = ""; }
       else { status.textContent = T.error; looked = ""; }
     });
   }
-  button.addEventListener("click", function () { looked = ""; lookup(); });
+  button.addEventListener("click", function () { if (phone.value.trim() !== looked) lookup(); });
   phone.addEventListener("change", lookup);
 })();

@@ -110,5 +110,5 @@
     });
   }
   box.dataset.ready = "1";
-  window.locationPicker = { setWgs: setWgs, knownPosition: function () { return !!latI.value; } };
+  window.locationPicker = { setWgs: setWgs, map: map, knownPosition: function () { return !!latI.value; } };
 })();
