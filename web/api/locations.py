@@ -19,6 +19,7 @@ from web.wiring import intake_settings
 
 
 class GeocodeQuery(Schema):
+    TEXT_INPUT = True  # query string: every value arrives as text (strict_fields)
     q = fields.String(required=True, validate=Length(1, 255), metadata={"description": "the address as typed"})
     limit = fields.Integer(load_default=5, validate=Range(1, 10))
 
