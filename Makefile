@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 setup: $(VENV)/.installed translations vendor
 
-# Browser libraries (Leaflet, Socket.IO client, Chart.js, Swagger UI for /api/docs, vis-timeline with its
+# Browser libraries (Leaflet with leaflet.markercluster, Socket.IO client, Chart.js, Swagger UI for /api/docs, vis-timeline with its
 # peers vis-data and moment) from package-lock.json, copied into
 # web/static/vendor/ (gitignored). Reinstalled only when package.json/package-lock.json change.
 VENDOR := web/static/vendor
@@ -48,6 +48,7 @@ $(VENDOR)/.copied: node_modules/.installed
 	cp node_modules/vis-timeline/peer/umd/vis-timeline-graph2d.min.js node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css $(VENDOR)/
 	cp node_modules/vis-data/peer/umd/vis-data.min.js node_modules/moment/min/moment.min.js $(VENDOR)/
 	cp node_modules/moment/locale/zh-cn.js $(VENDOR)/moment-zh-cn.js
+	cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js node_modules/leaflet.markercluster/dist/MarkerCluster.css node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css $(VENDOR)/
 	touch $@
 
 vendor: $(VENDOR)/.copied

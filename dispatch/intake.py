@@ -214,11 +214,11 @@ def submit_order(
                 return existing, False
         raise
     if settings.planning is not None:
-        _place(session, order, settings.planning, now)
+        place_located(session, order, settings.planning, now)
     return order, True
 
 
-def _place(session: Session, order: WorkOrder, planning: PlanningSettings, now: datetime) -> None:
+def place_located(session: Session, order: WorkOrder, planning: PlanningSettings, now: datetime) -> None:
     """Instant assignment after the order is safely stored: a failure here leaves a new,
     unassigned order for the dispatcher, never a lost one."""
     try:

@@ -20,6 +20,7 @@ from web.cli import register as register_cli
 from web.extensions import babel, compress, csrf, db, limiter, login_manager, socketio
 from web.i18n import LANGUAGES, select_locale
 from web.labels import Labels
+from web.map_settings import check_tile_crs
 from web.pages import bp as pages_bp
 
 # The role sets of core.accounts for the templates (`current_user.role in roles.staff`).
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> APIFlask:
     if test_config:
         app.config.update(test_config)
     app.config["TIMEZONE"] = ZoneInfo(app.config["APP_TIMEZONE"])
+    check_tile_crs(app.config)
     # The catalogues Flask-Babel reads; the notices (dispatch/notify.py) word themselves with them too.
     app.config.setdefault("TRANSLATIONS_DIR", app.config["BABEL_TRANSLATION_DIRECTORIES"])
     app.security_schemes = {

@@ -62,6 +62,11 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # The board's map: no tile URL means markers on a blank map (nothing is fetched).
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL", ""),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION", ""),
+        # The tiles' datum: wgs84 (OpenStreetMap, Tianditu), gcj02 (AMap, Tencent), bd09 (Baidu).
+        # Markers and lines are converted for display, a pick on the map back to WGS-84.
+        "MAP_TILE_CRS": os.environ.get("MAP_TILE_CRS", "wgs84").strip().lower(),
+        # Leaflet's {s} in MAP_TILE_URL: one character per subdomain ("1234" for AMap, "01234567" for Tianditu).
+        "MAP_TILE_SUBDOMAINS": os.environ.get("MAP_TILE_SUBDOMAINS", "abc"),
         "BOARD_RISK_HOURS": float(os.environ.get("BOARD_RISK_HOURS", "4")),
         "BOARD_FEED_LIMIT": int(os.environ.get("BOARD_FEED_LIMIT", "500")),
         "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",

@@ -136,6 +136,13 @@ class EventWording:
                 out.append(_("Address: %(state)s.", state=_label(GEOCODE, data["geocode_status"])))
         elif kind == "geocoded":
             out.append(_("Address: %(state)s.", state=_label(GEOCODE, data.get("geocode_status"))))
+        elif kind == "relocated":
+            if isinstance(data.get("address"), list) and len(data["address"]) == 2:
+                out.append(_("Address changed from “%(old)s” to “%(new)s”.", old=data["address"][0] or "—",
+                             new=data["address"][1] or "—"))  # fmt: skip
+            if data.get("moved"):
+                out.append(_("Position on the map corrected."))
+            out.append(_("Address: %(state)s.", state=_label(GEOCODE, data.get("geocode_status"))))
         if "technician_id" in data:
             out.append(_("Technician: %(name)s.", name=self.tech(data["technician_id"])))
         if "previous_technician_id" in data:

@@ -21,8 +21,8 @@ from wtforms import (
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import AnyOf, DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from core.errors import ValidationFailed
 from dispatch.catalog import ISSUE_CATEGORIES, PRIORITIES
@@ -86,8 +86,11 @@ class HotlineForm(FlaskForm):
     name = StringField(_l("Customer name"), validators=[DataRequired(), Length(max=100)])
     phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=32)])
     address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
-    lat = FloatField(_l("Latitude (optional)"), validators=[Optional(), NumberRange(-90, 90)])
-    lon = FloatField(_l("Longitude (optional)"), validators=[Optional(), NumberRange(-180, 180)])
+    # Filled by the address search or a pick on the map (web/static/location-pick.js), never typed:
+    # `coord_datum` says which datum the map's tiles draw in, and the server converts to WGS-84.
+    lat = FloatField(_l("Latitude"), widget=HiddenInput(), validators=[Optional(), NumberRange(-90, 90)])
+    lon = FloatField(_l("Longitude"), widget=HiddenInput(), validators=[Optional(), NumberRange(-180, 180)])
+    coord_datum = HiddenField(default="wgs84", validators=[AnyOf(("wgs84", "gcj02", "bd09"))])
     product_category = SelectField(_l("Product"), validators=[DataRequired()])
     product_model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
     issue_category = SelectField(_l("Issue"), choices=[SelectChoice(c, ISSUE[c]) for c in ISSUE_CATEGORIES])
@@ -194,3 +197,13 @@ class PasswordChangeForm(FlaskForm):
         _l("New password again"),
         validators=[DataRequired(), EqualTo("new_password", _l("The two new passwords differ."))],
     )
+
+
+class LocationForm(FlaskForm):
+    """Correcting an order's address and position on its page (the map fills lat/lon)."""
+
+    version = HiddenField(validators=[DataRequired()])
+    address = StringField(_l("Address"), validators=[DataRequired(), Length(max=255)])
+    lat = FloatField(_l("Latitude"), widget=HiddenInput(), validators=[Optional(), NumberRange(-90, 90)])
+    lon = FloatField(_l("Longitude"), widget=HiddenInput(), validators=[Optional(), NumberRange(-180, 180)])
+    coord_datum = HiddenField(default="wgs84", validators=[AnyOf(("wgs84", "gcj02", "bd09"))])

@@ -33,6 +33,7 @@ ACTION = {
     "pin": _l("Pinned in place"),
     "unpin": _l("Released to the optimiser"),
     "geocoded": _l("Address located"),
+    "relocated": _l("Address corrected"),
     "sla_warning": _l("SLA warning"),
     "sla_breach": _l("SLA breached"),
     "sla_escalation": _l("Escalated to the manager"),

@@ -376,6 +376,43 @@ class Geocoder:
         self.cache.put(key, point)
         return point
 
+    def search(self, address: str, city: str | None = None, limit: int = 5) -> list[GeoPoint]:
+        """Up to ``limit`` WGS-84 candidates for ``address``, best first, for a person to
+        choose from (the hotline's address search). Baidu's v3 answers one match; Nominatim
+        several. Same errors as :meth:`geocode`; ``[]`` is never returned (no match raises
+        :class:`AddressNotFound`). Candidates are not cached: the chosen one is stored with
+        the order."""
+        if self._backend is None:
+            raise GeocoderUnavailable("no geocoder configured")
+        if not address or not normalise_address(address):
+            raise AddressNotFound("empty address")
+        if isinstance(self._backend, _BaiduV3):
+            return [self.geocode(address, city)]
+        query = address.strip()
+        if city and normalise_address(city) not in normalise_address(query):
+            query = f"{query}, {city}"
+        try:
+            found = self._backend.geocode(
+                query, exactly_one=False, limit=max(1, min(limit, 10)), country_codes=self.country_codes or None
+            )
+        except geopy_exc.GeopyError as err:
+            raise GeocoderUnavailable(f"{self.provider} geocoder error: {err}") from err
+        except OSError as err:
+            raise GeocoderUnavailable(f"{self.provider} geocoder unreachable: {err}") from err
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise GeocoderUnavailable(f"{self.provider} sent a malformed answer: {err!r}") from err
+        if not found:
+            raise AddressNotFound(f"{self.provider} found no match for {address!r}")
+        return [
+            GeoPoint(
+                lat=float(loc.latitude),
+                lon=float(loc.longitude),
+                formatted=loc.address or address,
+                provider=self.provider,
+            )  # fmt: skip
+            for loc in found
+        ]
+
     # -- internals ---------------------------------------------------------
 
     def _lookup(self, address: str, city: str | None) -> GeoPoint:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,10 @@ def browser():
     playwright.stop()
 
 
-@pytest.fixture
-def live_server(tmp_path, sqlite_template):
-    """The app on its own SQLite file, served on a free port; yields (base_url, app)."""
+@contextmanager
+def serve_app(tmp_path, sqlite_template, **config):
+    """The app on its own SQLite file, served on a free port, with `config` on top of the
+    tests' defaults (a tile server, a geocoder); yields (base_url, app)."""
     db_path = tmp_path / "live.db"
     shutil.copy(sqlite_template, db_path)
     app = create_app(
@@ -73,20 +75,29 @@ def live_server(tmp_path, sqlite_template):
             "AUTO_ASSIGN_ON_INTAKE": False,
             "PROOF_PHOTOS_REQUIRED": 0,
             "PHOTO_STORAGE_DIR": str(tmp_path / "photos"),
+            **config,
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["database"].dispose()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        app.extensions["database"].dispose()
 
 
 @pytest.fixture
-def live_network(live_server):
-    _, app = live_server
+def live_server(tmp_path, sqlite_template):
+    """The app on its own SQLite file, served on a free port; yields (base_url, app)."""
+    with serve_app(tmp_path, sqlite_template) as served:
+        yield served
+
+
+def add_network(app) -> dict:
+    """Skills, outlets and technicians (tests.conftest.Network) in a served app's database."""
     with app.app_context(), db.session_scope() as session:
         session.add_all(
             [
@@ -97,8 +108,12 @@ def live_network(live_server):
         )
         session.commit()
         network = Network(session)
-        ids = {"techs": [t.id for t in network.techs], "south": network.south.id}
-    return ids
+        return {"techs": [t.id for t in network.techs], "south": network.south.id}
+
+
+@pytest.fixture
+def live_network(live_server):
+    return add_network(live_server[1])
 
 
 class CspWatch:

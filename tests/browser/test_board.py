@@ -115,9 +115,9 @@ def test_the_board_shows_a_new_order_and_a_technicians_moves_without_reloading(
     expect(order_item(page, order["id"])).to_contain_text(order["number"])
     expect(page.locator('.queue-tab[data-queue="unassigned"] .count')).to_have_text("1")
     # A marker for it on the map, too (and one per technician); clicking it opens the order.
-    expect(page.locator("#board-map path.order-marker.status-new")).to_have_count(1)
+    expect(page.locator("#board-map .order-marker.status-new")).to_have_count(1)
     expect(page.locator("#board-map path.tech-marker")).to_have_count(3)
-    page.locator("#board-map path.order-marker").click()
+    page.locator("#board-map .order-marker").click()
     expect(page.locator("#panel-number")).to_have_text(order["number"])
     page.locator("#order-panel .panel-close").click()
 
@@ -147,7 +147,7 @@ def test_orders_near_their_deadline_are_flagged_at_risk(browser, live_server, li
     order = new_order(base, token(base, "dispatcher"), "13800138000")
     expect(page.locator('.queue-tab[data-queue="at_risk"] .count')).to_have_text("1")
     expect(order_item(page, order["id"])).to_have_class(re.compile(r"(^|\s)at-risk(\s|$)"))
-    expect(page.locator("#board-map path.order-marker.at-risk")).to_have_count(1)
+    expect(page.locator("#board-map .order-marker.at-risk")).to_have_count(1)
     show_queue(page, "at_risk")
     row = order_item(page, order["id"])
     expect(row).to_be_visible()

@@ -59,8 +59,10 @@ def test_a_dispatcher_takes_a_call_and_assigns_the_order(live_server, live_netwo
     page.get_by_label("Customer name").fill("Mr Li")
     page.get_by_label("Phone").fill("13800138000")
     page.get_by_label("Address").fill("1 Keji Road, Xi'an")
-    page.get_by_label("Latitude (optional)").fill("34.20")
-    page.get_by_label("Longitude (optional)").fill("108.95")
+    # No geocoder here: the dispatcher clicks the map where the customer is (near South).
+    spot = page.evaluate("() => window.locationPicker.map.latLngToContainerPoint([34.20, 108.95])")
+    page.locator("#pick-map").click(position={"x": spot["x"], "y": spot["y"]})
+    expect(page.locator("input[name=coord_datum]")).to_have_value("wgs84")
     page.get_by_label("Product", exact=True).select_option("water_heater")
     page.get_by_label("Priority").select_option("urgent")
     page.get_by_role("button", name="Create order").click()

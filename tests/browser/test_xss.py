@@ -221,7 +221,7 @@ def test_no_stored_payload_runs_on_the_board_its_panel_or_its_map(browser, live_
                 item.click()
                 expect(page.locator("#order-panel")).to_be_visible()
                 assert_inert(page, dialogs, f"the board's panel ({queue})")
-        for marker in page.locator("#board-map path.order-marker, #board-map path.tech-marker").all():
+        for marker in page.locator("#board-map .order-marker, #board-map path.tech-marker").all():
             marker.hover(force=True)
             assert_inert(page, dialogs, "a map tooltip", shown=False)
         assert_inert(page, dialogs, "the board")

@@ -192,8 +192,15 @@ class FakeGeoServer:
     def _nominatim(self, params: dict[str, str]) -> tuple[int, Any]:
         query = params.get("q", "")
         place = self._find(query) or self._find(query.split(",")[0])
+        limit = int(params.get("limit") or 10)
         if place is None:
-            return 200, []
+            # Like Nominatim's free-text search, part of a name finds the places holding it.
+            part = _norm(query.split(",")[0])
+            found = [p for name, p in self.places.items() if part and part in name][:limit]
+            return 200, [self._nominatim_body(p, params) for p in found]
+        return 200, [self._nominatim_body(place, params)][:limit]
+
+    def _nominatim_body(self, place: FakePlace, params: dict[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = {
             "place_id": abs(hash(place.display_name)) % 10**8,
             "licence": "Data © OpenStreetMap contributors, ODbL 1.0. fake",
@@ -206,8 +213,7 @@ class FakeGeoServer:
             body.update(category="place", type="house", place_rank=30, addresstype="place")
         else:
             body.update({"class": "place", "type": "house"})
-        limit = int(params.get("limit") or 10)
-        return 200, [body][:limit]
+        return body
 
     def _baidu(self, params: dict[str, str]) -> tuple[int, Any]:
         ak = params.get("ak", "")

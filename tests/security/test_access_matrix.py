@@ -133,6 +133,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.review_authenticity", "POST"): Case(NORTH_STAFF, json={"decision": "confirmed"}),
     ("api.record_callback", "POST"): Case(NORTH_STAFF, json={"version": STALE, "reached": True, "resolved": True}),
     ("api.set_priority", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"priority": "vip", "version": STALE}),
+    ("api.correct_order_location", "PATCH"): Case(
+        frozenset({"dispatcher", "admin"}), json={"lat": 34.2, "lon": 108.9, "version": STALE}
+    ),
+    ("pages.order_location", "POST"): Case(
+        frozenset({"dispatcher", "admin"}), form={"lat": "34.2", "lon": "108.9", "version": str(STALE)}
+    ),
+    ("api.geocode", "GET"): Case(frozenset({"dispatcher", "admin", "other_outlet_dispatcher"}), query="q=x"),
     ("api.suggestions", "GET"): Case(frozenset({"dispatcher", "admin"}), open_order=True),
     ("api.get_timeline", "GET"): Case(ALL_STAFF),  # each sees their own outlet's rows
     ("api.place", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"technician_id": 1, "version": STALE}),

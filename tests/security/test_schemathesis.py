@@ -49,6 +49,9 @@ DOMAIN_RULES = {
     "POST /api/orders/{order_id}/complaint/transfers": {"to_user_id"},
     "POST /api/technicians/{tech_id}/leaves": {"end_date"},
     "GET /api/timeline": {"date"},  # years 2000-2099: format "date" has no minimum in OpenAPI 3.0
+    # A correction needs the address or the position (lat and lon together): rules across fields.
+    "PATCH /api/orders/{order_id}": {"address", "lat", "lon"},
+    "GET /api/geocode": {"q"},  # blank after trimming
 }
 
 

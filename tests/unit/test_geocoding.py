@@ -332,3 +332,28 @@ def test_unknown_provider_and_bad_url_are_rejected() -> None:
         Geocoder("google")
     with pytest.raises(ValueError):
         Geocoder("nominatim", url="127.0.0.1:8089")
+
+
+# --- candidates for a person to choose from (the hotline's address search) -------------------
+
+
+def test_search_lists_every_candidate_nominatim_finds(server: FakeGeoServer) -> None:
+    found = nominatim(server).search("建国路")
+    assert [(p.lat, p.lon) for p in found] == [(39.9087, 116.4605)]
+    both = nominatim(server).search("市")
+    assert len(both) == 2 and all(p.provider == "nominatim" for p in both)
+
+
+def test_search_with_baidu_answers_its_one_match_in_wgs84(server: FakeGeoServer) -> None:
+    found = Geocoder("baidu", url=server.url, api_key=GOOD_AK).search(BELL_TOWER_ADDR)
+    assert len(found) == 1 and metres((found[0].lat, found[0].lon), BELL_TOWER) < 1.0
+
+
+def test_search_raises_like_geocode(server: FakeGeoServer) -> None:
+    with pytest.raises(AddressNotFound):
+        nominatim(server).search("无此地址")
+    with pytest.raises(GeocoderUnavailable):
+        Geocoder("none").search("建国路")
+    server.fail_status = 503
+    with pytest.raises(GeocoderUnavailable):
+        nominatim(server).search("建国路")

@@ -7,6 +7,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     customer_loop,
     customers,
     kpis,
+    locations,  # noqa: F401  (address search, correcting an order's address)
     network,
     orders,
     photos,

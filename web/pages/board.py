@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from core.accounts import DISPATCH_ROLES
 from web.auth import STAFF, roles_required
 from web.labels import Labels
+from web.map_settings import map_settings
 from web.pages.base import bp
 
 
@@ -87,15 +88,13 @@ def board():
     from flask_login import current_user
 
     config = current_app.config
-    tile_url = config["MAP_TILE_URL"]
     settings = {
         "strings": _strings(),
         "status": {k: str(v) for k, v in Labels.status.items()},
         "priority": {k: str(v) for k, v in Labels.priority.items()},
         "action": {k: str(v) for k, v in Labels.action.items()},
         "role": {k: str(v) for k, v in Labels.role.items()},
-        "tile_url": tile_url,
-        "tile_attribution": config["MAP_TILE_ATTRIBUTION"],
+        **map_settings(config),
         "feed_limit": config["BOARD_FEED_LIMIT"],
         "timezone": config["APP_TIMEZONE"],
         "can_act": current_user.role in DISPATCH_ROLES,

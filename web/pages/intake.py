@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from core.accounts import DISPATCH_ROLES
 from core.errors import ValidationFailed
@@ -14,6 +15,8 @@ from technicians.network import list_skills
 from web.auth import current_actor, roles_required
 from web.extensions import db, limiter
 from web.forms import HotlineForm, PublicRequestForm, apply_errors
+from web.labels import Labels
+from web.map_settings import map_settings
 from web.pages.base import bp
 from web.pages.links import issued_link, remember_link
 from web.wiring import intake_settings
@@ -93,6 +96,7 @@ def hotline():
             address=form.address.data,
             lat=form.lat.data,
             lon=form.lon.data,
+            coord_datum=form.coord_datum.data or "wgs84",
             product_category=form.product_category.data,
             product_model=form.product_model.data or "",
             issue_category=form.issue_category.data,
@@ -112,4 +116,42 @@ def hotline():
                 remember_link(f"order:{order.id}", order.tracking_token)
             return redirect(url_for("pages.order_detail", order_id=order.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("hotline.html", form=form), status
+    return render_template("hotline.html", form=form, picker=picker_settings(), caller=_caller_settings()), status
+
+
+def picker_settings(centre: tuple[float, float] | None = None) -> dict:
+    """What the address search and map pick (web/static/location-pick.js) need."""
+    config = current_app.config
+    return map_settings(config, centre) | {
+        "can_search": config.get("GEOCODER_PROVIDER", "none") != "none",
+        "strings": {
+            "search": _("Find the address"),
+            "searching": _("Searching…"),
+            "choose": _("Choose the right place:"),
+            "not_found": _("The address was not found: click the map where the customer is."),
+            "unavailable": _("Address search is not available: click the map where the customer is."),
+            "no_geocoder": _("Click the map where the customer is (or drag the pin)."),
+            "picked": _("Position set on the map."),
+            "found": _("Position set from the address search."),
+            "known": _("Position known from the customer's last order."),
+            "pin": _("Customer's place"),
+            "error": _("That did not work"),
+        },
+    }
+
+
+def _caller_settings() -> dict:
+    """What the caller lookup (web/static/hotline.js) needs: words, status names, the zone."""
+    return {
+        "timezone": current_app.config["APP_TIMEZONE"],
+        "status": {k: str(v) for k, v in Labels.status.items()},
+        "strings": {
+            "lookup": _("Look up caller"),
+            "looking": _("Looking up…"),
+            "new_caller": _("New caller: no orders under this number yet."),
+            "known": _("Returning customer: name and last address filled in."),
+            "history": _("Orders of this caller"),
+            "bad_phone": _("This is not a valid phone number."),
+            "error": _("That did not work"),
+        },
+    }

@@ -5,22 +5,24 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from core.accounts import STAFF_ROLES
+from core.accounts import DISPATCH_ROLES, STAFF_ROLES
 from core.db import utcnow
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from core.numbers import parse_int, require_int
 from dispatch import complaints, moves, planning, privacy, queries
 from dispatch.lifecycle import Status, allowed_actions
 from dispatch.permissions import is_own_technician
+from dispatch.relocation import OPEN_STATUSES, LocationFix, correct_location
 from dispatch.sla import clocks as sla_clocks
 from technicians.network import list_outlets
 from web.auth import ANY_ROLE, current_actor, roles_required
 from web.errors import translated
 from web.event_wording import EventWording
 from web.extensions import csrf, db
-from web.forms import TransitionForm
+from web.forms import LocationForm, TransitionForm
 from web.pages.base import bp
-from web.wiring import complaint_policy, planning_settings, sla_policy
+from web.pages.intake import picker_settings
+from web.wiring import complaint_policy, intake_settings, planning_settings, sla_policy
 
 
 def _int_arg(name: str) -> int | None:
@@ -63,11 +65,54 @@ def order_detail(order_id: int):
     )
     clocks = [c for c in sla_clocks.order_clocks(db.session, order.id) if c.clock not in complaints.COMPLAINT_CLOCKS]
     complaint = complaints.panel(db.session, order) if actor.role in complaints.STAFF else None
+    location = None
+    if actor.role in DISPATCH_ROLES and order.status in OPEN_STATUSES:
+        location = LocationForm(
+            formdata=None, version=str(order.version), address=order.address, lat=order.lat, lon=order.lon
+        )
     return render_template(
         "order.html", order=order, events=events, actions=actions, technicians=technicians,
         suggestions={s.technician_id: s for s in suggestions}, no_fit=no_fit, form=TransitionForm(),
         clocks=clocks, now=utcnow(), complaint=complaint, complaint_policy=complaint_policy(),
+        location=location, picker=picker_settings((order.lat, order.lon) if order.lat is not None else None),
     )  # fmt: skip
+
+
+POSITION_FIELDS = {"lat": "position", "lon": "position", "address": "address", "coord_datum": "position"}
+
+
+@bp.post("/orders/<int:order_id>/location")
+@roles_required(*DISPATCH_ROLES)
+def order_location(order_id: int):
+    """Correct the order's address and position (the map fills the position)."""
+    try:
+        moves.get_order(db.session, order_id, current_actor())  # someone else's order: 404 before the form
+    except DomainError:
+        abort(404)
+    form = LocationForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        problems = {name: msgs for name, msgs in form.errors.items() if name != "csrf_token"}
+        flash("; ".join(f"{_field_name(k)}: {m}" for k, msgs in problems.items() for m in msgs), "error")
+        return redirect(url_for("pages.order_detail", order_id=order_id)), 303
+    version = require_int(form.version.data, "version", 1)  # a 400 page naming the field
+    fix = LocationFix(form.address.data, form.lat.data, form.lon.data, form.coord_datum.data or "wgs84")
+    try:
+        correct_location(db.session, order_id, fix, current_actor(), intake_settings(), version=version)
+    except ValidationFailed as exc:
+        flash("; ".join(f"{_field_name(k)}: {_(m)}" for k, msgs in exc.fields.items() for m in msgs), "error")
+    except Conflict as exc:
+        flash(translated(exc), "error")
+    else:
+        flash(_("Address and position saved."), "info")
+    return redirect(url_for("pages.order_detail", order_id=order_id)), 303
+
+
+def _field_name(name: str) -> str:
+    return {"address": _("Address"), "position": _("Position on the map")}.get(
+        POSITION_FIELDS.get(name, name), _("Position on the map")
+    )
 
 
 @bp.post("/orders/<int:order_id>/complaint")

@@ -368,63 +368,55 @@
     });
   }
 
-  // --- the map -----------------------------------------------------------------------------
-  var map = null, orderLayer = null, techLayer = null, lineLayer = null, routeLayer = null, fitted = false;
-  if (typeof L !== "undefined") {
-    map = L.map("board-map", { zoomControl: true, attributionControl: !!settings.tile_url }).setView([34.26, 108.94], 11);
-    if (settings.tile_url) L.tileLayer(settings.tile_url, { maxZoom: 19, attribution: settings.tile_attribution || "" }).addTo(map);
-    lineLayer = L.layerGroup().addTo(map);
-    routeLayer = L.layerGroup().addTo(map);
-    orderLayer = L.layerGroup().addTo(map);
-    techLayer = L.layerGroup().addTo(map);
-  }
-  function label(text) { var span = document.createElement("span"); span.textContent = text; return span; }
-  function renderMap(orders) {
-    if (!map) return;
-    orderLayer.clearLayers(); techLayer.clearLayers(); lineLayer.clearLayers();
-    var techs = Object.keys(state.techs).map(function (k) { return state.techs[k]; }).filter(techMatches);
-    techs.forEach(function (t) {
-      if (t.lat == null) return;
-      var m = L.circleMarker([t.lat, t.lon], { radius: 7, color: "#fff", weight: 2, fillColor: "#12263f", fillOpacity: 1, className: "tech-marker" });
-      m.bindTooltip(label(t.name), { className: "tech-label" });
-      m.addTo(techLayer);
-    });
-    orders.forEach(function (o) {
-      if (o.lat == null || o.lon == null) return;
-      var risk = isAtRisk(o);
+  // --- the map (web/static/board-map.js: clustered markers kept by id, updated in place) ---------
+  var bmap = window.createBoardMap ? window.createBoardMap(settings, function (id) { openOrder(id); }) : null;
+  var fitted = false, focused = null;
+  var mapView = {
+    atRisk: isAtRisk, selected: null,
+    label: function (o) { return o.number + " · " + (settings.status[o.status] || o.status); },
+    lineFrom: function (o) {
       var t = o.technician_id != null ? state.techs[o.technician_id] : null;
-      if (t && t.lat != null && rules.load[o.status]) {
-        L.polyline([[t.lat, t.lon], [o.lat, o.lon]], { color: "#1e73d8", weight: 1.5, opacity: 0.55, dashArray: "4 4", interactive: false }).addTo(lineLayer);
-      }
-      var m = L.circleMarker([o.lat, o.lon], { radius: state.selected === o.id ? 9 : 6, color: risk ? "#8e0000" : "#fff", weight: 2,
-        fillColor: risk ? "#d32f2f" : (COLOURS[o.status] || "#777"), fillOpacity: 0.95,
-        className: "order-marker status-" + o.status + (risk ? " at-risk" : "") });
-      m.bindTooltip(label(o.number + " · " + (settings.status[o.status] || o.status)));
-      m.on("click", function () { openOrder(o.id); });
-      m.addTo(orderLayer);
-    });
+      return t && rules.load[o.status] ? t : null;
+    },
+    exists: function (id) { return !!state.orders[id]; },
+    onTech: function (id) { showTechRoute(id); }
+  };
+  function renderMap(orders) {
+    if (!bmap) return;
+    mapView.selected = state.selected;
+    var techs = Object.keys(state.techs).map(function (k) { return state.techs[k]; }).filter(techMatches);
+    bmap.update(orders, techs, mapView);
+    // A newly selected order: the map goes to it (out of its cluster if need be).
+    if (state.selected !== focused) { focused = state.selected; if (focused != null) bmap.focusOrder(focused); }
   }
-  /* One technician's day on the map: from where they are through `points` ([lat, lon], in
-   * visiting order); the map moves to show it. No points: the technician alone. */
+  /* One technician's day on the map: from where they are through `points` ([lat, lon] WGS-84,
+   * in visiting order); the map moves to show it. No points: the technician alone. */
   function showRoute(techId, points) {
-    if (!map) return;
-    routeLayer.clearLayers();
+    if (!bmap) return;
     var t = state.techs[techId];
-    var path = (t && t.lat != null ? [[t.lat, t.lon]] : []).concat(points || []);
-    if (!path.length) return;
-    if (path.length > 1) L.polyline(path, { color: "#12263f", weight: 3, opacity: 0.8, className: "tech-route" }).addTo(routeLayer);
-    path.forEach(function (p, i) {
-      if (i === 0 && t && t.lat != null) return;
-      L.circleMarker(p, { radius: 9, color: "#12263f", weight: 2, fill: false, interactive: false }).addTo(routeLayer);
-    });
-    map.fitBounds(L.latLngBounds(path).pad(0.2), { maxZoom: 15 });
+    bmap.showRoute(t && t.lat != null ? [t.lat, t.lon] : null, points || []);
   }
+  /* A technician picked on the map or in the list: their stops in order from today's timeline. */
+  function showTechRoute(techId) {
+    api("GET", "/api/timeline").then(function (day) {
+      var points = day.stops.filter(function (s) { return s.technician_id === techId; })
+        .sort(function (a, b) { return a.seq - b.seq; })
+        .map(function (s) { var o = state.orders[s.order_id]; return o && o.lat != null ? [o.lat, o.lon] : null; })
+        .filter(Boolean);
+      showRoute(techId, points);
+      root.dataset.route = String(techId);
+    }).catch(function () {});
+  }
+  document.getElementById("tech-list").addEventListener("click", function (e) {
+    var tr = e.target.closest ? e.target.closest("tr[data-tech-id]") : null;
+    if (tr) showTechRoute(Number(tr.dataset.techId));
+  });
   function fitMap() {
-    if (!map || fitted) return;
+    if (!bmap || fitted) return;
     var pts = [];
     Object.keys(state.orders).forEach(function (k) { var o = state.orders[k]; if (o.lat != null) pts.push([o.lat, o.lon]); });
     Object.keys(state.techs).forEach(function (k) { var t = state.techs[k]; if (t.lat != null) pts.push([t.lat, t.lon]); });
-    if (pts.length) { map.fitBounds(L.latLngBounds(pts).pad(0.1), { maxZoom: 14 }); fitted = true; }
+    fitted = bmap.fit(pts);
   }
 
   // --- the order panel -----------------------------------------------------------------------
@@ -700,5 +692,6 @@
     riskWatch: loadRiskWatch,
     // For the timeline (timeline.js), which shows the same state another way.
     settings: settings, onRender: function (fn) { renderHooks.push(fn); }, render: render, upsert: upsert,
-    refreshOrder: refreshOrder, openOrder: openOrder, techMatches: techMatches, showRoute: showRoute };
+    refreshOrder: refreshOrder, openOrder: openOrder, techMatches: techMatches, showRoute: showRoute,
+    map: function () { return bmap; } };
 })();
