@@ -54,6 +54,8 @@ REASON_TEXT = {
     "repair_pending": "still within its %(days)s days",
 }
 PENDING_REASONS = ("within_24h", "awaiting_score", "repair_pending")
+# The drill-down's `outcome` filter: each order's `passed` (None while it is pending).
+OUTCOMES = {"failed": False, "pending": None, "passed": True}
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,7 @@ def drill_down(
     if kpi == "repeat_repairs":
         query = query.where(facts.c.repair == 1)
     rows = session.execute(query.order_by(WorkOrder.created_at, WorkOrder.id)).all()
-    if kpi == "repeat_repairs":
-        reasons = comeback_reasons(session, [r.order_id for r in rows if r.repeated])
-    else:
-        reasons = _reasons(session, [r.order_id for r in rows], kpi) if rows else {}
-    out = []
+    outcomes = {}
     for r in rows:
         pending = {
             "completion_24h": r.pending_24h == 1, "satisfaction": r.awaiting_score == 1,
@@ -142,6 +140,16 @@ def drill_down(
             "completion_24h": r.within_24h == 1, "satisfaction": (r.score or 0) >= 4,
             "compliance": r.compliant == 1, "authenticity": r.authentic == 1, "repeat_repairs": r.repeated == 0,
         }[kpi]  # fmt: skip
+        outcomes[r.order_id] = pending, passed
+    # Reasons are read for the failing orders only (the month's pictures ask for all its orders).
+    failing = [oid for oid, (_, passed) in outcomes.items() if passed is False]
+    if kpi == "repeat_repairs":
+        reasons = comeback_reasons(session, failing)
+    else:
+        reasons = _reasons(session, failing, kpi) if failing else {}
+    out = []
+    for r in rows:
+        pending, passed = outcomes[r.order_id]
         why = [PENDING_OF[kpi]] if pending else [] if passed else reasons.get(r.order_id, [])
         due = r.created_at + COMPLETION_WINDOW
         late = ((r.completed_at or now) - due).total_seconds() / 3600
@@ -193,16 +201,24 @@ def drill_report(
     technician_id: int | None = None,
     outlet_id: int | None = None,
     reason_code: str | None = None,
+    outcome: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """A drill-down as its page, API and exports show it: whose orders (`scope`), the orders
-    (`rows`, filtered by `reason_code`), and the failing and pending orders by reason
-    (`groups`, always over the unfiltered list, so every reason stays choosable)."""
+    (`rows`, filtered by `reason_code` and by `outcome`: "failed", "pending" or "passed"), and
+    the failing and pending orders by reason (`groups`, always over the unfiltered list, so
+    every reason stays choosable)."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {tuple(OUTCOMES)}")
     rows = drill_down(
         session, month, kpi, tz, technician_id=technician_id, outlet_id=outlet_id, now=now or utcnow()
     )  # fmt: skip
     shown = rows if reason_code is None else [r for r in rows if any(w.code == reason_code for w in r["reasons"])]
-    scope = drill_scope(session, technician_id, outlet_id) | {"month": month, "kpi": kpi, "reason": reason_code}
+    if outcome is not None:
+        shown = [r for r in shown if r["passed"] is OUTCOMES[outcome]]
+    scope = drill_scope(session, technician_id, outlet_id) | {
+        "month": month, "kpi": kpi, "reason": reason_code, "outcome": outcome,
+    }  # fmt: skip
     return {"scope": scope, "rows": shown, "groups": reason_groups(rows)}
 
 
