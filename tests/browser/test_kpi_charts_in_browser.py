@@ -117,6 +117,8 @@ def test_a_click_on_an_outlets_bar_opens_exactly_its_failing_orders(browser, dem
     )
     expect(page.locator("#drill-title")).to_contain_text(outlet["name"])
     numbers = page.locator("#kpi-orders tbody tr td:first-child").all_inner_texts()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "kpi-drill-outlet-failing-en.png"), full_page=True)
 
     # Exactly the API's failing orders of that outlet, as many as its figure leaves out of its decided orders.
     status, found = call(
@@ -187,6 +189,13 @@ def test_the_tables_sort_numerically_and_names_in_pinyin_order(browser, demo_ser
     values = [float(k) for k in keys if k]
     assert values == sorted(values, reverse=True) and len(set(values)) > 2
     assert all(not k for k in keys[len(values) :]), "a team without the figure sorts last"
+    # The drill-down a bar opens, in Chinese: only the failing orders, and it says so.
+    page.goto(f"{base}/kpis/orders?month={MONTH}&kpi=completion_24h&outlet_id=1&outcome=failed")
+    expect(page.locator("#drill-outcome")).to_have_text("仅未达标的")
+    expect(page.locator("#kpi-orders tbody tr.failed").first).to_be_visible()
+    expect(page.locator("#kpi-orders tbody tr:not(.failed)")).to_have_count(0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "kpi-drill-outlet-failing-zh.png"), full_page=True)
     context.close()
     csp.check()
 
@@ -227,6 +236,24 @@ def test_the_kpi_page_holds_its_layout_in_chinese_and_english(browser, demo_serv
     )
     assert [c for c in lines["cells"] if c[1] > 1] == []
     assert [h for h in lines["headings"] if h[1] > (1 if locale.startswith("zh") else 2)] == []
+    # ECharts speaks the page's language (its own Chinese locale in zh) and saves each picture as a PNG.
+    title = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('chart-outlets')).getOption().toolbox[0].feature.saveAsImage.title"
+    )
+    assert title == ("保存为图片" if locale.startswith("zh") else "Save as Image")
+    page.locator("#chart-outlets").scroll_into_view_if_needed()
+    icon = page.evaluate(
+        """() => {  // where ECharts drew the toolbox's icon (its view's first child), in the viewport
+            const el = document.getElementById('chart-outlets'), r = el.getBoundingClientRect();
+            const view = echarts.getInstanceByDom(el)._componentsViews.find(v => v.type === 'toolbox');
+            const icon = view.group.childAt(0), box = icon.getBoundingRect().clone();
+            box.applyTransform(icon.getComputedTransform());
+            return [r.left + box.x + box.width / 2, r.top + box.y + box.height / 2];
+        }"""
+    )
+    with page.expect_download() as saved:
+        page.mouse.click(*icon)
+    assert saved.value.suggested_filename == f"kpi-outlets-{MONTH}.png"
     if viewport is DESK:  # on a desk every column is in view, none behind a sideways scroll
         assert page.evaluate(
             "[...document.querySelectorAll('.table-scroll')].every(d => d.scrollWidth <= d.clientWidth + 1)"
