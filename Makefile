@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 
 setup: $(VENV)/.installed translations vendor
 
-# Browser libraries (Leaflet with leaflet.markercluster, Socket.IO client, Chart.js, Swagger UI for /api/docs, vis-timeline with its
+# Browser libraries (Leaflet with leaflet.markercluster, Socket.IO client, ECharts with its Chinese locale, Swagger UI for /api/docs, vis-timeline with its
 # peers vis-data and moment) from package-lock.json, copied into
 # web/static/vendor/ (gitignored). Reinstalled only when package.json/package-lock.json change.
 VENDOR := web/static/vendor
@@ -42,7 +42,8 @@ $(VENDOR)/.copied: node_modules/.installed
 	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css $(VENDOR)/
 	cp node_modules/leaflet/dist/images/* $(VENDOR)/images/
 	cp node_modules/socket.io-client/dist/socket.io.min.js $(VENDOR)/
-	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/
+	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	cp node_modules/echarts/i18n/langZH.js $(VENDOR)/echarts-lang-zh.js
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
 	# vis-timeline's "peer" build: its "standalone" one injects <style> elements, which the CSP refuses.
 	cp node_modules/vis-timeline/peer/umd/vis-timeline-graph2d.min.js node_modules/vis-timeline/styles/vis-timeline-graph2d.min.css $(VENDOR)/

@@ -299,6 +299,9 @@ def demo(url: str, keep: bool) -> None:
                                        lambda m=m: client.get(f"/api/kpis/risk-watch?month={m}", headers=headers))  # fmt: skip
         assert response.status_code == 200, response.status_code
         print(f"  {len(response.get_json()['items'])} teams on the watch")
+        response = timed_cold_and_warm(f"the page's pictures GET /api/kpis/pictures?month={m}", app,
+                                       lambda m=m: client.get(f"/api/kpis/pictures?month={m}", headers=headers))  # fmt: skip
+        assert response.status_code == 200, response.status_code
     # An event (a customer's survey would do; a note on the tracking link is the cheapest
     # real one): the next read computes the month again, once.
     from core.accounts import Actor

@@ -23,6 +23,7 @@ from dispatch.kpis.closing import NotFinal, close_month, month_state, snapshot
 from dispatch.kpis.drilldown import (
     DRILLS,
     KPIS,
+    OUTCOMES,
     PENDING_REASONS,
     REASON_TEXT,
     Reason,
@@ -49,7 +50,7 @@ from dispatch.kpis.settings import (
 
 __all__ = [
     "DEFAULT_WEIGHTS", "DRILLS", "GROUPS", "KPIS", "REPEAT_DAYS", "RISK_DEFAULTS", "RISK_FIGURES", "RISK_RANGES",
-    "MONTH_MESSAGE", "MonthFigures", "month_figures", "PENDING_REASONS", "REASON_TEXT", "KpiRow", "NotFinal", "Reason", "drill_report", "drill_scope",
+    "MONTH_MESSAGE", "OUTCOMES", "MonthFigures", "month_figures", "PENDING_REASONS", "REASON_TEXT", "KpiRow", "NotFinal", "Reason", "drill_report", "drill_scope",
     "month_state",
     "reason_groups", "RiskSign", "close_month", "comeback_reasons", "composite", "current_risk_thresholds",
     "current_weights", "drill_down", "last_months", "month_bounds", "monthly", "order_facts", "overall_by_month", "parse_month",

@@ -55,6 +55,8 @@ REASON_TEXT = {
 }
 PENDING_REASONS = ("within_24h", "awaiting_score", "repair_pending")
 REASON_CHUNK = 5000  # failing orders whose reasons are read by one set of queries
+# The drill-down's `outcome` filter: each order's `passed` (None while it is pending).
+OUTCOMES = {"failed": False, "pending": None, "passed": True}
 
 
 @dataclass(frozen=True)
@@ -219,16 +221,24 @@ def drill_report(
     technician_id: int | None = None,
     outlet_id: int | None = None,
     reason_code: str | None = None,
+    outcome: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """A drill-down as its page, API and exports show it: whose orders (`scope`), the orders
-    (`rows`, filtered by `reason_code`), and the failing and pending orders by reason
-    (`groups`, always over the unfiltered list, so every reason stays choosable)."""
+    (`rows`, filtered by `reason_code` and by `outcome`: "failed", "pending" or "passed"), and
+    the failing and pending orders by reason (`groups`, always over the unfiltered list, so
+    every reason stays choosable)."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {tuple(OUTCOMES)}")
     rows = drill_down(
         session, month, kpi, tz, technician_id=technician_id, outlet_id=outlet_id, now=now or utcnow()
     )  # fmt: skip
     shown = rows if reason_code is None else [r for r in rows if any(w.code == reason_code for w in r["reasons"])]
-    scope = drill_scope(session, technician_id, outlet_id) | {"month": month, "kpi": kpi, "reason": reason_code}
+    if outcome is not None:
+        shown = [r for r in shown if r["passed"] is OUTCOMES[outcome]]
+    scope = drill_scope(session, technician_id, outlet_id) | {
+        "month": month, "kpi": kpi, "reason": reason_code, "outcome": outcome,
+    }  # fmt: skip
     return {"scope": scope, "rows": shown, "groups": reason_groups(rows)}
 
 

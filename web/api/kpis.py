@@ -11,6 +11,7 @@ from core.accounts import SENIOR_ROLES, STAFF_ROLES
 from dispatch import kpis
 from dispatch.kpis import report
 from dispatch.kpis.handin import monthly_report
+from dispatch.kpis.pictures import month_pictures
 from dispatch.permissions import outlet_in_scope
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
@@ -19,7 +20,7 @@ from web.exports import XLSX_TYPE, csv_response, xlsx_response
 from web.extensions import db
 from web.kpi_drill import drill_cells, drill_file_name, drill_headers, worded_drill
 from web.kpi_report import report_response
-from web.kpi_wording import RiskWording
+from web.kpi_wording import ReasonWording, RiskWording
 
 VIEWERS = STAFF_ROLES
 
@@ -92,6 +93,10 @@ class DrillQuery(Schema):
     reason = fields.String(
         load_default=None, validate=Length(max=64), metadata={"description": "only the orders with this reason code"}
     )
+    outcome = fields.String(
+        load_default=None, validate=OneOf(tuple(kpis.OUTCOMES)),
+        metadata={"description": "only the failing, pending or passing orders"},
+    )  # fmt: skip
 
 
 class DrillRow(Schema):
@@ -127,6 +132,7 @@ class DrillScope(Schema):
     outlet_id = fields.Integer(allow_none=True)
     outlet = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
 
 
 class DrillList(Schema):
@@ -157,7 +163,7 @@ def drill(args: dict) -> dict:
     outlet_id = outlet_in_scope(actor, args["outlet_id"])
     found = kpis.drill_report(
         db.session, args["month"], args["kpi"], current_app.config["TIMEZONE"],
-        technician_id=args["technician_id"], outlet_id=outlet_id, reason_code=args["reason"],
+        technician_id=args["technician_id"], outlet_id=outlet_id, reason_code=args["reason"], outcome=args["outcome"],
     )  # fmt: skip
     return worded_drill(found)
 
@@ -171,6 +177,51 @@ def kpi_orders(args: dict):
     """The orders behind one figure, each with whether it counted and why not (pending: not
     decided yet), grouped by reason; filter by technician, outlet and reason."""
     return drill(args)
+
+
+class PicturesQuery(Schema):
+    TEXT_INPUT = True  # query string: every value arrives as text (strict_fields)
+    month = fields.String(required=True, validate=MONTH)
+
+
+class DailyPoint(Schema):
+    day = fields.String(metadata={"description": "YYYY-MM-DD, the orders' intake day in the service area"})
+    orders = fields.Integer()
+    completion_24h_rate = fields.Float(allow_none=True)
+    satisfaction_rate = fields.Float(allow_none=True)
+    compliance_rate = fields.Float(allow_none=True)
+    authenticity_rate = fields.Float(allow_none=True)
+
+
+class ReasonCount(Schema):
+    kpi = fields.String()
+    reason = fields.String(metadata={"description": "a reason code (the drill-down's `reason` filter)"})
+    text = fields.String(metadata={"description": "in the user's language"})
+    orders = fields.Integer()
+
+
+class Pictures(Schema):
+    month = fields.String()
+    daily = fields.List(fields.Nested(DailyPoint))
+    reasons = fields.List(fields.Nested(ReasonCount), metadata={"description": "failing orders by KPI and reason"})
+
+
+@bp.get("/kpis/pictures")
+@roles_required(*VIEWERS)
+@bp.input(PicturesQuery, location="query", arg_name="args")
+@bp.output(Pictures)
+@bp.doc(security=SECURITY)
+def kpi_pictures(args: dict):
+    """The KPI page's pictures that read every order of the month: the daily trend (overall)
+    and the failing orders by KPI and reason, within the caller's outlet."""
+    found = month_pictures(db.session, args["month"], current_app.config["TIMEZONE"], current_actor().outlet_id)
+    wording = ReasonWording()
+    reasons = [
+        {"kpi": kpi, "reason": code, "text": wording.group(code), "orders": n}
+        for kpi, groups in found["reasons"].items()
+        for code, n in groups
+    ]
+    return {"month": args["month"], "daily": found["daily"], "reasons": reasons}
 
 
 @bp.get("/kpis/orders/export.csv")

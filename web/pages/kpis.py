@@ -10,7 +10,7 @@ from core.accounts import STAFF_ROLES
 from core.errors import ValidationFailed
 from core.numbers import parse_int
 from dispatch import kpis
-from dispatch.kpis import report
+from dispatch.kpis import pictures, report
 from dispatch.kpis.handin import monthly_report
 from dispatch.permissions import outlet_in_scope
 from technicians import network
@@ -43,9 +43,16 @@ def kpi_page():
     for by in ("technician", "outlet"):
         for row in month_report[by + "s"]:
             row["risks"] = wording.reasons(row["key"], row.pop("signs"), by)
+    overall = month_report["overall"][0] if month_report["overall"] else None
+    ranking = pictures.ranking(month_report["technicians"])
     return render_template(
         "kpis.html", **month_report, scoped=actor.outlet_id is not None, figure_labels=FIGURE_LABELS,
         can_set_thresholds=actor.role == "admin", can_close=actor.role in ("admin", "manager"),
+        changes=pictures.tile_changes(db.session, month, current_app.config["TIMEZONE"], overall, actor.outlet_id),
+        ranking=ranking, charts={
+            "outlets": pictures.picked(month_report["outlets"]), "ranking": pictures.picked(ranking["items"]),
+            "trend": pictures.picked(pictures.months_with_data(month_report["trend"])),
+        },
     )  # fmt: skip
 
 
@@ -62,16 +69,22 @@ def kpi_orders_page():
     tech = parse_int(request.args.get("technician_id", ""), 1)
     outlet = outlet_in_scope(actor, parse_int(request.args.get("outlet_id", ""), 1))
     reason = request.args.get("reason") or None
+    outcome = request.args.get("outcome") or None
+    if outcome is not None and outcome not in kpis.OUTCOMES:
+        raise ValidationFailed({"outcome": _("use one of: %(values)s", values=", ".join(kpis.OUTCOMES))})
     found = worded_drill(
         kpis.drill_report(
             db.session, month, kpi, current_app.config["TIMEZONE"], technician_id=tech, outlet_id=outlet,
-            reason_code=reason,
+            reason_code=reason, outcome=outcome,
         )
     )  # fmt: skip
-    filters = {k: v for k, v in {"technician_id": tech, "outlet_id": outlet, "reason": reason}.items() if v}
+    filters = {
+        k: v for k, v in {"technician_id": tech, "outlet_id": outlet, "reason": reason, "outcome": outcome}.items() if v
+    }  # fmt: skip
     return render_template(
         "kpi_orders.html", month=month, kpi=kpi, rows=found["items"], groups=found["groups"], scope=found["scope"],
         filters=filters, scoped=actor.outlet_id is not None, pending_reasons=kpis.PENDING_REASONS,
+        outcome_labels={"failed": _("only the failing ones"), "pending": _("only the pending ones"), "passed": _("only the counted ones")},
         outlets=[] if actor.outlet_id is not None else network.list_outlets(db.session),
         technicians=network.list_technicians(db.session, outlet_id=found["scope"]["outlet_id"]),
     )  # fmt: skip
