@@ -85,8 +85,9 @@ class LabReport:
         }
 
 
-def run_lab(request: LabRequest, progress: Callable[[float, str], None] | None = None) -> LabReport:
-    """Each seed's scenario under every policy, then its hindsight bound. `progress(share, what)`."""
+def run_lab(request: LabRequest, progress: Callable[[float, dict[str, Any]], None] | None = None) -> LabReport:
+    """Each seed's scenario under every policy, then its hindsight bound. `progress(share, step)`
+    with step {"policy": name or "hindsight", "seed": seed}."""
     progress = progress or (lambda _s, _w: None)
     report = LabReport(request)
     steps = len(request.seeds) * (len(request.policies) + 1)
@@ -94,16 +95,16 @@ def run_lab(request: LabRequest, progress: Callable[[float, str], None] | None =
     for seed in request.seeds:
         scenario: Scenario = generate(request.model, seed, request.days)
         for policy in request.policies:
-            label = f"{policy.name} seed {seed}"
+            label = {"policy": policy.name, "seed": seed}
             base = done
 
-            def tick(share: float, base: int = base, label: str = label) -> None:
+            def tick(share: float, base: int = base, label: dict = label) -> None:
                 progress((base + share) / steps, label)
 
             report.runs.append(simulate(scenario, policy, tick))
             done += 1
-        progress(done / steps, f"hindsight seed {seed}")
+        progress(done / steps, {"policy": "hindsight", "seed": seed})
         report.bounds.append({"seed": seed, **hindsight(scenario, request.hindsight_s)})
         done += 1
-        progress(done / steps, f"hindsight seed {seed}")
+        progress(done / steps, {"policy": "hindsight", "seed": seed})
     return report

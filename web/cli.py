@@ -149,10 +149,10 @@ def register_simulation(app: Flask) -> None:
         with click.progressbar(length=1000, label="simulating", file=sys.stderr, show_eta=True) as bar:
             state = {"at": 0}
 
-            def progress(share: float, what: str) -> None:
+            def progress(share: float, step: dict) -> None:
                 target = int(share * 1000)
                 if target > state["at"]:
-                    bar.label = what
+                    bar.label = f"{step['policy']} seed {step['seed']}"
                     bar.update(target - state["at"])
                     state["at"] = target
 

@@ -48,7 +48,11 @@ DOMAIN_RULES = {
     "POST /api/kpi-risk-thresholds": {"thresholds"},
     "POST /api/orders/{order_id}/complaint/transfers": {"to_user_id"},
     "POST /api/technicians/{tech_id}/leaves": {"end_date"},
-    "GET /api/timeline": {"date"},  # years 2000-2099: format "date" has no minimum in OpenAPI 3.0
+    "GET /api/timeline": {"date"},
+    "POST /api/lab/runs": {
+        "shift",
+        "policies",
+    },  # a shift that ends before it starts; a policy twice  # years 2000-2099: format "date" has no minimum in OpenAPI 3.0
 }
 
 

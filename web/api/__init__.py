@@ -7,6 +7,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     customer_loop,
     customers,
     kpis,
+    lab,  # noqa: F401  (the policy lab's runs)
     network,
     orders,
     photos,
