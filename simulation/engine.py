@@ -34,6 +34,7 @@ from dispatch.lifecycle import Status
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.moves import Position, transition
 from dispatch.planning import PlanningSettings, apply_proposal, assign, place_new_order, propose
+from dispatch.planning.live_day import day_cache
 from dispatch.sla.policy import SlaPolicy
 from dispatch.sla.sweep import sweep
 from routing.geo import haversine_m
@@ -153,6 +154,8 @@ class Simulation:
                         last = share
                 self.clock.at = self.scenario.finish
                 result = self._measure()
+                # The instant path's in-memory day of this scratch database: drop it with the run.
+                day_cache(session).forget()
                 self.progress(1.0)
                 return result
         finally:
