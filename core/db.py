@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
+from core import clock
 from core.errors import DomainError, StaleWrite
 
 NAMING_CONVENTION = {
@@ -215,7 +216,8 @@ class Database:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC: the wall clock, or a simulated one (`core.clock.use`)."""
+    return clock.now()
 
 
 @contextmanager

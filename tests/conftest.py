@@ -142,6 +142,8 @@ def app(app_config):
     yield app
     if "rights_watch" in app.extensions:  # its thread must not hold a connection past dispose
         app.extensions["rights_watch"].stop()
+    if "lab_runs" in app.extensions:  # a policy-lab run's thread ends with its app
+        app.extensions["lab_runs"].stop()
     app.extensions["database"].dispose()
 
 

@@ -20,6 +20,7 @@ from web.wiring import photo_store
 def register(app: Flask) -> None:
     register_scheduler(app)
     register_retention(app)
+    register_simulation(app)
 
     @app.cli.command("create-user")
     @click.argument("username")
@@ -113,3 +114,63 @@ def register_scheduler(app: Flask) -> None:
             pass
         finally:
             jobs.lock.release()
+
+
+def register_simulation(app: Flask) -> None:
+    @app.cli.command("simulate")
+    @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 92), help="Days of orders to replay")
+    @click.option("--policies", default="baseline,instant,reoptimise", show_default=True,
+                  help="Comma-separated policies (baseline, instant, reoptimise, auto; a number: minutes) or a JSON file")  # fmt: skip
+    @click.option("--seed", default=1, show_default=True, type=int, help="First seed")
+    @click.option("--seeds", default=1, show_default=True, type=click.IntRange(1, 100), help="How many seeds (confidence intervals need 2 or more)")  # fmt: skip
+    @click.option("--model", "model_path", default=None, type=click.Path(exists=True, dir_okay=False),
+                  help="The generator's parameters (default: simulation/default_outlet.json)")  # fmt: skip
+    @click.option("--technicians", default=None, type=click.IntRange(1, 500), help="What if: technicians per outlet")
+    @click.option("--orders-per-day", default=None, type=click.FloatRange(0, 10_000), help="What if: demand")
+    @click.option("--shift", default=None, help="What if: shift hours, e.g. 08:00-18:00")
+    @click.option(
+        "--promise-hours", default=None, type=click.FloatRange(1, 240), help="What if: the completion promise"
+    )
+    @click.option("--time-limit", default=0.3, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds per re-optimisation")  # fmt: skip
+    @click.option("--hindsight-s", default=5.0, show_default=True, type=click.FloatRange(0.1, 600), help="Solver seconds per day for the hindsight bound")  # fmt: skip
+    @click.option("--json", "as_json", is_flag=True, help="The report as JSON on standard output")
+    def simulate_command(**options) -> None:
+        """Replay a period of generated orders under dispatch policies (the policy lab)."""
+        import json
+        import sys
+
+        from simulation.lab import run_lab
+        from simulation.request import LabOptionsError, lab_request
+
+        try:
+            request = lab_request(options)
+        except LabOptionsError as exc:
+            raise click.UsageError(str(exc)) from None
+        with click.progressbar(length=1000, label="simulating", file=sys.stderr, show_eta=True) as bar:
+            state = {"at": 0}
+
+            def progress(share: float, step: dict) -> None:
+                target = int(share * 1000)
+                if target > state["at"]:
+                    bar.label = f"{step['policy']} seed {step['seed']}"
+                    bar.update(target - state["at"])
+                    state["at"] = target
+
+            report = run_lab(request, progress).as_dict()
+        if options["as_json"]:
+            click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+            return
+        for p in report["policies"]:
+            f = p["figures"]
+            click.echo(
+                f"{p['name']:>12}: 24 h {_pm(f['completion_24h_rate'])}  km {_pm(f['km'])}  "
+                f"late p95 {_pm(f['lateness_p95_min'])} min  overtime {_pm(f['overtime_hours'])} h"
+            )
+        h = report["hindsight"]
+        click.echo(f"{'hindsight':>12}: 24 h {_pm(h['completion_24h_rate'])}  km {_pm(h['km'])}")
+
+
+def _pm(figure: dict) -> str:
+    if figure["mean"] is None:
+        return "–"
+    return f"{figure['mean']:g}" + (f" ± {figure['ci']:g}" if figure["ci"] is not None else "")

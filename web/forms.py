@@ -207,3 +207,28 @@ class LocationForm(FlaskForm):
     lat = FloatField(_l("Latitude"), widget=HiddenInput(), validators=[Optional(), NumberRange(-90, 90)])
     lon = FloatField(_l("Longitude"), widget=HiddenInput(), validators=[Optional(), NumberRange(-180, 180)])
     coord_datum = HiddenField(default="wgs84", validators=[AnyOf(("wgs84", "gcj02", "bd09"))])
+
+
+POLICY_LABELS = (
+    ("baseline", _l("Today's practice (a dispatcher looks every 30 minutes)")),
+    ("instant", _l("Instant placement")),
+    ("reoptimise", _l("Instant placement + re-planning every 15 minutes")),
+    ("auto", _l("Automatic dispatch per outlet")),
+)
+
+
+class LabForm(FlaskForm):
+    """The policy lab: which policies, how long, how many seeds, and the what-if knobs."""
+
+    policies = CheckboxesField(
+        _l("Policies"), choices=[SelectChoice(v, t) for v, t in POLICY_LABELS], default=["baseline", "instant", "reoptimise"],
+        validators=[DataRequired(message=_l("Choose at least one policy."))],
+    )  # fmt: skip
+    days = IntegerField(_l("Days"), default=3, validators=[InputRequired(), NumberRange(1, 31)])
+    seeds = IntegerField(_l("Seeds (repetitions)"), default=2, validators=[InputRequired(), NumberRange(1, 5)])
+    technicians = IntegerField(_l("Technicians per outlet"), validators=[Optional(), NumberRange(1, 50)])
+    orders_per_day = IntegerField(_l("Orders per day"), validators=[Optional(), NumberRange(1, 500)])
+    shift_start = TimeField(_l("Shift starts"), validators=[Optional()])
+    shift_end = TimeField(_l("Shift ends"), validators=[Optional()])
+    promise_hours = IntegerField(_l("Completion promise (hours)"), validators=[Optional(), NumberRange(1, 240)])
+    submit = SubmitField(_l("Start the simulation"))

@@ -239,3 +239,11 @@ def composite(figures: dict[str, Any], weights: dict[str, float]) -> float | Non
     parts = [(w, r) for w, r in parts if r is not None]
     total = sum(w for w, _ in parts)
     return round(sum(w * r for w, r in parts) / total, 4) if total else None
+
+
+def period(session: Session, start: datetime, end: datetime, now: datetime | None = None) -> KpiRow:
+    """The overall figures of the orders created in [start, end), any span (the policy lab's
+    simulated weeks); the same aggregate as a month's overall row."""
+    facts = order_facts(start, end, session.get_bind().dialect.name, now=now).subquery()
+    r = session.execute(select(*_figures(facts))).one()
+    return _row(None, r) if r.orders else EMPTY

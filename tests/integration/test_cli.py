@@ -60,3 +60,36 @@ def test_the_demo_plans_todays_routes_so_every_open_stop_of_a_working_technician
     with_eta = set(db_session.scalars(select(RouteStop.order_id).where(RouteStop.eta.is_not(None))))
     db_session.rollback()
     assert open_orders and with_eta == open_orders
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_simulate_prints_the_report_as_json_and_leaves_the_database_alone(app, db_session):
+    import json
+
+    result = app.test_cli_runner().invoke(
+        args=[
+            "simulate",
+            "--days",
+            "1",
+            "--policies",
+            "baseline",
+            "--orders-per-day",
+            "5",
+            "--hindsight-s",
+            "0.3",
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [p["name"] for p in report["policies"]] == ["baseline"]
+    assert report["policies"][0]["figures"]["orders"]["mean"] >= 1
+    assert report["hindsight"]["km"]["n"] == 1
+    assert "simulating" in result.stderr or "baseline" in result.stderr  # the progress bar
+    assert db_session.scalar(select(func.count()).select_from(WorkOrder)) == 0  # a scratch database ran it
+
+
+def test_simulate_names_a_bad_option(app):
+    result = app.test_cli_runner().invoke(args=["simulate", "--policies", "guesswork"])
+    assert result.exit_code != 0
+    assert "policies: unknown policy 'guesswork'" in result.output

@@ -76,6 +76,21 @@ def _leave(world, app):
             session.close()
 
 
+def _lab_run(app):
+    """One tiny policy-lab run of this app, started once and named by every call."""
+    from simulation.lab import LabRequest
+    from simulation.policies import parse
+    from simulation.scenario import Model
+    from web.lab_runs import lab_runs
+
+    with app.app_context():
+        runs = lab_runs()
+        if not runs.recent():
+            model = Model.load().with_knobs(technicians=1, orders_per_day=1)
+            runs.start(LabRequest(1, [1], parse("baseline"), model, 0.2), None)
+        return {"run_id": runs.recent()[0].id}
+
+
 TRANSITION = {"action": "close", "version": STALE}
 CASES: dict[tuple[str, str], Case] = {
     # --- public -------------------------------------------------------------------------------
@@ -234,6 +249,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.close_kpi_month", "POST"): Case(frozenset({"manager", "admin"}), json={}),
     ("pages.kpi_close_page", "POST"): Case(frozenset({"manager", "admin"}), form={}),
     ("api.outlet_history", "GET"): Case(frozenset({"manager", "admin"})),
+    # The policy lab: an empty body or form is a 400 for those let through (no run starts).
+    ("pages.lab", "GET"): Case(frozenset({"manager", "admin"})),
+    ("pages.lab", "POST"): Case(frozenset({"manager", "admin"}), form={}),
+    ("pages.lab_run", "GET"): Case(frozenset({"manager", "admin"}), fresh=lambda world, app: _lab_run(app)),
+    ("api.start_lab_run", "POST"): Case(frozenset({"manager", "admin"}), json={}),
+    ("api.lab_run", "GET"): Case(frozenset({"manager", "admin"}), fresh=lambda world, app: _lab_run(app)),
     # --- admins only ----------------------------------------------------------------------------
     ("api.set_kpi_weights", "POST"): Case(ADMIN, json={}),
     ("api.set_kpi_risk_thresholds", "POST"): Case(ADMIN, json={}),

@@ -52,6 +52,7 @@ DOMAIN_RULES = {
     # A correction needs the address or the position (lat and lon together): rules across fields.
     "PATCH /api/orders/{order_id}": {"address", "lat", "lon"},
     "GET /api/geocode": {"q"},  # blank after trimming
+    "POST /api/lab/runs": {"shift", "policies"},  # a shift that ends before it starts; a policy twice
 }
 
 

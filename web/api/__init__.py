@@ -8,6 +8,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     customers,
     kpis,
     locations,  # noqa: F401  (address search, correcting an order's address)
+    lab,  # noqa: F401  (the policy lab's runs)
     network,
     orders,
     photos,

@@ -8,6 +8,7 @@ from web.pages import (  # noqa: F401  (each adds its routes to bp)
     callbacks,  # noqa: F401  (the review clerk's callbacks)
     intake,
     kpis,
+    lab,  # noqa: F401  (the policy lab)
     links,  # noqa: F401  (the customer's tracking link on the pages that issue it)
     orders,
     reviews,  # noqa: F401  (the authenticity reviewer's page)
