@@ -7,8 +7,8 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     customer_loop,
     customers,
     kpis,
-    locations,  # noqa: F401  (address search, correcting an order's address)
     lab,  # noqa: F401  (the policy lab's runs)
+    locations,  # noqa: F401  (address search, correcting an order's address)
     network,
     orders,
     photos,
