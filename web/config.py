@@ -106,6 +106,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Days planned ahead, today included; the length of an appointment slot offered to customers.
         "PLANNING_HORIZON_DAYS": int(os.environ.get("PLANNING_HORIZON_DAYS", PlanningSettings.horizon_days)),
         "SLOT_MINUTES": int(os.environ.get("SLOT_MINUTES", PlanningSettings.slot_minutes)),
+        "HORIZON_REPLAN_AT": os.environ.get("HORIZON_REPLAN_AT", "06:00"),  # local time, each morning
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         # Redis down must not take logins down with it: count in memory meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

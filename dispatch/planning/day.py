@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.lifecycle import OPEN, Status
 from dispatch.models import RouteStop, WorkOrder
+from dispatch.planning.horizon import DEFAULT_SLOT_MINUTES
 from routing import Job, Problem, Technician
 from technicians.availability import can_take_work, shift_bounds, works_on
 from technicians.models import Outlet
@@ -35,7 +36,8 @@ class PlanningSettings:
     service_minutes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_MINUTES))
     time_limit_s: float = 5.0
     horizon_days: int = DEFAULT_HORIZON_DAYS
-    slot_minutes: int = 120
+    slot_minutes: int = DEFAULT_SLOT_MINUTES
+    replan_at: time = time(6, 0)  # local time: the coming days are re-planned each morning (dispatch/jobs.py)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PlanningSettings:
@@ -45,6 +47,7 @@ class PlanningSettings:
             time_limit_s=float(config.get("REOPTIMIZE_TIME_LIMIT_S", cls.time_limit_s)),
             horizon_days=max(1, int(config.get("PLANNING_HORIZON_DAYS", cls.horizon_days))),
             slot_minutes=max(15, int(config.get("SLOT_MINUTES", cls.slot_minutes))),
+            replan_at=time.fromisoformat(str(config.get("HORIZON_REPLAN_AT", "06:00"))),
         )
 
 
@@ -87,6 +90,7 @@ class Day:
     unplannable: dict[int, str]
     dates: list[date] = field(default_factory=list)  # local date of each offset
     skills_on_staff: frozenset[str] = frozenset()  # every active technician's skills, on duty or not
+    shift_starts: dict[Hashable, int] = field(default_factory=dict)  # as the shift says (negative: begun)
 
     def problem(self, exclude: int | None = None) -> Problem:
         return Problem(self.technicians, tuple(j for i, j in self.jobs.items() if i != exclude))
@@ -136,6 +140,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
     dates = [today + timedelta(days=d) for d in range(max(1, settings.horizon_days))]
     technicians = []
     skills_on_staff: set[str] = set()
+    shift_starts: dict[Hashable, int] = {}
     for row in session.scalars(tech_query):
         skills_on_staff |= set(row.skill_codes)
         for offset, on in enumerate(dates):
@@ -147,6 +152,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
             start, end = shift_bounds(row, on, tz)
             fresh = offset == 0 and row.last_seen_at is not None and row.last_seen_at.astimezone(tz).date() == today
             here = (row.last_lat, row.last_lon) if fresh and row.last_lat is not None else (row.home_lat, row.home_lon)
+            shift_starts[vehicle(row.id, offset)] = _seconds(start - now)
             technicians.append(
                 Technician(
                     id=vehicle(row.id, offset),
@@ -176,7 +182,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
             select(RouteStop.order_id, RouteStop.seq, RouteStop.eta).where(RouteStop.order_id.in_(list(jobs)))
         )
     }
-    day = Day(now, technicians, jobs, orders, routes, unplannable, dates, frozenset(skills_on_staff))
+    day = Day(now, technicians, jobs, orders, routes, unplannable, dates, frozenset(skills_on_staff), shift_starts)
     place_on_vehicles(
         day, [o for o in orders.values() if o.id in jobs and o.technician_id is not None], planned, settings
     )

@@ -98,7 +98,8 @@ def place_new_order(
 ) -> Suggestion | str:
     """Assign a new order to the cheapest feasible place in the horizon's routes (by the
     system): every technician-day on duty from today to `settings.horizon_days`, lateness
-    against the due time priced across days. With `window` (a booked slot's start and end) only a place within it, which becomes the order's appointment.
+    against the due time priced across days. With `window` (a booked slot's start and end)
+    only a place within it, which becomes the order's appointment.
 
     Returns the placement, or the reason it stays unassigned (`no_skill`, `no_shift`,
     `no_capacity_or_time`, `window_unreachable`, `no_location`). Commits. With `cached`
@@ -170,9 +171,8 @@ def _place(
     cache: DayCache | None = None,
     window: tuple[datetime, datetime] | None = None,
 ) -> Suggestion | str:
-    """Put the new order in its cheapest slot of `day` (within `window` when a slot is
-    being booked: it becomes the order's appointment) and write the
-    technician's days."""
+    """Put the new order in its cheapest slot of `day` (within `window` when a slot is being
+    booked: it becomes the order's appointment) and write the technician's days."""
     try:
         with unit_of_work(session):
             row = day.orders.get(order_id)

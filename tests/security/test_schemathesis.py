@@ -48,7 +48,10 @@ DOMAIN_RULES = {
     "POST /api/kpi-risk-thresholds": {"thresholds"},
     "POST /api/orders/{order_id}/complaint/transfers": {"to_user_id"},
     "POST /api/technicians/{tech_id}/leaves": {"end_date"},
-    "GET /api/timeline": {"date"},  # years 2000-2099: format "date" has no minimum in OpenAPI 3.0
+    "GET /api/timeline": {"date"},
+    "POST /api/slots": {
+        "skill"
+    },  # a skill code the network knows  # years 2000-2099: format "date" has no minimum in OpenAPI 3.0
 }
 
 
