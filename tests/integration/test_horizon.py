@@ -85,3 +85,45 @@ def test_nobody_working_in_the_horizon_is_said_so(client, auth, network, db_sess
         update_technician(db_session, tech.id, {"work_days": "1"}, actor_id=None)  # Mondays only
     order_id = _new_order(client, auth, db_session, now)
     assert place_new_order(db_session, order_id, settings, now, cached=False) == "no_shift"
+
+
+def test_each_morning_the_coming_days_are_re_planned_with_that_days_knowledge(
+    app, client, auth, network, db_session, settings, day_shifts
+):
+    from datetime import date as date_cls
+
+    from dispatch.jobs import replan_horizon
+    from technicians.network import add_leave
+
+    now = _evening(settings)
+    order_id = _new_order(client, auth, db_session, now)
+    placed = place_new_order(db_session, order_id, settings, now)
+    assert placed.technician_id == network.techs[1].id  # tomorrow, provisionally, on the South technician
+    tomorrow: date_cls = now.date() + timedelta(days=1)
+    add_leave(db_session, network.techs[1].id, tomorrow, tomorrow, "sick", actor_id=None)  # learnt overnight
+    morning = datetime.combine(tomorrow, time(7), tzinfo=settings.timezone)
+    quick = PlanningSettings(timezone=settings.timezone, horizon_days=3, time_limit_s=1)
+    replan_horizon(app.extensions["database"], quick, morning)
+    db_session.expire_all()
+    order = db_session.get(WorkOrder, order_id)
+    stop = db_session.get(RouteStop, order_id)
+    assert order.technician_id == network.techs[0].id  # the North technician, who works today
+    eta = stop.eta.astimezone(settings.timezone)
+    assert eta.date() == tomorrow and time(9) <= eta.time() <= time(17)
+
+
+def test_the_timeline_shows_tomorrows_planned_visit_travelling_from_home(
+    client, auth, network, db_session, settings, day_shifts
+):
+    now = _evening(settings)
+    order_id = _new_order(client, auth, db_session, now)
+    placed = place_new_order(db_session, order_id, settings, now)
+    tomorrow = (now + timedelta(days=1)).date().isoformat()
+    body = client.get(f"/api/timeline?date={tomorrow}&days=1", headers=auth.token("dispatcher")).get_json()
+    stop = next(s for s in body["stops"] if s["order_id"] == order_id)
+    assert stop["technician_id"] == placed.technician_id
+    assert datetime.fromisoformat(stop["arrival"]) == placed.eta
+    # The day starts at home: the drive is the one from home, at the start of the shift.
+    shift = next(r for r in body["rows"] if r["id"] == placed.technician_id)["shifts"][0]
+    gap = datetime.fromisoformat(stop["travel_start"]) - datetime.fromisoformat(shift["start"])
+    assert abs(gap.total_seconds()) <= 2  # rounding of the drive's seconds
