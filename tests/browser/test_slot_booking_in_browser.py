@@ -6,6 +6,7 @@ form with its slots and of the tracking page, on a phone, in Chinese and in Engl
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from playwright.sync_api import expect
 
@@ -98,5 +99,52 @@ def test_a_dispatcher_books_a_slot_on_the_hotline_form(live_server, live_network
             page.locator("form.grid button[type=submit]").click()
             expect(page.locator("p.flash.info")).to_contain_text(words)
             expect(page.locator("#order-status")).to_have_text("已派单" if shots == "zh" else "Assigned")
+        finally:
+            context.close()
+
+
+def test_the_technicians_phone_says_tomorrows_visit_as_a_day_and_window(live_server, live_network, browser):
+    """An order booked for tomorrow reads "明天 10:00–12:00" on the technician's phone, not an
+    ETA that looks like today's."""
+    import requests
+
+    from tests.conftest import PASSWORD
+
+    base, _app = live_server
+    login = requests.post(f"{base}/api/auth/login", json={"username": "dispatcher", "password": PASSWORD}, timeout=10)
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    order = requests.post(
+        f"{base}/api/orders", headers=headers, timeout=10,
+        json={"name": "张三", "phone": "13800138000", "address": "西安市雁塔区小寨东路 1 号",
+              "product_category": "water_heater", "lat": 34.21, "lon": 108.95},
+    ).json()  # fmt: skip
+    slots = requests.get(f"{base}/api/orders/{order['id']}/slots", headers=headers, timeout=10).json()["items"]
+    first_day = min(s["start"][:10] for s in slots)
+    later = [s for s in slots if s["start"][:10] > first_day]
+    chosen = later[0] if later else slots[0]
+    booked = requests.post(
+        f"{base}/api/orders/{order['id']}/slots", headers=headers, json={"start": chosen["start"]}, timeout=10
+    )
+    assert booked.status_code == 200, booked.text
+    username = f"tech{live_network['techs'].index(booked.json()['technician_id']) + 1}"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for locale, shots, tomorrow in (("zh-CN", "zh", "明天"), ("en-US", "en", "tomorrow")):
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale=locale
+        )
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/login")
+            page.fill("#username", username)
+            page.fill("#password", PASSWORD)
+            page.locator("form:has(#username) button[type=submit]").click()
+            page.wait_for_url(re.compile(r"/tech$"))
+            card = page.locator(f'li.order-card[data-order-id="{order["id"]}"]')
+            window = f"{chosen['start'][11:16]}–{chosen['end'][11:16]}"
+            expect(card).to_contain_text(window)
+            local_today = datetime.now(_app.config["TIMEZONE"]).date()
+            if chosen["start"][:10] == (local_today + timedelta(days=1)).isoformat():
+                expect(card).to_contain_text(tomorrow)
+            page.screenshot(path=str(SCREENSHOTS / f"tech-list-tomorrow-{shots}.png"))
         finally:
             context.close()
