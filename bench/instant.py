@@ -1,11 +1,14 @@
 """Benchmark of the instant path with the database in the loop.
 
-    python -m bench.instant --technicians 200 --orders 2000 --new 100 [--url URL]
+    python -m bench.instant --technicians 200 --orders 2000 --new 100 [--horizon 3] [--url URL]
 
 Builds a city (outlets, technicians on shift, open orders already on their routes) in a
 fresh database (a temporary SQLite file unless --url names an empty PostgreSQL database),
 then places --new orders one by one with `planning.place_new_order`, exactly as intake
-does, and prints the latency of each phase. A script that prints figures, not a test.
+does, over a planning horizon of --horizon days (a vehicle per technician-day), and prints
+the latency of each phase, and of listing each new order's appointment slots
+(`planning.slots_for_order`, from the in-memory day) before it is placed. A script that
+prints figures, not a test.
 """
 
 from __future__ import annotations
@@ -37,7 +40,17 @@ TZ = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_city(db: Database, n_techs: int, n_orders: int, now: datetime, seed: int = 1) -> None:
+def build_city(
+    db: Database,
+    n_techs: int,
+    n_orders: int,
+    now: datetime,
+    seed: int = 1,
+    *,
+    shift: tuple[dtime, dtime] = (dtime(0, 0), dtime(23, 59)),
+    capacity: int = 30,
+    assigned: bool = True,
+) -> None:
     rnd = random.Random(seed)
     with db.session_scope() as s:
         s.add_all(Skill(code=c, name_en=c, name_zh=c) for c in SKILLS)
@@ -52,7 +65,7 @@ def build_city(db: Database, n_techs: int, n_orders: int, now: datetime, seed: i
             t = Technician(
                 outlet_id=outlets[i % 3].id, name=f"T{i}", phone="+8613800000000",
                 home_lat=rnd.uniform(34.10, 34.45), home_lon=rnd.uniform(108.75, 109.15),
-                shift_start=dtime(0, 0), shift_end=dtime(23, 59), work_days="1234567", daily_capacity=30,
+                shift_start=shift[0], shift_end=shift[1], work_days="1234567", daily_capacity=capacity,
             )  # fmt: skip
             t.skills = [skills[c] for c in rnd.sample(SKILLS, 3)]
             techs.append(t)
@@ -68,11 +81,14 @@ def build_city(db: Database, n_techs: int, n_orders: int, now: datetime, seed: i
                 number=f"B-{n:06d}", channel="api", customer_id=customer.id, contact_name="bench",
                 contact_phone=customer.phone, address="bench", lat=tech.home_lat + rnd.uniform(-0.04, 0.04),
                 lon=tech.home_lon + rnd.uniform(-0.05, 0.05), product_category=skill, issue_category="repair",
-                required_skill=skill, created_at=now, due_at=now + timedelta(hours=24), status="assigned",
-                outlet_id=tech.outlet_id, technician_id=tech.id,
+                required_skill=skill, created_at=now, due_at=now + timedelta(hours=24),
+                status="assigned" if assigned else "new", outlet_id=tech.outlet_id,
+                technician_id=tech.id if assigned else None,
             )  # fmt: skip
             s.add(order)
             s.flush()
+            if not assigned:
+                continue
             seq = per_tech.get(tech.id, 0)
             per_tech[tech.id] = seq + 1
             s.add(RouteStop(order_id=order.id, technician_id=tech.id, seq=seq, eta=None))
@@ -106,6 +122,7 @@ def main() -> None:
     parser.add_argument("--technicians", type=int, default=200)
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--new", type=int, default=100)
+    parser.add_argument("--horizon", type=int, default=3, help="planning horizon in days, today included")
     parser.add_argument("--url", help="an empty database to use instead of a temporary SQLite file")
     args = parser.parse_args()
 
@@ -119,9 +136,14 @@ def main() -> None:
     print(f"city: {args.technicians} technicians, {args.orders} open orders on routes "
           f"({time.perf_counter() - started:.1f} s to build) on {url.split(':')[0]}")  # fmt: skip
 
-    settings = planning.PlanningSettings(timezone=TZ)
+    settings = planning.PlanningSettings(timezone=TZ, horizon_days=args.horizon)
+    print(f"horizon: {args.horizon} day(s)")
     rnd = random.Random(7)
-    keys = ("load_day", "evaluate", "index", "best", "place (read whole day)", "place (in-memory day)")
+    keys = (
+        "load_day", "evaluate", "index", "best", "place (read whole day)", "place (in-memory day)", "slots",
+        "place (in-memory day) CPU", "slots CPU",
+    )  # fmt: skip
+    offered: list[int] = []
     phases: dict[str, list[float]] = {k: [] for k in keys}
     placed = 0
     reasons: dict[str, int] = {}
@@ -142,20 +164,30 @@ def main() -> None:
         # The real thing: read, choose, assign, commit — alternately reading the whole day
         # and patching this process's in-memory day from the event log (what intake does).
         cached = n % 2 == 1
+        with db.session_scope() as s:  # the customer's list of slots, as the request form asks it
+            t0, c0 = time.perf_counter(), time.process_time()
+            offered.append(len(planning.slots_for_order(s, order_id, settings, now)))
+            phases["slots"].append((time.perf_counter() - t0) * 1000)
+            # CPU time of this process (the database's own work on PostgreSQL is not in it): what
+            # the wall time would be on an idle machine, near enough, when the machine is not.
+            phases["slots CPU"].append((time.process_time() - c0) * 1000)
         with db.session_scope() as s:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             outcome = planning.place_new_order(s, order_id, settings, now, cached=cached)
             key = "place (in-memory day)" if cached else "place (read whole day)"
             phases[key].append((time.perf_counter() - t0) * 1000)
+            if cached:
+                phases["place (in-memory day) CPU"].append((time.process_time() - c0) * 1000)
         placed += not isinstance(outcome, str)
         if isinstance(outcome, str):
             reasons[outcome] = reasons.get(outcome, 0) + 1
-    print(f"placed {placed} of {args.new} new orders; not placed: {reasons or 'none'}")
-    print(f"{'phase':<24}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
+    print(f"placed {placed} of {args.new} new orders; not placed: {reasons or 'none'}; "
+          f"slots offered per order: median {statistics.median(offered):.0f}")  # fmt: skip
+    print(f"{'phase':<28}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     for key, values in phases.items():
         if not values:
             continue
-        print(f"{key:<24}{statistics.median(values):>10.1f}{pct(values, 0.95):>10.1f}{max(values):>10.1f}")
+        print(f"{key:<28}{statistics.median(values):>10.1f}{pct(values, 0.95):>10.1f}{max(values):>10.1f}")
     db.dispose()
     tmp.cleanup()
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.accounts import STAFF_ROLES, Actor
 from core.db import transactional, unit_of_work, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.localtime import DEFAULT_TIMEZONE
 from core.pagination import Page, paginate
 from core.security import new_token, token_digest
 from dispatch.authenticity import NO_VISIT, recompute
@@ -23,6 +25,7 @@ from dispatch.models import Callback, RouteStop, Survey, WorkOrder, WorkOrderEve
 from dispatch.moves import TRACKING_GRACE, apply_move, check_version, get_order
 from dispatch.notify import NotifySettings, enqueue, tracking_link_notices
 from dispatch.permissions import scope_orders
+from dispatch.planning.horizon import visit_window
 
 CUSTOMER = Actor.public()
 # "no_visit": the customer says nobody came; it returns the order and fails its authenticity.
@@ -114,13 +117,20 @@ class CustomerView:
     survey_open: bool
     survey_answered: bool
     completed_at: datetime | None = None
+    visit: tuple[datetime, datetime] | None = None  # the promised window: "tomorrow, 09:00–11:00"
 
 
-def customer_view(session: Session, order: WorkOrder) -> CustomerView:
+def customer_view(session: Session, order: WorkOrder, tz: ZoneInfo | None = None) -> CustomerView:
     """What the customer may see: no phone numbers, no other customers, the technician's
-    family name only, and an ETA once the technician is on the way."""
+    family name only, an ETA once the technician is on the way, and the day and window the
+    visit is planned in (dispatch/planning/horizon.py)."""
     stop = session.get(RouteStop, order.id)
     eta = stop.eta if stop and order.status in (Status.ASSIGNED, Status.ACCEPTED, Status.EN_ROUTE) else None
+    appointment = (order.appointment_start, order.appointment_end) if order.appointment_start else None
+    if eta is not None and appointment is not None and eta < appointment[0]:
+        eta = appointment[0]  # the plan arrives early and waits: the customer expects them when the window opens
+    planned = order.status in (Status.NEW, Status.ASSIGNED, Status.ACCEPTED)
+    visit = visit_window(appointment, eta, tz or ZoneInfo(DEFAULT_TIMEZONE)) if planned else None
     answered = session.scalar(select(exists().where(Survey.order_id == order.id, Survey.visit == order.visit_count)))
     tech = order.technician
     return CustomerView(
@@ -135,6 +145,7 @@ def customer_view(session: Session, order: WorkOrder) -> CustomerView:
         survey_open=order.status in (Status.COMPLETED, Status.CLOSED) and not answered,
         survey_answered=bool(answered),
         completed_at=order.completed_at if order.status in (Status.COMPLETED, Status.CLOSED) else None,
+        visit=visit,
     )
 
 

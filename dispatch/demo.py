@@ -277,7 +277,7 @@ def _plan_today(session: Session, timezone: ZoneInfo, now: datetime) -> None:
     the planner, and without route stops the phone, the tracking page and the board's timeline
     would have no ETA to show."""
     with unit_of_work(session):
-        day = load_day(session, PlanningSettings(timezone=timezone), now)
+        day = load_day(session, PlanningSettings(timezone=timezone, horizon_days=1), now)
         timed = evaluate(day.technicians, day.jobs, day.routes)
         for tech_id, route in day.routes.items():
             if route:

@@ -185,8 +185,15 @@ def submit_order(
     *,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    slot: tuple[datetime, datetime] | None = None,
+    slot_planning: PlanningSettings | None = None,
 ) -> tuple[WorkOrder, bool]:
     """Validate, locate and create a work order. Returns (order, created).
+
+    With `slot` (an appointment slot the customer chose from the offered list), the order is
+    placed in it at once, as the instant path places it (with `slot_planning` when instant
+    assignment is off), and the slot becomes its appointment; when the slot was taken
+    meanwhile the order stays new, without an appointment, for the customer to choose again.
 
     With an idempotency key, a retry of the same request returns the first order
     (created=False) and a different request under the same key is refused.
@@ -213,16 +220,23 @@ def submit_order(
             if existing is not None:  # a concurrent retry with the same key got there first
                 return existing, False
         raise
-    if settings.planning is not None:
-        place_located(session, order, settings.planning, now)
+    planning = settings.planning or (slot_planning if slot is not None else None)
+    if planning is not None:
+        place_located(session, order, planning, now, slot)
     return order, True
 
 
-def place_located(session: Session, order: WorkOrder, planning: PlanningSettings, now: datetime) -> None:
+def place_located(
+    session: Session,
+    order: WorkOrder,
+    planning: PlanningSettings,
+    now: datetime,
+    slot: tuple[datetime, datetime] | None = None,
+) -> None:
     """Instant assignment after the order is safely stored: a failure here leaves a new,
     unassigned order for the dispatcher, never a lost one."""
     try:
-        outcome = place_new_order(session, order.id, planning, now)
+        outcome = place_new_order(session, order.id, planning, now, window=slot)
     except Exception:
         log.exception("instant assignment of order %s failed; it stays unassigned", order.id)
         session.rollback()  # the order is stored already: only the failed placement is undone

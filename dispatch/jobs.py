@@ -62,6 +62,21 @@ def auto_dispatch(database: Database, planning: PlanningSettings, now: datetime 
     return applied
 
 
+def replan_horizon(database: Database, planning: PlanningSettings, now: datetime | None = None) -> int:
+    """Each morning: the days after today were planned provisionally, with yesterday's
+    knowledge (leave, new orders, who finished what); re-plan the whole horizon (today's open
+    orders and the days ahead, across outlets as the instant path places them) and apply it as
+    the system. A dispatcher's pins and accepted or started work stay where they are (the plan
+    may not move them, and applying skips what changed since). Returns the orders moved."""
+    now = now or utcnow()
+    with database.session_scope() as session:
+        proposal = propose(session, planning, Actor.system(), now=now)
+        # Applied even without moves between technicians: orders change days and ETAs.
+        result = apply_proposal(session, proposal.id, planning, Actor.system(), now=now)
+    log.info("horizon re-planned: %s orders moved, %s skipped", len(result.applied), len(result.skipped))
+    return len(result.applied)
+
+
 class GuardedJobs:
     """Runs each job only while this process holds the scheduler lock, so a second scheduler
     started by mistake stays idle, and takes over within one tick if the first one dies."""
@@ -101,6 +116,11 @@ class GuardedJobs:
             return None
         return auto_dispatch(self.database, self.planning, self.clock())
 
+    def replan_tick(self) -> int | None:
+        if self.planning is None or not self.lock.acquire(self.clock()):
+            return None
+        return replan_horizon(self.database, self.planning, self.clock())
+
     def retention_tick(self) -> int | None:
         """Anonymize customers past the retention period, a batch at a time until none is left."""
         if self.retention_months <= 0 or not self.lock.acquire(self.clock()):
@@ -126,4 +146,10 @@ class GuardedJobs:
             scheduler.add_job(
                 self.dispatch_tick, "interval", seconds=self.auto_dispatch_every_s, id="auto_dispatch",
                 max_instances=1, coalesce=True,
+            )  # fmt: skip
+        if self.planning is not None and self.planning.horizon_days > 1:
+            at = self.planning.replan_at
+            scheduler.add_job(
+                self.replan_tick, "cron", hour=at.hour, minute=at.minute, timezone=self.planning.timezone,
+                id="replan_horizon", max_instances=1, coalesce=True,
             )  # fmt: skip

@@ -26,6 +26,7 @@ from core.phones import display_phone
 from dispatch.lifecycle import OPEN, Status, allowed_actions
 from dispatch.models import Callback, Photo, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.phone_actions import checklist_for
+from dispatch.planning.horizon import visit_window
 from dispatch.tracking import expected_arrival
 from technicians.models import Technician
 
@@ -73,10 +74,20 @@ def today_orders(
     history = _histories(session, orders)
     returns = _return_infos(session, orders)
     visits = _visit_states(session, orders)
-    return [
+    shown = [
         tech_order(order, stop, actor, checklists, history[order.id], returns.get(order.id), visits[order.id])
         for order, stop in rows
     ]
+    for item, (order, stop) in zip(shown, rows, strict=True):
+        # The day and window the visit is planned in (a later day of the horizon reads
+        # "tomorrow, 09:00–11:00" on the phone), as the customer's tracking page says it.
+        appointment = (order.appointment_start, order.appointment_end) if order.appointment_start else None
+        planned = order.status in (Status.ASSIGNED, Status.ACCEPTED)
+        window = visit_window(appointment, stop.eta if stop else None, tz) if planned else None
+        item["visit_day"] = window[0].date().isoformat() if window else None
+        item["visit_from"] = window[0].strftime("%H:%M") if window else None
+        item["visit_to"] = window[1].strftime("%H:%M") if window else None
+    return shown
 
 
 def tech_order(

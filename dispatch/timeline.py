@@ -132,11 +132,17 @@ def _stops(rows: list[Any], techs: dict[int, Technician], settings: PlanningSett
     out: list[dict] = []
     previous: dict[int, tuple[float, float]] = {}
     tz = settings.timezone
+    day_of: dict[int, date] = {}
     for r in rows:
         tech = techs[r.technician_id]
-        if r.technician_id not in previous:
+        local_day = r.eta.astimezone(tz).date()
+        if day_of.get(r.technician_id) != local_day:
+            # The first visit of a day (the planning horizon has a route per day) starts from
+            # where the technician is today, from home on a later day.
+            day_of[r.technician_id] = local_day
             fresh = (
-                tech.last_seen_at is not None and tech.last_seen_at.astimezone(tz).date() == now.astimezone(tz).date()
+                tech.last_seen_at is not None
+                and tech.last_seen_at.astimezone(tz).date() == now.astimezone(tz).date() == local_day
             )
             previous[r.technician_id] = (
                 (tech.last_lat, tech.last_lon)

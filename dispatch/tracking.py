@@ -70,8 +70,9 @@ def expected_arrival(
 
 def public_update(session: Session, order: WorkOrder, tz: ZoneInfo) -> dict[str, Any]:
     """Everything a `tracking` message carries: the customer's own view, nothing more."""
-    view = customer.customer_view(session, order)
+    view = customer.customer_view(session, order, tz)
     eta, live = expected_arrival(order, view.eta)
+    visit = view.visit if not live else None
     return {
         "number": view.number,
         "status": view.status,
@@ -79,6 +80,11 @@ def public_update(session: Session, order: WorkOrder, tz: ZoneInfo) -> dict[str,
         "eta": eta.isoformat() if eta else None,
         "eta_local": eta.astimezone(tz).strftime("%H:%M") if eta else None,
         "live": live,
+        # The planned day and window, worded by the page ("tomorrow, 09:00–11:00"): the local
+        # date and the window's two ends.
+        "visit_day": visit[0].date().isoformat() if visit else None,
+        "visit_from": visit[0].strftime("%H:%M") if visit else None,
+        "visit_to": visit[1].strftime("%H:%M") if visit else None,
         "can_reschedule": view.can_reschedule,
         "can_cancel": view.can_cancel,
         "survey_open": view.survey_open,

@@ -108,6 +108,10 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "AUTO_ASSIGN_ON_INTAKE": os.environ.get("AUTO_ASSIGN_ON_INTAKE", "1") == "1",
         "SERVICE_MINUTES": _json_env("SERVICE_MINUTES", {}),
         "REOPTIMIZE_TIME_LIMIT_S": float(os.environ.get("REOPTIMIZE_TIME_LIMIT_S", PlanningSettings.time_limit_s)),
+        # Days planned ahead, today included; the length of an appointment slot offered to customers.
+        "PLANNING_HORIZON_DAYS": int(os.environ.get("PLANNING_HORIZON_DAYS", PlanningSettings.horizon_days)),
+        "SLOT_MINUTES": int(os.environ.get("SLOT_MINUTES", PlanningSettings.slot_minutes)),
+        "HORIZON_REPLAN_AT": os.environ.get("HORIZON_REPLAN_AT", "06:00"),  # local time, each morning
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         # Redis down must not take logins down with it: count in memory meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

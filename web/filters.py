@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from babel.dates import format_skeleton
 from flask import Flask, current_app, g
 from flask_babel import format_timedelta, get_locale, gettext
 
@@ -24,6 +25,42 @@ def local_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(current_app.config["TIMEZONE"]).strftime("%H:%M")
+
+
+def day_word(day: date, today: date | None = None) -> str:
+    """ "today", "tomorrow", or the date with its weekday ("Wed, Dec 9" / "12月9日周三")."""
+    today = today or datetime.now(current_app.config["TIMEZONE"]).date()
+    if day == today:
+        return gettext("today")
+    if day == today + timedelta(days=1):
+        return gettext("tomorrow")
+    return format_skeleton("MMMEd", day, locale=str(get_locale()))
+
+
+def visit_words(window: tuple[datetime, datetime] | None) -> str:
+    """The planned day and window as people say it: "tomorrow, 09:00–11:00" / "明天 09:00–11:00"."""
+    if not window:
+        return ""
+    tz = current_app.config["TIMEZONE"]
+    start, end = (w.astimezone(tz) for w in window)
+    return gettext(
+        "%(day)s, %(start)s–%(end)s",
+        day=day_word(start.date()),
+        start=start.strftime("%H:%M"),
+        end=end.strftime("%H:%M"),
+    )
+
+
+def visit_format() -> str:
+    """The pattern of `visit_words` in the user's language, its placeholders kept, for a
+    script that words a live update: "%(day)s, %(start)s–%(end)s"."""
+    return gettext("%(day)s, %(start)s–%(end)s", day="%(day)s", start="%(start)s", end="%(end)s")
+
+
+def day_words(days: int = 8) -> dict[str, str]:
+    """The coming days' words by local date, for pages that word a live update in the browser."""
+    today = datetime.now(current_app.config["TIMEZONE"]).date()
+    return {(today + timedelta(days=d)).isoformat(): day_word(today + timedelta(days=d), today) for d in range(days)}
 
 
 def duration(delta: timedelta) -> str:
@@ -87,6 +124,9 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = _mask_phone
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["visit_words"] = visit_words
+    app.jinja_env.globals["day_words"] = day_words
+    app.jinja_env.globals["visit_format"] = visit_format
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["how_long"] = how_long
     app.jinja_env.filters["phone"] = display_phone

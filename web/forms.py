@@ -75,6 +75,8 @@ class PublicRequestForm(FlaskForm):
     in_warranty = BooleanField(_l("Still under warranty"))
     lat = HiddenField()
     lon = HiddenField()
+    # The start of an offered appointment slot (radio buttons web/static/slots.js fills in).
+    slot = StringField(_l("Time of the visit"), validators=[Optional(), Length(max=40)])
 
 
 class HotlineForm(FlaskForm):
@@ -100,6 +102,8 @@ class HotlineForm(FlaskForm):
     appointment_start = DateTimeLocalField(_l("Appointment from"), validators=[Optional()])
     appointment_end = DateTimeLocalField(_l("Appointment until"), validators=[Optional()])
     in_warranty = BooleanField(_l("In warranty"))
+    # An offered appointment slot's start (web/static/slots.js), booked at once; instead of the window above.
+    slot = StringField(_l("Time of the visit"), validators=[Optional(), Length(max=40)])
 
 
 class TransitionForm(FlaskForm):

@@ -79,11 +79,14 @@ ISSUE = {
     "complaint": _l("Complaint"),
 }
 NO_FIT = {
-    "no_skill": _l("nobody on shift has the skill"),
-    "no_capacity_or_time": _l("everyone with the skill is fully booked or off shift"),
+    "no_skill": _l("no technician has the skill"),
+    "no_shift": _l("nobody with the skill works in the coming days"),
+    "no_capacity_or_time": _l("the coming days are fully booked for everyone with the skill"),
     "window_unreachable": _l("the appointment window cannot be reached"),
     "no_location": _l("the address has not been located"),
 }
+# What an appointment slot costs the plan (dispatch/planning/slots.py), as a customer reads it.
+SLOT_LABELS = {"best": _l("recommended"), "good": _l("fits well"), "possible": _l("available")}
 CLOCK = {
     "contact": _l("Contact the customer"),
     "arrival": _l("Arrive on site"),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.db import Counter
 from dispatch.lifecycle import OPEN
 from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
-from dispatch.planning.day import ORDER_COLUMNS, Day, job_from_row, load_day, route_sort_key
+from dispatch.planning.day import ORDER_COLUMNS, Day, job_from_row, load_day, place_on_vehicles, tech_of
 from routing import InsertionIndex, Plan
 from routing.evaluate import evaluate, time_route
 from technicians.models import NETWORK_COUNTER
@@ -108,11 +108,14 @@ class DayCache:
             )
         )
         touched: set[int] = set()
+        vehicles = {}
+        for v in day.routes:
+            vehicles.setdefault(tech_of(v), []).append(v)
         for order_id in changed:
             old = day.orders.pop(order_id, None)
             day.jobs.pop(order_id, None)
             day.unplannable.pop(order_id, None)
-            if old is not None and old.technician_id in day.routes:
+            if old is not None and old.technician_id in vehicles:
                 touched.add(old.technician_id)
         for row in session.execute(select(*ORDER_COLUMNS).where(WorkOrder.id.in_(changed))):
             if row.status not in OPEN_VALUES:
@@ -122,25 +125,31 @@ class DayCache:
                 day.unplannable[row.id] = "no_location"
                 continue
             day.jobs[row.id] = job_from_row(row, self.settings, day.t0)
-            if row.technician_id in day.routes:
+            if row.technician_id in vehicles:
                 touched.add(row.technician_id)
         if touched:
-            planned = dict(
-                session.execute(
-                    select(RouteStop.order_id, RouteStop.seq).where(RouteStop.technician_id.in_(touched))
-                ).all()
-            )
+            planned = {
+                r.order_id: (r.seq, r.eta)
+                for r in session.execute(
+                    select(RouteStop.order_id, RouteStop.seq, RouteStop.eta).where(RouteStop.technician_id.in_(touched))
+                )
+            }
             techs = {t.id: t for t in day.technicians}
-            mine: dict[int, list] = {tech_id: [] for tech_id in touched}
+            mine = []
+            for tech_id in touched:
+                for v in vehicles[tech_id]:
+                    day.routes[v] = []
             for o in day.orders.values():
-                if o.technician_id in mine and o.id in day.jobs:
-                    mine[o.technician_id].append(o)
+                if o.technician_id in touched and o.id in day.jobs:
+                    day.jobs[o.id] = job_from_row(o, self.settings, day.t0)  # its lock follows its new day
+                    mine.append(o)
+            place_on_vehicles(day, mine, planned, self.settings)
             changes = []
-            for tech_id, orders in mine.items():
-                day.routes[tech_id] = [o.id for o in sorted(orders, key=lambda o: route_sort_key(o, planned))]
-                stops, _ = time_route(techs[tech_id], day.jobs, day.routes[tech_id])
-                live.plan.routes[tech_id] = stops
-                changes.append((techs[tech_id], stops))
+            for tech_id in touched:
+                for v in vehicles[tech_id]:
+                    stops, _ = time_route(techs[v], day.jobs, day.routes[v])
+                    live.plan.routes[v] = stops
+                    changes.append((techs[v], stops))
             live.index.update(changes, day.jobs)
         live.seq = latest
         live.anchor_at = _event_at(session, latest)

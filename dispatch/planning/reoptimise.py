@@ -17,7 +17,7 @@ from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound
 from dispatch.models import PlanProposal, WorkOrder
 from dispatch.moves import apply_move
-from dispatch.planning.day import MOVABLE, PlanningSettings, load_day
+from dispatch.planning.day import MOVABLE, PlanningSettings, load_day, offset_of, tech_of, vehicle_from_key, vehicle_key
 from dispatch.planning.routes import left_out, lock_days, replace_route
 from routing import diff, solve
 from routing.evaluate import evaluate
@@ -32,8 +32,8 @@ def propose(
     time_limit_s: float | None = None,
     now: datetime | None = None,
 ) -> PlanProposal:
-    """Re-plan today's open orders (warm-started from the current routes) and store the
-    result as a proposal with its diff. Commits the proposal only; orders are untouched."""
+    """Re-plan the horizon's open orders over every technician-day on duty (warm-started from
+    the current routes) and store the result as a proposal with its diff. Commits the proposal only; orders are untouched."""
     now = now or utcnow()
     day = load_day(session, settings, now, outlet_id)
     current = evaluate(day.technicians, day.jobs, day.routes)
@@ -41,14 +41,15 @@ def propose(
     change = diff(current, new)
     payload = {
         "t0": now.isoformat(),
-        "routes": {str(t): [s.job_id for s in stops] for t, stops in new.routes.items()},
+        # One key per technician-day ("12" today, "12@1" tomorrow: dispatch.planning.day.vehicle_key).
+        "routes": {vehicle_key(t): [s.job_id for s in stops] for t, stops in new.routes.items()},
         "etas": {str(s.job_id): day.at(s.arrival_s).isoformat() for stops in new.routes.values() for s in stops},
         "versions": {str(oid): o.version for oid, o in day.orders.items()},
         "unserved": [{"order_id": u.job_id, "reason": u.reason} for u in new.unserved]
         + [{"order_id": oid, "reason": r} for oid, r in day.unplannable.items()],
         "diff": {
             "moves": [
-                {"order_id": m.job_id, "from": m.from_tech, "to": m.to_tech, "position": m.new_position,
+                {"order_id": m.job_id, "from": _tech(m.from_tech), "to": _tech(m.to_tech), "position": m.new_position,
                  "eta": day.at(m.new_eta).isoformat() if m.new_eta is not None else None}
                 for m in change.moves
             ],
@@ -101,13 +102,15 @@ def apply_proposal(
             # Every technician's day first, in id order, as a placement or a dispatcher's
             # assignment takes one (day, then order): otherwise an assignment holding a moved
             # order's old stop and a plan holding the new technician's stops wait for each other.
-            lock_days(session, sorted(int(t) for t in payload["routes"]))
+            lock_days(session, sorted({tech_of(vehicle_from_key(t)) for t in payload["routes"]}))
             ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
             session.scalars(
                 select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
             ).all()
-            for tech_key, order_ids in payload["routes"].items():
-                tech_id = int(tech_key)
+            # Each technician's days in day order: their stops' sequence runs on across days.
+            keyed = sorted(payload["routes"].items(), key=lambda kv: _day_order(vehicle_from_key(kv[0])))
+            for tech_key, order_ids in keyed:
+                tech_id = tech_of(vehicle_from_key(tech_key))
                 day = days.setdefault(tech_id, [])
                 for oid in order_ids:
                     order = session.get(WorkOrder, oid)
@@ -118,8 +121,9 @@ def apply_proposal(
                         if order.status not in MOVABLE or order.assignment_locked:
                             result.skipped[oid] = f"{order.status}, kept with its technician"
                             continue
+                        # No on-duty-today check: the plan gave a day the technician works (load_day).
                         apply_move(
-                            session, order, "assign", system, technician_id=tech_id, timezone=settings.timezone,
+                            session, order, "assign", system, technician_id=tech_id, timezone=None,
                             now=now, data={"by": "reoptimisation", "proposal_id": proposal.id},
                         )  # fmt: skip
                         result.applied.append(oid)
@@ -134,6 +138,14 @@ def apply_proposal(
     except IntegrityError:
         raise _changed_meanwhile() from None
     return result
+
+
+def _tech(vehicle_id: Any) -> int | None:
+    return None if vehicle_id is None else tech_of(vehicle_id)
+
+
+def _day_order(vehicle_id: Any) -> tuple[int, int]:
+    return tech_of(vehicle_id), offset_of(vehicle_id)
 
 
 def _changed_meanwhile() -> Conflict:

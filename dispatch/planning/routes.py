@@ -3,6 +3,7 @@ day a writer computed from is still what the database holds, and the route rows 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
 
 from sqlalchemy import delete, insert, or_, select
@@ -12,6 +13,7 @@ from dispatch.lifecycle import OPEN
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.planning.day import Day, route_sort_key
 from routing import Plan
+from routing.evaluate import time_route
 from technicians.models import Technician as TechnicianRow
 
 
@@ -33,9 +35,17 @@ def lock_days(session: Session, tech_ids: list[int]) -> None:
     )
 
 
-def holds(session: Session, day: Day, tech_id: int, route: list[int], ignore: int | None = None) -> bool:
-    """Whether `route` has exactly the technician's open, located orders in the database
-    (less `ignore`, the order being moved)."""
+def holds(
+    session: Session,
+    day: Day,
+    tech_id: int,
+    route: list[int],
+    ignore: int | None = None,
+    vehicle_id: Hashable | None = None,
+) -> bool:
+    """Whether `route` (the technician's route on `vehicle_id`'s day, today by default) and their
+    other days' routes in `day` have exactly the technician's open, located orders in the
+    database (less `ignore`, the order being moved)."""
     held = set(
         session.scalars(
             select(WorkOrder.id).where(
@@ -43,12 +53,32 @@ def holds(session: Session, day: Day, tech_id: int, route: list[int], ignore: in
             )
         )
     )
-    return held - set(day.unplannable) - {ignore} == set(route)
+    vehicle_id = tech_id if vehicle_id is None else vehicle_id
+    expected = set(route).union(*(day.routes[v] for v in day.vehicles_of(tech_id) if v != vehicle_id))
+    return held - set(day.unplannable) - {ignore} == expected - {ignore}
 
 
-def write_route(session: Session, day: Day, tech_id: int, route: list[int], timed: Plan) -> None:
-    etas = {s.job_id: day.at(s.arrival_s) for s in timed.routes.get(tech_id, [])}
-    replace_route(session, tech_id, [(oid, etas.get(oid)) for oid in route], day.t0)
+def write_route(
+    session: Session, day: Day, tech_id: int, route: list[int], timed: Plan, vehicle_id: Hashable | None = None
+) -> None:
+    """Write the technician's days: `route` (timed by `timed`) on `vehicle_id`'s day (today by
+    default), their other days as `day` has them, re-timed, in day order."""
+    vehicle_id = tech_id if vehicle_id is None else vehicle_id
+    etas = {s.job_id: day.at(s.arrival_s) for s in timed.routes.get(vehicle_id, [])}
+    techs = {t.id: t for t in day.technicians}
+    stops: list[tuple[int, datetime | None]] = []
+    days = day.vehicles_of(tech_id)
+    if vehicle_id not in days:
+        days.insert(0, vehicle_id)
+    taken = set(route)
+    for v in days:
+        if v == vehicle_id:
+            stops += [(oid, etas.get(oid)) for oid in route]
+            continue
+        other = [oid for oid in day.routes[v] if oid not in taken]
+        timed_other = {s.job_id: day.at(s.arrival_s) for s in time_route(techs[v], day.jobs, other)[0]}
+        stops += [(oid, timed_other.get(oid)) for oid in other]
+    replace_route(session, tech_id, stops, day.t0)
 
 
 def replace_route(session: Session, tech_id: int, stops: list[tuple[int, datetime | None]], now: datetime) -> None:

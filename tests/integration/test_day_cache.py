@@ -45,6 +45,9 @@ def test_a_manual_assignment_elsewhere_reaches_the_cached_day(app, client, dispa
     order must see that through the event log and go to the other technician."""
     from technicians.network import update_technician
 
+    app.config["PLANNING_HORIZON_DAYS"] = 1  # today alone: tech 2's tomorrow would take it otherwise
+    app.extensions.pop("planning_settings", None)
+
     update_technician(db_session, network.techs[1].id, {"daily_capacity": 2}, actor_id=None)
     create_order(client, dispatcher, **SOUTH)  # tech 2, 1 of 2; the day is now cached
     app.config["AUTO_ASSIGN_ON_INTAKE"] = False

@@ -69,9 +69,12 @@ def test_a_technician_on_leave_is_passed_over(client, dispatcher, network, db_se
     assert order["technician"]["id"] == network.techs[0].id  # the North technician, further away
 
 
-def test_a_full_technician_is_passed_over(client, dispatcher, network, db_session):
+def test_a_full_technician_is_passed_over(app, client, dispatcher, network, db_session):
     from technicians.network import update_technician
 
+    app.config["PLANNING_HORIZON_DAYS"] = 1  # today alone: tomorrow would take it (test_horizon.py)
+    app.extensions.pop("intake_settings", None)
+    app.extensions.pop("planning_settings", None)
     update_technician(db_session, network.techs[1].id, {"daily_capacity": 1}, actor_id=None)
     first = create_order(client, dispatcher, **at(SOUTH))
     second = create_order(client, dispatcher, phone="13900139000", **at(SOUTH))

@@ -18,7 +18,7 @@ from routing.geo import haversine_m
 from technicians.models import Outlet
 
 PUBLIC_FIELDS = {"number", "status", "technician", "eta", "eta_local", "live", "can_reschedule", "can_cancel",
-                 "survey_open"}  # fmt: skip
+                 "survey_open", "visit_day", "visit_from", "visit_to"}  # fmt: skip
 HOME = (34.21, 108.95)  # the order's address (tests/integration/helpers.VALID_ORDER)
 
 

@@ -105,6 +105,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("pages.public_request", "GET"): Case(EVERYONE),
     ("pages.public_request", "POST"): Case(EVERYONE, form={}),
     ("pages.request_received", "GET"): Case(EVERYONE),
+    # The request form asks for slots before the request exists (an invalid body: 400).
+    ("api.draft_slots", "POST"): Case(EVERYONE, json={}),
     ("pages.tech_manifest", "GET"): Case(EVERYONE),
     ("pages.tech_service_worker", "GET"): Case(EVERYONE),
     ("healthz", "GET"): Case(EVERYONE),
@@ -124,6 +126,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("pages.track_cancel", "POST"): Case(CUSTOMER, form={}),
     ("pages.track_survey", "POST"): Case(CUSTOMER, form={}),
     ("pages.track_reschedule", "POST"): Case(CUSTOMER, form={}),
+    ("pages.track_slot", "POST"): Case(CUSTOMER, form={}),
     # --- anyone logged in -----------------------------------------------------------------------
     ("api.me", "GET"): Case(LOGGED_IN),
     ("pages.account_security", "GET"): Case(LOGGED_IN),
@@ -156,6 +159,11 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("api.geocode", "GET"): Case(frozenset({"dispatcher", "admin", "other_outlet_dispatcher"}), query="q=x"),
     ("api.suggestions", "GET"): Case(frozenset({"dispatcher", "admin"}), open_order=True),
+    ("api.order_slots", "GET"): Case(frozenset({"dispatcher", "admin"}), open_order=True),
+    # A start no slot has: a caller let through gets 409 with the fresh list, nothing is booked.
+    ("api.book_slot", "POST"): Case(
+        frozenset({"dispatcher", "admin"}), json={"start": "2031-01-01T00:00:00+08:00"}, open_order=True
+    ),
     ("api.get_timeline", "GET"): Case(ALL_STAFF),  # each sees their own outlet's rows
     ("api.place", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"technician_id": 1, "version": STALE}),
     ("api.pin", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"pinned": True, "version": STALE}),

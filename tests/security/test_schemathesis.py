@@ -53,6 +53,7 @@ DOMAIN_RULES = {
     "PATCH /api/orders/{order_id}": {"address", "lat", "lon"},
     "GET /api/geocode": {"q"},  # blank after trimming
     "POST /api/lab/runs": {"shift", "policies"},  # a shift that ends before it starts; a policy twice
+    "POST /api/slots": {"skill"},  # a skill code the network knows
 }
 
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from apiflask import Schema
-from apiflask.validators import Range
+from apiflask.validators import Length, OneOf, Range
+from flask import jsonify
 
 from core.accounts import DISPATCH_ROLES
+from core.db import utcnow
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dispatch import moves, planning
+from dispatch.catalog import ISSUE_CATEGORIES
 from dispatch.models import PlanProposal
 from dispatch.permissions import outlet_in_scope, reaches_outlet
-from technicians.models import Outlet, Technician
+from technicians.models import Outlet, Skill, Technician
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
-from web.extensions import db
-from web.wiring import planning_settings
+from web.errors import error_body, translated
+from web.extensions import db, limiter
+from web.wiring import intake_settings, planning_settings
 
 
 class SuggestionOut(Schema):
@@ -116,3 +122,94 @@ def apply(proposal_id: int):
         raise PermissionDenied("this plan covers more than your outlet")
     result = planning.apply_proposal(db.session, proposal_id, planning_settings(), actor)
     return {"applied": result.applied, "skipped": {str(k): v for k, v in result.skipped.items()}}
+
+
+class SlotOut(Schema):
+    start = fields.DateTime()
+    end = fields.DateTime()
+    label = fields.String(metadata={"description": "best, good or possible: what the slot costs the plan"})
+    cost_km = fields.Float(metadata={"description": "extra driving plus lateness, in km, for the plan"})
+
+
+class SlotList(Schema):
+    items = fields.List(fields.Nested(SlotOut), metadata={"description": "cheapest for the plan first"})
+
+
+class DraftSlotsIn(Schema):
+    lat = fields.Float(required=True, validate=Range(-90, 90))
+    lon = fields.Float(required=True, validate=Range(-180, 180))
+    skill = fields.String(required=True, validate=Length(1, 64), metadata={"description": "the product's skill code"})
+    category = fields.String(load_default="repair", validate=OneOf(ISSUE_CATEGORIES))
+
+
+class BookIn(Schema):
+    start = fields.DateTime(required=True, metadata={"description": "the start of a slot from the list"})
+
+
+class BookedOut(Schema):
+    technician_id = fields.Integer()
+    eta = fields.DateTime()
+
+
+def _slots(found) -> dict:
+    """The slots in the service area's local time (a page words them as they read)."""
+    tz = planning_settings().timezone
+    items = [
+        {
+            "start": s.start.astimezone(tz),
+            "end": s.end.astimezone(tz),
+            "label": s.label,
+            "cost_km": round(s.cost_m / 1000, 2),
+        }
+        for s in found
+    ]
+    return {"items": items}
+
+
+@bp.get("/orders/<int:order_id>/slots")
+@roles_required(*DISPATCH_ROLES)
+@bp.output(SlotList)
+@bp.doc(security=SECURITY)
+def order_slots(order_id: int):
+    """The appointment slots of the coming days this order could be booked in, cheapest for the plan first."""
+    moves.get_order(db.session, order_id, current_actor())
+    return _slots(planning.slots_for_order(db.session, order_id, planning_settings()))
+
+
+@bp.post("/orders/<int:order_id>/slots")
+@roles_required(*DISPATCH_ROLES)
+@bp.input(BookIn, arg_name="body")
+@bp.output(BookedOut)
+@bp.doc(security=SECURITY, responses={409: "the slot was taken meanwhile: the body's `slots` is the fresh list"})
+def book_slot(order_id: int, body: dict):
+    """Book a slot for a new order: it becomes the order's appointment and the order takes its place on a route."""
+    moves.get_order(db.session, order_id, current_actor())
+    try:
+        placed = planning.book_slot(db.session, order_id, body["start"], planning_settings())
+    except planning.SlotTaken as taken:
+        # The fresh list beside the error (the output schema is for a booking, so answered as is).
+        fresh = [
+            {**s, "start": s["start"].isoformat(), "end": s["end"].isoformat()} for s in _slots(taken.slots)["items"]
+        ]
+        response = jsonify({**error_body(409, translated(taken)), "slots": fresh})
+        response.status_code = 409
+        return response
+    return {"technician_id": placed.technician_id, "eta": placed.eta}
+
+
+@bp.post("/slots")
+@limiter.limit("30 per minute")
+@bp.input(DraftSlotsIn, arg_name="body")
+@bp.output(SlotList)
+def draft_slots(body: dict):
+    """The slots a request not sent yet could be booked in (the public request form asks before sending)."""
+    if db.session.get(Skill, body["skill"]) is None:
+        raise ValidationFailed({"skill": "is not a skill we know"})
+    settings = planning_settings()
+    # As the order would be due if sent now: only slots that keep that promise are offered.
+    due = utcnow() + timedelta(hours=intake_settings().policy.completion_hours("normal", body["category"]))
+    found = planning.slots_for_draft(
+        db.session, settings, lat=body["lat"], lon=body["lon"], skill=body["skill"], category=body["category"],
+        due_at=due,
+    )  # fmt: skip
+    return _slots(found)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -14,12 +16,13 @@ from dispatch.intake import OrderRequest, submit_order
 from technicians.network import list_skills
 from web.auth import current_actor, roles_required
 from web.extensions import db, limiter
+from web.filters import visit_words
 from web.forms import HotlineForm, PublicRequestForm, apply_errors
 from web.labels import Labels
 from web.map_settings import map_settings
 from web.pages.base import bp
 from web.pages.links import issued_link, remember_link
-from web.wiring import intake_settings
+from web.wiring import intake_settings, planning_settings
 
 
 def _skill_choices() -> list[tuple[str, str]]:
@@ -32,6 +35,32 @@ def _float_or_none(value: str | None) -> float | None:
         return float(value) if value not in (None, "") else None
     except ValueError:
         return None
+
+
+def _chosen_slot(form) -> tuple[datetime, datetime] | None:
+    """The offered slot the caller picked (its start, as the list gave it), or None. A value
+    that is no time with its offset is the field's error."""
+    value = (form.slot.data or "").strip()
+    if not value:
+        return None
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        raise ValidationFailed({"slot": "is not one of the times offered"})
+    return start, start + timedelta(minutes=planning_settings().slot_minutes)
+
+
+def _slot_outcome(order, slot) -> None:
+    """Tell the customer whether the slot they picked is theirs: it was booked when the order
+    has it as its appointment; otherwise another booking took the last place meanwhile."""
+    if slot is None:
+        return
+    if order.appointment_start is not None and order.appointment_start == slot[0]:
+        flash(_("Your visit is booked for %(when)s.", when=visit_words(slot)), "info")
+    else:
+        flash(_("The time you picked was just taken; please pick another on your tracking page."), "error")
 
 
 def _public_limit() -> str:
@@ -59,12 +88,16 @@ def public_request():
             lon=_float_or_none(form.lon.data),
         )
         try:
-            order, _created = submit_order(db.session, req, current_actor(), intake_settings())
+            slot = _chosen_slot(form)
+            order, _created = submit_order(
+                db.session, req, current_actor(), intake_settings(), slot=slot, slot_planning=planning_settings()
+            )
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
             if getattr(order, "tracking_token", None):
                 remember_link(f"request:{order.number}", order.tracking_token)
+            _slot_outcome(order, slot)
             return redirect(url_for("pages.request_received", number=order.number))
     status = 400 if request.method == "POST" else 200
     return render_template("request.html", form=form), status
@@ -108,10 +141,16 @@ def hotline():
             in_warranty=form.in_warranty.data,
         )
         try:
-            order, _created = submit_order(db.session, req, current_actor(), intake_settings())
+            slot = _chosen_slot(form)
+            if slot is not None:  # the slot is the window: booked with the order, not as typed
+                req = replace(req, appointment_start=None, appointment_end=None)
+            order, _created = submit_order(
+                db.session, req, current_actor(), intake_settings(), slot=slot, slot_planning=planning_settings()
+            )
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
+            _slot_outcome(order, slot)
             if getattr(order, "tracking_token", None):  # to read out to the caller on the order page
                 remember_link(f"order:{order.id}", order.tracking_token)
             return redirect(url_for("pages.order_detail", order_id=order.id))

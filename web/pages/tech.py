@@ -20,6 +20,7 @@ from dispatch.phone_actions import DEFAULT_CHECKLISTS
 from technicians.models import Skill, Technician
 from web.auth import current_actor, name_the_owner, roles_required
 from web.extensions import db
+from web.filters import day_words, visit_format
 from web.labels import Labels
 from web.pages.base import bp
 
@@ -134,6 +135,9 @@ def tech():
         "sw_url": url_for("pages.tech_service_worker"),
         "scope": url_for("pages.tech"),
         "position_every_s": config.get("TECH_POSITION_EVERY_S", 60),
+        # A later day's order reads "tomorrow, 09:00–11:00" (the day words by local date).
+        "days": day_words(),
+        "visit_format": visit_format(),
     }
     name_the_owner()
     technician = db.session.get(Technician, settings["technician_id"]) if settings["technician_id"] else None

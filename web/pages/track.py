@@ -13,12 +13,13 @@ from flask_login import current_user
 
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.numbers import parse_int
-from dispatch import customer
+from dispatch import customer, planning
 from dispatch.lifecycle import Status
 from dispatch.tracking import public_update
 from web.extensions import csrf, db, limiter
-from web.labels import Labels
+from web.labels import SLOT_LABELS, Labels
 from web.pages.base import bp
+from web.wiring import planning_settings
 
 TRACK_LIMIT = "30 per minute"
 # One sentence under the status badge: where the repair stands, in the customer's words.
@@ -68,11 +69,13 @@ def track(token: str):
     order = _view(token)
     live = public_update(db.session, order, current_app.config["TIMEZONE"])
     status_labels = {code: str(label) for code, label in Labels.status.items()}
-    view = customer.customer_view(db.session, order)
+    view = customer.customer_view(db.session, order, current_app.config["TIMEZONE"])
     stages = {code: str(text) for code, text in STAGES.items()}
+    # Not placed yet (no slot chosen, or the one chosen was taken): the times the plan can keep.
+    slots = planning.slots_for_order(db.session, order.id, planning_settings()) if view.status == Status.NEW else []
     return render_template(
         "track.html", token=token, view=view, live=live, status_labels=status_labels, stages=stages,
-        score_labels=SCORES,
+        score_labels=SCORES, slots=slots, slot_labels=SLOT_LABELS,
     )  # fmt: skip
 
 
@@ -123,6 +126,23 @@ def track_survey(token: str):
             request.form.get("comment", ""), flag_reason=flag,
         ),
     )  # fmt: skip
+
+
+@bp.post("/t/<token>/slot")
+@limiter.limit(TRACK_LIMIT)
+def track_slot(token: str):
+    """The customer books one of the offered slots for an order not placed yet."""
+    try:
+        start = datetime.fromisoformat(request.form.get("start", ""))
+    except ValueError:
+        start = None
+
+    def book() -> None:
+        if start is None or start.tzinfo is None:
+            raise ValidationFailed({"start": "is not one of the times offered"})
+        planning.book_slot(db.session, _view(token).id, start, planning_settings())
+
+    return _act(token, book)
 
 
 @bp.post("/t/<token>/reschedule")

@@ -56,6 +56,11 @@
     datumI.value = data.tile_crs;
     placePin(latlng);
     say(T.picked);
+    changed();
+  }
+  /* The form's other parts (the appointment slots) follow the position through a change event. */
+  function changed() {
+    latI.dispatchEvent(new Event("change", { bubbles: true }));
   }
   /* A WGS-84 position (a geocoder's candidate, the customer's last address). */
   function setWgs(lat, lon, message) {
@@ -65,6 +70,7 @@
     var shown = toDisplay(lat, lon);
     placePin(L.latLng(shown[0], shown[1]), 16);
     say(message);
+    changed();
   }
   // A position the form already holds (a re-shown form, the order being corrected).
   if (latI.value && lonI.value && map) {

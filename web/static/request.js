@@ -13,6 +13,7 @@
       form.elements.lat.value = pos.coords.latitude.toFixed(6);
       form.elements.lon.value = pos.coords.longitude.toFixed(6);
       status.textContent = script.dataset.located;
+      form.dispatchEvent(new Event("change"));  // the appointment slots (slots.js) follow the place
     }, function () {
       status.textContent = script.dataset.failed;
     }, { enableHighAccuracy: true, timeout: 10000 });

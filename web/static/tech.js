@@ -53,6 +53,12 @@
   // when nothing is planned yet, or that it is not planned (on site: nothing, the badge says it).
   function arrival(o) {
     if (o.status === "on_site") return "";
+    // A later day of the plan: the day and window, not a time that reads as today's.
+    var today = settings.days ? Object.keys(settings.days).sort()[0] : null;
+    if (o.visit_day && today && o.visit_day > today && !o.eta_live) {
+      return settings.visit_format.replace("%(day)s", settings.days[o.visit_day] || o.visit_day)
+        .replace("%(start)s", o.visit_from).replace("%(end)s", o.visit_to);
+    }
     if (o.eta) return T.eta + " " + fmtTime(o.eta) + (o.eta_live ? " · " + T.live : "");
     if (o.appointment_start) return T.appointment + " " + fmtTime(o.appointment_start) + "–" + fmtTime(o.appointment_end);
     return T.not_planned;

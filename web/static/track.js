@@ -38,6 +38,16 @@
     setText("track-technician", update.technician);
     show("track-technician-label", !!update.technician);
     show("track-technician", !!update.technician);
+    // The planned day and window ("tomorrow, 09:00–11:00"), worded with the page's own words.
+    var visit = update.visit_day && data.visit_format
+      ? data.visit_format.replace("%(day)s", data.days[update.visit_day] || update.visit_day)
+          .replace("%(start)s", update.visit_from).replace("%(end)s", update.visit_to)
+      : "";
+    if (document.getElementById("track-visit")) {
+      setText("track-visit", visit);
+      show("track-visit-label", !!visit);
+      show("track-visit", !!visit);
+    }
     setText("track-eta", update.eta_local);
     show("track-eta-label", !!update.eta_local);
     show("track-eta", !!update.eta_local);

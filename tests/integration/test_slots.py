@@ -1,0 +1,145 @@
+"""Appointment slots the plan can keep: offered only where a technician-day can honour them,
+booked under the technician-day's lock (controlled clock: `now` is given)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, time, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from dispatch.models import WorkOrder
+from dispatch.planning import PlanningSettings, SlotTaken, book_slot, slots_for_draft, slots_for_order
+from technicians.network import update_technician
+from tests.integration.helpers import create_order
+
+SOUTH = {"lat": 34.201, "lon": 108.951}
+
+
+@pytest.fixture
+def settings(app):
+    return PlanningSettings(timezone=app.config["TIMEZONE"], horizon_days=3)
+
+
+@pytest.fixture
+def one_technician(db_session, network):
+    """Tech 2 alone, 09:00–17:00, room for one order a day."""
+    update_technician(
+        db_session, network.techs[1].id, {"shift_start": time(9), "shift_end": time(17), "daily_capacity": 1},
+        actor_id=None,
+    )  # fmt: skip
+    for tech in (network.techs[0], network.techs[2]):
+        update_technician(db_session, tech.id, {"active": False}, actor_id=None)
+    return network.techs[1]
+
+
+def _evening(settings) -> datetime:
+    return datetime(2030, 3, 6, 18, 0, tzinfo=settings.timezone)
+
+
+def _new_order(client, auth, db_session, now, **extra) -> int:
+    order = create_order(client, auth.token("dispatcher"), **{**SOUTH, **extra})
+    db_session.execute(
+        update(WorkOrder).where(WorkOrder.id == order["id"]).values(created_at=now, due_at=now + timedelta(hours=40))
+    )
+    db_session.commit()
+    return order["id"]
+
+
+def test_slots_are_two_hour_windows_within_shifts_labelled_and_cheapest_first(
+    client, auth, db_session, settings, one_technician
+):
+    now = _evening(settings)
+    slots = slots_for_order(db_session, _new_order(client, auth, db_session, now), settings, now)
+    local = [(s.start.astimezone(settings.timezone), s.end.astimezone(settings.timezone)) for s in slots]
+    assert local and all(e - s == timedelta(hours=2) for s, e in local)
+    assert all(time(9) <= s.time() and e.time() <= time(17) for s, e in local)
+    assert {s.date() for s, _ in local} <= {now.date() + timedelta(days=1), now.date() + timedelta(days=2)}
+    assert max(s for s, _ in local) < now + timedelta(hours=40)  # never past the order's due time
+    assert [s.cost_m for s in slots] == sorted(s.cost_m for s in slots)
+    assert slots[0].label == "best" and {s.label for s in slots} <= {"best", "good", "possible"}
+
+
+def test_slots_for_a_skill_nobody_has_are_none(db_session, settings, one_technician):
+    from technicians.models import Skill
+
+    db_session.add(Skill(code="refrigerator", name_en="Refrigerator", name_zh="冰箱"))
+    db_session.commit()
+    now = _evening(settings)
+    draft = slots_for_draft(db_session, settings, lat=SOUTH["lat"], lon=SOUTH["lon"], skill="refrigerator", now=now)
+    assert draft == []
+    served = slots_for_draft(db_session, settings, lat=SOUTH["lat"], lon=SOUTH["lon"], skill="water_heater", now=now)
+    assert served, "the same place with a skill someone has gets slots"
+
+
+def test_a_booked_slot_becomes_the_hard_window_and_the_day_fills(client, auth, db_session, settings, one_technician):
+    now = _evening(settings)
+    order_id = _new_order(client, auth, db_session, now)
+    slot = slots_for_order(db_session, order_id, settings, now)[0]
+    placed = book_slot(db_session, order_id, slot.start, settings, now)
+    assert slot.start <= placed.eta <= slot.end
+    db_session.expire_all()
+    order = db_session.get(WorkOrder, order_id)
+    assert (order.appointment_start, order.appointment_end, order.status) == (slot.start, slot.end, "assigned")
+    db_session.rollback()
+    other = _new_order(client, auth, db_session, now, phone="13900139000")
+    left = slots_for_order(db_session, other, settings, now)
+    assert slot.start.date() not in {s.start.date() for s in left}  # that day is full now
+
+
+def test_two_customers_cannot_both_get_the_last_place_of_a_day(
+    app, client, auth, db_session, settings, one_technician, database_url
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("real concurrent writers: PostgreSQL")
+    from web.extensions import db
+
+    now = _evening(settings)
+    orders = [_new_order(client, auth, db_session, now, phone=f"1390013900{i}") for i in range(2)]
+    slot = slots_for_order(db_session, orders[0], settings, now)[0]
+    same_day = [s for s in slots_for_order(db_session, orders[1], settings, now) if s.start == slot.start]
+    assert same_day, "both are offered the same last place"
+    barrier = threading.Barrier(2)
+    outcomes: dict[int, object] = {}
+
+    def book(order_id: int) -> None:
+        with app.app_context():
+            session = db.new_session()
+            try:
+                barrier.wait()
+                outcomes[order_id] = book_slot(session, order_id, slot.start, settings, now)
+            except SlotTaken as taken:
+                outcomes[order_id] = taken
+            finally:
+                session.close()
+
+    threads = [threading.Thread(target=book, args=(oid,)) for oid in orders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    taken = [o for o in outcomes.values() if isinstance(o, SlotTaken)]
+    booked = [o for o in outcomes.values() if not isinstance(o, SlotTaken)]
+    assert len(booked) == 1 and len(taken) == 1, outcomes
+    assert slot.start.date() not in {s.start.date() for s in taken[0].slots}  # the fresh list
+    assert taken[0].slots, "the other days still have room"
+
+
+def test_the_api_lists_and_books_slots_and_answers_409_with_a_fresh_list(
+    app, client, auth, db_session, settings, one_technician
+):
+    headers = auth.token("dispatcher")
+    order = create_order(client, headers, **SOUTH)
+    listed = client.get(f"/api/orders/{order['id']}/slots", headers=headers)
+    assert listed.status_code == 200, listed.get_json()
+    items = listed.get_json()["items"]
+    assert items and {"start", "end", "label", "cost_km"} <= set(items[0])
+    booked = client.post(f"/api/orders/{order['id']}/slots", json={"start": items[0]["start"]}, headers=headers)
+    assert booked.status_code == 200, booked.get_json()
+    again = client.post(f"/api/orders/{order['id']}/slots", json={"start": items[0]["start"]}, headers=headers)
+    assert again.status_code == 409 and "slots" in again.get_json()
+    draft = client.post("/api/slots", json={"lat": SOUTH["lat"], "lon": SOUTH["lon"], "skill": "water_heater"})
+    assert draft.status_code == 200 and isinstance(draft.get_json()["items"], list)
+    bad = client.post("/api/slots", json={"lat": 34.2, "lon": 108.9, "skill": "nothing_like_it"})
+    assert bad.status_code == 400 and "skill" in str(bad.get_json())
