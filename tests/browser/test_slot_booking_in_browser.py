@@ -88,9 +88,9 @@ def test_a_dispatcher_books_a_slot_on_the_hotline_form(live_server, live_network
             page.fill("#phone", "13800138000")
             page.fill("#address", "西安市雁塔区科技路 1 号")
             page.select_option("#product_category", "water_heater")
-            page.fill("#lat", "34.20")
-            page.fill("#lon", "108.95")
-            page.locator("#description").click()  # leaving the field is its change
+            # No geocoder here: the dispatcher picks the place on the map; the slots follow it.
+            spot = page.evaluate("() => window.locationPicker.map.latLngToContainerPoint([34.20, 108.95])")
+            page.locator("#pick-map").click(position={"x": spot["x"], "y": spot["y"]})
             offered = page.locator("#slot-list label").filter(has=page.locator("input[name=slot]:not([value=''])"))
             expect(offered.first).to_be_visible()
             page.screenshot(path=str(SCREENSHOTS / f"hotline-slots-{shots}.png"), full_page=True)

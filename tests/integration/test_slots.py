@@ -88,11 +88,10 @@ def test_a_booked_slot_becomes_the_hard_window_and_the_day_fills(client, auth, d
     assert slot.start.date() not in {s.start.date() for s in left}  # that day is full now
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # real concurrent writers
 def test_two_customers_cannot_both_get_the_last_place_of_a_day(
     app, client, auth, db_session, settings, one_technician, database_url
 ):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("real concurrent writers: PostgreSQL")
     from web.extensions import db
 
     now = _evening(settings)

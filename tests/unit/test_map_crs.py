@@ -13,6 +13,7 @@ import pytest
 
 from dispatch.geocoding import to_wgs84
 from routing.geo import haversine_m
+from tests.conftest import skip_or_fail
 
 SCRIPT = Path(__file__).resolve().parents[2] / "web" / "static" / "map-crs.js"
 POINTS = [(34.2610, 108.9423), (39.9087, 116.3975), (22.5431, 114.0579), (31.2304, 121.4737), (45.75, 126.63)]
@@ -22,7 +23,7 @@ OUTSIDE = [(51.5007, -0.1246), (48.8584, 2.2945)]
 def run_js(crs: str, points: list[tuple[float, float]]) -> list[list[float]]:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed")
+        skip_or_fail("node is not installed (make setup needs it for npm)")
     code = (
         f"const c = require({json.dumps(str(SCRIPT))}); const f = c.toDisplay({json.dumps(crs)});"
         f"console.log(JSON.stringify({json.dumps(points)}.map(p => f(p[0], p[1]))));"
