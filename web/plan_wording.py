@@ -25,6 +25,14 @@ def _join(parts: list[str]) -> str:
     return _("%(first)s and %(last)s", first=_(", ").join(parts[:-1]), last=parts[-1])
 
 
+def _clauses(parts: list[str]) -> str:
+    """Clauses of a sentence: "adds 3.0 km, makes 2 more orders late"."""
+    text = parts[0]
+    for part in parts[1:]:
+        text = _("%(clause)s, %(next)s", clause=text, next=part)
+    return text
+
+
 def effect(diff: dict[str, Any]) -> tuple[list[str], list[str]]:
     """What the plan gains and what it costs, each as short phrases ("saves 12.4 km and 35
     minutes of lateness", "avoids 2 late orders"; "adds 3.0 km")."""
@@ -58,9 +66,9 @@ def summary(payload: dict[str, Any]) -> str:
     if not payload.get("improves", True):
         return _("No better plan found: today's plan stays as it is.")
     gains, costs = effect(diff)
-    text = _join(gains) if gains else _("puts visits in a better order")
+    text = _clauses(gains) if gains else _("puts visits in a better order")
     if costs:
-        text = _("%(costs)s but %(gains)s", costs=_join(costs), gains=text)
+        text = _("%(costs)s but %(gains)s", costs=_clauses(costs), gains=text)
     text = text[:1].upper() + text[1:]
     moves = len(diff.get("moves", []))
     reordered = len(diff.get("resequenced", []))

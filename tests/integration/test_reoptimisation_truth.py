@@ -168,3 +168,31 @@ def test_apply_names_the_field_of_a_bad_choice(client, network, headers, north_j
     bad = client.post(f"/api/plans/{plan['id']}/apply", json={"moves": [{"order_id": 1}]}, headers=headers)
     assert bad.status_code in (400, 422)
     assert "version" in str(bad.get_json())
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Adds 3.0 km, makes 1 more order late but plans 2 more orders (2 orders change technician)."),
+        ("zh-CN", "多出 3.0 公里，多 1 单迟到，但多排上 2 单（2 单换师傅）。"),
+    ],
+)
+def test_a_plan_that_costs_something_says_what_it_costs_and_what_it_buys(app, language, expected):
+    from web.plan_wording import summary
+
+    payload = {
+        "improves": True,
+        "diff": {"km_saved": -3.0, "lateness_avoided_min": 0, "late_orders_avoided": -1, "newly_served": [7, 8],
+                 "newly_unserved": [], "moves": [{}, {}], "resequenced": []},
+    }  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert summary(payload) == expected
+
+
+def test_savings_in_km_and_lateness_share_one_verb(app):
+    from web.plan_wording import summary
+
+    payload = {"improves": True, "diff": {"km_saved": 12.44, "lateness_avoided_min": 35, "late_orders_avoided": 0,
+                                          "moves": [], "resequenced": [{"technician_id": 1, "orders": [2, 1]}]}}  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert summary(payload) == ("Saves 12.4 km and 35 minutes of lateness (1 technician's visits in a new order).")
