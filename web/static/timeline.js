@@ -174,8 +174,7 @@
     res.rows.forEach(function (r) { Array.prototype.push.apply(all, rowBackground(r)); });
     res.stops.forEach(function (s) { Array.prototype.push.apply(all, stopItems(s)); });
     var selected = timeline.getSelection();
-    items.clear();
-    items.add(all);
+    replaceItems(all);
     timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
     // The rows after the blocks: the other way round vis-timeline measures every block as it lands in a row.
     rowKey = "";
@@ -184,6 +183,28 @@
     if (pinBar) showPinBar();
     drawPreview();
     markReady();
+  }
+  /* Make `all` the timeline's items, touching only the ones that changed: vis-timeline lays out
+   * and measures every item it is given, so re-adding thousands after each event (a drop
+   * changes one row) cost seconds per board. The preview's ghosts are left to drawPreview. */
+  var signatures = {};
+  function signature(item) {
+    var c = item.content;
+    return [item.group, +new Date(item.start), +new Date(item.end), item.className, item.title,
+      c && c.nodeType ? c.textContent : c, JSON.stringify(item.editable)].join("|");
+  }
+  function replaceItems(all) {
+    var wanted = {}, changed = [], fresh = {};
+    all.forEach(function (item) {
+      var sig = signature(item);
+      wanted[item.id] = true;
+      fresh[item.id] = sig;
+      if (signatures[item.id] !== sig || !items.get(item.id)) changed.push(item);
+    });
+    var gone = items.getIds({ filter: function (i) { return !i.ghost && !wanted[i.id]; } });
+    if (gone.length) items.remove(gone);
+    if (changed.length) items.update(changed);
+    signatures = fresh;
   }
   /* The first data and the technicians' rows are both in (the board's snapshot brings the rows). */
   function markReady() {
