@@ -752,7 +752,7 @@
       var num = el("td");
       num.appendChild(el("label", { "for": "plan-tick-" + m.order_id }, orderNumber(m.order_id)));
       tr.appendChild(num);
-      tr.appendChild(el("td", null, techName(m.from)));
+      tr.appendChild(el("td", m.from == null ? { title: T.unassigned_short } : null, m.from == null ? "—" : techName(m.from)));
       tr.appendChild(el("td", null, techName(m.to)));
       tr.appendChild(el("td", null, m.eta ? fmtTime(m.eta) : ""));
       tbody.appendChild(tr);
