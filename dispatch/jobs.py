@@ -51,7 +51,7 @@ def auto_dispatch(database: Database, planning: PlanningSettings, now: datetime 
         )
         for outlet_id in outlet_ids:
             proposal = propose(session, planning, Actor.system(), outlet_id=outlet_id, now=now)
-            if not proposal.payload["diff"]["moves"]:
+            if not proposal.payload["improves"]:  # no better plan found: nothing to apply
                 with unit_of_work(session):
                     proposal.status = "superseded"
                 continue

@@ -1,10 +1,11 @@
 """Re-optimisation: the open, not-started orders re-planned with OR-Tools (warm-started from
-the current routes), shown to the dispatcher as a diff and applied atomically, only to orders
-still as the plan saw them."""
+the current routes), shown to the dispatcher as a diff only when it is better than today's
+plan, and applied move by move (the ones the dispatcher ticked), each re-checked first."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,24 @@ from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound
 from dispatch.models import PlanProposal, WorkOrder
 from dispatch.moves import apply_move
-from dispatch.planning.day import MOVABLE, PlanningSettings, load_day, offset_of, tech_of, vehicle_from_key, vehicle_key
+from dispatch.planning.day import (
+    MOVABLE,
+    Day,
+    PlanningSettings,
+    load_day,
+    offset_of,
+    tech_of,
+    vehicle_from_key,
+    vehicle_key,
+)
 from dispatch.planning.routes import left_out, lock_days, replace_route
-from routing import diff, solve
-from routing.evaluate import evaluate
+from routing import Job, diff, solve
+from routing import Technician as RoutingTechnician
+from routing.diff import improves
+from routing.evaluate import evaluate, time_route
+from routing.problem import LATE_COST_PER_S
+from technicians.availability import can_take_work
+from technicians.models import Technician
 
 
 def propose(
@@ -33,33 +48,55 @@ def propose(
     now: datetime | None = None,
 ) -> PlanProposal:
     """Re-plan the horizon's open orders over every technician-day on duty (warm-started from
-    the current routes) and store the result as a proposal with its diff. Commits the proposal only; orders are untouched."""
+    the current routes) and store the result as a proposal with its diff. Commits the proposal
+    only; orders are untouched. Routes are keyed by technician-day ("12" today, "12@1"
+    tomorrow: `dispatch.planning.day.vehicle_key`); a move names the technicians and the days.
+
+    Both plans are timed the same way (`evaluate`) and weighed as the solver weighs them
+    (`routing.diff.improves`). A plan no better than today's is stored with `improves` false,
+    no moves and today's routes: the search found nothing worth a change, and it says so."""
     now = now or utcnow()
     day = load_day(session, settings, now, outlet_id)
     current = evaluate(day.technicians, day.jobs, day.routes)
-    new = solve(day.problem(), time_limit_s=time_limit_s or settings.time_limit_s, initial=current)
-    change = diff(current, new)
+    solved = solve(day.problem(), time_limit_s=time_limit_s or settings.time_limit_s, initial=current)
+    new = evaluate(day.technicians, day.jobs, {t: [s.job_id for s in stops] for t, stops in solved.routes.items()})
+    better = improves(current, new, day.jobs)
+    chosen = new if better else current
+    change = diff(current, chosen)
+    offered = [m for m in change.moves if m.to_tech is not None]
     payload = {
         "t0": now.isoformat(),
-        # One key per technician-day ("12" today, "12@1" tomorrow: dispatch.planning.day.vehicle_key).
-        "routes": {vehicle_key(t): [s.job_id for s in stops] for t, stops in new.routes.items()},
-        "etas": {str(s.job_id): day.at(s.arrival_s).isoformat() for stops in new.routes.values() for s in stops},
+        "improves": better,
+        "routes": {vehicle_key(t): [s.job_id for s in stops] for t, stops in chosen.routes.items()},
+        "etas": {str(s.job_id): day.at(s.arrival_s).isoformat() for stops in chosen.routes.values() for s in stops},
         "versions": {str(oid): o.version for oid, o in day.orders.items()},
-        "unserved": [{"order_id": u.job_id, "reason": u.reason} for u in new.unserved]
+        "unserved": [{"order_id": u.job_id, "reason": u.reason} for u in (solved.unserved if better else [])]
         + [{"order_id": oid, "reason": r} for oid, r in day.unplannable.items()],
         "diff": {
+            # Only orders that change technician or day are moves; a technician's own visits in
+            # a new order are `resequenced`, summarised apart.
             "moves": [
                 {"order_id": m.job_id, "from": _tech(m.from_tech), "to": _tech(m.to_tech), "position": m.new_position,
-                 "eta": day.at(m.new_eta).isoformat() if m.new_eta is not None else None}
-                for m in change.moves
+                 "from_vehicle": None if m.from_tech is None else vehicle_key(m.from_tech),
+                 "to_vehicle": vehicle_key(m.to_tech),
+                 "version": day.orders[m.job_id].version,
+                 "eta": day.at(m.new_eta).isoformat() if m.new_eta is not None else None,
+                 "until": _visit_end(day, m.job_id, m.new_eta)}
+                for m in offered
             ],
+            "resequenced": [{"technician_id": tech_of(t), "vehicle": vehicle_key(t), "orders": ids}
+                            for t, ids in change.resequenced.items()],
             "km_saved": round(change.distance_saved_m / 1000, 2),
             "lateness_avoided_min": change.lateness_avoided_s // 60,
+            "late_orders_avoided": change.late_jobs_avoided,
             "newly_served": list(change.newly_served),
             "newly_unserved": list(change.newly_unserved),
+            # What the search found, even when it is not offered: the words can say how far off it was.
+            "found": {"km_saved": round((current.total_distance_m - new.total_distance_m) / 1000, 2),
+                      "lateness_avoided_min": (current.total_late_s - new.total_late_s) // 60},
         },
         "before": {"km": round(current.total_distance_m / 1000, 2), "late_orders": current.late_jobs},
-        "after": {"km": round(new.total_distance_m / 1000, 2), "late_orders": new.late_jobs},
+        "after": {"km": round(chosen.total_distance_m / 1000, 2), "late_orders": chosen.late_jobs},
     }  # fmt: skip
     proposal = PlanProposal(created_by_id=actor.user_id, outlet_id=outlet_id, payload=payload, created_at=now)
     with unit_of_work(session):
@@ -67,19 +104,48 @@ def propose(
     return proposal
 
 
+def _visit_end(day: Day, order_id: int, eta: int | None) -> str | None:
+    if eta is None:
+        return None
+    return day.at(eta + day.jobs[order_id].service_s).isoformat()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a ticked move was not applied: a stable code, and the words (an English template
+    and its values, translated where it is shown)."""
+
+    reason: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class ApplyResult:
     applied: list[int]
-    skipped: dict[int, str]
+    skipped: dict[int, Refusal]
+    resequenced: list[int] = field(default_factory=list)
 
 
 def apply_proposal(
-    session: Session, proposal_id: int, settings: PlanningSettings, actor: Actor, now: datetime | None = None
+    session: Session,
+    proposal_id: int,
+    settings: PlanningSettings,
+    actor: Actor,
+    now: datetime | None = None,
+    *,
+    chosen: Mapping[int, int] | None = None,
+    resequence: bool = True,
 ) -> ApplyResult:
-    """Apply a proposal in one transaction, only to orders still as the proposal saw them.
+    """Apply the moves of a proposal the dispatcher chose, in one transaction.
 
-    An order that someone changed since (another dispatcher, a technician's acceptance, an
-    earlier plan) is skipped and reported; the rest apply together or not at all.
+    `chosen` maps each chosen order to the version the dispatcher saw (None: every move, at
+    the versions the proposal saw). Each move is checked again against the day as it is now:
+    the order unchanged since the plan and since the dispatcher looked, still movable (not
+    pinned, not accepted), and the new technician with the skill, on duty, with room left and
+    time before the shift ends. A move that fails is refused with its reason and the others
+    still apply. `resequence` also puts the plan's visiting order on the technicians whose own
+    visits it only re-orders. A proposal applies once.
     """
     now = now or utcnow()
     proposal = session.get(PlanProposal, proposal_id, with_for_update=True)
@@ -88,64 +154,185 @@ def apply_proposal(
     if proposal.status != "proposed":
         raise Conflict(f"plan proposal {proposal_id} was {proposal.status} already")
     payload = proposal.payload
+    if not payload.get("improves", True):
+        raise Conflict("this plan is no better than today's, so there is nothing to apply")
     versions = {int(k): v for k, v in payload["versions"].items()}
+    offered = {int(m["order_id"]): m for m in payload["diff"]["moves"]}
+    wanted = dict(chosen) if chosen is not None else {oid: versions[oid] for oid in offered}
+    plan_routes = {vehicle_from_key(k): ids for k, ids in payload["routes"].items()}
+    reordered = (
+        {vehicle_from_key(r.get("vehicle", str(r["technician_id"]))) for r in payload["diff"].get("resequenced", [])}
+        if resequence
+        else set()
+    )
     # The optimiser's choice, approved by a person: recorded as theirs, but not a manual lock.
     system = Actor(user_id=actor.user_id, role="system")
     result = ApplyResult(applied=[], skipped={})
-    days: dict[int, list[tuple[int, datetime | None]]] = {}
     try:
         with unit_of_work(session, stale=_changed_meanwhile):
-            # Lock every order the plan touches, in id order, before changing any: two plans
-            # then queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE
-            # takes, so a sweep inserting an event for one of these orders (a foreign-key check)
-            # is not held up by it. The event counter is taken only at commit (dispatch/events.py).
+            touched = {tech_of(v) for v in reordered}
+            for oid in wanted:
+                if oid in offered:
+                    touched |= {t for t in (offered[oid]["from"], offered[oid]["to"]) if t is not None}
             # Every technician's day first, in id order, as a placement or a dispatcher's
-            # assignment takes one (day, then order): otherwise an assignment holding a moved
-            # order's old stop and a plan holding the new technician's stops wait for each other.
-            lock_days(session, sorted({tech_of(vehicle_from_key(t)) for t in payload["routes"]}))
-            ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
-            session.scalars(
-                select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
-            ).all()
+            # assignment takes one (day, then order), then the orders in id order: two plans
+            # queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE takes,
+            # so a sweep inserting an event for one of these orders is not held up by it.
+            lock_days(session, sorted(touched))
+            ids = sorted(set(wanted) & set(offered))
+            orders = {
+                o.id: o
+                for o in session.scalars(
+                    select(WorkOrder)
+                    .where(WorkOrder.id.in_(ids))
+                    .order_by(WorkOrder.id)
+                    .with_for_update(key_share=True)
+                )
+            }
+            day = load_day(session, settings, now, proposal.outlet_id)  # the day as it is now, under the locks
+            techs = {t.id: t for t in day.technicians}  # by technician-day
+            routes = {v: list(r) for v, r in day.routes.items() if tech_of(v) in touched}
+            numbers = dict(
+                session.execute(select(WorkOrder.id, WorkOrder.number).where(WorkOrder.id.in_(wanted))).all()
+            )
+            for oid in sorted(wanted, key=lambda o: (o not in offered, o)):
+                move = offered.get(oid)
+                number = numbers.get(oid, str(oid))
+                if move is None:
+                    result.skipped[oid] = Refusal(
+                        "not_in_plan", "%(number)s is not a move of this plan", {"number": number}
+                    )
+                    continue
+                order = orders.get(oid)
+                refusal = _refusal(
+                    session, order, number, wanted[oid], versions.get(oid), move, day, techs, routes, now, settings
+                )
+                to = _to_vehicle(move)
+                if refusal is None:
+                    route = _with(plan_routes.get(to, []), routes.get(to, []), oid, techs[to], day.jobs, resequence)
+                    stops = time_route(techs[to], day.jobs, route)[0]
+                    stop = next(s for s in stops if s.job_id == oid)
+                    if stop.departure_s > techs[to].shift_end:
+                        refusal = Refusal("shift", "%(name)s's shift ends at %(end)s, before this order could be done there",
+                                          {"name": _name(session, tech_of(to)), "end": day.at(techs[to].shift_end).astimezone(settings.timezone).strftime("%H:%M")})  # fmt: skip
+                if refusal is not None:
+                    result.skipped[oid] = refusal
+                    continue
+                for v in routes:  # off the day it was on (any technician's, any day)
+                    routes[v] = [x for x in routes[v] if x != oid]
+                routes[to] = route
+                if order.technician_id != tech_of(to):
+                    # A later day: no on-duty-today check, the plan gave a day the technician works.
+                    apply_move(
+                        session, order, "assign", system, technician_id=tech_of(to),
+                        timezone=settings.timezone if offset_of(to) == 0 else None, now=now,
+                        data={"by": "reoptimisation", "proposal_id": proposal.id, "eta": day.at(stop.arrival_s).isoformat(),
+                              "position": route.index(oid)},
+                    )  # fmt: skip
+                result.applied.append(oid)
             # Each technician's days in day order: their stops' sequence runs on across days.
-            keyed = sorted(payload["routes"].items(), key=lambda kv: _day_order(vehicle_from_key(kv[0])))
-            for tech_key, order_ids in keyed:
-                tech_id = tech_of(vehicle_from_key(tech_key))
-                day = days.setdefault(tech_id, [])
-                for oid in order_ids:
-                    order = session.get(WorkOrder, oid)
-                    if order is None or order.version != versions.get(oid):
-                        result.skipped[oid] = "changed since the plan was made"
-                        continue
-                    if order.technician_id != tech_id:
-                        if order.status not in MOVABLE or order.assignment_locked:
-                            result.skipped[oid] = f"{order.status}, kept with its technician"
-                            continue
-                        # No on-duty-today check: the plan gave a day the technician works (load_day).
-                        apply_move(
-                            session, order, "assign", system, technician_id=tech_id, timezone=None,
-                            now=now, data={"by": "reoptimisation", "proposal_id": proposal.id},
-                        )  # fmt: skip
-                        result.applied.append(oid)
-                    eta = payload["etas"].get(str(oid))
-                    day.append((oid, datetime.fromisoformat(eta) if eta else None))
-            # Each technician's day becomes the plan, then what they hold that the plan did not
-            # place (skipped, or assigned since the plan was made) after it: no slot the plan
-            # gave to another, and no order of theirs without one.
-            for tech_id, stops in days.items():
-                replace_route(session, tech_id, stops + left_out(session, tech_id, stops), now)
+            for tech_id in sorted(touched):
+                timed: list[tuple[int, datetime | None]] = []
+                mine = sorted((v for v in routes if tech_of(v) == tech_id), key=offset_of)
+                if not mine:
+                    continue  # off duty in the whole horizon now: their route is not ours to write
+                for v in mine:
+                    route = routes[v]
+                    if v in reordered:
+                        route = _in_plan_order(plan_routes.get(v, []), route)
+                        if route != routes[v] and tech_id not in result.resequenced:
+                            result.resequenced.append(tech_id)
+                    stops = time_route(techs[v], day.jobs, route)[0]
+                    etas = {s.job_id: day.at(s.arrival_s) for s in stops}
+                    timed += [(oid, etas.get(oid)) for oid in route]
+                replace_route(session, tech_id, timed + left_out(session, tech_id, timed), now)
             proposal.status, proposal.applied_at = "applied", now
     except IntegrityError:
         raise _changed_meanwhile() from None
     return result
 
 
+def _refusal(
+    session: Session,
+    order: WorkOrder | None,
+    number: str,
+    seen_version: int,
+    plan_version: int | None,
+    move: Mapping[str, Any],
+    day: Day,
+    techs: Mapping[Hashable, RoutingTechnician],
+    routes: Mapping[Hashable, list[int]],
+    now: datetime,
+    settings: PlanningSettings,
+) -> Refusal | None:
+    """Why this move cannot be applied now, or None when it can."""
+    if order is None or order.version != seen_version or order.version != plan_version:
+        return Refusal("changed", "%(number)s changed since the plan was made", {"number": number})
+    if order.status not in MOVABLE or order.assignment_locked:
+        return Refusal("kept", "%(number)s is pinned or accepted; it stays with its technician", {"number": number})
+    to = _to_vehicle(move)
+    if order.technician_id != (int(move["from"]) if move["from"] is not None else None):
+        return Refusal("changed", "%(number)s changed since the plan was made", {"number": number})
+    row = session.get(Technician, tech_of(to))
+    name = row.name if row is not None else str(to)
+    if row is None or order.required_skill not in row.skill_codes:
+        skill = order.required_skill
+        return Refusal("skill", "%(name)s lacks the skill %(skill)s", {"name": name, "skill": skill})
+    today_off = offset_of(to) == 0 and not can_take_work(row, now, settings.timezone)
+    if not row.active or today_off or to not in techs:
+        return Refusal("off_duty", "%(name)s is off duty or on leave that day", {"name": name})
+    if order.id not in day.jobs:
+        return Refusal(
+            "no_location", "%(number)s has no location yet, so it cannot be placed on a route", {"number": number}
+        )
+    if len(routes.get(to, [])) >= techs[to].max_jobs:
+        return Refusal("capacity", "%(name)s has no room left today (daily capacity %(capacity)s)",
+                       {"name": name, "capacity": row.daily_capacity})  # fmt: skip
+    return None
+
+
 def _tech(vehicle_id: Any) -> int | None:
     return None if vehicle_id is None else tech_of(vehicle_id)
 
 
-def _day_order(vehicle_id: Any) -> tuple[int, int]:
-    return tech_of(vehicle_id), offset_of(vehicle_id)
+def _to_vehicle(move: Mapping[str, Any]) -> Hashable:
+    """The technician-day a move goes to (a proposal from before the horizon names only today's)."""
+    return vehicle_from_key(str(move.get("to_vehicle") or move["to"]))
+
+
+def _name(session: Session, tech_id: int) -> str:
+    row = session.get(Technician, tech_id)
+    return row.name if row is not None else str(tech_id)
+
+
+def _in_plan_order(plan_route: Sequence[int], route: Sequence[int]) -> list[int]:
+    """`route`'s orders in the plan's order; those the plan did not place keep their place after."""
+    members = set(route)
+    return [oid for oid in plan_route if oid in members] + [oid for oid in route if oid not in set(plan_route)]
+
+
+def _with(
+    plan_route: Sequence[int],
+    route: Sequence[int],
+    oid: int,
+    tech: RoutingTechnician,
+    jobs: Mapping[Hashable, Job],
+    resequence: bool,
+) -> list[int]:
+    """The technician's route with `oid` added: in the plan's order when the plan's visiting
+    order is wanted, otherwise at the cheapest place of their route as it is (never ahead of
+    work under way, which `load_day` puts first)."""
+    if resequence:
+        return _in_plan_order(plan_route, [*route, oid])
+    started = sum(1 for j in route if jobs[j].started)
+    best, best_cost = None, None
+    for i in range(started, len(route) + 1):
+        candidate = [*route[:i], oid, *route[i:]]
+        stops, metres = time_route(tech, jobs, candidate)
+        price = metres + LATE_COST_PER_S * sum(s.late_s for s in stops)
+        if best_cost is None or price < best_cost:
+            best, best_cost = candidate, price
+    return best or [*route, oid]
 
 
 def _changed_meanwhile() -> Conflict:

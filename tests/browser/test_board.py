@@ -324,7 +324,7 @@ def test_an_assignment_made_on_one_board_is_seen_on_another(browser, live_server
 
     order_item(board_a, order["id"]).click()
     expect(board_a.locator("#panel-number")).to_have_text(order["number"])
-    expect(board_a.locator("#panel-events tr")).to_have_count(1)  # created
+    expect(board_a.locator("#panel-events li")).to_have_count(1)  # created
     board_a.locator("#assign-row button").click()
     suggestion = board_a.locator(".suggestions li").first
     expect(suggestion).to_contain_text("Tech 2")  # the nearest with the skill: South
@@ -332,7 +332,7 @@ def test_an_assignment_made_on_one_board_is_seen_on_another(browser, live_server
     suggestion.locator("button").click()
     expect(board_a.locator("#panel-status")).to_have_text("Assigned")
     expect(board_a.locator("#panel-technician")).to_have_text("Tech 2")
-    expect(board_a.locator("#panel-events tr")).to_have_count(2)
+    expect(board_a.locator("#panel-events li")).to_have_count(2)
 
     show_queue(board_b, "in_progress")
     expect(order_item(board_b, order["id"])).to_have_attribute("data-status", "assigned")
@@ -364,7 +364,7 @@ def test_priority_and_cancel_from_the_board(browser, live_server, live_network, 
     expect(order_item(page, order["id"])).to_have_count(0)
     expect(page.locator("#panel-status")).to_have_text("Cancelled")  # the panel keeps its end state
     expect(page.locator("#panel-actions button")).to_have_count(0)
-    expect(page.locator("#panel-events tr").first).to_contain_text("客户已自行修好 <b>x</b>")  # shown as text
+    expect(page.locator("#panel-events li").first).to_contain_text("客户已自行修好 <b>x</b>")  # shown as text
 
 
 def test_a_manager_watches_the_board_without_buttons(browser, live_server, live_network, contexts):
@@ -405,18 +405,18 @@ def test_reoptimisation_shows_its_diff_before_applying(browser, live_server, liv
     context, page = open_board(browser, base)
     contexts.append(context)
     page.get_by_role("button", name="Re-optimise").click()
-    expect(page.locator("#plan-summary")).to_contain_text("km saved", timeout=30000)
+    expect(page.locator("#plan-summary")).to_contain_text("Saves", timeout=30000)
     expect(page.locator("#plan-moves tr")).to_have_count(2)
     for order in orders:
         row = page.locator(f'#plan-moves tr[data-order-id="{order["id"]}"]')
         expect(row).to_contain_text(order["number"])
-        expect(row.locator("td").nth(1)).to_have_text("Tech 2")
-        expect(row.locator("td").nth(2)).to_have_text("Tech 1")
+        expect(row.locator("td").nth(2)).to_have_text("Tech 2")
+        expect(row.locator("td").nth(3)).to_have_text("Tech 1")
     show_queue(page, "in_progress")
     for order in orders:  # nothing changed yet
         expect(order_item(page, order["id"])).to_contain_text("Tech 2")
-    page.get_by_role("button", name="Apply").click()
-    expect(page.locator("#plan-result")).to_contain_text("Applied: 2")
+    page.get_by_role("button", name="Apply the ticked moves").click()
+    expect(page.locator("#plan-result")).to_contain_text("Applied: 2 moved")
     for order in orders:
         expect(order_item(page, order["id"])).to_contain_text("Tech 1")
     expect(page.locator(f'#tech-list tr[data-tech-id="{north}"] .load-text')).to_have_text(re.compile(r"^2 / "))
@@ -493,7 +493,7 @@ def test_screenshots_of_the_board_with_demo_data(browser, live_server, contexts)
         page.wait_for_timeout(300)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         page.locator("#queue-list li[data-order-id]").nth(2).click()
-        expect(page.locator("#panel-events tr").first).to_be_visible()
+        expect(page.locator("#panel-events li").first).to_be_visible()
         page.wait_for_timeout(300)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-order.png"))
 

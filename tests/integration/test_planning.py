@@ -113,12 +113,12 @@ def test_reoptimisation_proposes_moves_that_save_driving_and_applies_them(client
     assert {db_session.get(WorkOrder, o["id"]).technician_id for o in orders} == {network.techs[1].id}
     db_session.rollback()  # release SQLite's write lock before the next request
 
-    applied = client.post(f"/api/plans/{plan['id']}/apply", headers=headers).get_json()
+    applied = client.post(f"/api/plans/{plan['id']}/apply", json={}, headers=headers).get_json()
     assert sorted(applied["applied"]) == sorted(o["id"] for o in orders) and applied["skipped"] == {}
     db_session.expire_all()
     assert {db_session.get(WorkOrder, o["id"]).technician_id for o in orders} == {network.techs[0].id}
     db_session.rollback()
-    again = client.post(f"/api/plans/{plan['id']}/apply", headers=headers)
+    again = client.post(f"/api/plans/{plan['id']}/apply", json={}, headers=headers)
     assert again.status_code == 409
 
 
@@ -177,19 +177,19 @@ def test_a_dispatcher_may_assign_beyond_what_the_route_can_take(client, dispatch
 
 def test_applying_a_plan_keeps_a_place_for_an_order_assigned_after_it_was_made(client, network, auth, db_session):
     headers = auth.token("dispatcher")
-    south = network.techs[1].id
-    first = create_order(client, headers, phone="13900139001", **at(SOUTH))
-    _misassign(db_session, first["id"], south)
+    north = network.techs[0].id
+    first = create_order(client, headers, phone="13900139001", **at(NORTH))
+    _misassign(db_session, first["id"], network.techs[1].id)  # a North job on the South technician
     db_session.rollback()
     plan = client.post("/api/plans", json={"time_limit_s": 1}, headers=headers).get_json()
-    assert plan["routes"][str(south)] == [first["id"]]
-    late = create_order(client, headers, phone="13900139002", **at(SOUTH))
-    assert act(client, headers, late, "assign", technician_id=south).status_code == 200
+    assert plan["routes"][str(north)] == [first["id"]]
+    late = create_order(client, headers, phone="13900139002", **at(NORTH))
+    assert act(client, headers, late, "assign", technician_id=north).status_code == 200
 
-    assert client.post(f"/api/plans/{plan['id']}/apply", headers=headers).status_code == 200
+    assert client.post(f"/api/plans/{plan['id']}/apply", json={}, headers=headers).status_code == 200
 
     db_session.expire_all()
-    stops = db_session.scalars(select(RouteStop).where(RouteStop.technician_id == south).order_by(RouteStop.seq))
+    stops = db_session.scalars(select(RouteStop).where(RouteStop.technician_id == north).order_by(RouteStop.seq))
     assert [(s.order_id, s.seq) for s in stops] == [(first["id"], 0), (late["id"], 1)]
 
 
@@ -211,7 +211,7 @@ def test_an_order_changed_after_the_proposal_is_left_alone(client, network, auth
     tech2 = Auth(client.application.test_client()).token("tech2")
     accepted = act(client, tech2, client.get(f"/api/orders/{orders[0]['id']}", headers=headers).get_json(), "accept")
     assert accepted.status_code == 200
-    result = client.post(f"/api/plans/{plan['id']}/apply", headers=headers).get_json()
+    result = client.post(f"/api/plans/{plan['id']}/apply", json={}, headers=headers).get_json()
     assert result["applied"] == [orders[1]["id"]]
     assert list(result["skipped"]) == [str(orders[0]["id"])]
     db_session.expire_all()
@@ -236,7 +236,7 @@ def test_competing_plans_and_manual_assignments_never_double_assign(app, network
     def apply(pid: int) -> None:
         c = app.test_client()
         barrier.wait()
-        outcomes.append(("apply", c.post(f"/api/plans/{pid}/apply", headers=headers).status_code))
+        outcomes.append(("apply", c.post(f"/api/plans/{pid}/apply", json={}, headers=headers).status_code))
 
     def manual(seed: int) -> None:
         c = app.test_client()

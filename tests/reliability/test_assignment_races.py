@@ -112,7 +112,7 @@ def run_assignment_races(pg_url: str, web_factory, n_orders: int, rounds: int, t
             def optimiser(proposal_id: int, delay: float, go: threading.Barrier) -> None:
                 go.wait()
                 time.sleep(delay)
-                status, answer = planner.post(f"/api/plans/{proposal_id}/apply")
+                status, answer = planner.post(f"/api/plans/{proposal_id}/apply", {})
                 with lock:
                     if status == 200:
                         tally["plan_applied"] += len(answer["applied"])

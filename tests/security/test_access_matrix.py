@@ -197,6 +197,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("pages.tech", "GET"): Case(BOTH_TECHS),
     # --- staff of any outlet (lists are scoped; see the scoping tests below) ----------------------
     ("api.board", "GET"): Case(ALL_STAFF),
+    ("api.board_order_panel", "GET"): Case(NORTH_STAFF),  # the board's order panel: staff who see the order
     ("pages.board", "GET"): Case(ALL_STAFF),
     ("api.callback_queue", "GET"): Case(ALL_STAFF),
     ("api.review_queue", "GET"): Case(ALL_STAFF),
@@ -238,7 +239,7 @@ CASES: dict[tuple[str, str], Case] = {
         frozenset({"other_outlet_dispatcher", "dispatcher", "admin"}), json={"time_limit_s": 0}
     ),
     ("api.get_proposal", "GET"): Case(NORTH_STAFF),
-    ("api.apply", "POST"): Case(frozenset({"dispatcher", "admin"})),
+    ("api.apply", "POST"): Case(frozenset({"dispatcher", "admin"}), json={}),
     # --- the roster: tech1 belongs to North, so the South dispatcher may not change it --------------
     ("api.create_technician", "POST"): Case(frozenset({"other_outlet_dispatcher", "dispatcher", "admin"}), json={}),
     ("pages.admin_technician_new", "GET"): Case(frozenset({"other_outlet_dispatcher", "dispatcher", "admin"})),

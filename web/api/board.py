@@ -10,11 +10,18 @@ from apiflask import Schema
 from flask import current_app
 from flask_babel import get_locale
 
+from core.phones import display_phone
+from dispatch import moves, queries
 from dispatch.board import snapshot
+from dispatch.privacy import mask_phone, sees_contact
+from dispatch.sla import clocks
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
+from web.event_wording import EventWording
 from web.extensions import db
+from web.filters import skill_name
+from web.labels import CLOCK, ISSUE
 
 
 class BoardOrder(Schema):
@@ -101,3 +108,71 @@ def board():
     and at-risk rules (`rules`), by which to sort the orders those events bring."""
     risk_hours = current_app.config["BOARD_RISK_HOURS"]
     return snapshot(db.session, current_actor(), risk_hours, str(get_locale()))
+
+
+class PanelClock(Schema):
+    clock = fields.String()
+    label = fields.String(metadata={"description": "what the clock asks for, in the user's language"})
+    due_at = fields.DateTime()
+    stopped_at = fields.DateTime(allow_none=True, metadata={"description": "met (or stopped) at"})
+    breached_at = fields.DateTime(allow_none=True)
+
+
+class PanelLine(Schema):
+    at = fields.String(metadata={"description": "local time, formatted for the user"})
+    who = fields.String()
+    what = fields.String()
+    status = fields.String(metadata={"description": "old → new status in words, or empty"})
+    details = fields.List(fields.String())
+
+
+class PanelOut(Schema):
+    id = fields.Integer()
+    product = fields.String(metadata={"description": "the product in the user's language"})
+    model = fields.String()
+    fault = fields.String(metadata={"description": "the kind of job in the user's language"})
+    description = fields.String()
+    in_warranty = fields.Boolean()
+    phone = fields.String(metadata={"description": "national format, masked for roles that do not call customers"})
+    tel = fields.String(allow_none=True, metadata={"description": "tel: link, when the caller may call"})
+    clocks = fields.List(fields.Nested(PanelClock))
+    history = fields.List(fields.Nested(PanelLine), metadata={"description": "newest first, in sentences"})
+
+
+@bp.get("/board/orders/<int:order_id>")
+@roles_required(*STAFF)
+@bp.output(PanelOut)
+@bp.doc(security=SECURITY)
+def board_order_panel(order_id: int):
+    """What the board's order panel shows: product, fault, the phone to call, the SLA clocks and
+    the history in sentences, in the caller's language."""
+    actor = current_actor()
+    order = moves.get_order(db.session, order_id, actor)
+    calls = sees_contact(actor, order)
+    lines = EventWording(db.session, current_app.config["TIMEZONE"]).lines(
+        queries.order_events(db.session, order_id, actor)
+    )
+    return {
+        "id": order.id,
+        "product": skill_name(order.product_category),
+        "model": order.product_model or "",
+        "fault": str(ISSUE.get(order.issue_category, order.issue_category)),
+        "description": order.description or "",
+        "in_warranty": bool(order.in_warranty),
+        "phone": display_phone(order.contact_phone) if calls else (mask_phone(order.contact_phone) or ""),
+        "tel": f"tel:{order.contact_phone}" if calls and order.contact_phone else None,
+        "clocks": [
+            {
+                "clock": c.clock,
+                "label": str(CLOCK.get(c.clock, c.clock)),
+                "due_at": c.due_at,
+                "stopped_at": c.stopped_at,
+                "breached_at": c.breached_at,
+            }
+            for c in clocks.order_clocks(db.session, order_id)
+        ],
+        "history": [
+            {"at": line.at, "who": line.who, "what": line.what, "status": line.status, "details": line.details}
+            for line in reversed(lines)
+        ],
+    }

@@ -7,15 +7,17 @@ from datetime import timedelta
 from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range
 from flask import jsonify
+from flask_babel import get_locale
 
 from core.accounts import DISPATCH_ROLES
 from core.db import utcnow
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from dispatch import moves, planning
 from dispatch.catalog import ISSUE_CATEGORIES
-from dispatch.models import PlanProposal
+from dispatch.models import PlanProposal, WorkOrder
 from dispatch.permissions import outlet_in_scope, reaches_outlet
 from technicians.models import Outlet, Skill, Technician
+from web import plan_wording
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import STAFF, current_actor, roles_required
@@ -52,17 +54,66 @@ class ProposalOut(Schema):
     id = fields.Integer()
     status = fields.String()
     created_at = fields.DateTime()
+    improves = fields.Boolean(
+        metadata={"description": "better than today's plan; false: no better plan found, nothing to apply"}
+    )
+    summary = fields.String(metadata={"description": "the net effect in words, in the user's language"})
     routes = fields.Dict(metadata={"description": "technician id → order ids in visiting order"})
     etas = fields.Dict()
     unserved = fields.List(fields.Dict())
-    diff = fields.Dict(metadata={"description": "moves, km_saved, lateness_avoided_min, newly_served/unserved"})
+    diff = fields.Dict(
+        metadata={
+            "description": "moves (orders that change technician, each with its version), resequenced "
+            "(technicians whose own visits only change order), km_saved, lateness_avoided_min, "
+            "late_orders_avoided, newly_served/unserved"
+        }
+    )
     before = fields.Dict()
     after = fields.Dict()
 
 
+class ChosenMove(Schema):
+    order_id = fields.Integer(required=True, validate=Range(1))
+    version = fields.Integer(
+        required=True, validate=Range(1), metadata={"description": "the version the dispatcher saw"}
+    )
+
+
+class ApplyIn(Schema):
+    moves = fields.List(
+        fields.Nested(ChosenMove),
+        load_default=None,
+        allow_none=True,
+        validate=Length(max=5000),
+        metadata={"description": "the moves to apply (default: all of the plan's, at the versions it saw)"},
+    )
+    resequence = fields.Boolean(
+        load_default=True, metadata={"description": "also put the plan's visiting order on the technicians' days"}
+    )
+
+
+class AppliedMove(Schema):
+    order_id = fields.Integer()
+    number = fields.String()
+    technician_id = fields.Integer()
+    technician = fields.String()
+
+
+class RefusedMove(Schema):
+    order_id = fields.Integer()
+    number = fields.String(allow_none=True)
+    reason = fields.String(
+        metadata={"description": "changed, kept, skill, off_duty, capacity, shift, no_location, not_in_plan"}
+    )
+    message = fields.String(metadata={"description": "the reason in words, in the user's language"})
+
+
 class ApplyOut(Schema):
     applied = fields.List(fields.Integer())
-    skipped = fields.Dict(metadata={"description": "order id → why it was left as it is"})
+    skipped = fields.Dict(metadata={"description": "order id → why it was left as it is, in words"})
+    moved = fields.List(fields.Nested(AppliedMove))
+    refused = fields.List(fields.Nested(RefusedMove))
+    resequenced = fields.List(fields.String(), metadata={"description": "technicians whose visits were re-ordered"})
 
 
 @bp.get("/orders/<int:order_id>/suggestions")
@@ -95,7 +146,7 @@ def propose(body: dict):
     proposal = planning.propose(
         db.session, planning_settings(), actor, outlet_id=outlet_id, time_limit_s=body["time_limit_s"]
     )
-    return planning.proposal_summary(proposal)
+    return _proposal_out(proposal)
 
 
 @bp.get("/plans/<int:proposal_id>")
@@ -107,21 +158,71 @@ def get_proposal(proposal_id: int):
     proposal = db.session.get(PlanProposal, proposal_id)
     if proposal is None or not reaches_outlet(current_actor(), proposal.outlet_id):
         raise NotFound(f"plan proposal {proposal_id} not found")
-    return planning.proposal_summary(proposal)
+    return _proposal_out(proposal)
 
 
 @bp.post("/plans/<int:proposal_id>/apply")
 @roles_required(*DISPATCH_ROLES)
+@bp.input(ApplyIn, arg_name="body")
 @bp.output(ApplyOut)
-@bp.doc(security=SECURITY, responses={409: "already applied, or orders changed while applying"})
-def apply(proposal_id: int):
-    """Apply a proposal to the orders nobody changed since it was made; report the others."""
+@bp.doc(
+    security=SECURITY,
+    responses={409: "already applied, no better than today's plan, or orders changed while applying"},
+)
+def apply(proposal_id: int, body: dict):
+    """Apply the chosen moves of a proposal (each with the version the dispatcher saw), each
+    checked again; answers with what was applied and what was refused, and why."""
     actor = current_actor()
     proposal = db.session.get(PlanProposal, proposal_id)
     if proposal is not None and not reaches_outlet(actor, proposal.outlet_id):
         raise PermissionDenied("this plan covers more than your outlet")
-    result = planning.apply_proposal(db.session, proposal_id, planning_settings(), actor)
-    return {"applied": result.applied, "skipped": {str(k): v for k, v in result.skipped.items()}}
+    chosen = None if body["moves"] is None else {m["order_id"]: m["version"] for m in body["moves"]}
+    result = planning.apply_proposal(
+        db.session, proposal_id, planning_settings(), actor, chosen=chosen, resequence=body["resequence"]
+    )
+    return _apply_out(result)
+
+
+def _proposal_out(proposal: PlanProposal) -> dict:
+    return {**planning.proposal_summary(proposal), "summary": plan_wording.summary(proposal.payload)}
+
+
+def _apply_out(result: planning.ApplyResult) -> dict:
+    ids = set(result.applied) | set(result.skipped)
+    orders = {o.id: o for o in db.session.query(WorkOrder).filter(WorkOrder.id.in_(ids))} if ids else {}
+    tech_ids = {o.technician_id for o in orders.values() if o.technician_id} | set(result.resequenced)
+    names = {t.id: t.name for t in db.session.query(Technician).filter(Technician.id.in_(tech_ids))} if tech_ids else {}
+    locale = str(get_locale())
+    for refusal in result.skipped.values():
+        if refusal.reason == "skill":  # the skill in the user's language, not its code
+            skill = db.session.get(Skill, refusal.params["skill"])
+            if skill is not None:
+                refusal.params["skill"] = skill.name(locale)
+    refused = [
+        {
+            "order_id": oid,
+            "number": orders[oid].number if oid in orders else None,
+            "reason": r.reason,
+            "message": plan_wording.refusal(r),
+        }
+        for oid, r in result.skipped.items()
+    ]
+    moved = [
+        {
+            "order_id": oid,
+            "number": orders[oid].number,
+            "technician_id": orders[oid].technician_id,
+            "technician": names.get(orders[oid].technician_id, ""),
+        }
+        for oid in result.applied
+    ]
+    return {
+        "applied": result.applied,
+        "skipped": {str(r["order_id"]): r["message"] for r in refused},
+        "moved": moved,
+        "refused": refused,
+        "resequenced": [names.get(t, "") for t in result.resequenced],
+    }
 
 
 class SlotOut(Schema):

@@ -131,6 +131,8 @@
     }
 
     return { map: map, update: update, focusOrder: focusOrder, showRoute: showRoute, fit: fit,
-      markers: function () { return orders; }, cluster: cluster };
+      markers: function () { return orders; }, cluster: cluster,
+      // A WGS-84 position as the tiles draw it (MAP_TILE_CRS), for layers drawn beside the map's own.
+      latLng: ll };
   };
 })();

@@ -426,13 +426,15 @@
     b.addEventListener("click", function () {
       document.getElementById(b.dataset.close).hidden = true;
       if (b.dataset.close === "order-panel") { state.selected = null; render(); }
+      if (b.dataset.close === "plan-panel") closePlan();
     });
   });
   function openOrder(id) {
+    if (state.selected !== id) { panelInfo = null; clear(document.getElementById("panel-events")); }
     state.selected = id;
     state.detached = null;
     panel.hidden = false;
-    document.getElementById("plan-panel").hidden = true;
+    if (!planPanel.hidden) closePlan();
     showMessage(panelMessage, "");
     renderPanelFacts();
     renderPanelActions();
@@ -440,21 +442,35 @@
     render();
   }
   function fact(dl, term, value) { dl.appendChild(el("dt", null, term)); dl.appendChild(el("dd", null, value)); }
+  /* What GET /api/board/orders/<id> adds to the board's row of an order: product, model and
+   * fault in words, the phone to call, the SLA clocks, the history in sentences. */
+  var panelInfo = null;
   function renderPanelFacts() {
     var o = selectedOrder();
     var dl = document.getElementById("panel-facts");
     clear(dl);
-    if (!o) { document.getElementById("panel-number").textContent = ""; clear(document.getElementById("panel-actions")); return; }
+    var info = panelInfo && o && panelInfo.id === o.id ? panelInfo : null;
+    if (!o) { document.getElementById("panel-number").textContent = ""; clear(document.getElementById("panel-actions")); clear(document.getElementById("panel-clocks")); return; }
     document.getElementById("panel-number").textContent = o.number;
     var tech = o.technician_id != null ? state.techs[o.technician_id] : null;
     fact(dl, T.status, settings.status[o.status] || o.status);
     dl.lastChild.id = "panel-status";
     fact(dl, T.priority, settings.priority[o.priority] || o.priority);
-    fact(dl, T.technician, tech ? tech.name : (o.technician_id != null ? "#" + o.technician_id : "—"));
+    fact(dl, T.technician, tech ? tech.name : T.unassigned_short);
     dl.lastChild.id = "panel-technician";
     fact(dl, T.customer, o.contact_name || "");
-    fact(dl, T.phone, o.contact_phone || "");
+    dl.appendChild(el("dt", null, T.phone));
+    var phone = el("dd", { id: "panel-phone" });
+    if (info && info.tel) phone.appendChild(el("a", { href: info.tel, class: "tel" }, info.phone));
+    else phone.textContent = info ? info.phone : "";
+    dl.appendChild(phone);
     fact(dl, T.address, o.address || "");
+    if (info) {
+      fact(dl, T.product, [info.product, info.model].filter(Boolean).join(" · ") + (info.in_warranty ? " · " + T.in_warranty : ""));
+      dl.lastChild.id = "panel-product";
+      fact(dl, T.fault, info.fault + (info.description ? " · " + info.description : ""));
+      dl.lastChild.id = "panel-fault";
+    }
     fact(dl, T.skill, state.skills[o.required_skill] || o.required_skill);
     fact(dl, T.due, fmtTime(o.due_at));
     var link = el("a", { href: "/orders/" + o.id, class: "panel-link", target: "_blank", rel: "noopener" }, T.open_page);
@@ -462,27 +478,59 @@
     var dd = el("dd");
     dd.appendChild(link);
     dl.appendChild(dd);
+    renderClocks(info);
     if (panel.dataset.version !== String(o.version) || panel.dataset.orderId !== String(o.id)) {
       panel.dataset.version = String(o.version);
       panel.dataset.orderId = String(o.id);
       renderPanelActions();
     }
   }
+  /* "2 h 15 min": how long, two units at most, in the user's words. */
+  function span(minutes) {
+    var d = Math.floor(minutes / 1440), h = Math.floor((minutes % 1440) / 60), m = minutes % 60;
+    if (d) return fill(T.n_days, { n: d }) + (h ? " " + fill(T.n_hours, { n: h }) : "");
+    if (h) return fill(T.n_hours, { n: h }) + (m ? " " + fill(T.n_min, { n: m }) : "");
+    return fill(T.n_min, { n: m });
+  }
+  function renderClocks(info) {
+    var ul = document.getElementById("panel-clocks");
+    clear(ul);
+    if (!info) return;
+    info.clocks.forEach(function (c) {
+      var li = el("li", { "data-clock": c.clock });
+      li.appendChild(el("span", { class: "clock-name" }, c.label));
+      var text, kind;
+      if (c.stopped_at) {
+        text = fill(c.stopped_at > c.due_at ? T.clock_met_late : T.clock_met, { time: fmtTime(c.stopped_at) });
+        kind = c.stopped_at > c.due_at ? "late" : "met";
+      } else {
+        var left = Math.round((new Date(c.due_at).getTime() - Date.now()) / 60000);
+        text = left >= 0 ? fill(T.time_left, { time: span(left) }) : fill(T.overdue_by, { time: span(-left) });
+        kind = left < 0 ? "overdue" : (left < 60 ? "soon" : "running");
+      }
+      li.className = "clock " + kind;
+      li.appendChild(el("span", { class: "clock-left" }, text));
+      li.title = T.due + " " + fmtTime(c.due_at);
+      ul.appendChild(li);
+    });
+  }
+  setInterval(function () { if (state.selected != null && panelInfo) renderClocks(panelInfo.id === state.selected ? panelInfo : null); }, 30000);
   function refreshPanelEvents() {
     var id = state.selected;
     if (id == null) return;
-    api("GET", "/api/orders/" + id + "/events").then(function (list) {
+    api("GET", "/api/board/orders/" + id).then(function (info) {
       if (state.selected !== id) return;
-      var tbody = document.getElementById("panel-events");
-      clear(tbody);
-      list.items.slice().reverse().forEach(function (ev) {
-        var tr = el("tr");
-        tr.appendChild(el("td", null, fmtTime(ev.at)));
-        var what = settings.action[ev.kind] || ev.kind;
-        if (ev.to_status) what += " → " + (settings.status[ev.to_status] || ev.to_status);
-        tr.appendChild(el("td", null, what));
-        tr.appendChild(el("td", null, (settings.role[ev.actor_role] || ev.actor_role) + (ev.data && ev.data.reason ? " · " + ev.data.reason : "")));
-        tbody.appendChild(tr);
+      panelInfo = info;
+      renderPanelFacts();
+      var list = document.getElementById("panel-events");
+      clear(list);
+      info.history.forEach(function (line) {
+        var li = el("li");
+        li.appendChild(el("span", { class: "when" }, line.at));
+        li.appendChild(el("strong", null, line.what + (line.status ? " · " + line.status : "")));
+        li.appendChild(el("span", { class: "who" }, line.who));
+        line.details.forEach(function (d) { li.appendChild(el("span", { class: "detail" }, d)); });
+        list.appendChild(li);
       });
     }).catch(function () {});
   }
@@ -579,6 +627,25 @@
     if (minutes >= 60) return fill(T.n_hours, { n: Math.floor(minutes / 60) });
     return fill(T.n_min, { n: minutes });
   }
+  /* The `a` key: assign the open order to the first suggestion that is not its own technician. */
+  function assignTopSuggestion() {
+    var o = selectedOrder();
+    if (!o || !settings.can_act || !{ new: 1, assigned: 1, accepted: 1, returned: 1 }[o.status]) return false;
+    showMessage(panelMessage, T.loading, "info");
+    api("GET", "/api/orders/" + o.id + "/suggestions").then(function (res) {
+      var top = res.items.filter(function (s) { return !s.current; })[0];
+      if (!top) { showMessage(panelMessage, T.no_fit + (res.reason ? " (" + res.reason + ")" : ""), "error"); return; }
+      transition(o.id, "assign", { technician_id: top.technician_id });
+    }).catch(function (err) { showMessage(panelMessage, T.error + ": " + err.message, "error"); });
+    return true;
+  }
+  function closeOrder() {
+    if (panel.hidden) return false;
+    panel.hidden = true;
+    state.selected = null;
+    render();
+    return true;
+  }
   function transition(id, action, extra) {
     var o = state.orders[id] || selectedOrder();
     if (!o) return;
@@ -605,53 +672,150 @@
   }
 
   // --- re-optimisation -----------------------------------------------------------------------
+  /* A proposal (POST /api/plans) says its net effect in words (plan.summary); one no better than
+   * today's plan has no moves and no Apply. Each move (an order changing technician) has a tick,
+   * all ticked at first; the ticked ones are previewed as dashed lines on the map and ghost
+   * blocks on the timeline until the panel closes. Apply sends the ticked moves with the
+   * versions the plan saw; the answer names what moved and what was refused, and why. */
   var planPanel = document.getElementById("plan-panel");
   var reopt = document.getElementById("reoptimise");
-  function techName(id) { var t = id != null ? state.techs[id] : null; return t ? t.name : (id != null ? "#" + id : "—"); }
+  var planApply = document.getElementById("plan-apply");
+  var map = bmap ? bmap.map : null;
+  var planLayer = map ? L.layerGroup().addTo(map) : null;
+  function shown(lat, lon) { return bmap.latLng(lat, lon); }  // in the tiles' datum (MAP_TILE_CRS)
+  function techName(id) { var t = id != null ? state.techs[id] : null; return t ? t.name : T.unassigned_short; }
+  function orderNumber(id) { var o = state.orders[id]; return o ? o.number : ""; }
+  function tickedMoves() {
+    if (!state.plan) return [];
+    var ticked = {};
+    Array.prototype.forEach.call(document.querySelectorAll("#plan-moves input[type=checkbox]"), function (box) {
+      if (box.checked) ticked[box.value] = true;
+    });
+    return (state.plan.diff.moves || []).filter(function (m) { return ticked[String(m.order_id)]; });
+  }
+  function previewPlan() {
+    var moves = state.plan && !planPanel.hidden ? tickedMoves() : [];
+    if (planLayer) {
+      planLayer.clearLayers();
+      moves.forEach(function (m) {
+        var o = state.orders[m.order_id], to = state.techs[m.to], from = m.from != null ? state.techs[m.from] : null;
+        if (!o || o.lat == null) return;
+        if (from && from.lat != null) {
+          L.polyline([shown(from.lat, from.lon), shown(o.lat, o.lon)], { color: "#888", weight: 1.5, opacity: 0.6, dashArray: "2 6",
+            interactive: false, className: "plan-from" }).addTo(planLayer);
+        }
+        if (to && to.lat != null) {
+          L.polyline([shown(to.lat, to.lon), shown(o.lat, o.lon)], { color: "#d35400", weight: 3, opacity: 0.9, dashArray: "8 6",
+            interactive: false, className: "plan-move" }).addTo(planLayer);
+        }
+        L.circleMarker(shown(o.lat, o.lon), { radius: 11, color: "#d35400", weight: 2, fill: false, interactive: false,
+          className: "plan-ring" }).addTo(planLayer);
+      });
+    }
+    if (window.dispatchTimeline && window.dispatchTimeline.preview) window.dispatchTimeline.preview(moves);
+    var applyable = !!(state.plan && state.plan.improves);
+    planApply.disabled = !applyable || (!moves.length && !resequenceWanted());
+    document.getElementById("plan-count").textContent = applyable ? fill(T.plan_ticked, { n: moves.length, total: (state.plan.diff.moves || []).length }) : "";
+  }
+  function resequenceWanted() {
+    var box = document.getElementById("plan-resequence");
+    return !!(box && box.checked && !box.closest("label").hidden);
+  }
+  function closePlan() {
+    planPanel.hidden = true;
+    state.plan = null;
+    previewPlan();
+  }
+  function showPlan(plan) {
+    state.plan = plan;
+    var d = plan.diff || {};
+    var moves = plan.improves ? (d.moves || []) : [];
+    var summary = document.getElementById("plan-summary");
+    summary.textContent = plan.summary;
+    summary.className = plan.improves ? "plan-summary better" : "plan-summary none";
+    var tbody = document.getElementById("plan-moves");
+    clear(tbody);
+    moves.forEach(function (m) {
+      var tr = el("tr", { "data-order-id": String(m.order_id) });
+      var td = el("td");
+      var box = el("input", { type: "checkbox", value: String(m.order_id), id: "plan-tick-" + m.order_id });
+      box.checked = true;
+      box.addEventListener("change", previewPlan);
+      td.appendChild(box);
+      tr.appendChild(td);
+      var num = el("td");
+      num.appendChild(el("label", { "for": "plan-tick-" + m.order_id }, orderNumber(m.order_id)));
+      tr.appendChild(num);
+      tr.appendChild(el("td", m.from == null ? { title: T.unassigned_short } : null, m.from == null ? "—" : techName(m.from)));
+      tr.appendChild(el("td", null, techName(m.to)));
+      tr.appendChild(el("td", null, m.eta ? fmtTime(m.eta) : ""));
+      tbody.appendChild(tr);
+    });
+    document.getElementById("plan-table").hidden = !moves.length;
+    var reseq = (plan.improves && d.resequenced) || [];
+    var label = document.getElementById("plan-resequence").closest("label");
+    label.hidden = !reseq.length;
+    document.getElementById("plan-resequence-text").textContent = fill(T.plan_resequence, {
+      names: reseq.map(function (r) { return techName(r.technician_id); }).join(T.list_sep) });
+    planApply.hidden = !plan.improves;
+    previewPlan();
+    fitPreview();
+  }
+  /* Bring the moved orders and their new technicians into the part of the map the panel leaves free. */
+  function fitPreview() {
+    if (!map || !planLayer || !planLayer.getLayers().length) return;
+    var bounds = L.latLngBounds([]);
+    planLayer.eachLayer(function (layer) { bounds.extend(layer.getBounds ? layer.getBounds() : layer.getLatLng()); });
+    var cover = planPanel.getBoundingClientRect(), box = document.getElementById("board-map").getBoundingClientRect();
+    var right = Math.max(20, Math.min(box.width - 120, box.right - cover.left + 20));
+    map.fitBounds(bounds, { paddingTopLeft: [20, 20], paddingBottomRight: [right, 20], maxZoom: 14 });
+  }
   if (reopt) reopt.addEventListener("click", function () {
     panel.hidden = true; state.selected = null;
     planPanel.hidden = false;
-    document.getElementById("plan-summary").textContent = T.planning;
+    state.plan = null;
+    previewPlan();
+    var summary = document.getElementById("plan-summary");
+    summary.textContent = T.planning;
+    summary.className = "plan-summary";
     clear(document.getElementById("plan-moves"));
-    document.getElementById("plan-result").textContent = "";
-    document.getElementById("plan-apply").disabled = true;
+    document.getElementById("plan-table").hidden = true;
+    document.getElementById("plan-resequence").closest("label").hidden = true;
+    clear(document.getElementById("plan-result"));
+    planApply.hidden = true;
     reopt.disabled = true;
     var body = fOutlet.value ? { outlet_id: Number(fOutlet.value) } : {};
-    api("POST", "/api/plans", body).then(function (plan) {
-      state.plan = plan;
-      var d = plan.diff || {};
-      var moves = d.moves || [];
-      document.getElementById("plan-summary").textContent = moves.length
-        ? moves.length + " · " + d.km_saved + " " + T.km_saved + " · " + d.lateness_avoided_min + " " + T.lateness_avoided
-        : T.plan_none;
-      var tbody = document.getElementById("plan-moves");
-      moves.forEach(function (m) {
-        var o = state.orders[m.order_id];
-        var tr = el("tr", { "data-order-id": String(m.order_id) });
-        tr.appendChild(el("td", null, o ? o.number : "#" + m.order_id));
-        tr.appendChild(el("td", null, techName(m.from)));
-        tr.appendChild(el("td", null, techName(m.to)));
-        tbody.appendChild(tr);
-      });
-      document.getElementById("plan-apply").disabled = !moves.length;
-    }).catch(function (err) {
-      document.getElementById("plan-summary").textContent = T.error + ": " + err.message;
+    api("POST", "/api/plans", body).then(showPlan).catch(function (err) {
+      summary.textContent = T.error + ": " + err.message;
     }).then(function () { reopt.disabled = false; });
   });
-  document.getElementById("plan-apply").addEventListener("click", function () {
+  planApply.addEventListener("click", function () {
     if (!state.plan) return;
-    var applyBtn = document.getElementById("plan-apply");
-    applyBtn.disabled = true;
-    api("POST", "/api/plans/" + state.plan.id + "/apply", {}).then(function (res) {
-      var skipped = Object.keys(res.skipped || {}).length;
-      document.getElementById("plan-result").textContent = T.applied + ": " + res.applied.length + (skipped ? " · " + skipped + " " + T.skipped : "");
+    var chosen = tickedMoves().map(function (m) { return { order_id: m.order_id, version: m.version }; });
+    planApply.disabled = true;
+    var out = document.getElementById("plan-result");
+    clear(out);
+    api("POST", "/api/plans/" + state.plan.id + "/apply", { moves: chosen, resequence: resequenceWanted() }).then(function (res) {
+      out.appendChild(el("p", { class: "plan-applied" }, fill(T.plan_applied, { n: res.moved.length })));
+      var ul = el("ul", { class: "plan-outcome" });
+      res.moved.forEach(function (m) { ul.appendChild(el("li", { class: "moved", "data-order-id": String(m.order_id) }, m.number + " → " + m.technician)); });
+      res.refused.forEach(function (r) { ul.appendChild(el("li", { class: "refused", "data-order-id": String(r.order_id) }, T.plan_refused + ": " + r.message)); });
+      if (res.resequenced.length) ul.appendChild(el("li", { class: "moved" }, fill(T.plan_reordered, { names: res.resequenced.join(T.list_sep) })));
+      out.appendChild(ul);
       state.plan = null;
+      clear(document.getElementById("plan-moves"));
+      document.getElementById("plan-table").hidden = true;
+      document.getElementById("plan-resequence").closest("label").hidden = true;
+      planApply.hidden = true;
+      previewPlan();
       catchUp();
+      if (window.dispatchTimeline) window.dispatchTimeline.reload();
     }).catch(function (err) {
-      document.getElementById("plan-result").textContent = T.error + ": " + err.message;
+      out.appendChild(el("p", { class: "error" }, T.error + ": " + err.message));
+      planApply.disabled = false;
     });
   });
-  document.getElementById("plan-discard").addEventListener("click", function () { planPanel.hidden = true; state.plan = null; });
+  document.getElementById("plan-discard").addEventListener("click", closePlan);
 
   // --- risk watch: teams flagged this month (KPI thresholds), refreshed on load and every few
   // minutes — monthly figures do not move with each event, so events do not redraw it.
@@ -693,5 +857,8 @@
     // For the timeline (timeline.js), which shows the same state another way.
     settings: settings, onRender: function (fn) { renderHooks.push(fn); }, render: render, upsert: upsert,
     refreshOrder: refreshOrder, openOrder: openOrder, techMatches: techMatches, showRoute: showRoute,
-    map: function () { return bmap; } };
+    map: function () { return bmap; },
+    // For the keyboard (board-keys.js).
+    closeOrder: closeOrder, closePlan: function () { if (planPanel.hidden) return false; closePlan(); return true; },
+    assignTopSuggestion: assignTopSuggestion };
 })();

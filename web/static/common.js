@@ -19,11 +19,18 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   /* "14:05" (or "12/01 14:05" withDate) in `timeZone` (the app's APP_TIMEZONE), "—" for none. */
+  var formats = {}; // one Intl formatter per zone and shape: toLocaleString builds one per call (the timeline makes thousands)
   function fmtTime(iso, timeZone, withDate) {
     if (!iso) return "—";
-    var opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone || undefined };
-    if (withDate) { opts.month = "2-digit"; opts.day = "2-digit"; }
-    try { return new Date(iso).toLocaleString(LANG, opts); } catch (e) { return iso; }
+    var key = (timeZone || "") + "|" + (withDate ? 1 : 0);
+    try {
+      if (!formats[key]) {
+        var opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: timeZone || undefined };
+        if (withDate) { opts.month = "2-digit"; opts.day = "2-digit"; }
+        formats[key] = new Intl.DateTimeFormat(LANG, opts);
+      }
+      return formats[key].format(new Date(iso));
+    } catch (e) { return iso; }
   }
   /* An error that never reached the server: `network` set (the phone queues the action). */
   function networkError(e) { var err = new Error(e && e.message || "network"); err.network = true; return err; }

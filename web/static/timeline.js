@@ -171,20 +171,46 @@
     data.byOrder = {};
     res.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
     var all = [];
-    res.rows.forEach(function (r) { all = all.concat(rowBackground(r)); });
-    res.stops.forEach(function (s) { all = all.concat(stopItems(s)); });
+    res.rows.forEach(function (r) { Array.prototype.push.apply(all, rowBackground(r)); });
+    res.stops.forEach(function (s) { Array.prototype.push.apply(all, stopItems(s)); });
     var selected = timeline.getSelection();
-    items.clear();
-    items.add(all);
+    replaceItems(all);
     timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
+    // The rows after the blocks: the other way round vis-timeline measures every block as it lands in a row.
     rowKey = "";
     syncRows();
     box.dataset.loadedSeq = String(loadedSeq);
     if (pinBar) showPinBar();
-    if (!section.dataset.ready) {
-      section.dataset.ready = "1";
-      if (window.performance && performance.mark) performance.mark("timeline-ready");
-    }
+    drawPreview();
+    markReady();
+  }
+  /* Make `all` the timeline's items, touching only the ones that changed: vis-timeline lays out
+   * and measures every item it is given, so re-adding thousands after each event (a drop
+   * changes one row) cost seconds per board. The preview's ghosts are left to drawPreview. */
+  var signatures = {};
+  function signature(item) {
+    var c = item.content;
+    return [item.group, +new Date(item.start), +new Date(item.end), item.className, item.title,
+      c && c.nodeType ? c.textContent : c, JSON.stringify(item.editable)].join("|");
+  }
+  function replaceItems(all) {
+    var wanted = {}, changed = [], fresh = {};
+    all.forEach(function (item) {
+      var sig = signature(item);
+      wanted[item.id] = true;
+      fresh[item.id] = sig;
+      if (signatures[item.id] !== sig || !items.get(item.id)) changed.push(item);
+    });
+    var gone = items.getIds({ filter: function (i) { return !i.ghost && !wanted[i.id]; } });
+    if (gone.length) items.remove(gone);
+    if (changed.length) items.update(changed);
+    signatures = fresh;
+  }
+  /* The first data and the technicians' rows are both in (the board's snapshot brings the rows). */
+  function markReady() {
+    if (section.dataset.ready || data.start == null || !groups.length) return;
+    section.dataset.ready = "1";
+    if (window.performance && performance.mark) performance.mark("timeline-ready");
   }
 
   /* Read the days in view (at most a week) again. Called after events (debounced), after a
@@ -214,9 +240,19 @@
   }
   B.onRender(function () {
     syncRows();
+    markReady();
     if (B.state.loaded && B.state.lastSeq !== loadedSeq) soon();
   });
+  // The days are read at once, beside the board's snapshot rather than after it: the first draw
+  // comes sooner, and the snapshot's render reads them again if events came in between.
+  load(true);
   timeline.on("rangechanged", function () { soon(); });
+  // The first time vis-timeline has drawn the first data on screen (bench/timeline.py times navigation → this).
+  timeline.on("changed", function () {
+    if (!section.dataset.ready || section.dataset.drawn) return;
+    section.dataset.drawn = "1";
+    if (window.performance && performance.mark) performance.mark("timeline-drawn");
+  });
 
   // --- clicks: a block opens the order, a row's name shows the technician's day on the map ---
   timeline.on("click", function (props) {
@@ -329,4 +365,39 @@
   }
   if (pinBar) timeline.on("select", showPinBar);
   window.dispatchTimeline.place = place;
+
+  // --- a re-optimisation's preview: the ticked moves as ghost blocks in their new rows ---------
+  /* board.js passes the ticked moves ({order_id, from, to, eta, until}); each shows as an outlined
+   * block at its planned time in the new technician's row, the block it leaves is faded, and the
+   * rows involved are marked. An empty list clears it. Kept across redraws until cleared. */
+  var previewMoves = [];
+  var marked = {};
+  function drawPreview() {
+    items.remove(items.getIds({ filter: function (i) { return !!i.ghost; } }));
+    items.get({ filter: function (i) { return i.leaving; } }).forEach(function (i) {
+      items.update({ id: i.id, leaving: false, className: i.className.replace(/ tl-leaving/g, "") });
+    });
+    var rows = {};
+    previewMoves.forEach(function (m) {
+      rows[m.to] = true;
+      if (m.from != null) rows[m.from] = true;
+      var o = B.state.orders[m.order_id];
+      var number = o ? o.number : (data.byOrder[m.order_id] || {}).number || "";
+      if (m.eta && m.until) {
+        items.add({ id: "g" + m.order_id, ghost: true, group: m.to, start: m.eta, end: m.until, type: "range",
+          content: el("span", { class: "tl-label", "data-order-id": String(m.order_id) }, "→ " + shortNumber(number)),
+          className: "tl-ghost", editable: false, selectable: false,
+          title: (T.plan_ghost + " " + number + " · " + fmt(m.eta)).replace(/[<>&]/g, "") });
+      }
+      var cur = items.get("o" + m.order_id);
+      if (cur) items.update({ id: cur.id, leaving: true, className: cur.className + " tl-leaving" });
+    });
+    Object.keys(marked).concat(Object.keys(rows)).forEach(function (id) {
+      if (!groups.get(Number(id))) return;
+      groups.update({ id: Number(id), className: rows[id] ? "tl-preview-row" : "" });
+    });
+    marked = rows;
+    box.dataset.preview = String(previewMoves.length);
+  }
+  window.dispatchTimeline.preview = function (moves) { previewMoves = moves || []; drawPreview(); };
 })();
