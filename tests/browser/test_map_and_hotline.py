@@ -66,6 +66,8 @@ def test_with_gcj02_tiles_a_marker_lands_on_its_street(browser, tmp_path, sqlite
         context, page = open_board(browser, base, size=(1440, 900))
         contexts.append(context)
         page.evaluate("id => window.dispatchBoard.openOrder(id)", order["id"])  # selecting pans and zooms to it
+        # The cluster opens first, then the map zooms in: wait for the zoom itself, not a pause.
+        page.wait_for_function("() => window.dispatchBoard.map().map.getZoom() >= 15")
         zoom = wait_until_still(page)
         assert zoom >= 15
         tx, ty, px, py = tiles.pixel_of(*BELL_TOWER, zoom=zoom)

@@ -102,6 +102,7 @@
     function focusOrder(id) {
       var entry = orders.get(id);
       if (!entry || !entry.shown) return;
+      if (map._animatingZoom) { map.once("zoomend", function () { focusOrder(id); }); return; }  // see fit()
       if (cluster.zoomToShowLayer) {
         cluster.zoomToShowLayer(entry.marker, function () {
           if (map.getZoom() < 15) map.setView(entry.marker.getLatLng(), 15);
@@ -126,7 +127,9 @@
     /* Show all these WGS-84 points. */
     function fit(points) {
       if (!points.length) return false;
-      map.fitBounds(L.latLngBounds(points.map(function (p) { return ll(p[0], p[1]); })).pad(0.1), { maxZoom: 14 });
+      // Not animated: the board opens on its city, and an order selected at once is not
+      // overtaken by a zoom still under way (Leaflet drops a setView during a zoom animation).
+      map.fitBounds(L.latLngBounds(points.map(function (p) { return ll(p[0], p[1]); })).pad(0.1), { maxZoom: 14, animate: false });
       return true;
     }
 
