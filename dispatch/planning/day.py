@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from dispatch.lifecycle import OPEN, Status
 from dispatch.models import RouteStop, WorkOrder
 from routing import Job, Problem, Technician
-from technicians.availability import can_take_work, shift_bounds
+from technicians.availability import break_bounds, can_take_work, shift_bounds
 from technicians.models import Outlet
 from technicians.models import Technician as TechnicianRow
 
@@ -82,7 +82,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
             selectinload(TechnicianRow.skills), selectinload(TechnicianRow.leaves), selectinload(TechnicianRow.outlet)
         )
     )
-    order_query = select(*ORDER_COLUMNS).where(WorkOrder.status.in_([s.value for s in OPEN]))
+    order_query = select(*ORDER_COLUMNS).where(WorkOrder.status.in_([s.value for s in OPEN]))  # not WAITING
     if outlet_id is not None:
         tech_query = tech_query.where(TechnicianRow.outlet_id == outlet_id)
         order_query = order_query.where(WorkOrder.outlet_id == outlet_id)
@@ -105,6 +105,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
                 max_jobs=max(0, row.daily_capacity - done_today.get(row.id, 0)),
                 speed_kmh=row.outlet.speed_kmh,
                 detour=row.outlet.detour_factor,
+                **_break(row, today, tz, now),
             )
         )
     orders: dict[int, Any] = {}
@@ -152,6 +153,15 @@ def job_from_row(order: Any, settings: PlanningSettings, now: datetime) -> Job:
         locked_to=order.technician_id if locked else None,
         started=order.status in (Status.EN_ROUTE, Status.ON_SITE),
     )
+
+
+def _break(row: TechnicianRow, today: date, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """The technician's break as routing data (seconds from now), or nothing."""
+    bounds = break_bounds(row, today, tz)
+    if bounds is None:
+        return {}
+    start, end, length = bounds
+    return {"break_window": (_seconds(start - now), _seconds(end - now)), "break_s": _seconds(length)}
 
 
 def _completed_today(session: Session, today: date, tz: ZoneInfo) -> dict[int, int]:

@@ -4,7 +4,7 @@ still as the plan saw them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from core.accounts import Actor
 from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound
+from dispatch.lifecycle import Status
 from dispatch.models import PlanProposal, WorkOrder
 from dispatch.moves import apply_move
-from dispatch.planning.day import MOVABLE, PlanningSettings, load_day
+from dispatch.planning.day import MOVABLE, Day, PlanningSettings, load_day
 from dispatch.planning.routes import left_out, lock_days, replace_route
 from routing import diff, solve
 from routing.evaluate import evaluate
@@ -31,11 +32,16 @@ def propose(
     outlet_id: int | None = None,
     time_limit_s: float | None = None,
     now: datetime | None = None,
+    release: int | None = None,
 ) -> PlanProposal:
     """Re-plan today's open orders (warm-started from the current routes) and store the
-    result as a proposal with its diff. Commits the proposal only; orders are untouched."""
+    result as a proposal with its diff. Commits the proposal only; orders are untouched.
+
+    `release`: a technician who dropped out (dispatch.planning.dropout): their orders not
+    started yet are re-planned like unassigned ones, even accepted or pinned ones."""
     now = now or utcnow()
     day = load_day(session, settings, now, outlet_id)
+    released = release_orders(day, release) if release is not None else []
     current = evaluate(day.technicians, day.jobs, day.routes)
     new = solve(day.problem(), time_limit_s=time_limit_s or settings.time_limit_s, initial=current)
     change = diff(current, new)
@@ -46,9 +52,12 @@ def propose(
         "versions": {str(oid): o.version for oid, o in day.orders.items()},
         "unserved": [{"order_id": u.job_id, "reason": u.reason} for u in new.unserved]
         + [{"order_id": oid, "reason": r} for oid, r in day.unplannable.items()],
+        "released": released,
+        "dropped_technician_id": release,
         "diff": {
             "moves": [
-                {"order_id": m.job_id, "from": m.from_tech, "to": m.to_tech, "position": m.new_position,
+                {"order_id": m.job_id, "from": release if m.job_id in released else m.from_tech, "to": m.to_tech,
+                 "position": m.new_position,
                  "eta": day.at(m.new_eta).isoformat() if m.new_eta is not None else None}
                 for m in change.moves
             ],
@@ -64,6 +73,21 @@ def propose(
     with unit_of_work(session):
         session.add(proposal)
     return proposal
+
+
+def release_orders(day: Day, tech_id: int) -> list[int]:
+    """Free a dropped-out technician's orders in `day` for the plan: the ones not started
+    lose their lock to them; started ones (under way) are left out of the plan."""
+    released = []
+    for oid, row in day.orders.items():
+        if row.technician_id != tech_id or oid not in day.jobs:
+            continue
+        if row.status in (Status.EN_ROUTE, Status.ON_SITE):
+            del day.jobs[oid]
+            continue
+        day.jobs[oid] = replace(day.jobs[oid], locked_to=None, started=False)
+        released.append(oid)
+    return sorted(released)
 
 
 @dataclass
@@ -88,6 +112,7 @@ def apply_proposal(
         raise Conflict(f"plan proposal {proposal_id} was {proposal.status} already")
     payload = proposal.payload
     versions = {int(k): v for k, v in payload["versions"].items()}
+    released = set(payload.get("released", []))
     # The optimiser's choice, approved by a person: recorded as theirs, but not a manual lock.
     system = Actor(user_id=actor.user_id, role="system")
     result = ApplyResult(applied=[], skipped={})
@@ -102,7 +127,7 @@ def apply_proposal(
             # assignment takes one (day, then order): otherwise an assignment holding a moved
             # order's old stop and a plan holding the new technician's stops wait for each other.
             lock_days(session, sorted(int(t) for t in payload["routes"]))
-            ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids})
+            ids = sorted({oid for order_ids in payload["routes"].values() for oid in order_ids} | released)
             session.scalars(
                 select(WorkOrder).where(WorkOrder.id.in_(ids)).order_by(WorkOrder.id).with_for_update(key_share=True)
             ).all()
@@ -115,7 +140,7 @@ def apply_proposal(
                         result.skipped[oid] = "changed since the plan was made"
                         continue
                     if order.technician_id != tech_id:
-                        if order.status not in MOVABLE or order.assignment_locked:
+                        if (order.status not in MOVABLE or order.assignment_locked) and oid not in released:
                             result.skipped[oid] = f"{order.status}, kept with its technician"
                             continue
                         apply_move(
@@ -130,10 +155,26 @@ def apply_proposal(
             # gave to another, and no order of theirs without one.
             for tech_id, stops in days.items():
                 replace_route(session, tech_id, stops + left_out(session, tech_id, stops), now)
+            _unassign_left_behind(session, proposal, released - set(result.applied), versions, actor, now, result)
             proposal.status, proposal.applied_at = "applied", now
     except IntegrityError:
         raise _changed_meanwhile() from None
     return result
+
+
+def _unassign_left_behind(session, proposal, ids, versions, actor, now, result) -> None:
+    """A dropped-out technician's orders the plan could place nowhere go back to the
+    dispatcher's queue of new orders instead of staying with someone who cannot come."""
+    dropped = proposal.payload.get("dropped_technician_id")
+    for oid in sorted(ids):
+        order = session.get(WorkOrder, oid)
+        if order is None or order.technician_id != dropped or order.status not in MOVABLE | {Status.ACCEPTED}:
+            continue
+        if order.version != versions.get(oid):
+            result.skipped[oid] = "changed since the plan was made"
+            continue
+        apply_move(session, order, "unassign", actor, now=now, data={"by": "drop_out", "proposal_id": proposal.id})
+        result.applied.append(oid)
 
 
 def _changed_meanwhile() -> Conflict:
