@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from babel.dates import format_skeleton
 from flask import Flask, current_app, g
 from flask_babel import format_timedelta, get_locale, gettext
 
@@ -24,6 +25,18 @@ def local_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(current_app.config["TIMEZONE"]).strftime("%H:%M")
+
+
+def short_day(value: date | str | None) -> str:
+    """A day without its year, as the user's language writes it: "Dec 9" / "12月9日"."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return ""
+    return format_skeleton("MMMd", value, locale=get_locale())
 
 
 def duration(delta: timedelta) -> str:
@@ -87,6 +100,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = _mask_phone
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["short_day"] = short_day
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["how_long"] = how_long
     app.jinja_env.filters["phone"] = display_phone
