@@ -272,3 +272,17 @@ def test_a_drop_out_names_a_bad_reason_and_stays_in_the_dispatchers_outlet(clien
 @pytest.fixture(autouse=True)
 def _fresh_settings(app):
     app.extensions.pop("planning_settings", None)
+
+
+def test_the_timeline_shows_each_working_days_break_window(app, client, network, auth, db_session):
+    _give_north_a_break(db_session, network)
+    north_tech = network.techs[0].id
+    db_session.rollback()
+    body = client.get("/api/timeline?days=2", headers=auth.token("dispatcher")).get_json()
+    rows = {r["id"]: r for r in body["rows"]}
+    tz = app.config["TIMEZONE"]
+    breaks = rows[north_tech]["breaks"]
+    assert len(breaks) == 2 and {b["minutes"] for b in breaks} == {BREAK_MIN}
+    first = datetime.fromisoformat(breaks[0]["start"]).astimezone(tz)
+    assert (first.hour, first.minute) == (11, 0)
+    assert all(r["breaks"] == [] for tid, r in rows.items() if tid != north_tech), "the South outlet has no break"

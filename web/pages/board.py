@@ -82,6 +82,7 @@ def _strings() -> dict[str, Any]:
         "pinned": _("Pinned: re-optimisation leaves it where it is"),
         "unplanned": _("not planned yet"),
         "on_leave": _("on leave"),
+        "break_window": _("Break: %(minutes)s minutes in this window"),
         "late": _("late"),
         "travel": _("Travel"),
         "visit": _("Service visit"),
