@@ -83,12 +83,21 @@ def test_an_order_waiting_for_a_part_leaves_the_route_and_comes_back_when_it_arr
     assert [(q["order_id"], q["part"], q["expected_on"]) for q in queue] == [
         (order["id"], "温控器 thermostat", expected.isoformat())
     ]
+    # the customer's tracking page says so, with the day as their language writes it
+    from dispatch.customer import reissue_tracking_link
+
+    token_, _ = reissue_tracking_link(db_session, order["id"], Actor.system())
+    db_session.rollback()
+    for lang, words in (("zh", ("正在等待配件", f"{expected.month}月{expected.day}日")),
+                        ("en", ("Waiting for a part", f"{expected.strftime('%b')} {expected.day}"))):  # fmt: skip
+        html = client.get(f"/t/{token_}", headers={"Accept-Language": lang}).get_data(as_text=True)
+        assert all(w in html for w in words), (lang, words)
     # a new order nearby goes to the technician as if the waiting one were not there
     other = create_order(client, dispatcher, phone="13900139001", lat=NORTH[0], lon=NORTH[1])
     assert other["technician"]["id"] == network.techs[0].id
     db_session.rollback()  # reading the technician's id began a transaction: end it
 
-    version = r.get_json()["version"]
+    version = client.get(f"/api/orders/{order['id']}", headers=dispatcher).get_json()["version"]
     back = client.post(f"/api/orders/{order['id']}/part-arrived", json={"version": version}, headers=dispatcher)
     assert back.status_code == 200, back.get_json()
     out = back.get_json()
@@ -100,7 +109,7 @@ def test_an_order_waiting_for_a_part_leaves_the_route_and_comes_back_when_it_arr
     kinds = db_session.scalars(
         select(WorkOrderEvent.kind).where(WorkOrderEvent.order_id == order["id"]).order_by(WorkOrderEvent.seq)
     ).all()
-    assert kinds[-3:] == ["need_part", "part_arrived", "assign"]
+    assert [k for k in kinds if k != "tracking_link"][-3:] == ["need_part", "part_arrived", "assign"]
     db_session.rollback()
     assert client.get("/api/parts/waiting", headers=dispatcher).get_json()["items"] == []
 
