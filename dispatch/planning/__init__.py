@@ -7,6 +7,8 @@
   be picked (`assignable_technicians`); a drop on the timeline (`place`) and pinning (`pin`).
 - `reoptimise`: `propose` / `apply_proposal`, a plan shown as a diff and applied atomically.
 - `routes`: writing a technician's day, one writer at a time.
+- `dropout`: a technician out for the rest of the day, their unstarted orders as a proposal;
+  `comeback`: an order whose part arrived, placed again by the instant path.
 """
 
 from dispatch.planning.day import DEFAULT_SERVICE_MINUTES, MOVABLE, Day, PlanningSettings, load_day
