@@ -23,8 +23,9 @@ from technicians.models import Technician
 from technicians.network import list_outlets, list_skills
 
 OPEN_STATUSES = tuple(sorted(s.value for s in OPEN))
-# What the board shows: open orders, and completed ones waiting for the customer callback.
-BOARD_STATUSES = (*OPEN_STATUSES, Status.COMPLETED.value)
+# What the board shows: open orders, orders waiting for a part, and completed ones waiting
+# for the customer callback.
+BOARD_STATUSES = (*OPEN_STATUSES, Status.WAITING_PARTS.value, Status.COMPLETED.value)
 # Statuses whose orders count towards a technician's load today.
 LOAD_STATUSES = frozenset({"assigned", "accepted", "en_route", "on_site", "returned"})
 
@@ -37,6 +38,8 @@ def queue_of(status: str, technician_id: int | None) -> str:
         return "returned"
     if status == "completed":
         return "awaiting_callback"
+    if status == "waiting_parts":
+        return "waiting_parts"
     return "in_progress"
 
 

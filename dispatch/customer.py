@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from core.security import new_token, token_digest
 from dispatch.authenticity import NO_VISIT, recompute
 from dispatch.events import record_event
 from dispatch.lifecycle import Status, allowed_actions
-from dispatch.models import Callback, RouteStop, Survey, WorkOrder, WorkOrderEvent
+from dispatch.models import Callback, PartsRequest, RouteStop, Survey, WorkOrder, WorkOrderEvent
 from dispatch.moves import TRACKING_GRACE, apply_move, check_version, get_order
 from dispatch.notify import NotifySettings, enqueue, tracking_link_notices
 from dispatch.permissions import scope_orders
@@ -118,6 +118,7 @@ class CustomerView:
     survey_answered: bool
     completed_at: datetime | None = None
     visit: tuple[datetime, datetime] | None = None  # the promised window: "tomorrow, 09:00–11:00"
+    part_expected: date | None = None  # waiting for a part: the day it is expected
 
 
 def customer_view(session: Session, order: WorkOrder, tz: ZoneInfo | None = None) -> CustomerView:
@@ -146,6 +147,18 @@ def customer_view(session: Session, order: WorkOrder, tz: ZoneInfo | None = None
         survey_answered=bool(answered),
         completed_at=order.completed_at if order.status in (Status.COMPLETED, Status.CLOSED) else None,
         visit=visit,
+        part_expected=_part_expected(session, order),
+    )
+
+
+def _part_expected(session: Session, order: WorkOrder) -> date | None:
+    if order.status != Status.WAITING_PARTS:
+        return None
+    return session.scalar(
+        select(PartsRequest.expected_on)
+        .where(PartsRequest.order_id == order.id, PartsRequest.arrived_at.is_(None))
+        .order_by(PartsRequest.id.desc())
+        .limit(1)
     )
 
 

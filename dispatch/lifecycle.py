@@ -23,9 +23,14 @@ class Status(enum.StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     CANCELLED = "cancelled"
+    # On site the technician found a part missing: off every route until the part arrives.
+    WAITING_PARTS = "waiting_parts"
 
 
 OPEN = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.EN_ROUTE, Status.ON_SITE, Status.RETURNED})
+# Not finished, but in nobody's day: OPEN is what planning, routes and phones work with.
+WAITING = frozenset({Status.WAITING_PARTS})
+UNFINISHED = OPEN | WAITING
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class Move:
     sources: frozenset[Status]
     target: Status | None  # None: the status stays (the move only records something)
     roles: frozenset[str]
-    requires: tuple[str, ...] = ()  # reason, technician, proof
+    requires: tuple[str, ...] = ()  # reason, technician, proof, part
     # A role that may make the move from fewer statuses than the others (role → statuses).
     narrower: Mapping[str, frozenset[Status]] = field(default_factory=dict)
 
@@ -71,11 +76,15 @@ MOVES: dict[str, Move] = {
         _move("arrive", {S.EN_ROUTE}, S.ON_SITE, {"technician"}),
         _move("complete", {S.ON_SITE}, S.COMPLETED, {"technician"}, "proof"),
         _move("return", {S.COMPLETED}, S.RETURNED, STAFF_ROLES, "reason"),
+        # The order leaves the technician's day; when the part arrives it is planned again
+        # (a follow-up visit, counted like a second one).
+        _move("need_part", {S.ON_SITE}, S.WAITING_PARTS, DISPATCH_ROLES | {"technician"}, "part"),
+        _move("part_arrived", {S.WAITING_PARTS}, S.NEW, DISPATCH_ROLES | {SYSTEM}),
         _move("close", {S.COMPLETED}, S.CLOSED, STAFF_ROLES),
         # A customer cancels on the tracking page until a technician is dispatched.
         _move(
             "cancel",
-            {S.NEW, S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.RETURNED},
+            {S.NEW, S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.RETURNED, S.WAITING_PARTS},
             S.CANCELLED,
             DISPATCH_ROLES | {CUSTOMER},
             "reason",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -166,6 +166,24 @@ class PlanProposal(Base):
     status: Mapped[str] = mapped_column(String(16), default="proposed")  # proposed, applied, superseded
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     applied_at: Mapped[datetime | None]
+
+
+class PartsRequest(Base):
+    """A part the technician found missing on site (待件): what, how many, when it is expected,
+    and when it arrived (then the order is planned again)."""
+
+    __tablename__ = "parts_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), index=True)
+    visit: Mapped[int] = mapped_column(Integer)
+    part: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    expected_on: Mapped[date]
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    arrived_at: Mapped[datetime | None]
+    arrived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class RouteStop(Base):

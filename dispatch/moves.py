@@ -18,7 +18,7 @@ from dispatch import proof
 from dispatch.authenticity import recompute
 from dispatch.catalog import PRIORITIES
 from dispatch.events import record_event
-from dispatch.lifecycle import OPEN, check_move
+from dispatch.lifecycle import UNFINISHED, check_move
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.permissions import can_assign_to, can_view_order, is_own_technician
 from dispatch.sla.clocks import start_callback_clock, stop_clocks
@@ -156,7 +156,10 @@ def apply_move(
     if "proof" in move.requires:
         proof.check_completion(session, order)
 
-    if action in ("unassign", "reject"):
+    if "part" in move.requires and not data.get("part"):
+        raise ValidationFailed({"part": "is required: the part needed, its quantity and expected date"})
+
+    if action in ("unassign", "reject", "need_part"):
         data["previous_technician_id"] = order.technician_id
         order.technician_id = None
         order.assignment_locked = False
@@ -172,6 +175,8 @@ def apply_move(
     elif action == "return":
         order.visit_count += 1
         order.completed_at = None
+    elif action == "part_arrived":
+        order.visit_count += 1  # the follow-up visit, like a second one
 
     if position is not None:
         data.update(_position_data(order, position))
@@ -208,7 +213,7 @@ def set_priority(
         if priority not in PRIORITIES:
             raise ValidationFailed({"priority": f"must be one of {', '.join(PRIORITIES)}"})
         check_version(order, version)
-        if order.status not in OPEN:
+        if order.status not in UNFINISHED:
             raise Conflict(f"the priority of a {order.status} order cannot change")
         previous, order.priority, order.updated_at = order.priority, priority, now
         record_event(session, order, "priority", actor, from_status=order.status, to_status=order.status,

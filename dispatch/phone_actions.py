@@ -56,6 +56,9 @@ def _event_with_key(session: Session, order_id: int, key: str, kinds: tuple[str,
     return None
 
 
+event_with_key = _event_with_key  # for the other replay-safe phone actions (dispatch.parts)
+
+
 def _check_key(key: str | None) -> None:
     if key is not None and not 1 <= len(key) <= 128:
         raise ValidationFailed({"Idempotency-Key": "must be 1-128 characters"})

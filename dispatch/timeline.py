@@ -23,7 +23,7 @@ from dispatch.lifecycle import OPEN
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.planning.day import PlanningSettings
 from routing.geo import haversine_pairs_m
-from technicians.availability import on_leave, shift_bounds, works_on
+from technicians.availability import break_bounds, on_leave, shift_bounds, works_on
 from technicians.models import Technician
 
 MAX_DAYS = 7  # the planning horizon a board may ask for at once
@@ -107,12 +107,15 @@ def timeline(
 
 
 def _row(tech: Technician, first_day: date, days: int, tz, unplanned: list[int]) -> dict[str, Any]:
-    shifts, leave = [], []
+    shifts, leave, breaks = [], [], []
     for i in range(days):
         day = first_day + timedelta(days=i)
         if works_on(tech, day):
             begin, finish = shift_bounds(tech, day, tz)
             shifts.append({"start": begin, "end": finish})
+            window = break_bounds(tech, day, tz)
+            if window is not None:  # the window the planner places the break in (not stored)
+                breaks.append({"start": window[0], "end": window[1], "minutes": int(window[2].total_seconds() // 60)})
         elif on_leave(tech, day):
             leave.append(day.isoformat())
     return {
@@ -123,6 +126,7 @@ def _row(tech: Technician, first_day: date, days: int, tz, unplanned: list[int])
         "skills": tech.skill_codes,
         "daily_capacity": tech.daily_capacity,
         "shifts": shifts,
+        "breaks": breaks,
         "leave_days": leave,
         "unplanned": unplanned,
     }

@@ -12,7 +12,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 
 from .geo import haversine_pairs_m
-from .problem import Job, Plan, Stop, Technician, Unserved
+from .problem import Job, Plan, Stop, Technician, Unserved, time_visits
 
 
 def evaluate(
@@ -46,6 +46,8 @@ def time_route(tech: Technician, jobs: Mapping[Hashable, Job], route: Sequence[H
     points = [tech.start] + [j.location for j in visits] + [tech.end]
     legs = haversine_pairs_m(points[:-1], points[1:]) * tech.detour
     speed = tech.speed_kmh / 3.6
+    if tech.has_break:
+        return _time_with_break(tech, visits, [round(float(leg) / speed) for leg in legs]), int(np.rint(legs).sum())
     clock = tech.shift_start
     stops = []
     for job, leg in zip(visits, legs[:-1], strict=False):
@@ -55,3 +57,12 @@ def time_route(tech: Technician, jobs: Mapping[Hashable, Job], route: Sequence[H
         clock = start + job.service_s
         stops.append(Stop(job.id, arrival, start, clock, late))
     return stops, int(np.rint(legs).sum())
+
+
+def _time_with_break(tech: Technician, visits: Sequence[Job], legs_s: list[int]) -> list[Stop]:
+    """The route's times with the technician's break placed (routing.problem.time_visits)."""
+    spec = [(j.service_s, *(j.window or (0, 2**50)), j.due) for j in visits]
+    times, _end, _break = time_visits(
+        tech.shift_start, legs_s, spec, tech.shift_end, (*tech.break_window, tech.break_s)
+    )
+    return [Stop(j.id, *t) for j, t in zip(visits, times, strict=True)]

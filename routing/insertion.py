@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geo import haversine_m, haversine_pairs_m
-from .problem import LATE_COST_PER_S, Job, Plan, Stop, Technician
+from .problem import LATE_COST_PER_S, Job, Plan, Stop, Technician, time_visits
 
 BIG = 2**50
+BREAK_CHECKS = 64  # candidates re-timed with the break before giving up on a technician with one
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class InsertionIndex:
         self.tech_ids = [t.id for t in self.techs]
         self._slot = {t.id: k for k, t in enumerate(self.techs)}
         self._blocks = [_block(k, t, plan.routes.get(t.id, []), jobs) for k, t in enumerate(self.techs)]
+        self._visits = [[jobs[s.job_id] for s in plan.routes.get(t.id, [])] for t in self.techs]
         self._join()
 
     def update(self, changes: Iterable[tuple[Technician, Sequence[Stop]]], jobs: Mapping[Hashable, Job]) -> None:
@@ -72,6 +74,7 @@ class InsertionIndex:
             k = self._slot[tech.id]
             self.techs[k] = tech
             self._blocks[k] = _block(k, tech, stops, jobs)
+            self._visits[k] = [jobs[s.job_id] for s in stops]
         self._join()
 
     def _join(self) -> None:
@@ -81,6 +84,7 @@ class InsertionIndex:
         else:
             self.a = {c: np.asarray([]) for c in COLUMNS}
         self.skills = {s for t in self.techs for s in t.skills}
+        self.any_break = any(t.has_break for t in self.techs)
         lengths = [len(b["tech"]) for b in blocks]
         self.skill_mask = {
             s: np.repeat(np.array([s in t.skills for t in self.techs], dtype=bool), lengths) for s in self.skills
@@ -114,10 +118,34 @@ class InsertionIndex:
         extra_late = np.maximum(push - a["nslack"], 0)
         extra_d = dp + dn - a["dpn"]
         cost = np.where(feas, extra_d + self.late_cost * (late_u + extra_late), np.inf)
+        if self.any_break:
+            return self._best_with_breaks(job, cost, extra_d, dp, late_u)
         g = int(np.argmin(cost))
         k = int(a["tech"][g])
         arrival = int(a["pdep"][g] + round(dp[g] / a["speed"][g]))
         return Insertion(self.tech_ids[k], int(a["pos"][g]), arrival, round(float(extra_d[g])), int(late_u[g]))
+
+    def _best_with_breaks(self, job: Job, cost, extra_d, dp, late_u) -> Insertion | NoInsertion:
+        """The gap arrays do not know the breaks: re-time the cheapest candidates on routes
+        with a break (the break placed again with the new visit) and keep the first that
+        keeps every window and the shift; its times are the ones the route will have."""
+        a = self.a
+        checked = 0
+        for g in np.argsort(cost, kind="stable").tolist():
+            if not np.isfinite(cost[g]) or checked >= BREAK_CHECKS:
+                break
+            k, pos = int(a["tech"][g]), int(a["pos"][g])
+            tech = self.techs[k]
+            if not tech.has_break:
+                arrival = int(a["pdep"][g] + round(dp[g] / a["speed"][g]))
+                return Insertion(tech.id, pos, arrival, round(float(extra_d[g])), int(late_u[g]))
+            checked += 1
+            timed = retime(tech, [*self._visits[k][:pos], job, *self._visits[k][pos:]])
+            if timed is None:
+                continue
+            arrival, _start, _dep, late = timed[pos]
+            return Insertion(tech.id, pos, arrival, round(float(extra_d[g])), late)
+        return NoInsertion("no_capacity_or_time")
 
 
 def _block(k: int, t: Technician, stops: Sequence[Stop], jobs: Mapping[Hashable, Job]) -> dict[str, np.ndarray]:
@@ -165,6 +193,20 @@ def _block(k: int, t: Technician, stops: Sequence[Stop], jobs: Mapping[Hashable,
         cols["detour"].append(t.detour)
         cols["dpn"].append(seg[i])
     return {c: np.asarray(v) for c, v in cols.items()}
+
+
+def retime(tech: Technician, visits: Sequence[Job]) -> list[tuple[int, int, int, int]] | None:
+    """``visits`` timed on ``tech``'s day with the break placed, or None when a window or the
+    shift's end cannot be kept."""
+    pts = [tech.start] + [j.location for j in visits] + [tech.end]
+    speed = tech.speed_kmh / 3.6
+    legs = [round(float(x) * tech.detour / speed) for x in haversine_pairs_m(pts[:-1], pts[1:])]
+    spec = [(j.service_s, *(j.window or (0, BIG)), j.due) for j in visits]
+    brk = (*tech.break_window, tech.break_s) if tech.has_break else None
+    times, end, _ = time_visits(tech.shift_start, legs, spec, tech.shift_end, brk)
+    if end > tech.shift_end or any(t[1] > v[2] for t, v in zip(times, spec, strict=True)):
+        return None
+    return times
 
 
 def best_insertion(

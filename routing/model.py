@@ -22,6 +22,7 @@ from .problem import (
     Stop,
     Unserved,
     node_points,
+    time_visits,
 )
 
 NO_DUE = 2**50  # "no due time" sentinel, far beyond any horizon
@@ -52,6 +53,10 @@ class ArrayModel:
     first: dict[int, int] = field(default_factory=dict)  # vehicle -> node forced first
     vehicle_group: np.ndarray | None = None  # vehicles with equal group are interchangeable
     xy: np.ndarray | None = None  # (N, 2) planar coordinates, only used to split large problems by area
+    # the day's break per vehicle: window [open, close] and seconds (0: no break)
+    break_open: np.ndarray | None = None  # (V,)
+    break_close: np.ndarray | None = None  # (V,)
+    break_s: np.ndarray | None = None  # (V,)
 
     def __post_init__(self) -> None:
         n = self.service.shape[0]
@@ -59,6 +64,14 @@ class ArrayModel:
             self.due = np.full(n, NO_DUE, dtype=np.int64)
         if self.vehicle_group is None:
             self.vehicle_group = np.arange(self.n_vehicles)
+        if self.break_s is None:
+            self.break_s = np.zeros(self.n_vehicles, dtype=np.int64)
+            self.break_open = np.zeros(self.n_vehicles, dtype=np.int64)
+            self.break_close = np.zeros(self.n_vehicles, dtype=np.int64)
+
+    @property
+    def has_breaks(self) -> bool:
+        return bool(np.any(self.break_s > 0))
 
     @property
     def n_nodes(self) -> int:
@@ -84,6 +97,12 @@ def schedule(m: ArrayModel, v: int, route: list[int]) -> list[tuple[int, int, in
     t = m.time[p]
     prev = int(m.starts[v])
     dep = max(int(m.shift_start[v]), int(m.tw_open[prev]))
+    if m.break_s[v] > 0:
+        nodes = [prev, *route, int(m.ends[v])]
+        legs = [int(t[a, b]) for a, b in itertools.pairwise(nodes)]
+        spec = [(int(m.service[n]), int(m.tw_open[n]), int(m.tw_close[n]), int(m.due[n])) for n in route]
+        brk = (int(m.break_open[v]), int(m.break_close[v]), int(m.break_s[v]))
+        return time_visits(dep, legs, spec, int(m.shift_end[v]), brk)[0]
     out = []
     for node in route:
         arr = dep + int(t[prev, node])
@@ -208,6 +227,9 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
         late_cost=problem.late_cost_per_s,
         first=first,
         xy=_planar([pts[i] for i in sel]),
+        break_open=np.array([t.break_window[0] if t.has_break else 0 for t in techs], dtype=np.int64),
+        break_close=np.array([t.break_window[1] if t.has_break else 0 for t in techs], dtype=np.int64),
+        break_s=np.array([t.break_s if t.has_break else 0 for t in techs], dtype=np.int64),
     )
     mapping = ProblemMapping(
         job_of_node={node: ji for node, ji in enumerate(keep)},
@@ -254,6 +276,9 @@ def submodel(m: ArrayModel, customers: np.ndarray, vehicles: np.ndarray) -> tupl
         first=first,
         vehicle_group=m.vehicle_group[vehicles],
         xy=None if m.xy is None else m.xy[old],
+        break_open=m.break_open[vehicles],
+        break_close=m.break_close[vehicles],
+        break_s=m.break_s[vehicles],
     )
     return sub, old
 

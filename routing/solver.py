@@ -77,7 +77,7 @@ class SolveResult:
 
 def _params(opts: SolverOptions, time_limit_s: float) -> pywrapcp.DefaultRoutingSearchParameters:
     p = pywrapcp.DefaultRoutingSearchParameters()
-    fs = "PARALLEL_CHEAPEST_INSERTION" if opts.first_solution == "own" else opts.first_solution
+    fs = "PARALLEL_CHEAPEST_INSERTION" if opts.first_solution in ("own", "own_off") else opts.first_solution
     p.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, fs)
     p.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, opts.metaheuristic)
     if opts.neighbors_ratio < 1.0:
@@ -112,6 +112,11 @@ def solve_model(
     """Solve an :class:`ArrayModel` with OR-Tools within ``time_limit_s`` (construction included)."""
     opts = options or SolverOptions()
     t_begin = time.perf_counter()
+    if m.has_breaks:
+        # The numpy construction, the area split and the ruin & recreate loop time routes
+        # without breaks: with breaks OR-Tools builds and searches on its own.
+        opts = replace(opts, first_solution="own_off", decompose_above=None, ruin_recreate=False, fleet_probe=())
+        initial_routes = None
     if (
         opts.decompose_above is not None
         and len(m.customers) > opts.decompose_above
@@ -179,6 +184,9 @@ def solve_model(
     if any(demand):
         dcb = routing.RegisterUnaryTransitVector(demand)
         routing.AddDimensionWithVehicleCapacity(dcb, 0, [int(c) for c in m.capacity], True, "Capacity")
+
+    if m.has_breaks:
+        _add_breaks(m, routing, manager, tdim)
 
     # skills/locks, drop penalties, started-first
     all_v = list(range(V))
@@ -248,6 +256,20 @@ def solve_model(
     served = {c for r in routes for c in r}
     dropped = [c for c in m.customers.tolist() if c not in served]
     return SolveResult(routes, dropped, objective, time.perf_counter() - t_begin, first_s, first_distance, stats)
+
+
+def _add_breaks(m: ArrayModel, routing, manager, tdim) -> None:
+    """Each vehicle's break as an OR-Tools break interval: a fixed duration starting within its
+    window, never overlapping a visit's service (the node visit transits)."""
+    solver = routing.solver()
+    visit = [int(m.service[manager.IndexToNode(i)]) for i in range(routing.Size())]
+    for v in range(m.n_vehicles):
+        dur = int(m.break_s[v])
+        b0, latest = max(int(m.break_open[v]), int(m.shift_start[v])), int(m.break_close[v]) - dur
+        if dur <= 0 or latest < b0:
+            continue  # no break, or its window is over before the day starts
+        interval = solver.FixedDurationIntervalVar(b0, latest, dur, False, f"break {v}")
+        tdim.SetBreakIntervalsOfVehicle([interval], v, visit)
 
 
 def _extract(routing, manager, solution, V: int) -> list[list[int]]:

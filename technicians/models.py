@@ -52,6 +52,11 @@ class Outlet(Base):
     # Opening hours, used by SLA rules that pause overnight; none means always open.
     opens_at: Mapped[time | None] = mapped_column(Time)
     closes_at: Mapped[time | None] = mapped_column(Time)
+    # The technicians' default break: taken whole (break_minutes) between break_start and
+    # break_end; none when unset. A technician's own break fields override it.
+    break_start: Mapped[time | None] = mapped_column(Time)
+    break_end: Mapped[time | None] = mapped_column(Time)
+    break_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     technicians: Mapped[list[Technician]] = relationship(back_populates="outlet")
@@ -76,6 +81,14 @@ class Technician(Base):
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_seen_at: Mapped[datetime | None]
+    # Own break, overriding the outlet's (dispatch.planning.day reads the one that applies).
+    break_start: Mapped[time | None] = mapped_column(Time)
+    break_end: Mapped[time | None] = mapped_column(Time)
+    break_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Dropped out during the day (sick, vehicle broken, other): no work from this moment to
+    # the end of that day (technicians.availability.dropped_out).
+    unavailable_from: Mapped[datetime | None]
+    unavailable_reason: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     outlet: Mapped[Outlet] = relationship(back_populates="technicians")

@@ -67,8 +67,37 @@ def resolve_skills(session: Session, codes: list[str], field: str = "skills") ->
 
 OUTLET_FIELDS = {
     "code", "name", "area", "address", "lat", "lon", "speed_kmh", "detour_factor", "active", "auto_dispatch",
-    "opens_at", "closes_at",
+    "opens_at", "closes_at", "break_start", "break_end", "break_minutes",
 }  # fmt: skip
+BREAK_FIELDS = ("break_start", "break_end", "break_minutes")
+
+
+def check_break(values: dict[str, Any]) -> dict[str, str]:
+    """A break is a window and minutes, all three or none (0 minutes: no break); the minutes
+    fit in the window."""
+    start, end, minutes = (values.get(f) for f in BREAK_FIELDS)
+    if start is None and end is None and minutes is None:
+        return {}
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 <= minutes <= 240):
+        return {"break_minutes": "must be a whole number of minutes from 0 to 240"}
+    if minutes == 0:
+        return {}
+    missing = [f for f in BREAK_FIELDS if values.get(f) is None]
+    if missing:
+        return {missing[0]: "give the break's window (from, to) and its minutes together"}
+    if start >= end:
+        return {"break_end": "must be after break_start"}
+    window = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    if minutes > window:
+        return {"break_minutes": "must fit in the break window"}
+    return {}
+
+
+def _with_break(values: dict[str, Any], row: Any) -> None:
+    """An update that touches the break is checked whole, with the stored fields it leaves."""
+    if any(f in values for f in BREAK_FIELDS):
+        for f in BREAK_FIELDS:
+            values.setdefault(f, getattr(row, f))
 
 
 def _check_outlet(values: dict[str, Any]) -> None:
@@ -86,6 +115,7 @@ def _check_outlet(values: dict[str, Any]) -> None:
         errors["closes_at" if closes is None else "opens_at"] = "give both opening and closing time, or neither"
     elif opens is not None and opens >= closes:
         errors["closes_at"] = "must be after opens_at"
+    errors.update(check_break(values))
     if errors:
         raise ValidationFailed(errors)
 
@@ -116,6 +146,7 @@ def update_outlet(session: Session, outlet_id: int, values: dict[str, Any], *, a
     if "opens_at" in values or "closes_at" in values:
         values.setdefault("opens_at", outlet.opens_at)
         values.setdefault("closes_at", outlet.closes_at)
+    _with_break(values, outlet)
     _check_outlet(values)
     code_changed = "code" in values and values["code"] != outlet.code
     if code_changed and session.scalar(select(Outlet.id).where(Outlet.code == values["code"])) is not None:
@@ -153,7 +184,7 @@ def nearest_outlet(session: Session, lat: float, lon: float) -> Outlet | None:
 
 TECH_FIELDS = {
     "outlet_id", "user_id", "name", "phone", "home_lat", "home_lon", "shift_start", "shift_end",
-    "work_days", "daily_capacity", "active",
+    "work_days", "daily_capacity", "active", "break_start", "break_end", "break_minutes",
 }  # fmt: skip
 
 
@@ -170,6 +201,7 @@ def _check_technician(session: Session, values: dict[str, Any], tech_id: int | N
         errors["daily_capacity"] = "must be between 1 and 30 orders a day"
     if "name" in values and not (values["name"] or "").strip():
         errors["name"] = "must not be empty"
+    errors.update(check_break(values))
     if "phone" in values:
         try:
             values["phone"] = normalize_phone(values["phone"], mobile_only=False)
@@ -219,6 +251,7 @@ def update_technician(
     tech = get_technician(session, tech_id)
     values = {k: v for k, v in values.items() if k in TECH_FIELDS}
     merged = {"shift_start": tech.shift_start, "shift_end": tech.shift_end} | values
+    _with_break(merged, tech)
     if "home_lat" in values or "home_lon" in values:
         merged.setdefault("home_lat", tech.home_lat)
         merged.setdefault("home_lon", tech.home_lon)

@@ -84,6 +84,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SLA_CONTACT_MINUTES": int(os.environ.get("SLA_CONTACT_MINUTES", sla.CONTACT_MINUTES)),
         "SLA_CALLBACK_DAYS": float(os.environ.get("SLA_CALLBACK_DAYS", sla.CALLBACK_DAYS)),
         "SLA_WARN_RATIO": float(os.environ.get("SLA_WARN_RATIO", sla.WARN_RATIO)),
+        # Waiting for a part pauses the completion clock (1) or not (0, the default).
+        "SLA_PARTS_PAUSE_CLOCK": os.environ.get("SLA_PARTS_PAUSE_CLOCK", "0") == "1",
         # Complaint clocks in minutes (contact, plan, agreement, closure; the practice's
         # 20 min / 24 h / 5 days / 30 days when unset) and the small-claim limit in CNY at
         # or under which a dispatcher approves a compensation at once.

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import User
 from technicians.models import Technician
+from web.filters import short_day
 from web.labels import (
     ACTION,
     CALLBACK_PROBLEM,
@@ -185,6 +186,16 @@ class EventWording:
                     end=self.when(data["to"][1]),
                 )
             )
+        elif kind == "need_part" and data.get("part"):
+            out.append(
+                _("Needs %(quantity)s × %(part)s, expected %(day)s.", quantity=format_decimal(data.get("quantity", 1)),
+                  part=data["part"], day=_day(data.get("expected_on")))
+            )  # fmt: skip
+        elif kind == "part_arrived":
+            out.append(_("Waited %(hours)s h; planned again for a follow-up visit.",
+                         hours=format_decimal(round(data.get("waited_minutes", 0) / 60, 1))))  # fmt: skip
+            if data.get("clock_paused_minutes"):
+                out.append(_("The 24-hour clock was paused while waiting."))
         elif kind == "survey":
             out.extend(self.survey(data))
         elif kind == "completion_report":
@@ -252,3 +263,8 @@ class EventWording:
 
 def _label(table: dict, code: Any) -> str:
     return str(table.get(code, _("unknown"))) if code is not None else "—"
+
+
+def _day(value: Any) -> str:
+    """An ISO day as the user's language writes it without the year (Dec 9 / 12月9日)."""
+    return short_day(str(value) if value else None) or "—"

@@ -63,6 +63,18 @@ def day_words(days: int = 8) -> dict[str, str]:
     return {(today + timedelta(days=d)).isoformat(): day_word(today + timedelta(days=d), today) for d in range(days)}
 
 
+def short_day(value: date | str | None) -> str:
+    """A day without its year, as the user's language writes it: "Dec 9" / "12月9日"."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return ""
+    return format_skeleton("MMMd", value, locale=get_locale())
+
+
 def duration(delta: timedelta) -> str:
     """3 days 4 hours, 2 hours 5 minutes, 12 minutes: how long, in the user's language (Babel's
     unit names; two units at most, as a dispatcher reads it)."""
@@ -127,6 +139,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["visit_words"] = visit_words
     app.jinja_env.globals["day_words"] = day_words
     app.jinja_env.globals["visit_format"] = visit_format
+    app.jinja_env.filters["short_day"] = short_day
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["how_long"] = how_long
     app.jinja_env.filters["phone"] = display_phone

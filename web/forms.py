@@ -126,6 +126,9 @@ class OutletForm(FlaskForm):
     auto_dispatch = BooleanField(_l("Dispatch automatically (re-optimise on a schedule)"), default=False)
     opens_at = TimeField(_l("Opens at (for SLA rules that pause overnight)"), validators=[Optional()])
     closes_at = TimeField(_l("Closes at"), validators=[Optional()])
+    break_start = TimeField(_l("Break from (technicians' default)"), validators=[Optional()])
+    break_end = TimeField(_l("Break until"), validators=[Optional()])
+    break_minutes = IntegerField(_l("Break minutes"), validators=[Optional(), NumberRange(0, 240)])
 
 
 class CheckboxesField(SelectMultipleField):
@@ -174,6 +177,10 @@ class TechnicianForm(FlaskForm):
     )
     daily_capacity = IntegerField(_l("Orders per day"), default=8, validators=[InputRequired(), NumberRange(1, 30)])
     active = BooleanField(_l("Active"), default=True)
+    # Empty: the outlet's break; 0 minutes: no break.
+    break_start = TimeField(_l("Break from (empty: the outlet's)"), validators=[Optional()])
+    break_end = TimeField(_l("Break until"), validators=[Optional()])
+    break_minutes = IntegerField(_l("Break minutes"), validators=[Optional(), NumberRange(0, 240)])
 
 
 class LeaveForm(FlaskForm):

@@ -76,6 +76,7 @@ REASON_LABELS = {
     "within_24h": _l("still within its 24 hours"),
     "awaiting_score": _l("awaiting the customer's score"),
     "repair_pending": _l("still within its %(days)s days"),
+    "waited_for_parts": _l("waited %(hours).1f h for a part"),
 }
 
 
@@ -86,6 +87,7 @@ GROUP_LABELS = REASON_LABELS | {
     "verdict": _l("proof not verified"),
     "repaired_again": _l("repaired again within 30 days"),
     "repair_pending": _l("still within its 30 days"),
+    "waited_for_parts": _l("waited for a part"),
 }
 
 

@@ -14,6 +14,7 @@ STATUS = {
     "closed": _l("Closed"),
     "returned": _l("Returned"),
     "cancelled": _l("Cancelled"),
+    "waiting_parts": _l("Waiting for parts"),
 }
 ACTION = {
     "created": _l("Created"),
@@ -53,7 +54,11 @@ ACTION = {
     "compensation_approved": _l("Compensation approved"),
     "settlement_requested": _l("Settlement requested from the outlet"),
     "compensation_settled": _l("Compensation settled with the outlet"),
+    "need_part": _l("Waiting for a part"),
+    "part_arrived": _l("Part arrived"),
 }
+# Why a technician dropped out (technicians.availability.DROP_OUT_REASONS).
+DROP_OUT_REASON = {"sick": _l("Sick"), "vehicle": _l("Vehicle broken down"), "other": _l("Other reason")}
 ROLE = {
     "admin": _l("Administrator"),
     "dispatcher": _l("Dispatcher"),

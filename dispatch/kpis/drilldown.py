@@ -52,6 +52,7 @@ REASON_TEXT = {
     "within_24h": "still within its 24 hours",
     "awaiting_score": "awaiting the customer's score",
     "repair_pending": "still within its %(days)s days",
+    "waited_for_parts": "waited %(hours).1f h for a part",
 }
 PENDING_REASONS = ("within_24h", "awaiting_score", "repair_pending")
 REASON_CHUNK = 5000  # failing orders whose reasons are read by one set of queries
@@ -260,6 +261,20 @@ def comeback_reasons(session: Session, order_ids: list[int]) -> dict[int, list[R
     return out
 
 
+def _waited_for_parts(events: list[WorkOrderEvent]) -> float:
+    """Seconds the order spent waiting for parts (a wait not over yet counts to its last event)."""
+    total, since = 0.0, None
+    for e in events:
+        if e.kind == "need_part":
+            since = e.at
+        elif e.kind in ("part_arrived", "cancel") and since is not None:
+            total += (e.at - since).total_seconds()
+            since = None
+    if since is not None:
+        total += (max(e.at for e in events) - since).total_seconds()
+    return total
+
+
 def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list[Reason]]:
     """Why each order failed a KPI. Only the columns and rows the KPI's reasons need are read
     (no ORM objects): the monthly report asks this for every failing order of a month."""
@@ -322,6 +337,8 @@ def _reasons(session: Session, order_ids: list[int], kpi: str) -> dict[int, list
             elif completes and completes[-1] - order.created_at > COMPLETION_WINDOW:
                 hours = (completes[-1] - order.created_at).total_seconds() / 3600
                 why.append(reason("completed_late", hours=round(hours, 1)))
+            if why and any(e.kind == "need_part" for e in evs):
+                why.append(reason("waited_for_parts", hours=round(_waited_for_parts(evs) / 3600, 1)))
             if v is not None and (
                 v.review_decision == "rejected" or (v.status == "failed" and v.review_decision != "confirmed")
             ):

@@ -11,6 +11,8 @@
 
 A day here is the planning horizon (`PlanningSettings.horizon_days`, today included): one
 routing vehicle per technician-day on duty (`day.vehicle`).
+- `dropout`: a technician out for the rest of the day, their unstarted orders as a proposal;
+  `comeback`: an order whose part arrived, placed again by the instant path.
 """
 
 from dispatch.planning.day import DEFAULT_SERVICE_MINUTES, MOVABLE, Day, PlanningSettings, load_day

@@ -17,7 +17,7 @@ from dispatch.lifecycle import OPEN, Status
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.planning.horizon import DEFAULT_SLOT_MINUTES
 from routing import Job, Problem, Technician
-from technicians.availability import can_take_work, shift_bounds, works_on
+from technicians.availability import break_bounds, can_take_work, shift_bounds, works_on
 from technicians.models import Outlet
 from technicians.models import Technician as TechnicianRow
 
@@ -132,7 +132,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
             selectinload(TechnicianRow.skills), selectinload(TechnicianRow.leaves), selectinload(TechnicianRow.outlet)
         )
     )
-    order_query = select(*ORDER_COLUMNS).where(WorkOrder.status.in_([s.value for s in OPEN]))
+    order_query = select(*ORDER_COLUMNS).where(WorkOrder.status.in_([s.value for s in OPEN]))  # not WAITING
     if outlet_id is not None:
         tech_query = tech_query.where(TechnicianRow.outlet_id == outlet_id)
         order_query = order_query.where(WorkOrder.outlet_id == outlet_id)
@@ -164,6 +164,7 @@ def load_day(session: Session, settings: PlanningSettings, now: datetime, outlet
                     max_jobs=max(0, row.daily_capacity - (done_today.get(row.id, 0) if offset == 0 else 0)),
                     speed_kmh=row.outlet.speed_kmh,
                     detour=row.outlet.detour_factor,
+                    **_break(row, on, tz, now),
                 )
             )
     orders: dict[int, Any] = {}
@@ -242,6 +243,15 @@ def job_from_row(order: Any, settings: PlanningSettings, now: datetime) -> Job:
         locked_to=order.technician_id if locked else None,
         started=order.status in (Status.EN_ROUTE, Status.ON_SITE),
     )
+
+
+def _break(row: TechnicianRow, today: date, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """The technician's break as routing data (seconds from now), or nothing."""
+    bounds = break_bounds(row, today, tz)
+    if bounds is None:
+        return {}
+    start, end, length = bounds
+    return {"break_window": (_seconds(start - now), _seconds(end - now)), "break_s": _seconds(length)}
 
 
 def _completed_today(session: Session, today: date, tz: ZoneInfo) -> dict[int, int]:

@@ -22,6 +22,7 @@ from dispatch.lifecycle import OPEN, Status, check_move
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
 from dispatch.permissions import can_assign_to
+from dispatch.planning.comeback import part_arrived_and_planned
 from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings
 from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
@@ -59,6 +60,8 @@ def move(
     assignment also gives the order its place in the technician's day (`assign`)."""
     if action == "assign" and technician_id is not None:
         return assign(session, order_id, technician_id, actor, settings, version=version, reason=reason, now=now)
+    if action == "part_arrived":
+        return part_arrived_and_planned(session, order_id, actor, settings, version=version, sla=sla, now=now)[0]
     return transition(
         session, order_id, action, actor, version=version, reason=reason, technician_id=technician_id,
         position=position, timezone=settings.timezone, sla=sla, now=now,

@@ -5,7 +5,7 @@ plan, and applied move by move (the ones the dispatcher ticked), each re-checked
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from core.accounts import Actor
 from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound
+from dispatch.lifecycle import Status
 from dispatch.models import PlanProposal, WorkOrder
 from dispatch.moves import apply_move
 from dispatch.planning.day import (
@@ -46,6 +47,7 @@ def propose(
     outlet_id: int | None = None,
     time_limit_s: float | None = None,
     now: datetime | None = None,
+    release: int | None = None,
 ) -> PlanProposal:
     """Re-plan the horizon's open orders over every technician-day on duty (warm-started from
     the current routes) and store the result as a proposal with its diff. Commits the proposal
@@ -54,13 +56,18 @@ def propose(
 
     Both plans are timed the same way (`evaluate`) and weighed as the solver weighs them
     (`routing.diff.improves`). A plan no better than today's is stored with `improves` false,
-    no moves and today's routes: the search found nothing worth a change, and it says so."""
+    no moves and today's routes: the search found nothing worth a change, and it says so.
+
+    `release`: a technician who dropped out (dispatch.planning.dropout): their orders not
+    started yet are re-planned like unassigned ones, even accepted or pinned ones; such a plan
+    is always offered (applying it at least hands back what nobody else can take)."""
     now = now or utcnow()
     day = load_day(session, settings, now, outlet_id)
+    released = release_orders(day, release) if release is not None else []
     current = evaluate(day.technicians, day.jobs, day.routes)
     solved = solve(day.problem(), time_limit_s=time_limit_s or settings.time_limit_s, initial=current)
     new = evaluate(day.technicians, day.jobs, {t: [s.job_id for s in stops] for t, stops in solved.routes.items()})
-    better = improves(current, new, day.jobs)
+    better = improves(current, new, day.jobs) or bool(released)
     chosen = new if better else current
     change = diff(current, chosen)
     offered = [m for m in change.moves if m.to_tech is not None]
@@ -72,11 +79,14 @@ def propose(
         "versions": {str(oid): o.version for oid, o in day.orders.items()},
         "unserved": [{"order_id": u.job_id, "reason": u.reason} for u in (solved.unserved if better else [])]
         + [{"order_id": oid, "reason": r} for oid, r in day.unplannable.items()],
+        "released": released,
+        "dropped_technician_id": release,
         "diff": {
             # Only orders that change technician or day are moves; a technician's own visits in
             # a new order are `resequenced`, summarised apart.
             "moves": [
-                {"order_id": m.job_id, "from": _tech(m.from_tech), "to": _tech(m.to_tech), "position": m.new_position,
+                {"order_id": m.job_id, "from": release if m.job_id in released else _tech(m.from_tech),
+                 "to": _tech(m.to_tech), "position": m.new_position,
                  "from_vehicle": None if m.from_tech is None else vehicle_key(m.from_tech),
                  "to_vehicle": vehicle_key(m.to_tech),
                  "version": day.orders[m.job_id].version,
@@ -102,6 +112,21 @@ def propose(
     with unit_of_work(session):
         session.add(proposal)
     return proposal
+
+
+def release_orders(day: Day, tech_id: int) -> list[int]:
+    """Free a dropped-out technician's orders in `day` for the plan: the ones not started
+    lose their lock to them; started ones (under way) are left out of the plan."""
+    released = []
+    for oid, row in day.orders.items():
+        if row.technician_id != tech_id or oid not in day.jobs:
+            continue
+        if row.status in (Status.EN_ROUTE, Status.ON_SITE):
+            del day.jobs[oid]
+            continue
+        day.jobs[oid] = replace(day.jobs[oid], locked_to=None, started=False)
+        released.append(oid)
+    return sorted(released)
 
 
 def _visit_end(day: Day, order_id: int, eta: int | None) -> str | None:
@@ -157,6 +182,7 @@ def apply_proposal(
     if not payload.get("improves", True):
         raise Conflict("this plan is no better than today's, so there is nothing to apply")
     versions = {int(k): v for k, v in payload["versions"].items()}
+    released = set(payload.get("released", []))
     offered = {int(m["order_id"]): m for m in payload["diff"]["moves"]}
     wanted = dict(chosen) if chosen is not None else {oid: versions[oid] for oid in offered}
     plan_routes = {vehicle_from_key(k): ids for k, ids in payload["routes"].items()}
@@ -179,7 +205,7 @@ def apply_proposal(
             # queue instead of deadlocking. NO KEY UPDATE, the lock an ordinary UPDATE takes,
             # so a sweep inserting an event for one of these orders is not held up by it.
             lock_days(session, sorted(touched))
-            ids = sorted(set(wanted) & set(offered))
+            ids = sorted((set(wanted) & set(offered)) | released)
             orders = {
                 o.id: o
                 for o in session.scalars(
@@ -205,7 +231,18 @@ def apply_proposal(
                     continue
                 order = orders.get(oid)
                 refusal = _refusal(
-                    session, order, number, wanted[oid], versions.get(oid), move, day, techs, routes, now, settings
+                    session,
+                    order,
+                    number,
+                    wanted[oid],
+                    versions.get(oid),
+                    move,
+                    day,
+                    techs,
+                    routes,
+                    now,
+                    settings,
+                    released=oid in released,
                 )
                 to = _to_vehicle(move)
                 if refusal is None:
@@ -246,6 +283,8 @@ def apply_proposal(
                     etas = {s.job_id: day.at(s.arrival_s) for s in stops}
                     timed += [(oid, etas.get(oid)) for oid in route]
                 replace_route(session, tech_id, timed + left_out(session, tech_id, timed), now)
+            left = released - set(result.applied) - set(result.skipped)
+            _unassign_left_behind(session, proposal, left, versions, actor, now, result)
             proposal.status, proposal.applied_at = "applied", now
     except IntegrityError:
         raise _changed_meanwhile() from None
@@ -264,11 +303,14 @@ def _refusal(
     routes: Mapping[Hashable, list[int]],
     now: datetime,
     settings: PlanningSettings,
+    *,
+    released: bool = False,
 ) -> Refusal | None:
-    """Why this move cannot be applied now, or None when it can."""
+    """Why this move cannot be applied now, or None when it can (a dropped-out technician's
+    order, `released`, moves even when accepted or pinned)."""
     if order is None or order.version != seen_version or order.version != plan_version:
         return Refusal("changed", "%(number)s changed since the plan was made", {"number": number})
-    if order.status not in MOVABLE or order.assignment_locked:
+    if (order.status not in MOVABLE or order.assignment_locked) and not released:
         return Refusal("kept", "%(number)s is pinned or accepted; it stays with its technician", {"number": number})
     to = _to_vehicle(move)
     if order.technician_id != (int(move["from"]) if move["from"] is not None else None):
@@ -333,6 +375,31 @@ def _with(
         if best_cost is None or price < best_cost:
             best, best_cost = candidate, price
     return best or [*route, oid]
+
+
+def _unassign_left_behind(
+    session: Session,
+    proposal: PlanProposal,
+    ids: set[int],
+    versions: Mapping[int, int],
+    actor: Actor,
+    now: datetime,
+    result: ApplyResult,
+) -> None:
+    """A dropped-out technician's orders the plan could place nowhere go back to the
+    dispatcher's queue of new orders instead of staying with someone who cannot come."""
+    dropped = proposal.payload.get("dropped_technician_id")
+    for oid in sorted(ids):
+        order = session.get(WorkOrder, oid)
+        if order is None or order.technician_id != dropped or order.status not in MOVABLE | {Status.ACCEPTED}:
+            continue
+        if order.version != versions.get(oid):
+            result.skipped[oid] = Refusal(
+                "changed", "%(number)s changed since the plan was made", {"number": order.number}
+            )
+            continue
+        apply_move(session, order, "unassign", actor, now=now, data={"by": "drop_out", "proposal_id": proposal.id})
+        result.applied.append(oid)
 
 
 def _changed_meanwhile() -> Conflict:

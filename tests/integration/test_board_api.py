@@ -127,8 +127,9 @@ def test_the_snapshot_carries_the_rules_that_sort_every_order_the_events_bring(a
         "on_site": {"unassigned": "in_progress", "assigned": "in_progress"},
         "returned": {"unassigned": "unassigned", "assigned": "returned"},
         "completed": {"unassigned": "awaiting_callback", "assigned": "awaiting_callback"},
+        "waiting_parts": {"unassigned": "waiting_parts", "assigned": "waiting_parts"},
     }
-    assert set(rules["open_statuses"]) == set(rules["queues"]) - {"completed"}
+    assert set(rules["open_statuses"]) == set(rules["queues"]) - {"completed", "waiting_parts"}
     assert set(rules["load_statuses"]) == {"assigned", "accepted", "en_route", "on_site", "returned"}
     # The rules give each order of the snapshot the queue the server gave it.
     for order in board["orders"]:

@@ -36,13 +36,20 @@ ALL_CHECKS = list(CHECKS.get_all())  # what `schemathesis run --checks all` runs
 # field. Only such a 400, naming only these fields, is let through the positive check.
 DOMAIN_RULES = {
     "POST /api/orders": {"product_category", "required_skill"},
-    "POST /api/technicians": {"outlet_id", "skills", "user_id"},
-    "PATCH /api/technicians/{tech_id}": {"outlet_id", "skills", "shift_end", "user_id"},
+    "POST /api/technicians": {"outlet_id", "skills", "user_id", "break_start", "break_end", "break_minutes"},
+    "PATCH /api/technicians/{tech_id}": {
+        "outlet_id",
+        "skills",
+        "shift_end",
+        "user_id",
+        "break_start",
+        "break_end",
+        "break_minutes",
+    },
     "POST /api/users": {"outlet_id", "password", "username"},
     "PATCH /api/users/{user_id}": {"outlet_id", "password"},
     "POST /api/plans": {"outlet_id"},
-    "POST /api/outlets": {"opens_at", "closes_at"},
-    "PATCH /api/outlets/{outlet_id}": {"opens_at", "closes_at"},
+    "POST /api/outlets": {"opens_at", "closes_at", "break_start", "break_end", "break_minutes"},
     "POST /api/orders/{order_id}/callbacks": {"retry_at", "resolved"},
     "POST /api/kpi-weights": {"weights"},
     "POST /api/kpi-risk-thresholds": {"thresholds"},
@@ -54,6 +61,10 @@ DOMAIN_RULES = {
     "GET /api/geocode": {"q"},  # blank after trimming
     "POST /api/lab/runs": {"shift", "policies"},  # a shift that ends before it starts; a policy twice
     "POST /api/slots": {"skill"},  # a skill code the network knows
+    # not in the past, within a year (dispatch.parts.check_part); the part's name not blank
+    "POST /api/tech/orders/{order_id}/part-request": {"expected_on", "part"},
+    "POST /api/technicians/{tech_id}/drop-out": {"reason"},  # sick, vehicle or other (the description says so)
+    "PATCH /api/outlets/{outlet_id}": {"opens_at", "closes_at", "break_start", "break_end", "break_minutes"},
 }
 
 

@@ -11,6 +11,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     locations,  # noqa: F401  (address search, correcting an order's address)
     network,
     orders,
+    parts,  # noqa: F401  (waiting for parts: the phone's request, the part's arrival, the queue)
     photos,
     planning,
     sla,

@@ -16,6 +16,8 @@ from dispatch import moves, planning
 from dispatch.catalog import ISSUE_CATEGORIES
 from dispatch.models import PlanProposal, WorkOrder
 from dispatch.permissions import outlet_in_scope, reaches_outlet
+from dispatch.planning import dropout
+from technicians.availability import DROP_OUT_REASONS
 from technicians.models import Outlet, Skill, Technician
 from web import plan_wording
 from web.api import strict_fields as fields
@@ -145,6 +147,29 @@ def propose(body: dict):
         raise ValidationFailed({"outlet_id": "no such outlet"})
     proposal = planning.propose(
         db.session, planning_settings(), actor, outlet_id=outlet_id, time_limit_s=body["time_limit_s"]
+    )
+    return _proposal_out(proposal)
+
+
+class DropOutIn(Schema):
+    reason = fields.String(
+        required=True,
+        validate=Length(1, 16),
+        metadata={"description": ", ".join(DROP_OUT_REASONS) + " (400 otherwise)"},
+    )
+    time_limit_s = fields.Float(load_default=None, allow_none=True, validate=Range(0.5, 60))
+
+
+@bp.post("/technicians/<int:tech_id>/drop-out")
+@roles_required(*DISPATCH_ROLES)
+@bp.input(DropOutIn, arg_name="body")
+@bp.output(ProposalOut, status_code=201)
+@bp.doc(security=SECURITY)
+def drop_out(tech_id: int, body: dict):
+    """The technician is unavailable from now to the end of the day: their orders not started
+    yet are re-planned as a proposal (apply it with `POST /plans/{id}/apply`)."""
+    proposal = dropout.drop_out(
+        db.session, tech_id, body["reason"], current_actor(), planning_settings(), time_limit_s=body["time_limit_s"]
     )
     return _proposal_out(proposal)
 

@@ -231,6 +231,14 @@ class OutletIn(Schema):
     auto_dispatch = fields.Boolean(load_default=False)
     opens_at = fields.Time(load_default=None, allow_none=True, metadata={"description": "with closes_at, or neither"})
     closes_at = fields.Time(load_default=None, allow_none=True, metadata={"description": "after opens_at"})
+    break_start = fields.Time(load_default=None, allow_none=True, metadata={"description": "the break's window opens"})
+    break_end = fields.Time(
+        load_default=None, allow_none=True, metadata={"description": "the break's window closes (after break_start)"}
+    )
+    break_minutes = fields.Integer(
+        load_default=None, allow_none=True, validate=Range(0, 240),
+        metadata={"description": "the break's length, within its window; with the window, or 0 for no break"},
+    )  # fmt: skip
 
 
 class OutletPatch(Schema):
@@ -246,6 +254,9 @@ class OutletPatch(Schema):
     auto_dispatch = fields.Boolean()
     opens_at = fields.Time(allow_none=True)
     closes_at = fields.Time(allow_none=True)
+    break_start = fields.Time(allow_none=True)
+    break_end = fields.Time(allow_none=True)
+    break_minutes = fields.Integer(allow_none=True, validate=Range(0, 240))
 
 
 class OutletOut(Schema):
@@ -262,6 +273,9 @@ class OutletOut(Schema):
     auto_dispatch = fields.Boolean()
     opens_at = fields.Time(allow_none=True)
     closes_at = fields.Time(allow_none=True)
+    break_start = fields.Time(allow_none=True)
+    break_end = fields.Time(allow_none=True)
+    break_minutes = fields.Integer(allow_none=True)
 
 
 class OutletPage(Schema):
@@ -287,6 +301,18 @@ class TechnicianIn(Schema):
     daily_capacity = fields.Integer(load_default=8, validate=Range(1, 30))
     active = fields.Boolean(load_default=True)
     skills = fields.List(fields.String(validate=Length(1, 32)), required=True, validate=Length(min=1))
+    break_start = fields.Time(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "own break (the outlet's otherwise): its window opens"},
+    )
+    break_end = fields.Time(
+        load_default=None, allow_none=True, metadata={"description": "the break's window closes (after break_start)"}
+    )
+    break_minutes = fields.Integer(
+        load_default=None, allow_none=True, validate=Range(0, 240),
+        metadata={"description": "the break's length, within its window; with the window, or 0 for no break"},
+    )  # fmt: skip
 
 
 class TechnicianPatch(Schema):
@@ -302,6 +328,9 @@ class TechnicianPatch(Schema):
     daily_capacity = fields.Integer(validate=Range(1, 30))
     active = fields.Boolean()
     skills = fields.List(fields.String(validate=Length(1, 32)), validate=Length(min=1))
+    break_start = fields.Time(allow_none=True)
+    break_end = fields.Time(allow_none=True)
+    break_minutes = fields.Integer(allow_none=True, validate=Range(0, 240))
 
 
 class LeaveIn(Schema):
@@ -335,6 +364,11 @@ class TechnicianOut(Schema):
     last_lat = fields.Float(allow_none=True)
     last_lon = fields.Float(allow_none=True)
     last_seen_at = fields.DateTime(allow_none=True)
+    break_start = fields.Time(allow_none=True)
+    break_end = fields.Time(allow_none=True)
+    break_minutes = fields.Integer(allow_none=True)
+    unavailable_from = fields.DateTime(allow_none=True, metadata={"description": "dropped out at (that day only)"})
+    unavailable_reason = fields.String(allow_none=True)
 
 
 class TechnicianPage(Schema):

@@ -42,6 +42,12 @@ class TimelineShift(Schema):
     end = fields.DateTime()
 
 
+class TimelineBreak(Schema):
+    start = fields.DateTime()
+    end = fields.DateTime()
+    minutes = fields.Integer(metadata={"description": "the break's length, placed somewhere in the window by the plan"})
+
+
 class TimelineRow(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -50,6 +56,7 @@ class TimelineRow(Schema):
     skills = fields.List(fields.String())
     daily_capacity = fields.Integer()
     shifts = fields.List(fields.Nested(TimelineShift))
+    breaks = fields.List(fields.Nested(TimelineBreak), metadata={"description": "each working day's break window"})
     leave_days = fields.List(fields.String(), metadata={"description": "local dates on leave"})
     unplanned = fields.List(fields.Integer(), metadata={"description": "assigned open orders with no planned time"})
 

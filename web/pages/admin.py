@@ -34,10 +34,13 @@ OUTLET_FIELDS = (
     "detour_factor",
     "active",
     "auto_dispatch",
+    "break_start",
+    "break_end",
+    "break_minutes",
 )
 TECH_FIELDS = (
     "name", "phone", "outlet_id", "home_lat", "home_lon", "shift_start", "shift_end",
-    "work_days", "daily_capacity", "active",
+    "work_days", "daily_capacity", "active", "break_start", "break_end", "break_minutes",
 )  # fmt: skip
 # Where the home-base map starts when there is no outlet to centre on (Xi'an, as the demo data).
 DEFAULT_CENTRE = (34.26, 108.94)

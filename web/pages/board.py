@@ -6,17 +6,19 @@ the JSON API. Every string it shows comes from here, translated, in a JSON data 
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, render_template
 from flask_babel import gettext as _
 
 from core.accounts import DISPATCH_ROLES
 from web.auth import STAFF, roles_required
-from web.labels import Labels
+from web.labels import DROP_OUT_REASON, Labels
 from web.map_settings import map_settings
 from web.pages.base import bp
 
 
-def _strings() -> dict[str, str]:
+def _strings() -> dict[str, Any]:
     return {
         "connected": _("Live"),
         "connecting": _("Connecting…"),
@@ -53,6 +55,21 @@ def _strings() -> dict[str, str]:
         "close": _("Close panel"),
         "loading": _("Loading…"),
         "open_page": _("Open the order page"),
+        "part_line": _("%(quantity)s × %(part)s · expected %(day)s"),
+        "part_late": _("expected day passed"),
+        "part_arrived": _("Part arrived"),
+        "part_back": _("%(number)s is planned again: %(name)s, ETA %(eta)s."),
+        "part_unplaced": _("%(number)s is back among the unassigned orders: nobody can take it today."),
+        "drop_out": _("Out today"),
+        "drop_out_title": _("Mark this technician unavailable from now"),
+        "drop_out_reason": _("Why?"),
+        "drop_out_confirm": _("Re-plan their orders"),
+        "drop_out_reasons": {
+            "sick": str(DROP_OUT_REASON["sick"]),
+            "vehicle": str(DROP_OUT_REASON["vehicle"]),
+            "other": str(DROP_OUT_REASON["other"]),
+        },
+        "dropped_out": _("%(name)s is out for the rest of the day. Their orders not started yet:"),
         "placed": _("Placed: %(number)s is now visit %(position)s of %(name)s's day, ETA %(eta)s."),
         "resequenced": _("Moved: %(number)s is now visit %(position)s of %(name)s's day, ETA %(eta)s."),
         "refused": _("Not placed"),
@@ -61,6 +78,7 @@ def _strings() -> dict[str, str]:
         "pinned": _("Pinned: re-optimisation leaves it where it is"),
         "unplanned": _("not planned yet"),
         "on_leave": _("on leave"),
+        "break_window": _("Break: %(minutes)s minutes in this window"),
         "late": _("late"),
         "travel": _("Travel"),
         "visit": _("Service visit"),

@@ -56,6 +56,8 @@ def order_detail(order_id: int):
     except DomainError:
         abort(404)
     actions = allowed_actions(order.status, actor.role, is_own_technician=is_own_technician(actor, order))
+    # A part request needs its part, quantity and day: it is made from the phone's part form.
+    actions = [a for a in actions if a != "need_part"]
     technicians, suggestions, no_fit = [], [], None
     if "assign" in actions:
         suggestions, no_fit = planning.suggest(db.session, order.id, planning_settings())

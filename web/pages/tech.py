@@ -105,6 +105,10 @@ def _strings() -> dict[str, str]:
         "no_fix": _("No position came from your phone. Step outside or near a window and tap again."),
         "ready_photo": _("Goes with the report when you complete"),
         "remove_photo": _("Remove this photo"),
+        "part_missing": _("Say which part is needed."),
+        "part_qty": _("The quantity is a whole number from 1 to 999."),
+        "part_date": _("Give the day the part is expected (today or later)."),
+        "part_waiting": _("%(number)s waits for its part and has left your route."),
         "logout_pending": _("Some actions have not been sent yet. Logging out discards them. Log out anyway?"),
     }
 

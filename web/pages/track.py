@@ -32,6 +32,7 @@ STAGES = {
     "completed": _l("The job is done."),
     "closed": _l("The job is done."),
     "returned": _l("We will come again to finish the job."),
+    "waiting_parts": _l("The repair needs a part; we will plan the next visit as soon as it arrives."),
 }
 SCORES = [(1, _l("bad")), (2, _l("poor")), (3, _l("fair")), (4, _l("good")), (5, _l("great"))]
 

@@ -13,7 +13,7 @@
   var settings = JSON.parse(document.getElementById("board-settings").textContent);
   var T = settings.strings;
   var COLOURS = { new: "#f5b800", assigned: "#1e73d8", accepted: "#1e73d8", en_route: "#0f9fb5", on_site: "#0f9fb5",
-    completed: "#2e7d32", returned: "#e8711a" };
+    completed: "#2e7d32", returned: "#e8711a", waiting_parts: "#8a5a00" };
   var FEED_LIMIT = settings.feed_limit || 500;
 
   var state = {
@@ -264,7 +264,7 @@
     if (!state.loaded) return;
     var all = Object.keys(state.orders).map(function (k) { return state.orders[k]; }).filter(matches);
     all.sort(function (a, b) { return new Date(a.due_at) - new Date(b.due_at) || a.id - b.id; });
-    var buckets = { unassigned: [], at_risk: [], in_progress: [], awaiting_callback: [], returned: [] };
+    var buckets = { unassigned: [], at_risk: [], in_progress: [], awaiting_callback: [], returned: [], waiting_parts: [] };
     all.forEach(function (o) {
       buckets[queueOf(o)].push(o);
       if (isAtRisk(o)) buckets.at_risk.push(o);
@@ -275,6 +275,7 @@
       tab.querySelector(".count").textContent = String(buckets[tab.dataset.queue].length);
     });
     renderQueue(buckets[state.queue]);
+    if (state.queue === "waiting_parts") loadParts(buckets.waiting_parts);
     renderTechs();
     renderMap(all);
     if (state.selected != null) renderPanelFacts();
@@ -292,6 +293,8 @@
     return li && queueList.contains(li) ? Number(li.dataset.orderId) : null;
   }
   queueList.addEventListener("click", function (e) {
+    var arrived = e.target.closest ? e.target.closest("button[data-part-arrived]") : null;
+    if (arrived) { e.stopPropagation(); partArrived(Number(arrived.dataset.partArrived), arrived); return; }
     var id = rowOrderId(e.target);
     if (id != null && state.orders[id]) openOrder(id);
   });
@@ -326,16 +329,61 @@
       var tech = o.technician_id != null ? state.techs[o.technician_id] : null;
       var row2 = el("div", { class: "row2" });
       row2.appendChild(el("span", { class: "due" + (late ? " late" : "") }, (late ? T.overdue : T.due) + " " + fmtTime(o.due_at)));
-      row2.appendChild(el("span", null, " · " + (state.skills[o.required_skill] || o.required_skill) + " · " +
-        (tech ? tech.name : (o.technician_id != null ? "#" + o.technician_id : T.unassigned_short))));
+      var who = tech ? tech.name : (o.technician_id != null ? "#" + o.technician_id : (o.status === "waiting_parts" ? "" : T.unassigned_short));
+      row2.appendChild(el("span", null, [""].concat([state.skills[o.required_skill] || o.required_skill, who].filter(Boolean)).join(" · ")));
       li.appendChild(row2);
       li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
+      if (o.status === "waiting_parts") partRow(li, o);
       li.tabIndex = 0; // click and Enter are handled by the list (see rowOrderId)
       // An unassigned, located order can be dragged onto a technician's row of the timeline.
       if (settings.can_act && o.technician_id == null && o.lat != null && rules.open[o.status]) li.draggable = true;
       ul.appendChild(li);
     });
   }
+  // --- waiting for parts: what each order waits for (GET /api/parts/waiting, read when the
+  // queue is shown and its orders change) and the dispatcher's "part arrived" -----------------
+  state.parts = {};
+  var partsKey = null;
+  function loadParts(list) {
+    var key = list.map(function (o) { return o.id + ":" + o.version; }).join(",");
+    if (key === partsKey) return;
+    partsKey = key;
+    api("GET", "/api/parts/waiting").then(function (res) {
+      state.parts = {};
+      res.items.forEach(function (p) { state.parts[p.order_id] = p; });
+      scheduleRender();
+    }).catch(function () { partsKey = null; });
+  }
+  function partRow(li, o) {
+    var p = state.parts[o.id];
+    var row = el("div", { class: "row-part" });
+    if (p) {
+      row.appendChild(el("span", { class: "part" + (p.late ? " late" : "") },
+        T.part_line.replace("%(quantity)s", p.quantity).replace("%(part)s", p.part).replace("%(day)s", C.fmtDay(p.expected_on))
+        + (p.late ? " · " + T.part_late : "")));
+    }
+    if (settings.can_act) {
+      row.appendChild(el("button", { type: "button", class: "part-arrived", "data-part-arrived": String(o.id) }, T.part_arrived));
+    }
+    li.appendChild(row);
+  }
+  function partArrived(id, button) {
+    var o = state.orders[id];
+    if (!o) return;
+    button.disabled = true;
+    api("POST", "/api/orders/" + id + "/part-arrived", { version: o.version }).then(function (res) {
+      upsert(res.order);
+      var text = res.placed
+        ? T.part_back.replace("%(number)s", o.number).replace("%(name)s", techName(res.technician_id)).replace("%(eta)s", fmtTime(res.eta))
+        : T.part_unplaced.replace("%(number)s", o.number);
+      showMessage(document.getElementById("board-message"), text, "info");
+      scheduleRender();
+    }).catch(function (err) {
+      button.disabled = false;
+      showMessage(document.getElementById("board-message"), T.error + ": " + err.message, "error");
+    });
+  }
+
   function techLoad() {
     var load = {};
     Object.keys(state.orders).forEach(function (k) {
@@ -354,6 +402,7 @@
       var name = el("td");
       name.appendChild(el("div", null, t.name));
       name.appendChild(el("div", { class: "outlet" }, t.outlet_name));
+      if (settings.can_act) name.appendChild(dropOutCell(t));
       tr.appendChild(name);
       var td = el("td", { class: "load" + (n >= t.daily_capacity ? " full" : "") });
       td.appendChild(el("span", { class: "load-text" }, n + " / " + t.daily_capacity));
@@ -671,6 +720,37 @@
     });
   }
 
+  // --- a technician drops out: marked unavailable from now, their orders re-planned as a
+  // proposal shown in the plan panel like a re-optimisation ------------------------------------
+  var dropOpen = null;
+  function dropOutCell(t) {
+    var td = el("div", { class: "drop-out" });
+    if (dropOpen !== t.id) {
+      var b = el("button", { type: "button", class: "small", title: T.drop_out_title, "data-drop-out": String(t.id) }, T.drop_out);
+      b.addEventListener("click", function () { dropOpen = t.id; renderTechs(); });
+      td.appendChild(b);
+      return td;
+    }
+    var select = el("select", { "aria-label": T.drop_out_reason });
+    Object.keys(T.drop_out_reasons).forEach(function (code) { select.appendChild(el("option", { value: code }, T.drop_out_reasons[code])); });
+    var go = el("button", { type: "button", class: "small primary" }, T.drop_out_confirm);
+    go.addEventListener("click", function () {
+      go.disabled = true;
+      openPlanPanel();
+      api("POST", "/api/technicians/" + t.id + "/drop-out", { reason: select.value }).then(function (plan) {
+        dropOpen = null;
+        showPlan(plan, T.dropped_out.replace("%(name)s", t.name));
+        renderTechs();
+      }).catch(function (err) {
+        go.disabled = false;
+        document.getElementById("plan-summary").textContent = T.error + ": " + err.message;
+      });
+    });
+    td.appendChild(select);
+    td.appendChild(go);
+    return td;
+  }
+
   // --- re-optimisation -----------------------------------------------------------------------
   /* A proposal (POST /api/plans) says its net effect in words (plan.summary); one no better than
    * today's plan has no moves and no Apply. Each move (an order changing technician) has a tick,
@@ -726,12 +806,13 @@
     state.plan = null;
     previewPlan();
   }
-  function showPlan(plan) {
+  /* A proposal in the panel; `heading` says why it was made (a technician who dropped out). */
+  function showPlan(plan, heading) {
     state.plan = plan;
     var d = plan.diff || {};
     var moves = plan.improves ? (d.moves || []) : [];
     var summary = document.getElementById("plan-summary");
-    summary.textContent = plan.summary;
+    summary.textContent = (heading ? heading + " " : "") + plan.summary;
     summary.className = plan.improves ? "plan-summary better" : "plan-summary none";
     var tbody = document.getElementById("plan-moves");
     clear(tbody);
@@ -770,7 +851,7 @@
     var right = Math.max(20, Math.min(box.width - 120, box.right - cover.left + 20));
     map.fitBounds(bounds, { paddingTopLeft: [20, 20], paddingBottomRight: [right, 20], maxZoom: 14 });
   }
-  if (reopt) reopt.addEventListener("click", function () {
+  function openPlanPanel() {
     panel.hidden = true; state.selected = null;
     planPanel.hidden = false;
     state.plan = null;
@@ -783,10 +864,13 @@
     document.getElementById("plan-resequence").closest("label").hidden = true;
     clear(document.getElementById("plan-result"));
     planApply.hidden = true;
+  }
+  if (reopt) reopt.addEventListener("click", function () {
+    openPlanPanel();
     reopt.disabled = true;
     var body = fOutlet.value ? { outlet_id: Number(fOutlet.value) } : {};
-    api("POST", "/api/plans", body).then(showPlan).catch(function (err) {
-      summary.textContent = T.error + ": " + err.message;
+    api("POST", "/api/plans", body).then(function (plan) { showPlan(plan); }).catch(function (err) {
+      document.getElementById("plan-summary").textContent = T.error + ": " + err.message;
     }).then(function () { reopt.disabled = false; });
   });
   planApply.addEventListener("click", function () {

@@ -32,6 +32,11 @@
       return formats[key].format(new Date(iso));
     } catch (e) { return iso; }
   }
+  /* A day ("2026-12-09") without its year as the user's language writes it: "Dec 9", "12月9日". */
+  function fmtDay(isoDay) {
+    if (!isoDay) return "—";
+    try { return new Date(isoDay + "T12:00:00Z").toLocaleDateString(LANG, { month: "short", day: "numeric", timeZone: "UTC" }); } catch (e) { return isoDay; }
+  }
   /* An error that never reached the server: `network` set (the phone queues the action). */
   function networkError(e) { var err = new Error(e && e.message || "network"); err.network = true; return err; }
   /* A JSON call with the session's cookie; resolves to the parsed body, rejects with an Error
@@ -58,5 +63,5 @@
     });
   }
 
-  window.dispatchCommon = { csrf: CSRF, lang: LANG, el: el, clear: clear, fmtTime: fmtTime, api: api, networkError: networkError };
+  window.dispatchCommon = { csrf: CSRF, lang: LANG, el: el, clear: clear, fmtTime: fmtTime, fmtDay: fmtDay, api: api, networkError: networkError };
 })();

@@ -21,7 +21,8 @@
   var MAX_ORIGINAL = 4 * 1024 * 1024; // smaller files are sent as taken (EXIF kept)
   var MAX_SIDE = 2048;
   // The lifecycle as it applies to the order's own technician (dispatch/lifecycle.py).
-  var TARGET = { accept: "accepted", reject: null, contact: undefined, depart: "en_route", arrive: "on_site", complete: "completed" };
+  var TARGET = { accept: "accepted", reject: null, contact: undefined, depart: "en_route", arrive: "on_site", complete: "completed",
+    need_part: "waiting_parts" };
   var ALLOWED = { assigned: ["accept", "reject"], accepted: ["contact", "depart"], returned: ["contact", "depart"],
     en_route: ["arrive"], on_site: ["complete"] };
   var OPEN = { assigned: 1, accepted: 1, en_route: 1, on_site: 1, returned: 1, "new": 1 };
@@ -119,6 +120,9 @@
         o.version += 1;
       } else if (item.kind === "report") {
         o.report_submitted = true;
+      } else if (item.kind === "part") {
+        o.status = "waiting_parts";
+        o.version = item.version + 1;
       }
       if (!item.draft) o.pending = (o.pending || 0) + 1;
     });
@@ -180,6 +184,11 @@
       return api("POST", "/api/tech/orders/" + item.orderId + "/actions", body, headers);
     }
     if (item.kind === "report") return api("POST", "/api/orders/" + item.orderId + "/completion-report", item.body, headers);
+    if (item.kind === "part") {
+      var part = Object.assign({ version: item.version }, item.body);
+      ["lat", "lon", "accuracy_m"].forEach(function (k) { if (item[k] != null) part[k] = item[k]; });
+      return api("POST", "/api/tech/orders/" + item.orderId + "/part-request", part, headers);
+    }
     return uploadPhoto(item);
   }
   function uploadPhoto(item) {
@@ -364,6 +373,7 @@
       var gone = state.gone[state.current];
       if (gone) detail.appendChild(el("h2", null, gone.number));
       $("complete-form").hidden = true;
+      $("part-box").hidden = true;
       $("reject-form").hidden = true;
       return;
     }
@@ -427,6 +437,7 @@
     });
     var completing = o.status === "on_site";
     $("complete-form").hidden = !completing;
+    $("part-box").hidden = !completing;
     if (!completing) $("reject-form").hidden = !$("reject-form").dataset.open || o.status !== "assigned";
     if (completing) renderCompletion(o);
   }
@@ -683,6 +694,43 @@
       return enqueue({ kind: "transition", orderId: o.id, action: "complete", version: version });
     }).then(function () { landOnNextStop(o); });
   });
+  // A part is needed: the order waits for it, off the route (the server takes it out of this
+  // list); like every action it goes through the queue, so it is sent when the phone is online.
+  function localDay(offsetDays) {
+    var d = new Date(Date.now() + offsetDays * 86400000);
+    return new Intl.DateTimeFormat("en-CA", { timeZone: settings.timezone, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
+  }
+  $("part-box").addEventListener("toggle", function () {
+    if ($("part-box").open && !$("part-date").value) $("part-date").value = localDay(1);
+    $("part-date").min = localDay(0);
+  });
+  $("part-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var o = state.byId[state.current];
+    if (!o) return;
+    var err = $("part-error");
+    var name = $("part-name").value.trim();
+    var qty = Number($("part-qty").value);
+    var day = $("part-date").value;
+    var problem = !name ? T.part_missing : !(Number.isInteger(qty) && qty >= 1 && qty <= 999) ? T.part_qty
+      : (!day || day < localDay(0)) ? T.part_date : "";
+    if (problem) { err.textContent = problem; err.hidden = false; return; }
+    err.hidden = true;
+    var version = o.version;
+    locate(function (pos) {
+      var item = { kind: "part", orderId: o.id, version: version, body: { part: name, quantity: qty, expected_on: day } };
+      if (pos) { item.lat = pos.lat; item.lon = pos.lon; item.accuracy_m = pos.accuracy_m; }
+      enqueue(item).then(function () {
+        $("part-form").reset();
+        $("part-box").open = false;
+        showList();
+        var msg = $("list-message");
+        msg.textContent = "✓ " + T.part_waiting.replace("%(number)s", o.number);
+        msg.hidden = false;
+      });
+    }, false);
+  });
+
   // Done here: straight on to the next stop of the route (its ETA, one tap to set off), or
   // back to the list when the day's work is done.
   function landOnNextStop(done) {

@@ -158,6 +158,10 @@
     var out = r.shifts.map(function (sh, i) {
       return { id: "s" + r.id + "-" + i, group: r.id, start: sh.start, end: sh.end, type: "background", content: "", className: "tl-shift" };
     });
+    (r.breaks || []).forEach(function (b, i) {
+      out.push({ id: "b" + r.id + "-" + i, group: r.id, start: b.start, end: b.end, type: "background", content: "",
+        className: "tl-break", title: T.break_window.replace("%(minutes)s", b.minutes) });
+    });
     r.leave_days.forEach(function (d) {
       var from = dayStart(d);
       out.push({ id: "l" + r.id + "-" + d, group: r.id, start: from, end: new Date(from.getTime() + DAY), type: "background",

@@ -35,6 +35,8 @@
       badge.className = "badge " + update.status;
     }
     if (data.stages) setText("track-stage", data.stages[update.status]);
+    const part = document.getElementById("track-part");
+    if (part && update.status !== "waiting_parts") part.hidden = true;
     setText("track-technician", update.technician);
     show("track-technician-label", !!update.technician);
     show("track-technician", !!update.technician);
