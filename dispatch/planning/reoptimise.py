@@ -116,7 +116,13 @@ def propose(
 
 def release_orders(day: Day, tech_id: int) -> list[int]:
     """Free a dropped-out technician's orders in `day` for the plan: the ones not started
-    lose their lock to them; started ones (under way) are left out of the plan."""
+    lose their lock to them; started ones (under way) are left out of the plan. The
+    technician leaves this plan on every day of the horizon: nobody knows yet when they are
+    back (the morning re-plan counts them again once they are), so their orders are planned
+    as if unassigned, not kept for their tomorrow."""
+    day.technicians = [t for t in day.technicians if tech_of(t.id) != tech_id]
+    for v in [v for v in day.routes if tech_of(v) == tech_id]:
+        del day.routes[v]
     released = []
     for oid, row in day.orders.items():
         if row.technician_id != tech_id or oid not in day.jobs:

@@ -259,7 +259,7 @@ def test_a_dropped_out_technicians_unstarted_orders_get_a_proposal(app, client, 
     assert {db_session.get(WorkOrder, o["id"]).technician_id for o in orders} == {network.techs[1].id}, "a proposal"
     db_session.rollback()
 
-    applied = client.post(f"/api/plans/{plan['id']}/apply", headers=dispatcher).get_json()
+    applied = client.post(f"/api/plans/{plan['id']}/apply", json={}, headers=dispatcher).get_json()
     assert sorted(applied["applied"]) == sorted(o["id"] for o in orders), applied
     db_session.expire_all()
     rows = [db_session.get(WorkOrder, o["id"]) for o in orders]
