@@ -34,6 +34,12 @@ def board(browser, base, contexts, **options):
     context, page = open_board(browser, base, size=SIZE, **options)
     contexts.append(context)
     page.wait_for_selector(".board-timeline[data-ready]")
+    # Settled: the timeline has read the days as of the board's last event (a drag begun while a
+    # late event's re-read redraws the rows is lost, as it would be under a dispatcher's mouse).
+    page.wait_for_function(
+        "() => document.getElementById('timeline').dataset.loadedSeq === String(window.dispatchBoard.state.lastSeq)"
+    )
+    page.wait_for_timeout(300)
     return page
 
 
