@@ -256,12 +256,25 @@ def report_html(report: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
-def report_pdf(report: dict[str, Any]) -> bytes:
-    """The month as a PDF. WeasyPrint reads nothing but the HTML given: every URL is refused,
-    so a name in the report can never make the server fetch a file or a web page."""
+def weasyprint() -> tuple[Any, Any]:
+    """WeasyPrint's HTML and URLFetcher, imported on first use (it loads Pango). Its import
+    turns on Pillow's `LOAD_TRUNCATED_IMAGES` for the whole process; the photo proof's check
+    refuses truncated photos (dispatch/photos), so the flag is put back: the report draws no
+    raster image that would need it."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
+    ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return HTML, URLFetcher
+
+
+def report_pdf(report: dict[str, Any]) -> bytes:
+    """The month as a PDF. WeasyPrint reads nothing but the HTML given: every URL is refused,
+    so a name in the report can never make the server fetch a file or a web page."""
+    HTML, URLFetcher = weasyprint()  # noqa: N806 - the library's class names
     return HTML(string=report_html(report), url_fetcher=URLFetcher(allowed_protocols=frozenset())).write_pdf()
 
 

@@ -199,7 +199,7 @@ def test_a_job_done_offline_is_recorded_once_and_in_order_when_back_online(brows
     page.locator(f'#order-list li[data-order-id="{order["id"]}"]').click()
     tap_action(page, "accept")
     expect_status(page, "accepted")
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => !!navigator.serviceWorker && navigator.serviceWorker.controller !== null")
 
     context.set_offline(True)
     expect(page.locator("#net")).to_have_attribute("data-state", "offline")
