@@ -71,11 +71,13 @@ run: db
 
 # The reliability runs start whole stacks (gunicorn, private PostgreSQL and Redis servers that
 # they stop, kill and restart): they take minutes, so they are `make soak`'s, not `make test`'s.
-# The suite runs in parallel, one pytest-xdist worker per core (at most 4; TEST_WORKERS=0 runs it in
-# one process); each worker has its own PostgreSQL database (tests/conftest.py).
-TEST_WORKERS ?= auto
+# The suite runs in parallel: one pytest-xdist worker per core plus one, because a good part of it
+# waits on Chromium, on servers it starts and on timeouts (at most 4; TEST_WORKERS=0 runs it in one
+# process); `worksteal` hands a finished worker the tests another has not started, so the run does
+# not end on one worker's queue. Each worker has its own PostgreSQL database (tests/conftest.py).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 test: setup
-	$(BIN)/python -m pytest --ignore=tests/reliability -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/reliability -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal $(PYTEST_ARGS)
 
 # The browser tests again, writing their screenshots over docs/screenshots/ (make test writes
 # them to the gitignored test-artifacts/screenshots/ and leaves the working tree alone).
