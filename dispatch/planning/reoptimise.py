@@ -29,7 +29,7 @@ from dispatch.planning.day import (
     vehicle_from_key,
     vehicle_key,
 )
-from dispatch.planning.routes import left_out, lock_days, replace_route
+from dispatch.planning.routes import left_out, lock_days, one_after_another, replace_route
 from routing import Job, diff, solve
 from routing import Technician as RoutingTechnician
 from routing.diff import improves
@@ -70,7 +70,14 @@ def propose(
     better = improves(current, new, day.jobs) or bool(released)
     chosen = new if better else current
     change = diff(current, chosen)
-    offered = [m for m in change.moves if m.to_tech is not None]
+    # A move gives an order to another technician (a dropped-out one's orders always move); one
+    # that only shifts a technician's own visit to another of their days is not offered: it
+    # would change their route without a move of the order (no event, no new version).
+    offered = [
+        m
+        for m in change.moves
+        if m.to_tech is not None and (m.job_id in released or _tech(m.from_tech) != _tech(m.to_tech))
+    ]
     payload = {
         "t0": now.isoformat(),
         "improves": better,
@@ -288,6 +295,7 @@ def apply_proposal(
                     stops = time_route(techs[v], day.jobs, route)[0]
                     etas = {s.job_id: day.at(s.arrival_s) for s in stops}
                     timed += [(oid, etas.get(oid)) for oid in route]
+                timed = one_after_another(timed, day)
                 replace_route(session, tech_id, timed + left_out(session, tech_id, timed), now)
             left = released - set(result.applied) - set(result.skipped)
             _unassign_left_behind(session, proposal, left, versions, actor, now, result)

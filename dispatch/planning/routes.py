@@ -4,7 +4,7 @@ day a writer computed from is still what the database holds, and the route rows 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
@@ -78,7 +78,23 @@ def write_route(
         other = [oid for oid in day.routes[v] if oid not in taken]
         timed_other = {s.job_id: day.at(s.arrival_s) for s in time_route(techs[v], day.jobs, other)[0]}
         stops += [(oid, timed_other.get(oid)) for oid in other]
-    replace_route(session, tech_id, stops, day.t0)
+    replace_route(session, tech_id, one_after_another(stops, day), day.t0)
+
+
+def one_after_another(stops: list[tuple[int, datetime | None]], day: Day) -> list[tuple[int, datetime | None]]:
+    """The technician's days end to end, each visit starting no earlier than the one before it
+    ends: a day timed on its own (from its shift's start) that a dispatcher's override pushed
+    past midnight would otherwise put two visits in the same hour of the next day."""
+    out: list[tuple[int, datetime | None]] = []
+    free: datetime | None = None
+    for oid, eta in stops:
+        if eta is not None and free is not None and eta < free:
+            eta = free
+        if eta is not None:
+            job = day.jobs.get(oid)
+            free = eta + timedelta(seconds=job.service_s if job is not None else 0)
+        out.append((oid, eta))
+    return out
 
 
 def replace_route(session: Session, tech_id: int, stops: list[tuple[int, datetime | None]], now: datetime) -> None:
