@@ -163,3 +163,12 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def contexts():
+    """Browser contexts a test opens itself (several boards, other viewports): closed after it."""
+    opened = []
+    yield opened
+    for context in opened:
+        context.close()

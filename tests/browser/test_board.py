@@ -91,14 +91,6 @@ def assert_not_reloaded(page):
     assert page.evaluate("window.__notReloaded === true")
 
 
-@pytest.fixture
-def contexts():
-    opened = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
 # --- (a) live updates ----------------------------------------------------------------------
 
 

@@ -30,14 +30,6 @@ def _vendor_files():
         skip_or_fail("web/static/vendor is missing leaflet.markercluster: run `make setup`")
 
 
-@pytest.fixture
-def contexts():
-    opened = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
 def marker_centre(page, order_id: int) -> tuple[float, float]:
     box = page.evaluate(
         """id => { const m = window.dispatchBoard.map().markers().get(id).marker.getElement();

@@ -21,14 +21,6 @@ def _vendor_files():
         skip_or_fail("web/static/vendor has no vis-timeline: run `make setup` (npm ci copies it)")
 
 
-@pytest.fixture
-def contexts():
-    opened = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
 def board(browser, base, contexts, locale="en-US"):
     context, page = open_board(browser, base, size=SIZE, locale=locale)
     contexts.append(context)

@@ -22,14 +22,6 @@ def _vendor_files():
         skip_or_fail("web/static/vendor has no vis-timeline: run `make setup` (npm ci copies it)")
 
 
-@pytest.fixture
-def contexts():
-    opened = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
 def board(browser, base, contexts, **options):
     context, page = open_board(browser, base, size=SIZE, **options)
     contexts.append(context)
