@@ -145,10 +145,15 @@ def test_orders_near_their_deadline_are_flagged_at_risk(browser, live_server, li
     expect(row).to_be_visible()
     # Flagged by its red edge, laid out like every other row: as wide as the list (the KPI
     # pages' `.risk` badge style once shrank it to its text).
-    layout = row.evaluate(
-        """li => { const s = getComputedStyle(li);
-                   return [s.display, s.borderLeftWidth, li.getBoundingClientRect().width >= li.parentElement.clientWidth - 1]; }"""
-    )
+    # Read in one go from the list as it stands: an event may redraw the list between finding the
+    # row and measuring it, which once left the measured row detached (no parent).
+    layout = page.wait_for_function(
+        """id => { const li = document.querySelector(`#queue-list li[data-order-id="${id}"]`);
+                   if (!li || !li.parentElement) return null;
+                   const s = getComputedStyle(li);
+                   return [s.display, s.borderLeftWidth, li.getBoundingClientRect().width >= li.parentElement.clientWidth - 1]; }""",
+        arg=order["id"],
+    ).json_value()
     assert layout == ["list-item", "4px", True], layout
 
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_board import call, contexts, move, open_board, order_item, show_queue, token  # noqa: F401
+from tests.browser.test_board import call, move, open_board, order_item, show_queue, token
 from tests.browser.test_tech_app import assigned_order, phone  # noqa: F401  (the phone fixture)
 
 WORDS = {
@@ -34,7 +34,7 @@ def test_a_part_recorded_on_the_phone_waits_on_the_board_until_it_arrives(
     live_server,
     live_network,
     phone,  # noqa: F811  (the fixture imported above)
-    contexts,  # noqa: F811  (the fixture imported above)
+    contexts,
     lang,
 ):
     base, app = live_server
