@@ -41,7 +41,7 @@ from routing.geo import haversine_m
 from simulation.policies import Policy
 from simulation.scenario import Scenario, SimOrder, SimTechnician
 from technicians.availability import can_take_work
-from technicians.models import Skill
+from technicians.models import Leave, Skill
 from technicians.models import Technician as TechnicianRow
 from technicians.network import create_outlet, create_technician
 
@@ -118,7 +118,7 @@ class Simulation:
         self.counter = 0
         self.planning = PlanningSettings(
             timezone=self.tz, service_minutes={k: round(v) for k, v in self.model.service_minutes.items()},
-            time_limit_s=policy.time_limit_s,
+            time_limit_s=policy.time_limit_s, horizon_days=self.model.horizon_days,
         )  # fmt: skip
         self.sla = SlaPolicy(default_hours=self.model.promise_hours)
         self.techs: dict[int, TechState] = {}
@@ -184,6 +184,8 @@ class Simulation:
                     list(t.skills),
                     actor_id=None,
                 )  # fmt: skip
+                for first, last in t.leave:
+                    s.add(Leave(technician_id=row.id, start_date=first, end_date=last, reason="simulated"))
                 self.techs[row.id] = TechState(t, row.id, t.home)
         self.intake = IntakeSettings(
             policy=self.sla, timezone=self.tz, geocoder=Geocoder("none"), proof_photos_default=0,
@@ -200,7 +202,7 @@ class Simulation:
             for tech in self.techs.values():
                 start = datetime.combine(local_day, tech.spec.shift[0], tzinfo=self.tz)
                 end = datetime.combine(local_day, tech.spec.shift[1], tzinfo=self.tz)
-                if str(local_day.isoweekday()) in tech.spec.work_days:
+                if tech.spec.works_on(local_day):
                     self.at(start, "shift_start", (tech.id, end))
                     self.at(end, "shift_end", tech.id)
             midnight = datetime.combine(local_day, datetime.max.time(), tzinfo=self.tz)
@@ -227,7 +229,10 @@ class Simulation:
     def _on_order(self, o: SimOrder) -> None:
         req = OrderRequest(
             channel="hotline", name=f"客户{o.index}", phone=f"+86139{o.index:08d}", address=f"模拟地址 {o.index} 号",
-            product_category=o.skill, issue_category=o.category, priority=o.priority, lat=o.lat, lon=o.lon,
+            product_category=o.product or o.skill, required_skill=o.skill, issue_category=o.category,
+            priority=o.priority, lat=o.lat, lon=o.lon,
+            appointment_start=o.appointment[0] if o.appointment else None,
+            appointment_end=o.appointment[1] if o.appointment else None,
         )  # fmt: skip
         order, _ = submit_order(self.session, req, DISPATCHER, self.intake, now=self.clock.at)
         self.order_ids[o.index] = order.id

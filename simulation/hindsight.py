@@ -70,7 +70,7 @@ def hindsight(scenario: Scenario, time_limit_s: float = 5.0) -> dict[str, float 
                 skills=frozenset(t.skills), max_jobs=t.daily_capacity, speed_kmh=SPEED_KMH, detour=DETOUR,
             )
             for t in scenario.technicians
-            if str(t0.isoweekday()) in t.work_days
+            if t.works_on(t0.date())
         )  # fmt: skip
         if not visits or not techs:
             carried = visits

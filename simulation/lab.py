@@ -11,6 +11,7 @@ from typing import Any
 
 from simulation.engine import RunResult, simulate
 from simulation.hindsight import hindsight
+from simulation.history import reseed
 from simulation.policies import Policy
 from simulation.scenario import Model, Scenario, generate
 
@@ -47,6 +48,7 @@ class LabRequest:
     policies: list[Policy]
     model: Model
     hindsight_s: float = 5.0
+    period: Scenario | None = None  # a real period (simulation.history), replayed under every seed
 
 
 @dataclass
@@ -72,7 +74,9 @@ class LabReport:
             "days": r.days,
             "seeds": r.seeds,
             "start": r.model.start.isoformat(),
-            "technicians": sum(o.technicians for o in r.model.outlets),
+            "technicians": len(r.period.technicians) if r.period else sum(o.technicians for o in r.model.outlets),
+            "source": dict(r.period.meta, orders=len(r.period.orders)) if r.period else {"source": "generated"},
+            "horizon_days": r.model.horizon_days,
             "orders_per_day": r.model.orders_per_day,
             "promise_hours": r.model.promise_hours,
             "policies": policies,
@@ -93,7 +97,9 @@ def run_lab(request: LabRequest, progress: Callable[[float, dict[str, Any]], Non
     steps = len(request.seeds) * (len(request.policies) + 1)
     done = 0
     for seed in request.seeds:
-        scenario: Scenario = generate(request.model, seed, request.days)
+        scenario: Scenario = (
+            reseed(request.period, seed) if request.period else generate(request.model, seed, request.days)
+        )
         for policy in request.policies:
             label = {"policy": policy.name, "seed": seed}
             base = done

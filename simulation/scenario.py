@@ -60,6 +60,7 @@ class Model:
     work_days: str
     daily_capacity: int
     promise_hours: float
+    horizon_days: int = 3  # the planner's horizon (PLANNING_HORIZON_DAYS): today and the days after
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Model:
@@ -102,6 +103,7 @@ class Model:
             work_days=str(raw["work_days"]),
             daily_capacity=int(raw["daily_capacity"]),
             promise_hours=float(raw["promise_hours"]),
+            horizon_days=int(raw.get("horizon_days", 3)),
         )
 
     def with_knobs(
@@ -111,9 +113,13 @@ class Model:
         shift: tuple[time, time] | None = None,
         promise_hours: float | None = None,
         orders_per_day: float | None = None,
+        horizon_days: int | None = None,
     ) -> Model:
-        """The what-if knobs: technicians per outlet, shift hours, the promise, the demand."""
+        """The what-if knobs: technicians per outlet, shift hours, the promise, the demand, the
+        planning horizon."""
         model = self
+        if horizon_days is not None:
+            model = replace(model, horizon_days=horizon_days)
         if technicians is not None:
             model = replace(model, outlets=tuple(replace(o, technicians=technicians) for o in model.outlets))
         if shift is not None:
@@ -139,6 +145,10 @@ class SimTechnician:
     shift: tuple[time, time]
     work_days: str
     daily_capacity: int
+    leave: tuple[tuple[date, date], ...] = ()  # days off, both ends included (a real period's)
+
+    def works_on(self, day: date) -> bool:
+        return str(day.isoweekday()) in self.work_days and not any(a <= day <= b for a, b in self.leave)
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,7 @@ class SimOrder:
     priority: str
     draws: Draws
     appointment: tuple[datetime, datetime] | None = None
+    product: str | None = None  # the product category when it is not the skill (a real period's)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,11 @@ def register_simulation(app: Flask) -> None:
     @click.option(
         "--promise-hours", default=None, type=click.FloatRange(1, 240), help="What if: the completion promise"
     )
+    @click.option("--from", "from", default=None, type=click.DateTime(["%Y-%m-%d"]),
+                  help="Replay the orders of a real period from this local date (--days long) instead of generated ones")  # fmt: skip
+    @click.option(
+        "--horizon-days", default=None, type=click.IntRange(1, 7), help="What if: the planning horizon in days"
+    )
     @click.option("--time-limit", default=0.3, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds per re-optimisation")  # fmt: skip
     @click.option("--hindsight-s", default=5.0, show_default=True, type=click.FloatRange(0.1, 600), help="Solver seconds per day for the hindsight bound")  # fmt: skip
     @click.option("--json", "as_json", is_flag=True, help="The report as JSON on standard output")
@@ -142,8 +147,11 @@ def register_simulation(app: Flask) -> None:
         from simulation.lab import run_lab
         from simulation.request import LabOptionsError, lab_request
 
+        if options["from"] is not None:
+            options["from"] = options["from"].date()
         try:
-            request = lab_request(options)
+            with db.session_scope() as session:
+                request = lab_request(options, session)
         except LabOptionsError as exc:
             raise click.UsageError(str(exc)) from None
         with click.progressbar(length=1000, label="simulating", file=sys.stderr, show_eta=True) as bar:

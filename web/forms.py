@@ -242,4 +242,6 @@ class LabForm(FlaskForm):
     shift_start = TimeField(_l("Shift starts"), validators=[Optional()])
     shift_end = TimeField(_l("Shift ends"), validators=[Optional()])
     promise_hours = IntegerField(_l("Completion promise (hours)"), validators=[Optional(), NumberRange(1, 240)])
+    horizon_days = IntegerField(_l("Planning horizon (days)"), validators=[Optional(), NumberRange(1, 7)])
+    period_from = DateField(_l("Replay the real orders from"), validators=[Optional()])
     submit = SubmitField(_l("Start the simulation"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from core.errors import ValidationFailed
 from simulation.lab import LabRequest
@@ -21,8 +22,9 @@ def lab_runs() -> LabRuns:
     return current_app.extensions.setdefault("lab_runs", LabRuns())
 
 
-def request_from(values: dict[str, Any]) -> LabRequest:
-    """A lab request from checked form or JSON values; a bad combination is a 400 naming its field."""
+def request_from(values: dict[str, Any], session: Session | None = None, outlet_id: int | None = None) -> LabRequest:
+    """A lab request from checked form or JSON values; a bad combination is a 400 naming its field.
+    A real period (`from`) is read through `session`, only `outlet_id`'s orders when given."""
     options = dict(values)
     policies = options.pop("policies", None) or []
     if not policies:
@@ -33,6 +35,6 @@ def request_from(values: dict[str, Any]) -> LabRequest:
     options.setdefault("hindsight_s", 2.0)
     options.setdefault("time_limit", 0.3)
     try:
-        return lab_request(options)
+        return lab_request(options, session, outlet_id)
     except LabOptionsError as exc:
         raise ValidationFailed({exc.field: exc.message}) from None

@@ -8,6 +8,7 @@ from apiflask.validators import Length, OneOf, Range, Regexp
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
 from web.auth import current_actor, roles_required
+from web.extensions import db
 from web.lab_runs import (
     MAX_DAYS,
     MAX_ORDERS_PER_DAY,
@@ -39,6 +40,16 @@ class LabRunIn(Schema):
         metadata={"description": "what if: shift hours, HH:MM-HH:MM, ending after it starts (400 naming the field otherwise)"},
     )  # fmt: skip
     promise_hours = fields.Integer(load_default=None, allow_none=True, validate=Range(1, 240))
+    horizon_days = fields.Integer(
+        load_default=None, allow_none=True, validate=Range(1, 7),
+        metadata={"description": "what if: the planner's horizon in days (default PLANNING_HORIZON_DAYS' 3)"},
+    )  # fmt: skip
+    from_day = fields.Date(
+        data_key="from", load_default=None, allow_none=True,
+        metadata={"description": "replay the orders of a real period from this local date (`days` long; your "
+                  "outlet's only if you belong to one) instead of generated orders; `technicians` and "
+                  "`orders_per_day` do not apply (400 naming the field otherwise)"},
+    )  # fmt: skip
 
 
 class LabRunOut(Schema):
@@ -61,7 +72,9 @@ class LabRunOut(Schema):
 @bp.doc(security=SECURITY, responses={409: "a run is in progress already"})
 def start_lab_run(body: dict):
     """Start a policy-lab simulation in the background (one at a time); follow it at its URL."""
-    run = lab_runs().start(request_from(body), current_actor().user_id)
+    actor = current_actor()
+    body["from"] = body.pop("from_day", None)
+    run = lab_runs().start(request_from(body, db.session, actor.outlet_id), actor.user_id)
     return run.as_dict()
 
 

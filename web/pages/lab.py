@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from core.errors import ValidationFailed
 from simulation.scenario import Model
 from web.auth import current_actor, roles_required
+from web.extensions import db
 from web.forms import POLICY_LABELS, LabForm, apply_errors
 from web.lab_runs import lab_runs, request_from
 from web.pages.base import bp
@@ -52,8 +53,10 @@ def lab():
     form = LabForm()
     if form.validate_on_submit():
         values = {
-            k: form.data[k] for k in ("policies", "days", "seeds", "technicians", "orders_per_day", "promise_hours")
+            k: form.data[k]
+            for k in ("policies", "days", "seeds", "technicians", "orders_per_day", "promise_hours", "horizon_days")
         }
+        values["from"] = form.period_from.data
         start, end = form.shift_start.data, form.shift_end.data
         try:
             if (start is None) != (end is None):
@@ -62,7 +65,8 @@ def lab():
                 raise ValidationFailed({"shift_end": "must be after the shift starts"})
             if start is not None:
                 values["shift"] = f"{start:%H:%M}-{end:%H:%M}"
-            run = lab_runs().start(request_from(values), current_actor().user_id)
+            actor = current_actor()
+            run = lab_runs().start(request_from(values, db.session, actor.outlet_id), actor.user_id)
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
@@ -110,4 +114,8 @@ def bars(report: dict) -> dict[str, list[dict]]:
 def _modelled() -> dict[str, float | int]:
     """The outlet model's own values, shown in the empty what-if fields."""
     model = Model.load()
-    return {"technicians": model.outlets[0].technicians, "orders_per_day": f"{model.orders_per_day:g}"}
+    return {
+        "technicians": model.outlets[0].technicians,
+        "orders_per_day": f"{model.orders_per_day:g}",
+        "horizon_days": model.horizon_days,
+    }
