@@ -27,18 +27,32 @@ FIGURES = (
 )  # fmt: skip
 
 
-def interval(values: list[float]) -> dict[str, float | int | None]:
-    """Mean, half-width of the 95 % interval (None for one value) and n."""
+# The figures that are shares (0 … 1); every figure is a count, a distance, a time or a share, never negative.
+RATES = frozenset({"completion_24h_rate", "compliance_rate", "authenticity_rate", "satisfaction_rate", "utilisation"})
+
+
+def interval(values: list[float], *, rate: bool = False) -> dict[str, float | int | None]:
+    """Mean, half-width of the 95 % interval (None for one value), n, and the interval itself
+    (`low`, `high`) cut to what the figure can be: from 0, and to 1 for a share. With few seeds
+    t·s/√n is wide (t = 12.7 for two), and "25 % ± 318" reads as nonsense where "0–100 %" does not."""
     xs = [float(v) for v in values if v is not None]
     n = len(xs)
     if n == 0:
-        return {"mean": None, "ci": None, "n": 0}
+        return {"mean": None, "ci": None, "low": None, "high": None, "n": 0}
     mean = sum(xs) / n
     if n == 1:
-        return {"mean": round(mean, 4), "ci": None, "n": 1}
+        return {"mean": round(mean, 4), "ci": None, "low": None, "high": None, "n": 1}
     s = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
     t = T95[n - 2] if n - 1 <= len(T95) else 1.96
-    return {"mean": round(mean, 4), "ci": round(t * s / math.sqrt(n), 4), "n": n}
+    half = t * s / math.sqrt(n)
+    high = mean + half
+    return {
+        "mean": round(mean, 4),
+        "ci": round(half, 4),
+        "low": round(max(0.0, mean - half), 4),
+        "high": round(min(1.0, high) if rate else high, 4),
+        "n": n,
+    }
 
 
 @dataclass
@@ -66,7 +80,7 @@ class LabReport:
             policies.append(
                 {
                     "name": p.name, "kind": p.kind, "look_minutes": p.look_minutes, "every_minutes": p.every_minutes,
-                    "figures": {f: interval([m.get(f) for m in merged]) for f in FIGURES},
+                    "figures": {f: interval([m.get(f) for m in merged], rate=f in RATES) for f in FIGURES},
                     "runs": [{"seed": x.seed, **x.kpis, **x.figures} for x in mine],
                 }
             )  # fmt: skip
@@ -82,7 +96,7 @@ class LabReport:
             "policies": policies,
             "hindsight": {
                 "km": interval([b["km"] for b in self.bounds]),
-                "completion_24h_rate": interval([b["completion_24h_rate"] for b in self.bounds]),
+                "completion_24h_rate": interval([b["completion_24h_rate"] for b in self.bounds], rate=True),
                 "runs": self.bounds,
                 "time_limit_s": r.hindsight_s,
             },

@@ -1,4 +1,4 @@
-"""The policy lab for managers: start a simulation of generated orders under the chosen
+"""The policy lab for managers: start a simulation of generated or real orders under the chosen
 dispatch policies, watch its progress, read its report (docs/simulation.md)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from flask import redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 
 from core.errors import ValidationFailed
+from simulation.lab import RATES
 from simulation.scenario import Model
 from web.auth import current_actor, roles_required
 from web.extensions import db
@@ -43,7 +44,6 @@ SHORT_LABELS = {
     "reoptimise": _l("Instant + re-planning"),
     "auto": _l("Automatic"),
 }
-RATES = frozenset({"completion_24h_rate", "compliance_rate", "authenticity_rate", "satisfaction_rate", "utilisation"})
 
 
 @bp.route("/lab", methods=["GET", "POST"])
@@ -105,7 +105,7 @@ def bars(report: dict) -> dict[str, list[dict]]:
         top = max((v["mean"] or 0) for _, v in items) or 1
         scale = 1.0 if figure == "completion_24h_rate" else top
         out[figure] = [
-            {"name": name, "mean": v["mean"], "ci": v["ci"], "width": round(100 * (v["mean"] or 0) / scale, 1)}
+            {**v, "name": name, "width": round(100 * (v["mean"] or 0) / scale, 1)}
             for name, v in items
         ]
     return out
