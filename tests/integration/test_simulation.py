@@ -94,7 +94,13 @@ def test_the_interval_is_the_t_interval_of_the_seeds_cut_to_what_the_figure_can_
     assert interval([1.0]) == {"mean": 1.0, "ci": None, "low": None, "high": None, "n": 1}
     # mean 2, s = 1, n = 3: 4.303 · 1 / √3 = 2.4843, inside [0, ∞) on the high side only
     half = round(4.303 / 3**0.5, 4)
-    assert interval([1.0, 2.0, 3.0]) == {"mean": 2.0, "ci": half, "low": 0.0, "high": round(2 + 4.303 / 3**0.5, 4), "n": 3}
+    assert interval([1.0, 2.0, 3.0]) == {
+        "mean": 2.0,
+        "ci": half,
+        "low": 0.0,
+        "high": round(2 + 4.303 / 3**0.5, 4),
+        "n": 3,
+    }
     # a share of 0.5 and 0.0 over two seeds: t = 12.706, s = 0.3536, half-width 3.18: cut to 0 … 1
     share = interval([0.5, 0.0], rate=True)
     assert share["mean"] == 0.25 and share["ci"] == round(12.706 * 0.5 / 2**0.5 / 2**0.5, 4)

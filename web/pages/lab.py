@@ -104,10 +104,7 @@ def bars(report: dict) -> dict[str, list[dict]]:
         items.append(("hindsight", report["hindsight"][figure]))
         top = max((v["mean"] or 0) for _, v in items) or 1
         scale = 1.0 if figure == "completion_24h_rate" else top
-        out[figure] = [
-            {**v, "name": name, "width": round(100 * (v["mean"] or 0) / scale, 1)}
-            for name, v in items
-        ]
+        out[figure] = [{**v, "name": name, "width": round(100 * (v["mean"] or 0) / scale, 1)} for name, v in items]
     return out
 
 
