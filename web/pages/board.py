@@ -105,6 +105,7 @@ def _strings() -> dict[str, Any]:
         "plan_reordered": _("Visits re-ordered for %(names)s"),
         "plan_ghost": _("Proposed:"),
         "list_sep": _(", "),
+        "forecast": _("Miss forecast"),
     }
 
 
