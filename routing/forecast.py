@@ -14,7 +14,9 @@ The model (docs/simulation.md, "Today's miss forecast"):
   mean 1; a visit waits for its appointment window to open; the day's break is taken before
   the first drive that starts after the break window opens;
 - a visit that cannot begin before the shift ends is missed (it falls off the day: tomorrow's
-  plan is not simulated, so this is the pessimistic reading);
+  plan is not simulated, so this is the pessimistic reading); work under way (a technician on
+  the way or on site) goes on from now whatever the shift says, its drive from the vehicle's
+  start (today: the last known position) and its whole service time still to come;
 - a job is missed when its visit ends after its due time (the 24-hour promise) or, with an
   appointment, when the technician arrives after the window closes;
 - an order on no route (unassigned, or its technician off the horizon) is first given, at the
@@ -169,6 +171,7 @@ def _simulate(
     col = np.full((n_v, depth), -1, dtype=np.int64)
     base = np.zeros((n_v, depth))
     opens, closes, due = np.zeros((n_v, depth)), np.full((n_v, depth), NEVER), np.full((n_v, depth), NEVER)
+    started = np.zeros((n_v, depth), dtype=bool)
     for v, t in enumerate(vehicles):
         route = [jobs[j] for j in routes[t.id]]
         points = [job.location for job in route]
@@ -176,13 +179,16 @@ def _simulate(
         for k, job in enumerate(route):
             col[v, k] = column[job.id]
             due[v, k] = _due(job)
+            started[v, k] = job.started
             if job.window:
                 opens[v, k], closes[v, k] = job.window
+    shift_start = np.array([t.shift_start for t in vehicles], dtype=float)
     shift_end = np.array([t.shift_end for t in vehicles], dtype=float)
     pause_at = np.array([t.break_window[0] if t.has_break else NEVER for t in vehicles], dtype=float)
     pause_s = np.array([t.break_s if t.has_break else 0 for t in vehicles], dtype=float)
     seeds = service.shape[0]
-    clock = np.tile(np.array([t.shift_start for t in vehicles], dtype=float), (seeds, 1))
+    # Work under way goes on now, whatever the shift says (the visit has begun, or the drive).
+    clock = np.tile(np.where(started[:, 0], 0.0, shift_start), (seeds, 1))
     paused = np.zeros((seeds, n_v), dtype=bool)
     for k in range(depth):
         present = col[:, k] >= 0
@@ -191,8 +197,8 @@ def _simulate(
         clock = clock + np.where(pause, pause_s, 0.0)
         paused |= pause
         arrive = clock + base[:, k] * factor[:, c]
-        begin = np.maximum(arrive, opens[:, k])
-        done = begin <= shift_end
+        begin = np.maximum(arrive, np.where(started[:, k], opens[:, k], np.maximum(opens[:, k], shift_start)))
+        done = started[:, k] | (begin <= shift_end)
         finish = begin + service[:, c]
         miss = ~done | (finish > due[:, k]) | (arrive > closes[:, k])
         missed[:, c[present]] = miss[:, present]

@@ -77,3 +77,22 @@ def test_the_same_seed_gives_the_same_numbers_and_noise_spreads_them():
 def test_seeds_must_be_positive():
     with pytest.raises(ValueError):
         forecast([tech()], {}, {}, seeds=0)
+
+
+def test_work_under_way_goes_on_after_the_shift_has_ended():
+    ended = Technician(
+        id=1, start=HOME, end=HOME, shift_start=0, shift_end=0, skills=frozenset({"ac"}), max_jobs=10
+    )  # fmt: skip
+    on_site = {1: Job(1, NEAR, "ac", 1800, due=3600, locked_to=1, started=True)}
+    assert forecast([ended], on_site, {1: [1]}, NONE).p_miss == {1: 0.0}
+    waiting = {1: Job(1, NEAR, "ac", 1800, due=3600)}
+    assert forecast([ended], waiting, {1: [1]}, NONE).p_miss == {1: 1.0}
+    tomorrow = Technician(
+        id=(1, 1), start=HOME, end=HOME, shift_start=50_000, shift_end=80_000, skills=frozenset({"ac"}), max_jobs=10
+    )  # fmt: skip
+    after = {
+        1: Job(1, NEAR, "ac", 1800, due=3600, locked_to=(1, 1), started=True),
+        2: Job(2, NEAR, "ac", 600, due=10**6),
+    }
+    out = forecast([tomorrow], after, {(1, 1): [1, 2]}, NONE)
+    assert out.p_miss == {1: 0.0, 2: 0.0}  # under way now; the next visit waits for the shift
