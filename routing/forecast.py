@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geo import haversine_pairs_m
+from .geo import haversine_m, haversine_pairs_m
 from .problem import Job, Technician
 
 DEFAULT_SEEDS = 50
@@ -81,42 +81,43 @@ def place_unrouted(
     ends, the due time and the window's end); returns the routes and the jobs with no room."""
     routes = {t.id: list(routes.get(t.id, ())) for t in technicians}
     routed = {j for r in routes.values() for j in r}
-    state = {}
-    for t in technicians:
-        here, clock = t.start, float(t.shift_start)
-        for jid in routes[t.id]:
-            job = jobs[jid]
-            clock = _mean_visit(t, here, clock, job)
-            here = job.location
-        state[t.id] = (here, clock, len(routes[t.id]))
-    no_room: set[Hashable] = set()
     waiting = sorted((j for j in jobs if j not in routed), key=lambda j: (_due(jobs[j]), repr(j)))
-    for jid in waiting:
+    if not waiting:
+        return routes, set()
+    # Each vehicle's end of route at the planned times: where it is, when, how many stops.
+    here = np.zeros((len(technicians), 2))
+    clock = np.zeros(len(technicians))
+    count = np.zeros(len(technicians))
+    for v, t in enumerate(technicians):
+        at, clock[v] = t.start, float(t.shift_start)
+        route = [jobs[j] for j in routes[t.id]]
+        drives = (
+            travel_s(t, [at, *(job.location for job in route[:-1])], [job.location for job in route]) if route else []
+        )
+        for job, drive in zip(route, drives, strict=True):
+            clock[v] = max(clock[v] + drive, float(job.window[0]) if job.window else 0.0) + job.service_s
+            at = job.location
+        here[v], count[v] = at, len(route)
+    seconds_per_m = np.array([t.detour / (t.speed_kmh / 3.6) for t in technicians])
+    shift_end = np.array([t.shift_end for t in technicians], dtype=float)
+    room = np.array([t.max_jobs for t in technicians], dtype=float)
+    skilled = {skill: np.array([skill in t.skills for t in technicians]) for skill in {jobs[j].skill for j in waiting}}
+    no_room: set[Hashable] = set()
+    for jid in waiting:  # by due time: the most pressing first, each where it ends earliest
         job = jobs[jid]
-        best: tuple[float, Technician] | None = None
-        for t in technicians:
-            here, clock, count = state[t.id]
-            if job.skill not in t.skills or count >= t.max_jobs:
-                continue
-            drive = float(travel_s(t, [here], [job.location])[0])
-            begin = max(clock + drive, float(job.window[0]) if job.window else 0.0)
-            end = begin + job.service_s
-            if begin > t.shift_end or end > _due(job) or (job.window and clock + drive > job.window[1]):
-                continue
-            if best is None or end < best[0]:
-                best = (end, t)
-        if best is None:
+        arrive = clock + haversine_m(here, [job.location])[:, 0] * seconds_per_m
+        begin = np.maximum(arrive, float(job.window[0]) if job.window else 0.0)
+        end = begin + job.service_s
+        fits = skilled[job.skill] & (count < room) & (begin <= shift_end) & (end <= _due(job))
+        if job.window:
+            fits &= arrive <= job.window[1]
+        if not fits.any():
             no_room.add(jid)
             continue
-        end, t = best
-        routes[t.id].append(jid)
-        state[t.id] = (job.location, end, state[t.id][2] + 1)
+        v = int(np.argmin(np.where(fits, end, NEVER)))
+        routes[technicians[v].id].append(jid)
+        here[v], clock[v], count[v] = job.location, end[v], count[v] + 1
     return routes, no_room
-
-
-def _mean_visit(t: Technician, here: tuple[float, float], clock: float, job: Job) -> float:
-    drive = float(travel_s(t, [here], [job.location])[0])
-    return max(clock + drive, float(job.window[0]) if job.window else 0.0) + job.service_s
 
 
 def _due(job: Job) -> float:
