@@ -128,6 +128,7 @@ def test_the_board_reads_the_forecast_likeliest_first_and_in_the_panel(app, clie
     assert body["items"][0]["text"] == "100 % likely to miss 24 h"
     assert body["every_minutes"] == 5
     zh = client.get("/api/forecast", headers={**headers, "Accept-Language": "zh"}).get_json()
+    assert zh["items"][0]["text"] == "100% 可能超出24小时"
     panel = client.get(f"/api/board/orders/{day['C']}", headers=headers).get_json()
     assert panel["forecast"]["p_miss"] == 1.0 and panel["forecast"]["text"] == "100 % likely to miss 24 h"
     assert panel["forecast"]["computed_text"] == "forecast at 10:00"
