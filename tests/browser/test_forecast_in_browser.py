@@ -15,7 +15,7 @@ from dispatch.models import WorkOrder
 from dispatch.planning import PlanningSettings
 from simulation import forecast
 from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_board import new_order, open_board, order_item, show_queue, token
+from tests.browser.test_board import call, move, new_order, open_board, order_item, show_queue, token
 from web.extensions import db
 
 
@@ -87,3 +87,39 @@ def test_screenshots_of_the_forecast_on_the_board(browser, live_server, contexts
         expect(page.locator("#panel-forecast")).to_be_visible()
         page.wait_for_timeout(300)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_what_if_another_technician_takes_it_from_the_order_panel(browser, live_server, live_network, contexts):
+    base, app = live_server
+    tok = token(base, "dispatcher")
+    north, south = live_network["techs"][0], live_network["techs"][1]
+    # Near the North outlet, given to the South technician (22 km away), due in 1 h 30 min.
+    order = new_order(base, tok, "13800138003", lat=34.40, lon=108.94)
+    move(base, tok, order, "assign", technician_id=south)
+    due_in(app, order["id"], 1.5)
+    refresh(app)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for locale, lang in (("en-US", "en"), ("zh-CN", "zh")):
+        context, page = open_board(browser, base, locale=locale, size=(1440, 900))
+        contexts.append(context)
+        if lang == "zh":
+            page.locator("form[action$='/lang/zh'] button").click()
+            expect(page.locator("h1")).to_have_text("调度看板")
+            expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        show_queue(page, "at_risk")
+        order_item(page, order["id"]).click()
+        page.locator("#panel-actions button.primary").first.click()  # Reassign: the suggestions
+        page.locator("#assign-select").select_option(str(north))
+        page.locator("#suggestions-box button.what-if").click()
+        row = page.locator(f'.what-if-orders li[data-order-id="{order["id"]}"]')
+        expect(row).to_have_class(re.compile(r"(^|\s)better(\s|$)"))
+        arrow = (
+            r"\d+ % likely to miss 24 h → \d+ % likely to miss 24 h"
+            if lang == "en"
+            else r"\d+% 可能超出24小时 → \d+% 可能超出24小时"
+        )
+        expect(row.locator("span")).to_have_text(re.compile("^" + arrow + "$"))
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SCREENSHOTS / f"board-forecast-what-if-{lang}.png"))
+    # Nothing was written: the order is still the South technician's.
+    assert call(base, "GET", f"/api/orders/{order['id']}", tok)[1]["technician"]["id"] == south

@@ -116,6 +116,8 @@ class WhatIfOrder(Schema):
     promise = fields.String()
     before = fields.Float(metadata={"description": "probability of a miss as things are planned"})
     after = fields.Float(metadata={"description": "probability of a miss with the move made"})
+    before_text = fields.String(metadata={"description": "`before` in words, in the user's language"})
+    after_text = fields.String(metadata={"description": "`after` in words, in the user's language"})
 
 
 class WhatIfOut(Schema):
@@ -160,7 +162,9 @@ def forecast_what_if(body: dict):
                 "promise": after.promise[oid],
                 "before": round(before.p_miss[oid], 4),
                 "after": round(after.p_miss[oid], 4),
-            }  # fmt: skip
+                "before_text": forecast_text(before.p_miss[oid], after.promise[oid]),
+                "after_text": forecast_text(after.p_miss[oid], after.promise[oid]),
+            }
             for oid in rows
         ],
     }

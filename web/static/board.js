@@ -691,8 +691,29 @@
       row.appendChild(button(T.assign, "", function () {
         if (sel.value) transition(id, "assign", { technician_id: Number(sel.value) });
       }));
+      // What the move would do to the miss forecast, before choosing it (nothing is written).
+      row.appendChild(button(T.what_if, "what-if", function () {
+        if (sel.value) whatIf(id, Number(sel.value), box);
+      }));
       box.appendChild(row);
     }).catch(function (err) { clear(box); box.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
+  }
+  function whatIf(orderId, techId, box) {
+    var out = box.querySelector(".what-if-result") || box.appendChild(el("div", { class: "what-if-result", "aria-live": "polite" }));
+    clear(out);
+    out.appendChild(el("p", { class: "muted" }, T.loading));
+    api("POST", "/api/forecast/what-if", { order_id: orderId, technician_id: techId }).then(function (res) {
+      clear(out);
+      out.appendChild(el("h4", null, fill(T.what_if_head, { name: techName(techId) })));
+      var ul = el("ul", { class: "what-if-orders" });
+      res.orders.forEach(function (r) {
+        var li = el("li", { "data-order-id": String(r.order_id), class: r.after > r.before ? "worse" : (r.after < r.before ? "better" : "") });
+        li.appendChild(el("strong", null, r.number));
+        li.appendChild(el("span", null, r.before_text + " → " + r.after_text));
+        ul.appendChild(li);
+      });
+      out.appendChild(ul);
+    }).catch(function (err) { clear(out); out.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
   }
   function fill(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
