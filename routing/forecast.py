@@ -101,7 +101,10 @@ def place_unrouted(
     seconds_per_m = np.array([t.detour / (t.speed_kmh / 3.6) for t in technicians])
     shift_end = np.array([t.shift_end for t in technicians], dtype=float)
     room = np.array([t.max_jobs for t in technicians], dtype=float)
-    skilled = {skill: np.array([skill in t.skills for t in technicians]) for skill in {jobs[j].skill for j in waiting}}
+    skilled = {
+        skill: np.array([skill in t.skills for t in technicians], dtype=bool)
+        for skill in {jobs[j].skill for j in waiting}
+    }
     no_room: set[Hashable] = set()
     for jid in waiting:  # by due time: the most pressing first, each where it ends earliest
         job = jobs[jid]

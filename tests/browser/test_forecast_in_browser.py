@@ -21,7 +21,7 @@ from web.extensions import db
 
 def refresh(app) -> None:
     with app.app_context():
-        planning = PlanningSettings(timezone=app.config["TIMEZONE"], horizon_days=1)
+        planning = PlanningSettings.from_config(app.config)  # as the scheduler's: a 3-day horizon
         forecast.refresh(db, planning, forecast.ForecastSettings(), utcnow())
 
 

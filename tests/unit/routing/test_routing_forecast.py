@@ -96,3 +96,9 @@ def test_work_under_way_goes_on_after_the_shift_has_ended():
     }
     out = forecast([tomorrow], after, {(1, 1): [1, 2]}, NONE)
     assert out.p_miss == {1: 0.0, 2: 0.0}  # under way now; the next visit waits for the shift
+
+
+def test_with_nobody_on_duty_every_order_is_missed():
+    jobs = {1: Job(1, NEAR, "ac", 600, due=10**6)}
+    out = forecast([], jobs, {}, NONE)
+    assert out.p_miss == {1: 1.0} and out.vehicle == {1: None}
