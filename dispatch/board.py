@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.accounts import Actor
 from core.db import utcnow
 from dispatch.lifecycle import OPEN, Status
-from dispatch.models import WorkOrder, WorkOrderEvent
+from dispatch.models import OrderForecast, WorkOrder, WorkOrderEvent
 from dispatch.permissions import covers_outlet, scope_orders
 from dispatch.privacy import mask_phone, sees_contact
 from technicians.models import Technician
@@ -28,6 +28,9 @@ OPEN_STATUSES = tuple(sorted(s.value for s in OPEN))
 BOARD_STATUSES = (*OPEN_STATUSES, Status.WAITING_PARTS.value, Status.COMPLETED.value)
 # Statuses whose orders count towards a technician's load today.
 LOAD_STATUSES = frozenset({"assigned", "accepted", "en_route", "on_site", "returned"})
+# An open order the miss forecast gives at least this chance of missing its promise is at
+# risk too, however far its due time (the board's at-risk queue; simulation/forecast.py).
+FORECAST_RISK = 0.5
 
 
 def queue_of(status: str, technician_id: int | None) -> str:
@@ -44,7 +47,8 @@ def queue_of(status: str, technician_id: int | None) -> str:
 
 
 def is_at_risk(status: str, due_at: datetime, now: datetime, risk_hours: float) -> bool:
-    """Open and due within `risk_hours` (or overdue)."""
+    """Open and due within `risk_hours` (or overdue); the board adds the orders the miss
+    forecast gives `FORECAST_RISK` or more (`rules`)."""
     return status in OPEN_STATUSES and due_at <= now + timedelta(hours=risk_hours)
 
 
@@ -57,6 +61,7 @@ def rules(risk_hours: float) -> dict[str, Any]:
         "open_statuses": list(OPEN_STATUSES),
         "load_statuses": sorted(LOAD_STATUSES),
         "risk_hours": risk_hours,
+        "forecast_risk": FORECAST_RISK,
     }
 
 
@@ -148,3 +153,25 @@ def snapshot(
         "outlets": [{"id": o.id, "code": o.code, "name": o.name} for o in outlets],
         "skills": [{"code": s.code, "name": s.name(locale)} for s in list_skills(session)],
     }
+
+
+def forecasts(session: Session, actor: Actor, order_ids: list[int] | None = None) -> list[Any]:
+    """The stored miss forecast (simulation/forecast.py) of the open orders `actor` may see
+    (of `order_ids` only, when given), the likeliest misses first: rows with order_id, number,
+    p_miss, promise ("due" or "appointment"), computed_at."""
+    query = scope_orders(
+        select(
+            OrderForecast.order_id, WorkOrder.number, OrderForecast.p_miss, OrderForecast.promise,
+            OrderForecast.computed_at,
+        ).join(WorkOrder, WorkOrder.id == OrderForecast.order_id),
+        actor,
+    ).where(WorkOrder.status.in_(OPEN_STATUSES))  # fmt: skip
+    if order_ids is not None:
+        query = query.where(OrderForecast.order_id.in_(order_ids))
+    return list(session.execute(query.order_by(OrderForecast.p_miss.desc(), WorkOrder.due_at, WorkOrder.id)))
+
+
+def visible_numbers(session: Session, actor: Actor, order_ids: list[int]) -> dict[int, str]:
+    """Of `order_ids`, the ones `actor` may see, with their numbers."""
+    query = scope_orders(select(WorkOrder.id, WorkOrder.number), actor).where(WorkOrder.id.in_(order_ids))
+    return dict(session.execute(query).all())

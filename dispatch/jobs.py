@@ -91,6 +91,8 @@ class GuardedJobs:
         auto_dispatch_every_s: float = 900,
         retention_months: int = 0,
         photo_store: LocalStore | S3Store | None = None,
+        forecast: Callable[[datetime], object] | None = None,
+        forecast_every_s: float = 300,
     ) -> None:
         if retention_months > 0 and photo_store is None:
             raise ValueError("retention needs the photo store: anonymizing a customer rewrites their photos")
@@ -101,6 +103,9 @@ class GuardedJobs:
         self.auto_dispatch_every_s = auto_dispatch_every_s
         self.retention_months = retention_months
         self.photo_store = photo_store
+        # The miss forecast (simulation/forecast.py `refresh`, a layer above: handed in by web/).
+        self.forecast = forecast
+        self.forecast_every_s = forecast_every_s
         self.lock = SingletonLock(database, SCHEDULER_LOCK, ttl=timedelta(seconds=max(3 * interval_s, 5)))
 
     def tick(self) -> dict[str, int] | None:
@@ -120,6 +125,11 @@ class GuardedJobs:
         if self.planning is None or not self.lock.acquire(self.clock()):
             return None
         return replan_horizon(self.database, self.planning, self.clock())
+
+    def forecast_tick(self) -> object | None:
+        if self.forecast is None or not self.lock.acquire(self.clock()):
+            return None
+        return self.forecast(self.clock())
 
     def retention_tick(self) -> int | None:
         """Anonymize customers past the retention period, a batch at a time until none is left."""
@@ -146,6 +156,11 @@ class GuardedJobs:
             scheduler.add_job(
                 self.dispatch_tick, "interval", seconds=self.auto_dispatch_every_s, id="auto_dispatch",
                 max_instances=1, coalesce=True,
+            )  # fmt: skip
+        if self.forecast is not None:
+            scheduler.add_job(
+                self.forecast_tick, "interval", seconds=self.forecast_every_s, id="forecast", max_instances=1,
+                coalesce=True, next_run_time=utcnow(),
             )  # fmt: skip
         if self.planning is not None and self.planning.horizon_days > 1:
             at = self.planning.replan_at

@@ -205,6 +205,19 @@ class RouteStop(Base):
     planned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OrderForecast(Base):
+    """An open order's forecast chance of missing its promise (simulation/forecast.py), as last
+    computed by the scheduler; all rows are replaced together at each refresh."""
+
+    __tablename__ = "order_forecasts"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True)
+    p_miss: Mapped[float] = mapped_column(Float)
+    promise: Mapped[str] = mapped_column(String(16))  # "due" (the 24-hour promise) or "appointment"
+    seeds: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime]
+
+
 class SlaRule(Base):
     """An SLA policy an admin edits: which orders it covers and each clock's limit.
 

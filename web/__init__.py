@@ -128,21 +128,10 @@ def start_in_process_scheduler(app: APIFlask) -> None:
     a separate scheduler process would take, so starting one later is harmless."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from dispatch.jobs import GuardedJobs
-    from dispatch.notify import NotifySettings
-    from dispatch.planning import PlanningSettings
-    from web.wiring import photo_store
+    from web.wiring import guarded_jobs
 
     interval = app.config["SCHEDULER_INTERVAL_S"]
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
-    GuardedJobs(
-        db,
-        interval,
-        notify=NotifySettings.from_config(app.config),
-        planning=PlanningSettings.from_config(app.config),
-        auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
-        retention_months=app.config["RETENTION_MONTHS"],
-        photo_store=photo_store(app.config),
-    ).install(scheduler, interval)
+    guarded_jobs(app.config, interval).install(scheduler, interval)
     scheduler.start()
     app.extensions["scheduler"] = scheduler

@@ -10,11 +10,8 @@ from flask import Flask, current_app
 
 from core.accounts import Role, create_user
 from core.errors import DomainError
-from dispatch.jobs import GuardedJobs
-from dispatch.notify import NotifySettings
-from dispatch.planning import PlanningSettings
 from web.extensions import db
-from web.wiring import photo_store
+from web.wiring import guarded_jobs, photo_store
 
 
 def register(app: Flask) -> None:
@@ -96,15 +93,7 @@ def register_scheduler(app: Flask) -> None:
         time; extra ones idle until it stops."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-        jobs = GuardedJobs(
-            db,
-            interval,
-            notify=NotifySettings.from_config(app.config),
-            planning=PlanningSettings.from_config(app.config),
-            auto_dispatch_every_s=60 * app.config["AUTO_DISPATCH_MINUTES"],
-            retention_months=app.config["RETENTION_MONTHS"],
-            photo_store=photo_store(app.config),
-        )
+        jobs = guarded_jobs(app.config, interval)
         scheduler = BlockingScheduler(timezone="UTC")
         jobs.install(scheduler, interval)
         click.echo(f"scheduler {jobs.lock.holder}: sweeping every {interval:g} s while it holds the lock")

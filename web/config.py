@@ -72,6 +72,10 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SCHEDULER_IN_PROCESS": os.environ.get("SCHEDULER_IN_PROCESS", "0") == "1",
         "AUTO_DISPATCH_MINUTES": float(os.environ.get("AUTO_DISPATCH_MINUTES", "15")),
         "SCHEDULER_INTERVAL_S": float(os.environ.get("SCHEDULER_INTERVAL_S", "30")),
+        # Today's miss forecast (simulation/forecast.py): refreshed by the scheduler this often,
+        # over this many seeds; 0 minutes turns it off.
+        "FORECAST_EVERY_MINUTES": float(os.environ.get("FORECAST_EVERY_MINUTES", "5")),
+        "FORECAST_SEEDS": int(os.environ.get("FORECAST_SEEDS", "50")),
         "SLA_ESCALATE_AFTER_HOURS": float(
             os.environ.get("SLA_ESCALATE_AFTER_HOURS", NotifySettings.escalate_after.total_seconds() / 3600)
         ),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, url_for
 
@@ -10,11 +12,31 @@ from dispatch.complaints import ComplaintPolicy
 from dispatch.geocoding import from_config
 from dispatch.geocoding.cache import SqlGeocodeCache
 from dispatch.intake import IntakeSettings
+from dispatch.jobs import GuardedJobs
 from dispatch.notify import NotifySettings
 from dispatch.photos import HashIndex, LocalStore, PhotoSettings, S3Store
 from dispatch.planning import PlanningSettings
 from dispatch.sla.policy import SlaPolicy
+from simulation import forecast
 from web.extensions import db
+
+
+def guarded_jobs(config: Any, interval_s: float) -> GuardedJobs:
+    """The scheduler's jobs as the configuration sets them (the scheduler process and the
+    single-process default's background thread build them alike)."""
+    planning = PlanningSettings.from_config(config)
+    settings = forecast.ForecastSettings.from_config(config)
+    return GuardedJobs(
+        db,
+        interval_s,
+        notify=NotifySettings.from_config(config),
+        planning=planning,
+        auto_dispatch_every_s=60 * config["AUTO_DISPATCH_MINUTES"],
+        retention_months=config["RETENTION_MONTHS"],
+        photo_store=photo_store(config),
+        forecast=partial(forecast.refresh, db, planning, settings) if settings.every_minutes > 0 else None,
+        forecast_every_s=60 * settings.every_minutes,
+    )
 
 
 def sla_policy() -> SlaPolicy:

@@ -6,6 +6,7 @@ from web.api import (  # noqa: F401  (each adds its routes to bp)
     complaints,
     customer_loop,
     customers,
+    forecast,  # noqa: F401  (today's miss forecast and its what-if)
     kpis,
     lab,  # noqa: F401  (the policy lab's runs)
     locations,  # noqa: F401  (address search, correcting an order's address)

@@ -12,11 +12,12 @@ from flask_babel import get_locale
 
 from core.phones import display_phone
 from dispatch import moves, queries
-from dispatch.board import snapshot
+from dispatch.board import forecasts, snapshot
 from dispatch.privacy import mask_phone, sees_contact
 from dispatch.sla import clocks
 from web.api import strict_fields as fields
 from web.api.base import SECURITY, bp
+from web.api.forecast import ForecastItem, forecast_item
 from web.auth import STAFF, current_actor, roles_required
 from web.event_wording import EventWording
 from web.extensions import db
@@ -84,6 +85,9 @@ class BoardRules(Schema):
     open_statuses = fields.List(fields.String(), metadata={"description": "an order may be at risk in these"})
     load_statuses = fields.List(fields.String(), metadata={"description": "these count towards a technician's load"})
     risk_hours = fields.Float(metadata={"description": "at risk: open and due within this many hours, or overdue"})
+    forecast_risk = fields.Float(
+        metadata={"description": "at risk too: open with at least this forecast chance of a miss (GET /api/forecast)"}
+    )
 
 
 class BoardOut(Schema):
@@ -137,6 +141,9 @@ class PanelOut(Schema):
     tel = fields.String(allow_none=True, metadata={"description": "tel: link, when the caller may call"})
     clocks = fields.List(fields.Nested(PanelClock))
     history = fields.List(fields.Nested(PanelLine), metadata={"description": "newest first, in sentences"})
+    forecast = fields.Nested(
+        ForecastItem, allow_none=True, metadata={"description": "its miss forecast (GET /api/forecast); null: none"}
+    )
 
 
 @bp.get("/board/orders/<int:order_id>")
@@ -152,8 +159,10 @@ def board_order_panel(order_id: int):
     lines = EventWording(db.session, current_app.config["TIMEZONE"]).lines(
         queries.order_events(db.session, order_id, actor)
     )
+    predicted = forecasts(db.session, actor, [order.id])
     return {
         "id": order.id,
+        "forecast": forecast_item(predicted[0]) if predicted else None,
         "product": skill_name(order.product_category),
         "model": order.product_model or "",
         "fault": str(ISSUE.get(order.issue_category, order.issue_category)),

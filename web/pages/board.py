@@ -105,6 +105,9 @@ def _strings() -> dict[str, Any]:
         "plan_reordered": _("Visits re-ordered for %(names)s"),
         "plan_ghost": _("Proposed:"),
         "list_sep": _(", "),
+        "forecast": _("Miss forecast"),
+        "what_if": _("What if?"),
+        "what_if_head": _("If %(name)s takes it:"),
     }
 
 

@@ -37,15 +37,21 @@
    * status on the board, with and without a technician; the open statuses, in which an order
    * due within risk_hours (or overdue) is at risk; the statuses that count as load. An order
    * an event brings is sorted by them; the clock is the only thing judged here. */
-  var rules = { queues: {}, open: {}, load: {}, riskHours: 0 };
+  var rules = { queues: {}, open: {}, load: {}, riskHours: 0, forecastRisk: 1 };
   function setRules(r) {
     var set = function (list) { var out = {}; list.forEach(function (s) { out[s] = 1; }); return out; };
-    rules = { queues: r.queues, open: set(r.open_statuses), load: set(r.load_statuses), riskHours: r.risk_hours };
+    rules = { queues: r.queues, open: set(r.open_statuses), load: set(r.load_statuses), riskHours: r.risk_hours,
+      forecastRisk: r.forecast_risk };
   }
+  /* Today's miss forecast (GET /api/forecast, refreshed by the scheduler, announced by the
+   * `forecast` event): order id → { p_miss, text, computed_text }. */
+  state.forecast = {};
+  function missChance(o) { var f = state.forecast[o.id]; return f ? f.p_miss : -1; }
   function onBoard(o) { return !!rules.queues[o.status]; }
   function isOpen(o) { return !!rules.open[o.status]; }
   function isAtRisk(o) {
-    return isOpen(o) && new Date(o.due_at).getTime() <= Date.now() + rules.riskHours * 3600000;
+    return isOpen(o) && (new Date(o.due_at).getTime() <= Date.now() + rules.riskHours * 3600000
+      || missChance(o) >= rules.forecastRisk);
   }
   function queueOf(o) { return rules.queues[o.status][o.technician_id == null ? "unassigned" : "assigned"]; }
   function visibleToMe(o) {
@@ -183,12 +189,21 @@
         if (window.performance && performance.mark) performance.mark("board-ready");
       }
       drainPending();
+      loadForecast();
       if (!socket) connectSocket();
     }).catch(function (err) {
       // Keep trying: until a snapshot loads, events only wait in `pending`.
       showMessage(boardMessage, T.error + ": " + err.message, "error");
       setTimeout(loadSnapshot, 5000);
     });
+  }
+
+  function loadForecast() {
+    return api("GET", "/api/forecast").then(function (res) {
+      state.forecast = {};
+      res.items.forEach(function (f) { state.forecast[f.order_id] = f; });
+      scheduleRender();
+    }).catch(function () {});
   }
 
   // --- connection ------------------------------------------------------------------------
@@ -207,6 +222,7 @@
     socket.on("disconnect", function () { setConnection("offline"); });
     socket.on("connect_error", function () { setConnection("offline"); });
     socket.on("order_event", onOrderEvent);
+    socket.on("forecast", function () { loadForecast(); if (state.selected != null) refreshPanelEvents(); });
     // The user's role or outlet changed (web/realtime.py RightsWatch): redraw under the new rights.
     socket.on("rights_changed", function () { window.location.reload(); });
   }
@@ -274,6 +290,8 @@
       tab.setAttribute("aria-selected", tab.dataset.queue === state.queue ? "true" : "false");
       tab.querySelector(".count").textContent = String(buckets[tab.dataset.queue].length);
     });
+    // The at-risk queue: the likeliest misses first (the forecast), then by due time.
+    buckets.at_risk.sort(function (a, b) { return missChance(b) - missChance(a); });
     renderQueue(buckets[state.queue]);
     if (state.queue === "waiting_parts") loadParts(buckets.waiting_parts);
     renderTechs();
@@ -333,6 +351,11 @@
       row2.appendChild(el("span", null, [""].concat([state.skills[o.required_skill] || o.required_skill, who].filter(Boolean)).join(" · ")));
       li.appendChild(row2);
       li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
+      var chance = state.forecast[o.id];
+      if (chance && (risk || chance.p_miss >= rules.forecastRisk)) {
+        li.appendChild(el("div", { class: "row-forecast" + (chance.p_miss >= rules.forecastRisk ? " likely" : ""),
+          title: chance.computed_text }, chance.text));
+      }
       if (o.status === "waiting_parts") partRow(li, o);
       li.tabIndex = 0; // click and Enter are handled by the list (see rowOrderId)
       // An unassigned, located order can be dragged onto a technician's row of the timeline.
@@ -522,6 +545,10 @@
     }
     fact(dl, T.skill, state.skills[o.required_skill] || o.required_skill);
     fact(dl, T.due, fmtTime(o.due_at));
+    if (info && info.forecast) {
+      fact(dl, T.forecast, info.forecast.text + " · " + info.forecast.computed_text);
+      dl.lastChild.id = "panel-forecast";
+    }
     var link = el("a", { href: "/orders/" + o.id, class: "panel-link", target: "_blank", rel: "noopener" }, T.open_page);
     dl.appendChild(el("dt"));
     var dd = el("dd");
@@ -664,8 +691,29 @@
       row.appendChild(button(T.assign, "", function () {
         if (sel.value) transition(id, "assign", { technician_id: Number(sel.value) });
       }));
+      // What the move would do to the miss forecast, before choosing it (nothing is written).
+      row.appendChild(button(T.what_if, "what-if", function () {
+        if (sel.value) whatIf(id, Number(sel.value), box);
+      }));
       box.appendChild(row);
     }).catch(function (err) { clear(box); box.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
+  }
+  function whatIf(orderId, techId, box) {
+    var out = box.querySelector(".what-if-result") || box.appendChild(el("div", { class: "what-if-result", "aria-live": "polite" }));
+    clear(out);
+    out.appendChild(el("p", { class: "muted" }, T.loading));
+    api("POST", "/api/forecast/what-if", { order_id: orderId, technician_id: techId }).then(function (res) {
+      clear(out);
+      out.appendChild(el("h4", null, fill(T.what_if_head, { name: techName(techId) })));
+      var ul = el("ul", { class: "what-if-orders" });
+      res.orders.forEach(function (r) {
+        var li = el("li", { "data-order-id": String(r.order_id), class: r.after > r.before ? "worse" : (r.after < r.before ? "better" : "") });
+        li.appendChild(el("strong", null, r.number));
+        li.appendChild(el("span", null, r.before_text + " → " + r.after_text));
+        ul.appendChild(li);
+      });
+      out.appendChild(ul);
+    }).catch(function (err) { clear(out); out.appendChild(el("p", { class: "error" }, T.error + ": " + err.message)); });
   }
   function fill(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
