@@ -72,6 +72,12 @@ class ProposalOut(Schema):
     )
     before = fields.Dict()
     after = fields.Dict()
+    timing = fields.Dict(
+        metadata={
+            "description": "seconds: limit_s asked for, read_s reading the horizon and timing today's plan, "
+            "search_s given to the solver (the limit less the read and the timing of the plans), wall_s the whole call"
+        }
+    )
 
 
 class ChosenMove(Schema):
