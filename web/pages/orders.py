@@ -86,6 +86,7 @@ def order_detail(order_id: int):
     )
     slots_asked = slot_offer and request.args.get("slots") == "1"
     slots = planning.slots_for_order(db.session, order.id, planning_settings()) if slots_asked else []
+    slots = [s for s in slots if s.start != order.appointment_start]  # another time than the booked one
     return render_template(
         "order.html", order=order, events=events, actions=actions, technicians=technicians,
         suggestions={s.technician_id: s for s in suggestions}, no_fit=no_fit, form=TransitionForm(),

@@ -78,6 +78,7 @@ def track(token: str):
     changing = may_change and request.args.get("change") == "1"
     wanted = view.status == Status.NEW or changing
     slots = planning.slots_for_order(db.session, order.id, planning_settings()) if wanted else []
+    slots = [s for s in slots if s.start != order.appointment_start]  # "another time": not the booked one
     return render_template(
         "track.html", token=token, view=view, live=live, status_labels=status_labels, stages=stages,
         score_labels=SCORES, slots=slots, slot_labels=SLOT_LABELS, may_change_slot=may_change, changing=changing,
