@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_customer_walk import HOME, Api
-from tests.conftest import PASSWORD
+from tests.browser.test_map_and_hotline import login
 
 WORDS = {
     "zh": {"out": "今天剩余时间停工", "since": "不在岗", "reason": "车辆故障"},
@@ -37,11 +37,7 @@ def test_a_dispatcher_marks_a_technician_out_from_their_page_and_the_board_shows
         context = browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
         try:
             page = context.new_page()
-            page.goto(f"{base}/login")
-            page.fill("#username", "dispatcher")
-            page.fill("#password", PASSWORD)
-            page.locator("form:has(#username) button[type=submit]").click()
-            expect(page).to_have_url(re.compile(r"/board$"))
+            login(page, base)  # the context's language
             page.goto(f"{base}/admin/technicians/{tech}")
             page.select_option("#drop-out-reason", "vehicle")
             page.locator("#drop-out").scroll_into_view_if_needed()
