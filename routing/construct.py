@@ -156,16 +156,18 @@ def build_routes(
             states[v] = RouteState(m, v, routes[v])
         cost[:, v], pos[:, v] = insertion_costs(m, v, states[v], cust, fixed[v])
         computed[v] = True
+    # The two cheapest insertions of every customer over the competing routes (and the route of
+    # the cheapest), kept up to date as one column changes at a time: a step costs O(customers)
+    # plus a full re-read of the few rows whose cheapest or second route was the changed one,
+    # not a partition of the whole customers × vehicles matrix.
+    top = _TopTwo(cost, active)
     open_mask = np.ones(n, dtype=bool)
     unrouted: list[int] = []
     while open_mask.any():
         rows = np.flatnonzero(open_mask)
-        cols = np.flatnonzero(active)
-        C = cost[np.ix_(rows, cols)]
-        best = C.min(axis=1)
-        if regret and C.shape[1] > 1:
-            two = np.partition(C, 1, axis=1)[:, :2]
-            second = np.where(np.isinf(two[:, 1]), 1e15, two[:, 1])
+        best = top.b1[rows]
+        if regret:
+            second = np.where(np.isinf(top.b2[rows]), 1e15, top.b2[rows])
             score = np.where(np.isinf(best), -INF, second - best)
             pick = int(np.argmax(score))
         else:
@@ -175,7 +177,7 @@ def build_routes(
             open_mask[rows[np.isinf(best)]] = False
             continue
         r = rows[pick]
-        v = int(cols[int(np.argmin(C[pick]))])
+        v = int(top.col[r])
         node = int(cust[r])
         was_empty = not routes[v]
         routes[v].insert(int(pos[r, v]), node)
@@ -184,7 +186,9 @@ def build_routes(
         states[v] = RouteState(m, v, routes[v])
         rest = np.flatnonzero(open_mask)
         if rest.size:
+            old = cost[rest, v]
             cost[rest, v], pos[rest, v] = insertion_costs(m, v, states[v], cust[rest], fixed[v])
+            top.replace(rest, v, old)
         if was_empty:  # the next empty vehicle of this group may now compete
             g = int(group[v])
             for w in range(V):
@@ -195,5 +199,47 @@ def build_routes(
                             states[w] = RouteState(m, w, routes[w])
                         cost[rest, w], pos[rest, w] = insertion_costs(m, w, states[w], cust[rest], fixed[w])
                         computed[w] = True
+                        top.merge(rest, w, cost[rest, w])
                     break
     return routes, unrouted
+
+
+class _TopTwo:
+    """Per customer row of ``cost``: the cheapest value over the active columns (``b1``), the
+    first column holding it (``col``) and the second-cheapest value (``b2``, INF when none), as
+    ``np.partition`` / ``np.argmin`` over the active columns would give them."""
+
+    def __init__(self, cost: np.ndarray, active: np.ndarray) -> None:
+        self.cost, self.active = cost, active
+        n = cost.shape[0]
+        self.b1 = np.full(n, INF)
+        self.b2 = np.full(n, INF)
+        self.col = np.zeros(n, dtype=np.int64)
+        self.reread(np.arange(n))
+
+    def reread(self, rows: np.ndarray) -> None:
+        cols = np.flatnonzero(self.active)
+        if rows.size == 0 or cols.size == 0:
+            return
+        sub = self.cost[np.ix_(rows, cols)]
+        at = np.argmin(sub, axis=1)
+        self.col[rows] = cols[at]
+        self.b1[rows] = sub[np.arange(rows.size), at]
+        self.b2[rows] = np.partition(sub, 1, axis=1)[:, 1] if cols.size > 1 else INF
+
+    def merge(self, rows: np.ndarray, v: int, x: np.ndarray) -> None:
+        """Column ``v`` joins these rows with values ``x`` (no value of theirs leaves)."""
+        b1, col = self.b1[rows], self.col[rows]
+        better = (x < b1) | ((x == b1) & (v < col))
+        self.b2[rows] = np.where(better, b1, np.minimum(self.b2[rows], x))
+        self.b1[rows] = np.where(better, x, b1)
+        self.col[rows] = np.where(better, v, col)
+
+    def replace(self, rows: np.ndarray, v: int, old: np.ndarray) -> None:
+        """Column ``v`` of these rows changed from ``old`` to what ``cost`` holds now: a row whose
+        cheapest or second value may have been ``v``'s is read again, the others merge the new value."""
+        again = (self.col[rows] == v) | ((old <= self.b2[rows]) & (old < INF))
+        self.reread(rows[again])
+        keep = rows[~again]
+        if keep.size:
+            self.merge(keep, v, self.cost[keep, v])

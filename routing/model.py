@@ -134,13 +134,22 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
     """Convert a field-service Problem: jobs that no technician can possibly serve are pre-dropped with a reason."""
     techs, jobs = problem.technicians, problem.jobs
     nj, nt = len(jobs), len(techs)
-    pts = node_points(problem)
     # travel profiles: one per (speed, detour) unless the caller supplied a matrix
     if problem.matrix is not None:
+        pts = node_points(problem)
+        start_pt = np.arange(nj, nj + nt, dtype=np.int64)
+        end_pt = np.arange(nj + nt, nj + 2 * nt, dtype=np.int64)
         full_d = [np.asarray(problem.matrix.distance_m, dtype=np.int64)]
         full_t = [np.asarray(problem.matrix.duration_s, dtype=np.int64)]
         prof_of_tech = np.zeros(nt, dtype=np.int64)
     else:
+        # A depot (a technician's start or home) is one point however many vehicles share it: a
+        # horizon has a vehicle per technician-day, all but today's leaving from the same home,
+        # so the matrix grows with the technicians, not with the days.
+        depot: dict[tuple[float, float], int] = {}
+        start_pt = np.array([nj + depot.setdefault(tuple(t.start), len(depot)) for t in techs], dtype=np.int64)
+        end_pt = np.array([nj + depot.setdefault(tuple(t.end), len(depot)) for t in techs], dtype=np.int64)
+        pts = [j.location for j in jobs] + list(depot)
         keys: dict[tuple[float, float], int] = {}
         prof_of_tech = np.array([keys.setdefault((t.speed_kmh, t.detour), len(keys)) for t in techs], dtype=np.int64)
         full_d, full_t = [], []
@@ -156,8 +165,8 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
     keep: list[int] = []
     allowed_rows: list[np.ndarray] = []
     ks = np.arange(nt)
-    to_job = np.stack([full_t[prof_of_tech[k]][nj + k, :nj] for k in ks]) if nj else np.zeros((nt, 0))
-    from_job = np.stack([full_t[prof_of_tech[k]][:nj, nj + nt + k] for k in ks]) if nj else np.zeros((nt, 0))
+    to_job = np.stack([full_t[prof_of_tech[k]][start_pt[k], :nj] for k in ks]) if nj else np.zeros((nt, 0))
+    from_job = np.stack([full_t[prof_of_tech[k]][:nj, end_pt[k]] for k in ks]) if nj else np.zeros((nt, 0))
     shift0 = np.array([t.shift_start for t in techs], dtype=np.int64)
     shift1 = np.array([t.shift_end for t in techs], dtype=np.int64)
     for ji, job in enumerate(jobs):
@@ -180,12 +189,13 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
         keep.append(ji)
         allowed_rows.append(reach)
 
-    # node layout: kept jobs 0..n-1, then starts, then ends
+    # node layout: kept jobs 0..n-1, then the depots (starts and ends, each point once)
     n = len(keep)
-    sel = np.array(keep + [nj + k for k in range(nt)] + [nj + nt + k for k in range(nt)], dtype=np.int64)
+    depots, depot_node = np.unique(np.concatenate([start_pt, end_pt]), return_inverse=True)
+    sel = np.concatenate([np.array(keep, dtype=np.int64), depots])
     dist = [d[np.ix_(sel, sel)] for d in full_d]
     time = [t[np.ix_(sel, sel)] for t in full_t]
-    N = n + 2 * nt
+    N = len(sel)
     service = np.zeros(N, dtype=np.int64)
     tw_open = np.zeros(N, dtype=np.int64)
     tw_close = np.full(N, horizon, dtype=np.int64)
@@ -216,8 +226,8 @@ def from_problem(problem: Problem) -> tuple[ArrayModel, ProblemMapping]:
         tw_close=tw_close,
         demand=demand,
         capacity=np.array([t.max_jobs for t in techs], dtype=np.int64),
-        starts=np.arange(n, n + nt, dtype=np.int64),
-        ends=np.arange(n + nt, n + 2 * nt, dtype=np.int64),
+        starts=n + depot_node[:nt].astype(np.int64),
+        ends=n + depot_node[nt:].astype(np.int64),
         shift_start=np.array([t.shift_start for t in techs], dtype=np.int64),
         shift_end=np.array([t.shift_end for t in techs], dtype=np.int64),
         customers=np.arange(n, dtype=np.int64),

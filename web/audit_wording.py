@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.accounts import User
 from technicians.models import Outlet
-from web.labels import ROLE
+from web.labels import DROP_OUT_REASON, ROLE
 
 FIELD = {
     "username": _l("Login"),
@@ -50,6 +50,8 @@ FIELD = {
     "daily_capacity": _l("Orders a day"),
     "skills": _l("Skills"),
     "reason": _l("Reason"),
+    "unavailable_from": _l("Out since"),
+    "unavailable_reason": _l("Reason for being out"),
 }
 ACTION = {
     "create": _l("Created"),
@@ -58,6 +60,7 @@ ACTION = {
     "remove_leave": _l("Leave removed"),
     "view": _l("Viewed"),
     "anonymize": _l("Anonymised"),
+    "drop_out": _l("Marked out for the day"),
 }
 WEEKDAY = {
     "1": _l("Mon"), "2": _l("Tue"), "3": _l("Wed"), "4": _l("Thu"), "5": _l("Fri"), "6": _l("Sat"), "7": _l("Sun"),
@@ -139,6 +142,8 @@ class AuditWording:
             return _("yes") if value else _("no")
         if field == "role":
             return str(ROLE.get(value, value))
+        if field == "unavailable_reason":
+            return str(DROP_OUT_REASON.get(value, value))
         if field == "skills" and isinstance(value, list):
             return _(", ").join(self.skill_name(code) for code in value) or "—"
         if field == "outlet_id":

@@ -56,7 +56,7 @@ def suggest(session: Session, order_id: int, settings: PlanningSettings, now: da
         if isinstance(result, NoInsertion):
             reason = result.reason
             continue
-        found = _suggestion(day, result, job, row.due_at, current=tech_of(tech.id) == row.technician_id)
+        found = suggestion_from(day, result, job, row.due_at, current=tech_of(tech.id) == row.technician_id)
         kept = best.get(found.technician_id)
         if kept is None or (found.late_minutes, found.extra_km) < (kept.late_minutes, kept.extra_km):
             best[found.technician_id] = found
@@ -70,7 +70,7 @@ def no_skill_reason(day: Day, skill: str) -> str:
     return "no_shift" if skill in day.skills_on_staff else "no_skill"
 
 
-def _suggestion(day: Day, insertion, job: Job, due_at: datetime, *, current: bool = False) -> Suggestion:
+def suggestion_from(day: Day, insertion, job: Job, due_at: datetime, *, current: bool = False) -> Suggestion:
     """The insertion in a dispatcher's terms. Lateness is measured against the order's due
     time: the routing model counts an overdue order's deadline as now (it cannot lie in the
     past), which would make an order overdue for days read "67 minutes late"."""
@@ -189,7 +189,7 @@ def _place(
             if isinstance(result, NoInsertion):
                 session.rollback()  # nothing to write: end the read transaction at once
                 return no_skill_reason(day, job.skill) if result.reason == "no_skill" else result.reason
-            suggestion = _suggestion(day, result, job, day.orders[order_id].due_at)
+            suggestion = suggestion_from(day, result, job, day.orders[order_id].due_at)
             tech_id, vehicle_id = suggestion.technician_id, result.tech_id
             route = list(day.routes.get(vehicle_id, ()))
             # One placement at a time per technician: the row lock is held to the commit, and

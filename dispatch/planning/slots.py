@@ -9,6 +9,10 @@ window and starts it before the order is due. Booking one makes it the order's h
 (`appointment_start`, `appointment_end`) and places the order in the same transaction as the
 instant path does (`place_new_order` with a window): two customers asking for the last place
 of a day queue on the technician's day, and the second one gets `SlotTaken` with a fresh list.
+
+An order placed already (assigned, not accepted nor pinned) may change its slot: its slots are
+ranked with the order taken out of its route, and booking one moves it to the place that keeps
+the new window, its old and new technician-days written in one transaction (`rebook`).
 """
 
 from __future__ import annotations
@@ -17,15 +21,29 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.accounts import Actor
+from core.db import unit_of_work, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
-from dispatch.planning.day import DEFAULT_SERVICE_MINUTES, Day, PlanningSettings, load_day
-from dispatch.planning.instant import Suggestion, place_new_order
-from dispatch.planning.live_day import day_cache
-from routing import InsertionIndex, Job, NoInsertion
-from routing.evaluate import evaluate
+from dispatch.lifecycle import Status
+from dispatch.models import WorkOrder
+from dispatch.moves import apply_move
+from dispatch.planning.day import (
+    DEFAULT_SERVICE_MINUTES,
+    PLACEMENT_ATTEMPTS,
+    Day,
+    PlanningSettings,
+    load_day,
+    offset_of,
+    tech_of,
+)
+from dispatch.planning.instant import Suggestion, place_new_order, suggestion_from
+from dispatch.planning.live_day import LiveDay, day_cache
+from dispatch.planning.routes import holds, lock_days, write_route
+from routing import InsertionIndex, Job, NoInsertion, Plan
+from routing.evaluate import evaluate, time_route
 from routing.problem import LATE_COST_PER_S
 
 # How a slot's cost compares with the cheapest one (metres of extra driving, lateness priced):
@@ -107,7 +125,9 @@ def slots_for_order(
     session: Session, order_id: int, settings: PlanningSettings, now: datetime | None = None
 ) -> list[Slot]:
     """The slots an existing open, located order could be booked in (from this process's
-    in-memory day of the horizon). Ends the read transaction."""
+    in-memory day of the horizon): a new order's, or a placed one's that may still move
+    (ranked without its current place). None for an order its technician accepted, a pinned
+    one or work under way: its time is agreed. Ends the read transaction."""
     now = now or utcnow()
     cache = day_cache(session)
     try:
@@ -119,9 +139,33 @@ def slots_for_order(
                 raise NotFound(f"work order {order_id} is not open")
             if job is None:
                 return []  # no location yet: nothing can be promised
-            return rank(live.day, live.index, job, row.due_at, settings)
+            if row.technician_id is None:
+                return rank(live.day, live.index, job, row.due_at, settings)
+            if not may_change_slot(row):
+                return []
+            day, index = _without(live, order_id)
+            return rank(day, index, job, row.due_at, settings)
     finally:
         session.rollback()  # a read: end the transaction (SQLite's writers wait for it)
+
+
+def may_change_slot(row: Any) -> bool:
+    """Whether a placed order's time may still change by a slot: assigned by the plan, not yet
+    accepted by its technician nor pinned by a dispatcher."""
+    return row.status == Status.ASSIGNED and not row.assignment_locked
+
+
+def _without(live: LiveDay, order_id: int) -> tuple[Day, InsertionIndex]:
+    """The day with the order taken off its route (the other routes as they are) and its
+    insertion index: where else it could go."""
+    day = live.day
+    routes = {v: [j for j in r if j != order_id] for v, r in day.routes.items()}
+    plan = Plan(dict(live.plan.routes))
+    techs = {t.id: t for t in day.technicians}
+    for v, route in routes.items():
+        if len(route) != len(day.routes[v]):
+            plan.routes[v] = time_route(techs[v], day.jobs, route)[0]
+    return replace(day, routes=routes), InsertionIndex(day.technicians, plan, day.jobs)
 
 
 def slots_for_draft(
@@ -170,6 +214,10 @@ def book(
     chosen = next((s for s in offered if s.start == start), None)
     if chosen is None:
         raise SlotTaken(offered)
+    order = session.get(WorkOrder, order_id)
+    if order is not None and order.technician_id is not None:
+        session.rollback()
+        return rebook(session, order_id, chosen, settings, now)
     placed = place_new_order(session, order_id, settings, now, window=(chosen.start, chosen.end))
     if isinstance(placed, str):
         raise SlotTaken(slots_for_order(session, order_id, settings, now))
@@ -180,3 +228,70 @@ def fresh_day(session: Session, settings: PlanningSettings, now: datetime) -> tu
     """The horizon read whole from the database (benchmarks compare it with the cached day)."""
     day = load_day(session, settings, now)
     return day, InsertionIndex(day.technicians, evaluate(day.technicians, day.jobs, day.routes), day.jobs)
+
+
+def rebook(session: Session, order_id: int, chosen: Slot, settings: PlanningSettings, now: datetime) -> Suggestion:
+    """Move a placed order to the slot `chosen` (from its list): the window becomes its
+    appointment and the order goes to the cheapest place that keeps it, off its old place,
+    under both technician-days' locks, in one transaction. Raises `SlotTaken` with the fresh
+    list when the slot cannot be kept any more. Commits."""
+    cache = day_cache(session)
+    for _attempt in range(PLACEMENT_ATTEMPTS):
+        try:
+            with cache.lock:
+                done = _rebook_once(session, cache, order_id, chosen, settings, now)
+        except IntegrityError:
+            session.rollback()  # another writer of one of these days got there first
+            cache.forget()
+            continue
+        if done is not None:
+            return done
+    raise SlotTaken(slots_for_order(session, order_id, settings, now))
+
+
+def _rebook_once(
+    session: Session, cache: Any, order_id: int, chosen: Slot, settings: PlanningSettings, now: datetime
+) -> Suggestion | None:
+    live = cache.current(session, settings, now)
+    row, job = live.day.orders.get(order_id), live.day.jobs.get(order_id)
+    if row is None or job is None or not may_change_slot(row):
+        session.rollback()
+        raise SlotTaken([])
+    day, index = _without(live, order_id)
+    window = (int((chosen.start - day.t0).total_seconds()), int((chosen.end - day.t0).total_seconds()))
+    job = replace(job, window=(max(0, window[0]), window[1]), locked_to=None, started=False)
+    found = index.best(job)
+    if isinstance(found, NoInsertion):
+        session.rollback()
+        raise SlotTaken(rank(day, index, job, row.due_at, settings))
+    old_v, new_v = live.day.vehicle_of_order(order_id), found.tech_id
+    old_tech, new_tech = row.technician_id, tech_of(new_v)
+    with unit_of_work(session):
+        lock_days(session, sorted({old_tech, new_tech}))
+        for tech_id, v in ((old_tech, old_v), (new_tech, new_v)):
+            # The cached days must be what the database holds under the locks, or read again.
+            if v is not None and not holds(session, live.day, tech_id, live.day.routes.get(v, []), vehicle_id=v):
+                cache.forget()
+                session.rollback()
+                return None
+        order = session.get(WorkOrder, order_id)
+        if order is None or order.version != row.version:
+            cache.forget()
+            session.rollback()
+            return None
+        order.appointment_start, order.appointment_end = chosen.start, chosen.end
+        placed = suggestion_from(day, found, job, row.due_at)
+        apply_move(
+            session, order, "assign", Actor.system(), technician_id=new_tech,
+            timezone=settings.timezone if offset_of(new_v) == 0 else None, now=now,
+            data={"by": "slot", "eta": placed.eta.isoformat(), "slot": [chosen.start.isoformat(), chosen.end.isoformat()]},
+        )  # fmt: skip
+        jobs = {**day.jobs, order_id: job}
+        techs = {t.id: t for t in day.technicians}
+        if old_v is not None and old_tech != new_tech:
+            left = day.routes[old_v]
+            write_route(session, day, old_tech, left, Plan({old_v: time_route(techs[old_v], jobs, left)[0]}), old_v)
+        route = list(day.routes[new_v])
+        route.insert(found.position, order_id)
+        write_route(session, day, new_tech, route, Plan({new_v: time_route(techs[new_v], jobs, route)[0]}), new_v)
+    return placed

@@ -148,3 +148,94 @@ def test_the_technicians_phone_says_tomorrows_visit_as_a_day_and_window(live_ser
             page.screenshot(path=str(SCREENSHOTS / f"tech-list-tomorrow-{shots}.png"))
         finally:
             context.close()
+
+
+def test_a_customer_changes_the_slot_of_a_placed_order_on_the_tracking_page(live_server, live_network, browser):
+    """An order placed in a slot, not accepted yet: the tracking page offers "change the time",
+    lists the other slots the plan can keep, and after the pick shows the new window (issue 20)."""
+    import requests
+
+    from tests.conftest import PASSWORD
+
+    base, _app = live_server
+    login = requests.post(f"{base}/api/auth/login", json={"username": "dispatcher", "password": PASSWORD}, timeout=10)
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for locale, shots, phone in (("zh-CN", "zh", "13800138001"), ("en-US", "en", "13800138002")):
+        order = requests.post(
+            f"{base}/api/orders", headers=headers, timeout=10,
+            json={"name": "张三", "phone": phone, "address": "西安市雁塔区小寨东路 1 号",
+                  "product_category": "water_heater", "lat": 34.21, "lon": 108.95},
+        ).json()  # fmt: skip
+        slots = requests.get(f"{base}/api/orders/{order['id']}/slots", headers=headers, timeout=10).json()["items"]
+        first = min(slots, key=lambda s: s["start"])
+        booked = requests.post(
+            f"{base}/api/orders/{order['id']}/slots", headers=headers, json={"start": first["start"]}, timeout=10
+        )
+        assert booked.status_code == 200, booked.text
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale=locale
+        )
+        try:
+            page = context.new_page()
+            page.goto(order["tracking_url"])
+            before = page.locator("#track-appointment").inner_text()
+            page.click("#slot-change a")
+            offered = page.locator("#slot-choice label")
+            expect(offered.first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / f"track-change-slot-{shots}-phone.png"), full_page=True)
+            listed = [
+                t.strip() for t in offered.locator("span").evaluate_all("ss => ss.map(s => s.firstChild.textContent)")
+            ]
+            assert before not in listed  # the booked time is not offered as another one
+            other = offered.last
+            words = listed[-1]
+            other.click()
+            page.locator("#slot-choice button[type=submit]").click()
+            expect(page.locator("p.flash.info")).to_be_visible()
+            expect(page.locator("#track-appointment")).to_have_text(words)
+            expect(page.locator("#slot-choice")).to_have_count(0)
+            expect(page.locator("#slot-change a")).to_be_visible()  # still not accepted: may change again
+            page.screenshot(path=str(SCREENSHOTS / f"track-slot-changed-{shots}-phone.png"), full_page=True)
+        finally:
+            context.close()
+
+
+def test_a_dispatcher_books_a_slot_from_the_staff_order_page(live_server, live_network, browser):
+    """The staff order page lists the times the plan can keep when asked, and books the pick."""
+    import requests
+
+    from tests.browser.test_map_and_hotline import login
+    from tests.conftest import PASSWORD
+
+    base, _app = live_server
+    token = requests.post(f"{base}/api/auth/login", json={"username": "dispatcher", "password": PASSWORD}, timeout=10)
+    headers = {"Authorization": f"Bearer {token.json()['token']}"}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for locale, shots, phone, booked in (
+        ("zh-CN", "zh", "13800138011", "已预约"),
+        ("en-US", "en", "13800138012", "Booked"),
+    ):
+        order = requests.post(
+            f"{base}/api/orders", headers=headers, timeout=10,
+            json={"name": "张三", "phone": phone, "address": "西安市雁塔区小寨东路 1 号",
+                  "product_category": "water_heater", "lat": 34.21, "lon": 108.95},
+        ).json()  # fmt: skip
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
+        try:
+            page = context.new_page()
+            login(page, base)
+            page.goto(f"{base}/orders/{order['id']}")
+            page.click("#slot-choice a.button")
+            offered = page.locator("#slot-choice label")
+            expect(offered.first).to_be_visible()
+            page.locator("#slot-choice").scroll_into_view_if_needed()
+            page.screenshot(path=str(SCREENSHOTS / f"order-slots-{shots}.png"))
+            words = offered.nth(1).locator("span").evaluate("s => s.firstChild.textContent").strip()
+            offered.nth(1).click()
+            page.locator("#slot-choice button[type=submit]").click()
+            expect(page.locator("p.flash.info")).to_contain_text(booked)
+            expect(page.locator("p.flash.info")).to_contain_text(words)
+            page.screenshot(path=str(SCREENSHOTS / f"order-slot-booked-{shots}.png"))
+        finally:
+            context.close()

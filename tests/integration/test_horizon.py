@@ -92,7 +92,7 @@ def test_each_morning_the_coming_days_are_re_planned_with_that_days_knowledge(
 ):
     from datetime import date as date_cls
 
-    from dispatch.jobs import replan_horizon
+    from dispatch.jobs import GuardedJobs
     from technicians.network import add_leave
 
     now = _evening(settings)
@@ -103,7 +103,9 @@ def test_each_morning_the_coming_days_are_re_planned_with_that_days_knowledge(
     add_leave(db_session, network.techs[1].id, tomorrow, tomorrow, "sick", actor_id=None)  # learnt overnight
     morning = datetime.combine(tomorrow, time(7), tzinfo=settings.timezone)
     quick = PlanningSettings(timezone=settings.timezone, horizon_days=3, time_limit_s=1)
-    replan_horizon(app.extensions["database"], quick, morning)
+    # The job the scheduler runs each morning (under the scheduler's singleton lock).
+    jobs = GuardedJobs(app.extensions["database"], interval_s=30, clock=lambda: morning, planning=quick)
+    assert jobs.replan_tick() >= 1
     db_session.expire_all()
     order = db_session.get(WorkOrder, order_id)
     stop = db_session.get(RouteStop, order_id)
@@ -127,3 +129,21 @@ def test_the_timeline_shows_tomorrows_planned_visit_travelling_from_home(
     shift = next(r for r in body["rows"] if r["id"] == placed.technician_id)["shifts"][0]
     gap = datetime.fromisoformat(stop["travel_start"]) - datetime.fromisoformat(shift["start"])
     assert abs(gap.total_seconds()) <= 2  # rounding of the drive's seconds
+
+
+def test_the_morning_re_plan_is_scheduled_at_its_local_hour_only_with_days_ahead(app, settings):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from dispatch.jobs import GuardedJobs
+
+    def installed(planning):
+        scheduler = BackgroundScheduler(timezone=settings.timezone)  # not started: only its jobs are read
+        GuardedJobs(app.extensions["database"], interval_s=30, planning=planning).install(scheduler, 30)
+        return scheduler.get_job("replan_horizon")
+
+    early = PlanningSettings(timezone=settings.timezone, horizon_days=3, replan_at=time(5, 30))
+    job = installed(early)
+    evening = _evening(settings)
+    fires = job.trigger.get_next_fire_time(None, evening)
+    assert fires == datetime.combine(evening.date() + timedelta(days=1), time(5, 30), tzinfo=settings.timezone)
+    assert installed(PlanningSettings(timezone=settings.timezone, horizon_days=1)) is None  # today alone: nothing ahead

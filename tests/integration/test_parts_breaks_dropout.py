@@ -295,3 +295,44 @@ def test_the_timeline_shows_each_working_days_break_window(app, client, network,
     first = datetime.fromisoformat(breaks[0]["start"]).astimezone(tz)
     assert (first.hour, first.minute) == (11, 0)
     assert all(r["breaks"] == [] for tid, r in rows.items() if tid != north_tech), "the South outlet has no break"
+
+
+def test_a_dispatcher_marks_a_technician_out_from_the_technicians_page(app, client, network, auth, db_session):
+    """The technician's own page has the drop-out form: it produces the proposal and opens the
+    board on it; the page then says since when they are out (issue 20)."""
+    from tests.conftest import _csrf_from
+
+    _auto(app)
+    dispatcher = auth.token("dispatcher")
+    orders = [create_order(client, dispatcher, phone=f"1390013920{i}", lat=SOUTH[0], lon=SOUTH[1]) for i in range(2)]
+    assert {o["technician"]["id"] for o in orders} == {network.techs[1].id}
+    auth.login("dispatcher")
+    page = client.get(f"/admin/technicians/{network.techs[1].id}")
+    html = page.get_data(as_text=True)
+    url = f"/admin/technicians/{network.techs[1].id}/drop-out"
+    assert f'action="{url}"' in html and 'value="vehicle"' in html
+    token = _csrf_from(html)
+    bad = client.post(url, data={"reason": "bored", "csrf_token": token})
+    assert bad.status_code == 400 and "Pick one of the reasons" in bad.get_data(as_text=True)
+    done = client.post(url, data={"reason": "vehicle", "csrf_token": token})
+    assert done.status_code == 302 and "/board?plan=" in done.headers["Location"]
+    plan_id = int(done.headers["Location"].rsplit("=", 1)[1])
+    plan = client.get(f"/api/plans/{plan_id}", headers=dispatcher).get_json()
+    assert plan["dropped_technician_id"] == network.techs[1].id
+    assert sorted(plan["released"]) == sorted(o["id"] for o in orders)
+    assert {m["to"] for m in plan["diff"]["moves"]} == {network.techs[0].id}
+    after = client.get(f"/admin/technicians/{network.techs[1].id}").get_data(as_text=True)
+    assert 'data-testid="out-today"' in after and "Vehicle broken down" in after
+    assert f'action="{url}"' not in after
+
+
+def test_only_a_dispatcher_of_the_outlet_marks_a_technician_out_from_the_page(client, network, auth):
+    from tests.conftest import _csrf_from
+
+    auth.login("south_dispatcher")
+    html = client.get(f"/admin/technicians/{network.techs[0].id}").get_data(as_text=True)
+    assert "/drop-out" not in html
+    r = client.post(
+        f"/admin/technicians/{network.techs[0].id}/drop-out", data={"reason": "sick", "csrf_token": _csrf_from(html)}
+    )
+    assert r.status_code == 403

@@ -196,3 +196,22 @@ def test_savings_in_km_and_lateness_share_one_verb(app):
                                           "moves": [], "resequenced": [{"technician_id": 1, "orders": [2, 1]}]}}  # fmt: skip
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert summary(payload) == ("Saves 12.4 km and 35 minutes of lateness (1 technician's visits in a new order).")
+
+
+def test_the_solver_gets_the_time_limit_less_what_reading_the_horizon_took(
+    client, network, headers, north_jobs_on_the_south_technician
+):
+    """A re-optimisation asked for L seconds keeps L as a whole: the search is given L minus the
+    measured read of the horizon (and the timing of the plans), not L on top of it (issue 20)."""
+    plan = client.post("/api/plans", json={"time_limit_s": 1.5}, headers=headers).get_json()
+    timing = plan["timing"]
+    assert timing["limit_s"] == 1.5 and timing["read_s"] > 0
+    assert timing["search_s"] <= 1.5 - timing["read_s"]
+    assert timing["search_s"] >= 1.5 - timing["read_s"] - 0.5  # timing a three-order plan takes no time
+
+
+def test_a_horizon_slower_to_read_than_its_limit_still_gets_a_first_solution():
+    from dispatch.planning.reoptimise import MIN_SEARCH_S, search_budget
+
+    assert search_budget(30, 8.8, 0.4) == pytest.approx(30 - 8.8 - 0.8)
+    assert search_budget(1, 3.0, 0.1) == MIN_SEARCH_S

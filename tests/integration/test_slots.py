@@ -136,9 +136,88 @@ def test_the_api_lists_and_books_slots_and_answers_409_with_a_fresh_list(
     assert items and {"start", "end", "label", "cost_km"} <= set(items[0])
     booked = client.post(f"/api/orders/{order['id']}/slots", json={"start": items[0]["start"]}, headers=headers)
     assert booked.status_code == 200, booked.get_json()
-    again = client.post(f"/api/orders/{order['id']}/slots", json={"start": items[0]["start"]}, headers=headers)
+    # A time not on offer (any more): 409 with the fresh list. (The same slot again is on
+    # offer: a placed order's slots are ranked without its own place.)
+    gone = (datetime.fromisoformat(items[0]["start"]) + timedelta(minutes=1)).isoformat()
+    again = client.post(f"/api/orders/{order['id']}/slots", json={"start": gone}, headers=headers)
     assert again.status_code == 409 and "slots" in again.get_json()
     draft = client.post("/api/slots", json={"lat": SOUTH["lat"], "lon": SOUTH["lon"], "skill": "water_heater"})
     assert draft.status_code == 200 and isinstance(draft.get_json()["items"], list)
     bad = client.post("/api/slots", json={"lat": 34.2, "lon": 108.9, "skill": "nothing_like_it"})
     assert bad.status_code == 400 and "skill" in str(bad.get_json())
+
+
+def test_a_placed_order_changes_its_slot_and_moves_to_a_place_that_keeps_it(
+    client, auth, db_session, settings, day_shifts_for_all
+):
+    """A placed order, not accepted yet, is offered the other slots (ranked without its own
+    place); booking one makes it the order's window and moves it there (issue 20)."""
+    from dispatch.models import RouteStop
+    from dispatch.planning import place_new_order
+
+    now = _evening(settings)
+    order_id = _new_order(client, auth, db_session, now)
+    first = place_new_order(db_session, order_id, settings, now)
+    assert not isinstance(first, str), first
+    offered = slots_for_order(db_session, order_id, settings, now)
+    later = [s for s in offered if s.start.astimezone(settings.timezone).date() > first.eta.date()]
+    assert later, "a placed order still gets the other days' slots"
+    chosen = later[0]
+    version = db_session.get(WorkOrder, order_id).version
+    moved = book_slot(db_session, order_id, chosen.start, settings, now)
+    db_session.expire_all()
+    order = db_session.get(WorkOrder, order_id)
+    assert (order.appointment_start, order.appointment_end) == (chosen.start, chosen.end)
+    assert order.version > version and order.status == "assigned" and order.technician_id == moved.technician_id
+    stop = db_session.get(RouteStop, order_id)
+    assert chosen.start <= stop.eta <= chosen.end
+    assert db_session.query(RouteStop).filter(RouteStop.order_id == order_id).count() == 1
+
+
+def test_an_accepted_order_is_offered_no_slots(client, auth, network, db_session, settings, day_shifts_for_all):
+    """Its technician agreed to the time: it changes by a call, not by a slot."""
+    from dispatch.planning import place_new_order
+
+    now = _evening(settings)
+    tokens = {t.id: auth.token(f"tech{i + 1}") for i, t in enumerate(network.techs)}
+    order_id = _new_order(client, auth, db_session, now)
+    placed = place_new_order(db_session, order_id, settings, now)
+    assert slots_for_order(db_session, order_id, settings, now), "offered while not accepted"
+    tech = tokens[placed.technician_id]
+    version = client.get(f"/api/orders/{order_id}", headers=tech).get_json()["version"]
+    accepted = client.post(
+        f"/api/tech/orders/{order_id}/actions", json={"action": "accept", "version": version}, headers=tech
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+    assert slots_for_order(db_session, order_id, settings, now) == []
+
+
+@pytest.fixture
+def day_shifts_for_all(db_session, network):
+    for tech in network.techs:
+        update_technician(db_session, tech.id, {"shift_start": time(9), "shift_end": time(17)}, actor_id=None)
+
+
+def test_a_dispatcher_books_a_slot_from_the_order_page(client, auth, network, db_session, day_shifts_for_all):
+    """The staff order page lists the slots when asked and books the one picked (real clock)."""
+    import re
+
+    from tests.conftest import _csrf_from
+
+    order = create_order(client, auth.token("dispatcher"), **SOUTH)
+    auth.login("dispatcher")
+    page = client.get(f"/orders/{order['id']}").get_data(as_text=True)
+    assert f"/orders/{order['id']}?slots=1" in page
+    listed = client.get(f"/orders/{order['id']}?slots=1").get_data(as_text=True)
+    starts = re.findall(r'name="start" value="([^"]+)"', listed)
+    assert starts, "the slots are listed"
+    bad = client.post(f"/orders/{order['id']}/slot", data={"start": "soon", "csrf_token": _csrf_from(listed)})
+    assert bad.status_code == 400 and "is not one of the times offered" in bad.get_data(as_text=True)
+    done = client.post(f"/orders/{order['id']}/slot", data={"start": starts[-1], "csrf_token": _csrf_from(listed)})
+    assert done.status_code == 302
+    db_session.expire_all()
+    booked = db_session.get(WorkOrder, order["id"])
+    assert booked.appointment_start == datetime.fromisoformat(starts[-1]) and booked.technician_id is not None
+    db_session.rollback()  # SQLite: an open read would hold the app's next write
+    shown = client.get(f"/orders/{order['id']}").get_data(as_text=True)
+    assert "Booked:" in shown

@@ -72,6 +72,18 @@ class ProposalOut(Schema):
     )
     before = fields.Dict()
     after = fields.Dict()
+    released = fields.List(
+        fields.Integer(), metadata={"description": "a dropped-out technician's orders the plan re-places"}
+    )
+    dropped_technician_id = fields.Integer(
+        allow_none=True, metadata={"description": "the technician who dropped out (a drop-out's plan), else null"}
+    )
+    timing = fields.Dict(
+        metadata={
+            "description": "seconds: limit_s asked for, read_s reading the horizon and timing today's plan, "
+            "search_s given to the solver (the limit less the read and the timing of the plans), wall_s the whole call"
+        }
+    )
 
 
 class ChosenMove(Schema):

@@ -9,19 +9,22 @@ from sqlalchemy import select
 
 from core import accounts, audit
 from core.accounts import DISPATCH_ROLES, STAFF_ROLES, Role, User
+from core.db import utcnow
 from core.errors import Conflict, DomainError, ValidationFailed
 from core.numbers import parse_int
 from core.pagination import paginate
 from core.phones import display_phone
 from dispatch.geocoding import AddressNotFound, GeocoderUnavailable
-from dispatch.permissions import can_manage_roster, covers_outlet
+from dispatch.permissions import can_assign_to, can_manage_roster, covers_outlet
+from dispatch.planning import dropout
 from technicians import network
+from technicians.availability import dropped_out
 from web.auth import current_actor, roles_required
 from web.extensions import db
 from web.forms import WEEKDAYS, LeaveForm, OutletForm, TechnicianForm, UserForm, apply_errors
-from web.labels import ROLE
+from web.labels import DROP_OUT_REASON, ROLE
 from web.pages.base import bp
-from web.wiring import intake_settings
+from web.wiring import intake_settings, planning_settings
 
 OUTLET_FIELDS = (
     "code",
@@ -164,10 +167,13 @@ def _locate_home(form: TechnicianForm) -> None:
 
 def _render_technician(tech, form: TechnicianForm, *, may_edit: bool, status: int = 200):
     history = audit.history(db.session, "technician", tech.id) if tech is not None else []
+    actor, tz = current_actor(), current_app.config["TIMEZONE"]
     return render_template(
         "admin/technician.html", tech=tech, form=form, may_edit=may_edit, history=history,
         leave_form=LeaveForm() if tech is not None else None, home_map=_home_map(form, tech),
         weekdays=dict(WEEKDAYS), can_locate=current_app.config.get("GEOCODER_PROVIDER", "none") != "none",
+        may_drop_out=tech is not None and actor.role in DISPATCH_ROLES and can_assign_to(actor, tech.outlet_id),
+        out_today=tech is not None and dropped_out(tech, utcnow(), tz), drop_out_reasons=DROP_OUT_REASON,
     ), status  # fmt: skip
 
 
@@ -268,6 +274,27 @@ def admin_remove_leave(tech_id: int, leave_id: int):
     network.remove_leave(db.session, tech_id, leave_id, actor_id=actor.user_id)
     flash(_("Leave removed."), "info")
     return redirect(url_for("pages.admin_technician", tech_id=tech_id))
+
+
+@bp.post("/admin/technicians/<int:tech_id>/drop-out")
+@roles_required(*DISPATCH_ROLES)
+def admin_drop_out(tech_id: int):
+    """The technician is out from now to the end of the day (sick, vehicle broken…): their
+    orders not started yet are re-planned as a proposal, opened on the board to be applied."""
+    try:
+        tech = network.get_technician(db.session, tech_id)
+    except DomainError:
+        abort(404)
+    actor = current_actor()
+    if not can_assign_to(actor, tech.outlet_id):
+        abort(403)
+    try:
+        proposal = dropout.drop_out(db.session, tech_id, request.form.get("reason", ""), actor, planning_settings())
+    except ValidationFailed:
+        flash(_("Why is the technician out? Pick one of the reasons."), "error")
+        return _render_technician(tech, _technician_form(tech), may_edit=can_manage_roster(actor, tech.outlet_id),
+                                  status=400)  # fmt: skip
+    return redirect(url_for("pages.board", plan=proposal.id))
 
 
 # --- accounts -----------------------------------------------------------------------

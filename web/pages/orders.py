@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -11,6 +13,7 @@ from core.errors import Conflict, DomainError, NotFound, PermissionDenied, Valid
 from core.numbers import parse_int, require_int
 from dispatch import complaints, moves, planning, privacy, queries
 from dispatch.lifecycle import Status, allowed_actions
+from dispatch.models import WorkOrder
 from dispatch.permissions import is_own_technician
 from dispatch.relocation import OPEN_STATUSES, LocationFix, correct_location
 from dispatch.sla import clocks as sla_clocks
@@ -19,7 +22,9 @@ from web.auth import ANY_ROLE, current_actor, roles_required
 from web.errors import translated
 from web.event_wording import EventWording
 from web.extensions import csrf, db
+from web.filters import visit_words
 from web.forms import LocationForm, TransitionForm
+from web.labels import SLOT_LABELS
 from web.pages.base import bp
 from web.pages.intake import picker_settings
 from web.wiring import complaint_policy, intake_settings, planning_settings, sla_policy
@@ -72,12 +77,51 @@ def order_detail(order_id: int):
         location = LocationForm(
             formdata=None, version=str(order.version), address=order.address, lat=order.lat, lon=order.lon
         )
+    # A new order, or one placed but not accepted nor pinned: the dispatcher may book it a slot
+    # (on the phone with the customer); the list is read when asked for.
+    slot_offer = (
+        actor.role in DISPATCH_ROLES
+        and order.lat is not None
+        and (order.status == Status.NEW or (order.status == Status.ASSIGNED and not order.assignment_locked))
+    )
+    slots_asked = slot_offer and request.args.get("slots") == "1"
+    slots = planning.slots_for_order(db.session, order.id, planning_settings()) if slots_asked else []
+    slots = [s for s in slots if s.start != order.appointment_start]  # another time than the booked one
     return render_template(
         "order.html", order=order, events=events, actions=actions, technicians=technicians,
         suggestions={s.technician_id: s for s in suggestions}, no_fit=no_fit, form=TransitionForm(),
         clocks=clocks, now=utcnow(), complaint=complaint, complaint_policy=complaint_policy(),
         location=location, picker=picker_settings((order.lat, order.lon) if order.lat is not None else None),
+        slot_offer=slot_offer, slots_asked=slots_asked, slots=slots, slot_labels=SLOT_LABELS,
     )  # fmt: skip
+
+
+@bp.post("/orders/<int:order_id>/slot")
+@roles_required(*DISPATCH_ROLES)
+def order_slot(order_id: int):
+    """A dispatcher books one of the listed slots: it becomes the order's appointment and the
+    order goes to a place that keeps it (a new order is placed, a placed one moves)."""
+    actor = current_actor()
+    try:
+        moves.get_order(db.session, order_id, actor)
+    except DomainError:
+        abort(404)
+    try:
+        start = datetime.fromisoformat(request.form.get("start", ""))
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        flash(_("Time of the visit") + ": " + _("is not one of the times offered"), "error")
+        return order_detail(order_id), 400
+    try:
+        planning.book_slot(db.session, order_id, start, planning_settings())
+    except Conflict as exc:  # taken meanwhile: the page lists the fresh times
+        flash(translated(exc), "error")
+        return redirect(url_for("pages.order_detail", order_id=order_id, slots=1), 303)
+    order = db.session.get(WorkOrder, order_id)
+    when = visit_words((order.appointment_start, order.appointment_end))
+    flash(_("Booked: %(name)s comes %(when)s.", name=order.technician.name, when=when), "info")
+    return redirect(url_for("pages.order_detail", order_id=order_id))
 
 
 POSITION_FIELDS = {"lat": "position", "lon": "position", "address": "address", "coord_datum": "position"}

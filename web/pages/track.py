@@ -73,10 +73,15 @@ def track(token: str):
     view = customer.customer_view(db.session, order, current_app.config["TIMEZONE"])
     stages = {code: str(text) for code, text in STAGES.items()}
     # Not placed yet (no slot chosen, or the one chosen was taken): the times the plan can keep.
-    slots = planning.slots_for_order(db.session, order.id, planning_settings()) if view.status == Status.NEW else []
+    # Placed but not accepted yet: the other times, when the customer asks to change it.
+    may_change = view.status == Status.ASSIGNED and not order.assignment_locked
+    changing = may_change and request.args.get("change") == "1"
+    wanted = view.status == Status.NEW or changing
+    slots = planning.slots_for_order(db.session, order.id, planning_settings()) if wanted else []
+    slots = [s for s in slots if s.start != order.appointment_start]  # "another time": not the booked one
     return render_template(
         "track.html", token=token, view=view, live=live, status_labels=status_labels, stages=stages,
-        score_labels=SCORES, slots=slots, slot_labels=SLOT_LABELS,
+        score_labels=SCORES, slots=slots, slot_labels=SLOT_LABELS, may_change_slot=may_change, changing=changing,
     )  # fmt: skip
 
 
@@ -132,7 +137,8 @@ def track_survey(token: str):
 @bp.post("/t/<token>/slot")
 @limiter.limit(TRACK_LIMIT)
 def track_slot(token: str):
-    """The customer books one of the offered slots for an order not placed yet."""
+    """The customer books one of the offered slots: for an order not placed yet, or another
+    one for an order placed but not accepted yet (it moves to a place that keeps it)."""
     try:
         start = datetime.fromisoformat(request.form.get("start", ""))
     except ValueError:

@@ -187,6 +187,7 @@
         // "Usable": the first snapshot's queue and map markers are drawn (bench/board.py waits for this).
         document.body.dataset.boardReady = "1";
         if (window.performance && performance.mark) performance.mark("board-ready");
+        openLinkedPlan();
       }
       drainPending();
       loadForecast();
@@ -912,6 +913,19 @@
     document.getElementById("plan-resequence").closest("label").hidden = true;
     clear(document.getElementById("plan-result"));
     planApply.hidden = true;
+  }
+  /* A proposal the board was opened on (/board?plan=ID: a technician marked out from their own
+   * page), shown in the plan panel as if it had been made here. */
+  function openLinkedPlan() {
+    var id = Number(new URLSearchParams(window.location.search).get("plan"));
+    if (!id || !settings.can_act) return;
+    openPlanPanel();
+    api("GET", "/api/plans/" + id).then(function (plan) {
+      var dropped = plan.dropped_technician_id;
+      showPlan(plan, dropped != null ? T.dropped_out.replace("%(name)s", techName(dropped)) : null);
+    }).catch(function (err) {
+      document.getElementById("plan-summary").textContent = T.error + ": " + err.message;
+    });
   }
   if (reopt) reopt.addEventListener("click", function () {
     openPlanPanel();

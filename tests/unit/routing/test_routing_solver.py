@@ -149,3 +149,22 @@ def test_vip_outranks_urgent_outranks_normal_when_only_one_fits(fast):
         jobs = [job(i, 1 + 3 * i, priority=p) for i, p in enumerate(kinds)]
         plan = solve(Problem([tech("a", max_jobs=1)], jobs), fast)
         assert order(plan, "a") == [winner]
+
+
+def test_vehicles_leaving_from_one_home_share_its_node():
+    """A horizon has a vehicle per technician-day, all but today's from the technician's home:
+    the matrices grow with the homes, not with the days."""
+    from routing import Job, Problem, Technician
+    from routing.model import from_problem
+
+    home, other = (34.20, 108.90), (34.30, 108.95)
+    techs = [
+        Technician(id=(1, d), start=home, end=home, shift_start=d * 86400, shift_end=d * 86400 + 28800,
+                   skills=frozenset({"a"}), max_jobs=5)
+        for d in range(3)
+    ] + [Technician(id=2, start=other, end=home, shift_start=0, shift_end=28800, skills=frozenset({"a"}), max_jobs=5)]  # fmt: skip
+    jobs = [Job(id=i, location=(34.25, 108.92 + i / 100), skill="a", service_s=1800) for i in range(4)]
+    m, _ = from_problem(Problem(techs, jobs))
+    assert m.n_nodes == 4 + 2  # the jobs, then the two points the vehicles leave from or return to
+    assert len(set(m.starts.tolist())) == 2 and len(set(m.ends.tolist())) == 1
+    assert m.dist[0][m.starts[3], m.ends[3]] > 0 and m.dist[0][m.starts[0], m.ends[0]] == 0
