@@ -11,8 +11,9 @@ previous stop (or the technician's position, as the planner sees it) at the outl
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -21,10 +22,12 @@ from core.accounts import Actor
 from core.db import utcnow
 from dispatch.lifecycle import OPEN
 from dispatch.models import RouteStop, WorkOrder
-from dispatch.planning.day import PlanningSettings
 from routing.geo import haversine_pairs_m
 from technicians.availability import break_bounds, on_leave, shift_bounds, works_on
 from technicians.models import Technician
+
+if TYPE_CHECKING:  # dispatch.planning's placements import this module to announce the rows they change
+    from dispatch.planning.day import PlanningSettings
 
 MAX_DAYS = 7  # the planning horizon a board may ask for at once
 
@@ -40,7 +43,41 @@ def timeline(
 ) -> dict[str, Any]:
     """The technicians' days from `first_day` (local date) for `days` days: `rows` (who,
     shifts, days on leave, assigned orders not planned yet) and `stops` (planned blocks)."""
+    return _days(session, settings, first_day, days, now or utcnow(), outlet_id=actor.outlet_id)
+
+
+def technician_days(
+    session: Session, settings: PlanningSettings, technician_ids: Collection[int], *, now: datetime | None = None
+) -> dict[str, Any]:
+    """`timeline` for these technicians only, whatever their outlet, over the whole planning
+    horizon from today, in its wire form (times as ISO text): what an order's event carries so
+    that the boards redraw the rows a placement changed without reading `GET /api/timeline`
+    again. Who may read which row is decided per room (dispatch/visibility.py views_by_room)."""
     now = now or utcnow()
+    today = now.astimezone(settings.timezone).date()
+    return _wire(_days(session, settings, today, MAX_DAYS, now, only=set(technician_ids)))
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+def _days(
+    session: Session,
+    settings: PlanningSettings,
+    first_day: date,
+    days: int,
+    now: datetime,
+    *,
+    outlet_id: int | None = None,
+    only: set[int] | None = None,
+) -> dict[str, Any]:
     tz = settings.timezone
     days = max(1, min(days, MAX_DAYS))
     start = datetime.combine(first_day, time.min, tzinfo=tz)
@@ -51,8 +88,10 @@ def timeline(
         .where(Technician.active.is_(True))
         .order_by(Technician.outlet_id, Technician.name)
     )
-    if actor.outlet_id is not None:
-        query = query.where(Technician.outlet_id == actor.outlet_id)
+    if outlet_id is not None:
+        query = query.where(Technician.outlet_id == outlet_id)
+    if only is not None:
+        query = query.where(Technician.id.in_(sorted(only)))
     techs = list(session.scalars(query))
     by_id = {t.id: t for t in techs}
     open_statuses = [s.value for s in OPEN]
@@ -99,6 +138,8 @@ def timeline(
         unplanned.setdefault(tech_id, []).append(order_id)
     return {
         "generated_at": now,
+        "first_day": first_day.isoformat(),
+        "days": days,
         "start": start,
         "end": end,
         "rows": [_row(t, first_day, days, tz, unplanned.get(t.id, [])) for t in techs],

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.accounts import DISPATCH_ROLES, Actor
 from core.db import unit_of_work, utcnow
 from core.errors import Busy, Conflict, PermissionDenied, Refused, ValidationFailed
-from dispatch.events import record_event
+from dispatch.events import add_to_announcement, record_event
 from dispatch.lifecycle import OPEN, Status, check_move
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
@@ -28,6 +28,7 @@ from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
 from dispatch.planning.routes import holds, lock_day, lock_days, write_route
 from dispatch.sla.policy import SlaPolicy
+from dispatch.timeline import technician_days
 from routing import Job, Plan
 from routing import Technician as RoutingTechnician
 from routing.evaluate import time_route
@@ -173,7 +174,16 @@ def _assign_once(
         )  # fmt: skip
         if timed is not None:
             write_route(session, day, tech_id, route, timed)
+            _announce_days(session, order_id, settings, [tech_id], now)
     return order
+
+
+def _announce_days(
+    session: Session, order_id: int, settings: PlanningSettings, tech_ids: list[int], now: datetime
+) -> None:
+    """The technicians' rows as the move leaves them ride with its event, so that every open
+    board redraws them at once instead of reading the whole timeline again."""
+    add_to_announcement(session, order_id, timeline=technician_days(session, settings, tech_ids, now=now))
 
 
 def assignable_technicians(
@@ -307,6 +317,7 @@ def _place_once(
             write_route(
                 session, day, old_tech.id, old_route, Plan({old_tech.id: time_route(old_tech, jobs, old_route)[0]})
             )
+        _announce_days(session, order_id, settings, [tech_id] + ([old_tech.id] if old_tech is not None else []), now)
         etas = {s.job_id: day.at(s.arrival_s) for s in stops}
         return Placement(order, tech_id, [(oid, etas.get(oid)) for oid in route])
 
@@ -354,10 +365,18 @@ def _drop_index(day: Day, route: list[int], before_id: int | None) -> int:
 
 
 def pin(
-    session: Session, order_id: int, pinned: bool, actor: Actor, *, version: int, now: datetime | None = None
+    session: Session,
+    order_id: int,
+    pinned: bool,
+    actor: Actor,
+    *,
+    version: int,
+    settings: PlanningSettings | None = None,
+    now: datetime | None = None,
 ) -> WorkOrder:
     """Pin an assigned order to its technician and place ("don't move": a re-optimisation
-    leaves it), or release it to the optimiser. Recorded as a `pin` / `unpin` event."""
+    leaves it), or release it to the optimiser. Recorded as a `pin` / `unpin` event, which
+    carries the technician's row when `settings` are given."""
     now = now or utcnow()
     with unit_of_work(session, stale=lambda: raced(session, order_id)):
         order = get_order(session, order_id, actor)
@@ -372,4 +391,6 @@ def pin(
             session, order, "pin" if pinned else "unpin", actor, from_status=order.status, to_status=order.status,
             data={"technician_id": order.technician_id}, at=now,
         )  # fmt: skip
+        if settings is not None:
+            _announce_days(session, order_id, settings, [order.technician_id], now)
     return order

@@ -169,4 +169,7 @@ def place(order_id: int, body: dict):
 def pin(order_id: int, body: dict):
     """Pin an assigned order where it is ("don't move": re-optimisation leaves it), or release it."""
     actor = current_actor()
-    return order_out(planning.pin(db.session, order_id, body["pinned"], actor, version=body["version"]), actor)
+    order = planning.pin(
+        db.session, order_id, body["pinned"], actor, version=body["version"], settings=planning_settings()
+    )
+    return order_out(order, actor)

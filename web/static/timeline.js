@@ -210,6 +210,59 @@
     if (changed.length) items.update(changed);
     signatures = fresh;
   }
+  /* An event that carries the rows it changed (a placement, an assignment, a pin: the
+   * technicians' days from dispatch/timeline.py technician_days) redraws those rows from it at
+   * once, without reading /api/timeline again: the board's other boards see a drop as soon as
+   * its event lands. Only when the timeline was current just before this event, no read is under
+   * way, the event's days cover the days in view and every row it names is on this board;
+   * otherwise the read after the render (below) stays the fallback. */
+  function patchable(tl, seq) {
+    if (!tl || loading || loadedSeq !== seq - 1 || data.start == null) return false;
+    var from = dayStart(tl.first_day).getTime();
+    if (dayStart(data.start).getTime() < from || dayStart(data.start).getTime() + data.days * DAY > from + tl.days * DAY) return false;
+    var mine = {};
+    data.rows.forEach(function (r) { mine[r.id] = true; });
+    return tl.rows.every(function (r) { return mine[r.id]; });
+  }
+  function patchRows(tl) {
+    var from = dayStart(data.start).getTime(), to = from + data.days * DAY;
+    var techs = {}, unplanned = {};
+    tl.rows.forEach(function (r) { techs[r.id] = true; unplanned[r.id] = r.unplanned; });
+    data.rows = data.rows.map(function (r) { return techs[r.id] ? Object.assign({}, r, { unplanned: unplanned[r.id] }) : r; });
+    var fresh = tl.stops.filter(function (s) { var t = new Date(s.arrival).getTime(); return t >= from && t < to; });
+    var moved = {};
+    fresh.forEach(function (s) { moved[s.order_id] = true; });
+    data.stops = data.stops.filter(function (s) { return !techs[s.technician_id] && !moved[s.order_id]; }).concat(fresh);
+    data.byOrder = {};
+    data.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
+    var all = [], wanted = {};
+    fresh.forEach(function (s) { Array.prototype.push.apply(all, stopItems(s)); });
+    all.forEach(function (item) { wanted[item.id] = true; });
+    // A visit's items are "o", "t" and "d" + its order id; the rows' own (shifts, breaks, leave) stay.
+    var gone = items.getIds({ filter: function (i) {
+      return !i.ghost && !wanted[i.id] && /^[otd]\d/.test(i.id) && (techs[i.group] || moved[String(i.id).slice(1)]);
+    } });
+    gone.forEach(function (id) { delete signatures[id]; });
+    if (gone.length) items.remove(gone);
+    var changed = all.filter(function (item) {
+      var sig = signature(item);
+      if (signatures[item.id] === sig && items.get(item.id)) return false;
+      signatures[item.id] = sig;
+      return true;
+    });
+    if (changed.length) items.update(changed);
+    syncRows();
+    if (pinBar) showPinBar();
+    if (previewMoves.length) drawPreview();
+  }
+  B.onEvent(function (msg) {
+    var seq = msg.event.seq;
+    if (!patchable(msg.timeline, seq)) return;
+    patchRows(msg.timeline);
+    loadedSeq = seq;
+    box.dataset.loadedSeq = String(seq);
+  });
+
   /* The first data and the technicians' rows are both in (the board's snapshot brings the rows). */
   function markReady() {
     if (section.dataset.ready || data.start == null || !groups.length) return;
@@ -314,7 +367,8 @@
       var tech = B.state.techs[techId];
       say(fill(same ? T.resequenced : T.placed, { number: res.order.number, position: position,
         name: tech ? tech.name : "#" + techId, eta: fmt(at) }), "info");
-      return load(true);
+      soon(); // the drop's event redraws the rows; read them only if it did not come
+
     }).catch(function (err) {
       if (err.status === 409) {
         say(T.conflict + (err.message ? " (" + err.message + ")" : ""), "conflict");
@@ -361,7 +415,7 @@
     if (!o) return;
     api("POST", "/api/orders/" + orderId + "/pin", { pinned: pinned, version: o.version }).then(function (order) {
       B.upsert(order); B.render();
-      return load(true);
+      soon(); // as after a drop: the event carries the row
     }).catch(function (err) {
       say((err.status === 409 ? T.conflict : T.error) + (err.message ? " (" + err.message + ")" : ""), "error");
       return B.refreshOrder(orderId).then(function () { return load(true); });
