@@ -5,6 +5,7 @@ skill, a conflict when another board moved the order first, and the screenshots.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -98,6 +99,43 @@ def test_an_unassigned_order_dropped_on_a_technicians_row_is_assigned_there_and_
     expect(order_item(second, order["id"])).to_have_count(0)  # it left the unassigned queue
     status, fresh = call(base, "GET", f"/api/orders/{order['id']}", dispatcher)
     assert (fresh["status"], fresh["technician"]["id"], fresh["assignment_locked"]) == ("assigned", south, True)
+
+
+def test_a_drop_on_one_board_redraws_the_row_on_another_from_the_event_without_reading_the_timeline(
+    browser, live_server, live_network, contexts
+):
+    base, _ = live_server
+    south = live_network["techs"][1]
+    dispatcher = token(base, "dispatcher")
+    order = new_order(base, dispatcher, "13800138000", lat=34.20, lon=108.95)
+    first, second = board(browser, base, contexts), board(browser, base, contexts)
+    reads = []
+    second.on("request", lambda r: reads.append(r.url) if "/api/timeline" in r.url else None)
+
+    order_item(first, order["id"]).drag_to(
+        first.locator("#timeline .vis-panel.vis-center"), target_position=drop_point(first, south, 0.5)
+    )
+
+    wait_for_stop(second, order["id"], south)
+    expect(block(second, order)).to_be_visible()
+    second.wait_for_timeout(600)  # past the board's 250 ms debounce: a fallback read would have started
+    assert reads == [], "the row came with the drop's event"
+    status, day = call(base, "GET", "/api/timeline", dispatcher)
+    (planned,) = [s for s in day["stops"] if s["order_id"] == order["id"]]
+    shown = stop_of(second, order["id"])
+    at = datetime.fromisoformat
+    assert (at(shown["start"]), at(shown["end"]), shown["technician_id"]) == (
+        at(planned["start"]),
+        at(planned["end"]),
+        south,
+    )
+    row = row_label(second, south).locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' vis-label ')][1]")
+    row_box, block_box = row.bounding_box(), block(second, order).bounding_box()
+    assert row_box["y"] <= block_box["y"] + block_box["height"] / 2 <= row_box["y"] + row_box["height"], (
+        "in Tech 2's row"
+    )
+    item = second.evaluate("(id) => window.dispatchTimeline.items.get('o' + id)", order["id"])
+    assert at(item["start"]) == at(planned["start"]) and item["group"] == south, "the block at its planned time"
 
 
 def test_a_visit_dragged_before_another_in_its_row_is_re_sequenced(browser, live_server, live_network, contexts):
