@@ -15,13 +15,13 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.accounts import Actor
 from core.db import utcnow
 from dispatch.lifecycle import OPEN
-from dispatch.models import RouteStop, WorkOrder
+from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
 from routing.geo import haversine_pairs_m
 from technicians.availability import break_bounds, on_leave, shift_bounds, works_on
 from technicians.models import Technician
@@ -78,6 +78,9 @@ def _days(
     outlet_id: int | None = None,
     only: set[int] | None = None,
 ) -> dict[str, Any]:
+    # Read first, as the board's snapshot does (dispatch/board.py): every event up to it is
+    # visible to the reads below, so a board that has applied up to `last_seq` is current.
+    last_seq = session.scalar(select(func.coalesce(func.max(WorkOrderEvent.seq), 0)))
     tz = settings.timezone
     days = max(1, min(days, MAX_DAYS))
     start = datetime.combine(first_day, time.min, tzinfo=tz)
@@ -138,6 +141,7 @@ def _days(
         unplanned.setdefault(tech_id, []).append(order_id)
     return {
         "generated_at": now,
+        "last_seq": int(last_seq or 0),
         "first_day": first_day.isoformat(),
         "days": days,
         "start": start,
@@ -174,33 +178,17 @@ def _row(tech: Technician, first_day: date, days: int, tz, unplanned: list[int])
 
 
 def _stops(rows: list[Any], techs: dict[int, Technician], settings: PlanningSettings, now: datetime) -> list[dict]:
-    out: list[dict] = []
-    previous: dict[int, tuple[float, float]] = {}
     tz = settings.timezone
-    day_of: dict[int, date] = {}
-    for r in rows:
+    legs = _legs(rows, techs, tz, now)
+    # Every leg in one call: one numpy call per stop was most of the read at city size.
+    metres = haversine_pairs_m([a for a, _ in legs.values()], [b for _, b in legs.values()]) if legs else []
+    leg_m = dict(zip(legs, metres, strict=True))
+    out: list[dict] = []
+    for i, r in enumerate(rows):
         tech = techs[r.technician_id]
-        local_day = r.eta.astimezone(tz).date()
-        if day_of.get(r.technician_id) != local_day:
-            # The first visit of a day (the planning horizon has a route per day) starts from
-            # where the technician is today, from home on a later day.
-            day_of[r.technician_id] = local_day
-            fresh = (
-                tech.last_seen_at is not None
-                and tech.last_seen_at.astimezone(tz).date() == now.astimezone(tz).date() == local_day
-            )
-            previous[r.technician_id] = (
-                (tech.last_lat, tech.last_lon)
-                if fresh and tech.last_lat is not None
-                else (tech.home_lat, tech.home_lon)
-            )
         travel_s = 0
-        if r.lat is not None and r.lon is not None:
-            metres = (
-                float(haversine_pairs_m([previous[r.technician_id]], [(r.lat, r.lon)])[0]) * tech.outlet.detour_factor
-            )
-            travel_s = round(metres / (tech.outlet.speed_kmh / 3.6))
-            previous[r.technician_id] = (r.lat, r.lon)
+        if i in leg_m:
+            travel_s = round(float(leg_m[i]) * tech.outlet.detour_factor / (tech.outlet.speed_kmh / 3.6))
         begin = max(r.eta, r.appointment_start) if r.appointment_start else r.eta
         finish = begin + timedelta(minutes=settings.service_minutes.get(r.issue_category, 45))
         out.append(
@@ -223,3 +211,31 @@ def _stops(rows: list[Any], techs: dict[int, Technician], settings: PlanningSett
             }
         )
     return out
+
+
+def _legs(
+    rows: list[Any], techs: dict[int, Technician], tz, now: datetime
+) -> dict[int, tuple[tuple[float, float], tuple[float, float]]]:
+    """The leg to each located stop (by its index in `rows`): from the technician's previous
+    stop that day, or for a day's first from where they are today (from home on a later day)."""
+    legs = {}
+    previous: dict[int, tuple[float, float]] = {}
+    day_of: dict[int, date] = {}
+    for i, r in enumerate(rows):
+        tech = techs[r.technician_id]
+        local_day = r.eta.astimezone(tz).date()
+        if day_of.get(r.technician_id) != local_day:
+            day_of[r.technician_id] = local_day
+            fresh = (
+                tech.last_seen_at is not None
+                and tech.last_seen_at.astimezone(tz).date() == now.astimezone(tz).date() == local_day
+            )
+            previous[r.technician_id] = (
+                (tech.last_lat, tech.last_lon)
+                if fresh and tech.last_lat is not None
+                else (tech.home_lat, tech.home_lon)
+            )
+        if r.lat is not None and r.lon is not None:
+            legs[i] = (previous[r.technician_id], (r.lat, r.lon))
+            previous[r.technician_id] = (r.lat, r.lon)
+    return legs

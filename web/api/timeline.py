@@ -81,6 +81,7 @@ class TimelineStop(Schema):
 
 class TimelineOut(Schema):
     generated_at = fields.DateTime()
+    last_seq = fields.Integer(metadata={"description": "the newest event seq these days already reflect"})
     start = fields.DateTime()
     end = fields.DateTime()
     rows = fields.List(fields.Nested(TimelineRow))

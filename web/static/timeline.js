@@ -51,6 +51,30 @@
     if (kind) message.dataset.kind = kind; else delete message.dataset.kind;
   }
 
+  /* vis-timeline measures every block it draws (offsetWidth/offsetHeight and getComputedStyle:
+   * on the first draw a forced layout of the whole page per row, seconds for 200 rows). The
+   * blocks here have their height fixed in board.css and a short label, so an item that states
+   * its size (`size: [label width px, height px]`) is taken at its word instead of measured;
+   * any other item is measured as the library does. */
+  var BLOCK_PX = 22, TRAVEL_PX = 4;
+  function takeSizeAsStated(proto, sizes) {
+    var measure = proto._getDomComponentsSizes;
+    proto._getDomComponentsSizes = function () {
+      var size = this.data && this.data.size;
+      if (!size) return measure.call(this);
+      this.overflow = false; // board.css: the blocks clip their label
+      this.whiteSpace = false;
+      return sizes(size);
+    };
+  }
+  var kinds = vis.timeline && vis.timeline.components && vis.timeline.components.items;
+  if (kinds && kinds.RangeItem && !kinds.RangeItem.prototype._sizeAsStated) {
+    kinds.RangeItem.prototype._sizeAsStated = true;
+    takeSizeAsStated(kinds.RangeItem.prototype, function (s) { return { content: { width: s[0] }, box: { height: s[1] } }; });
+    takeSizeAsStated(kinds.BackgroundItem.prototype, function (s) { return { content: { width: s[0] } }; });
+  }
+  function labelPx(text) { return 7 * String(text || "").length + 8; } // .72rem digits, with the padding
+
   var groups = new vis.DataSet();
   var items = new vis.DataSet();
   var data = { rows: [], stops: [], byOrder: {}, start: null, days: 0 };
@@ -97,21 +121,29 @@
   window.dispatchTimeline = { timeline: timeline, items: items, groups: groups, data: data, reload: function () { return load(true); } };
 
   // --- rows: the board's technicians, as filtered there -----------------------------------
-  var rowKey = "";
+  /* Rows go in a page at a time: the first PAGE (more than the panel shows) for the first draw,
+   * the rest a page per frame after it. vis-timeline lays out every row it holds on each draw,
+   * and a row added after blocks makes it search all of them for its own. Until the board's
+   * snapshot is in, the rows are the timeline's own (same names, outlets, skills). */
+  var PAGE = 30;
+  var rowLimit = PAGE, rowKey = "", growing = false;
   function syncRows() {
-    var techs = Object.keys(B.state.techs).map(function (k) { return B.state.techs[k]; }).filter(B.techMatches);
     var byId = {};
     data.rows.forEach(function (r) { byId[r.id] = r; });
-    techs = techs.filter(function (t) { return byId[t.id]; });
+    var techs = data.rows.map(function (r) { return B.state.loaded ? B.state.techs[r.id] : r; })
+      .filter(function (t) { return t && B.techMatches(t); });
+    var more = techs.length > rowLimit;
+    techs = techs.slice(0, rowLimit);
     var load = {};
     data.stops.forEach(function (s) { load[s.technician_id] = (load[s.technician_id] || 0) + 1; });
     var key = techs.map(function (t) { return t.id + ":" + (load[t.id] || 0) + ":" + byId[t.id].unplanned.length; }).join(",");
     if (key === rowKey) return;
     rowKey = key;
-    var wanted = {};
+    var wanted = {}, added = [];
     var rows = techs.map(function (t, i) {
       var r = byId[t.id];
       wanted[t.id] = true;
+      if (!groups.get(t.id)) added.push(t.id);
       var label = el("div", { class: "tl-row", "data-tech-id": String(t.id), title: t.outlet_name });
       label.appendChild(el("span", { class: "tl-name" }, t.name));
       var meta = (load[t.id] || 0) + " / " + t.daily_capacity;
@@ -119,8 +151,22 @@
       label.appendChild(el("span", { class: "tl-meta" }, meta));
       return { id: t.id, content: label, order: i };
     });
-    groups.getIds().forEach(function (id) { if (!wanted[id]) groups.remove(id); });
+    var gone = groups.getIds().filter(function (id) { return !wanted[id]; });
+    if (gone.length) groups.remove(gone);
     groups.update(rows);
+    if (added.length) addItems(itemsOfRows(added)); // the blocks of rows just shown, after their rows
+    if (more) moreRowsSoon();
+  }
+  function moreRowsSoon() {
+    if (growing || !section.dataset.drawn) return; // the first draw first; the changed handler calls again
+    growing = true;
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        growing = false;
+        rowLimit += PAGE;
+        syncRows();
+      }, 0);
+    });
   }
 
   // --- blocks --------------------------------------------------------------------------------
@@ -141,48 +187,56 @@
     var title = s.number + " · " + T.eta_short + " " + fmt(s.arrival) + " · " + T.visit + " " + fmt(s.start) + "–" + fmt(s.end) +
       " · " + T.due + " " + fmt(s.due_at) + (s.late ? " · " + T.late : "") + (s.pinned ? " · " + T.pinned : "");
     var out = [{
-      id: "o" + s.order_id, orderId: s.order_id, group: s.technician_id, start: s.start, end: s.end, type: "range",
-      content: content, className: cls, title: title.replace(/[<>&]/g, ""),
+      id: "o" + s.order_id, orderId: s.order_id, group: s.technician_id, start: new Date(s.start), end: new Date(s.end), type: "range",
+      content: content, className: cls, title: title.replace(/[<>&]/g, ""), size: [labelPx(content.textContent), BLOCK_PX],
       editable: movable ? { updateTime: true, updateGroup: true, remove: false } : false,
     }];
     if (new Date(s.travel_start) < new Date(s.arrival)) {
-      out.push({ id: "t" + s.order_id, group: s.technician_id, start: s.travel_start, end: s.arrival, type: "range",
-        content: "", className: "tl-travel", selectable: false, editable: false, title: T.travel });
+      out.push({ id: "t" + s.order_id, group: s.technician_id, start: new Date(s.travel_start), end: new Date(s.arrival), type: "range",
+        content: "", className: "tl-travel", selectable: false, editable: false, title: T.travel, size: [0, TRAVEL_PX] });
     }
-    out.push({ id: "d" + s.order_id, group: s.technician_id, start: s.due_at,
+    out.push({ id: "d" + s.order_id, group: s.technician_id, start: new Date(s.due_at),
       end: new Date(new Date(s.due_at).getTime() + 60000), type: "background", content: "",
-      className: "tl-due" + (s.late ? " late" : ""), title: T.due + " " + s.number + " " + fmt(s.due_at) });
+      className: "tl-due" + (s.late ? " late" : ""), title: T.due + " " + s.number + " " + fmt(s.due_at), size: [0] });
     return out;
   }
   function rowBackground(r) {
     var out = r.shifts.map(function (sh, i) {
-      return { id: "s" + r.id + "-" + i, group: r.id, start: sh.start, end: sh.end, type: "background", content: "", className: "tl-shift" };
+      return { id: "s" + r.id + "-" + i, group: r.id, start: new Date(sh.start), end: new Date(sh.end), type: "background", content: "", className: "tl-shift",
+        size: [0] };
     });
     (r.breaks || []).forEach(function (b, i) {
-      out.push({ id: "b" + r.id + "-" + i, group: r.id, start: b.start, end: b.end, type: "background", content: "",
-        className: "tl-break", title: T.break_window.replace("%(minutes)s", b.minutes) });
+      out.push({ id: "b" + r.id + "-" + i, group: r.id, start: new Date(b.start), end: new Date(b.end), type: "background", content: "",
+        className: "tl-break", title: T.break_window.replace("%(minutes)s", b.minutes), size: [0] });
     });
     r.leave_days.forEach(function (d) {
       var from = dayStart(d);
       out.push({ id: "l" + r.id + "-" + d, group: r.id, start: from, end: new Date(from.getTime() + DAY), type: "background",
-        content: T.on_leave, className: "tl-leave" });
+        content: T.on_leave, className: "tl-leave", size: [14 * String(T.on_leave).length + 8] });
     });
     return out;
   }
-  function draw(res) {
+  /* The items of these rows (technician ids): shifts, breaks, leave, and each visit's blocks. */
+  function itemsOfRows(ids) {
+    var want = {}, out = [];
+    ids.forEach(function (id) { want[id] = true; });
+    data.rows.forEach(function (r) { if (want[r.id]) Array.prototype.push.apply(out, rowBackground(r)); });
+    data.stops.forEach(function (s) { if (want[s.technician_id]) Array.prototype.push.apply(out, stopItems(s)); });
+    return out;
+  }
+  function setData(res) {
     data.rows = res.rows;
     data.stops = res.stops;
     data.byOrder = {};
     res.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
-    var all = [];
-    res.rows.forEach(function (r) { Array.prototype.push.apply(all, rowBackground(r)); });
-    res.stops.forEach(function (s) { Array.prototype.push.apply(all, stopItems(s)); });
+  }
+  function draw(res) {
+    setData(res);
     var selected = timeline.getSelection();
-    replaceItems(all);
-    timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
-    // The rows after the blocks: the other way round vis-timeline measures every block as it lands in a row.
     rowKey = "";
-    syncRows();
+    syncRows(); // rows first, then their blocks (only the rows shown have blocks in the timeline)
+    replaceItems(itemsOfRows(groups.getIds()));
+    timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
     box.dataset.loadedSeq = String(loadedSeq);
     if (pinBar) showPinBar();
     drawPreview();
@@ -210,6 +264,16 @@
     if (changed.length) items.update(changed);
     signatures = fresh;
   }
+  /* Add or update these items, touching only the ones that changed. */
+  function addItems(list) {
+    var changed = list.filter(function (item) {
+      var sig = signature(item);
+      if (signatures[item.id] === sig && items.get(item.id)) return false;
+      signatures[item.id] = sig;
+      return true;
+    });
+    if (changed.length) items.update(changed);
+  }
   /* An event that carries the rows it changed (a placement, an assignment, a pin: the
    * technicians' days from dispatch/timeline.py technician_days) redraws those rows from it at
    * once, without reading /api/timeline again: the board's other boards see a drop as soon as
@@ -236,7 +300,7 @@
     data.byOrder = {};
     data.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
     var all = [], wanted = {};
-    fresh.forEach(function (s) { Array.prototype.push.apply(all, stopItems(s)); });
+    fresh.forEach(function (s) { if (groups.get(s.technician_id)) Array.prototype.push.apply(all, stopItems(s)); });
     all.forEach(function (item) { wanted[item.id] = true; });
     // A visit's items are "o", "t" and "d" + its order id; the rows' own (shifts, breaks, leave) stay.
     var gone = items.getIds({ filter: function (i) {
@@ -244,13 +308,7 @@
     } });
     gone.forEach(function (id) { delete signatures[id]; });
     if (gone.length) items.remove(gone);
-    var changed = all.filter(function (item) {
-      var sig = signature(item);
-      if (signatures[item.id] === sig && items.get(item.id)) return false;
-      signatures[item.id] = sig;
-      return true;
-    });
-    if (changed.length) items.update(changed);
+    addItems(all);
     syncRows();
     if (pinBar) showPinBar();
     if (previewMoves.length) drawPreview();
@@ -276,11 +334,13 @@
     var w = timeline.getWindow();
     var first = localDay(w.start);
     var days = Math.min(7, Math.max(1, Math.ceil((w.end - dayStart(first)) / DAY)));
-    if (!force && data.start === first && data.days >= days && loadedSeq === B.state.lastSeq) return loading || Promise.resolve();
+    if (!force && data.start === first && data.days >= days && loadedSeq >= B.state.lastSeq) return loading || Promise.resolve();
     if (loading) { again = true; return loading; }
     var seq = B.state.lastSeq;
     loading = api("GET", section.dataset.api + "?date=" + first + "&days=" + days).then(function (res) {
-      data.start = first; data.days = days; loadedSeq = seq;
+      // The days reflect every event up to the answer's last_seq: read beside the board's
+      // snapshot, they are current for it when both name the same seq (no second read).
+      data.start = first; data.days = days; loadedSeq = res.last_seq != null ? res.last_seq : seq;
       draw(res);
     }).catch(function (err) {
       say(T.timeline_error + ": " + err.message, "error");
@@ -298,7 +358,7 @@
   B.onRender(function () {
     syncRows();
     markReady();
-    if (B.state.loaded && B.state.lastSeq !== loadedSeq) soon();
+    if (B.state.loaded && B.state.lastSeq > loadedSeq) soon();
   });
   // The days are read at once, beside the board's snapshot rather than after it: the first draw
   // comes sooner, and the snapshot's render reads them again if events came in between.
@@ -309,6 +369,7 @@
     if (!section.dataset.ready || section.dataset.drawn) return;
     section.dataset.drawn = "1";
     if (window.performance && performance.mark) performance.mark("timeline-drawn");
+    moreRowsSoon(); // the rows below the first page
   });
 
   // --- clicks: a block opens the order, a row's name shows the technician's day on the map ---
@@ -444,7 +505,7 @@
       if (m.eta && m.until) {
         items.add({ id: "g" + m.order_id, ghost: true, group: m.to, start: m.eta, end: m.until, type: "range",
           content: el("span", { class: "tl-label", "data-order-id": String(m.order_id) }, "→ " + shortNumber(number)),
-          className: "tl-ghost", editable: false, selectable: false,
+          className: "tl-ghost", editable: false, selectable: false, size: [labelPx(number) + 14, BLOCK_PX],
           title: (T.plan_ghost + " " + number + " · " + fmt(m.eta)).replace(/[<>&]/g, "") });
       }
       var cur = items.get("o" + m.order_id);
