@@ -14,32 +14,18 @@
 
   var B = window.dispatchBoard;
   var box = document.getElementById("timeline");
-  if (!B || !box || typeof vis === "undefined" || !vis.Timeline || typeof window.moment === "undefined") return;
+  if (!B || !box || !window.dispatchTimelineDays || typeof vis === "undefined" || !vis.Timeline ||
+      typeof window.moment === "undefined") return;
   var C = window.dispatchCommon;
   var el = C.el, api = C.api;
   var settings = B.settings;
   var T = settings.strings;
   var section = box.closest(".board-timeline");
   var message = document.getElementById("timeline-message");
-  var HOUR = 3600000, DAY = 24 * HOUR;
+  var D = window.dispatchTimelineDays; // timeline-days.js: the zone's days, and the first read
+  var HOUR = D.HOUR, DAY = D.DAY, OFFSET = D.OFFSET, localDay = D.localDay, dayStart = D.dayStart;
   var UNDER_WAY = { en_route: 1, on_site: 1 };
 
-  /* Times on the axis in the service area's zone (APP_TIMEZONE), not the browser's. */
-  function zoneOffsetMinutes(timeZone, at) {
-    try {
-      var parts = {};
-      new Intl.DateTimeFormat("en-US", { timeZone: timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
-        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
-        .formatToParts(at).forEach(function (p) { parts[p.type] = p.value; });
-      var local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
-      return Math.round((local - Math.floor(at.getTime() / 1000) * 1000) / 60000);
-    } catch (e) { return -new Date().getTimezoneOffset(); }
-  }
-  var OFFSET = zoneOffsetMinutes(settings.timezone, new Date());
-  function localDay(date) { // "2026-12-07" in the service area's zone
-    return new Date(date.getTime() + OFFSET * 60000).toISOString().slice(0, 10);
-  }
-  function dayStart(isoDay) { return new Date(Date.parse(isoDay + "T00:00:00Z") - OFFSET * 60000); }
   function fmt(iso) { return C.fmtTime(iso, settings.timezone, false); }
   function fill(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
@@ -78,9 +64,8 @@
   var groups = new vis.DataSet();
   var items = new vis.DataSet();
   var data = { rows: [], stops: [], byOrder: {}, start: null, days: 0 };
-  var loadedSeq = -1, loading = null, again = false;
+  var loadedSeq = -1, loading = null, loadingSpan = null, again = false;
 
-  var now = new Date();
   var options = {
     stack: false,
     groupOrder: "order",
@@ -88,8 +73,8 @@
     showCurrentTime: true,
     zoomMin: HOUR,
     zoomMax: 7 * DAY,
-    start: new Date(now.getTime() - 2 * HOUR),
-    end: new Date(now.getTime() + 10 * HOUR),
+    start: D.opening.start,
+    end: D.opening.end,
     height: "100%",
     verticalScroll: true,
     zoomKey: "ctrlKey",
@@ -125,7 +110,7 @@
    * the rest a page per frame after it. vis-timeline lays out every row it holds on each draw,
    * and a row added after blocks makes it search all of them for its own. Until the board's
    * snapshot is in, the rows are the timeline's own (same names, outlets, skills). */
-  var PAGE = 30;
+  var PAGE = 16; // the rows in view at 1440×900 are about 12
   var rowLimit = PAGE, rowKey = "", growing = false;
   function syncRows() {
     var byId = {};
@@ -332,12 +317,15 @@
    * drop, and when the view leaves the days already read. */
   function load(force) {
     var w = timeline.getWindow();
-    var first = localDay(w.start);
-    var days = Math.min(7, Math.max(1, Math.ceil((w.end - dayStart(first)) / DAY)));
+    var span = D.span(w.start, w.end), first = span.first, days = span.days;
     if (!force && data.start === first && data.days >= days && loadedSeq >= B.state.lastSeq) return loading || Promise.resolve();
-    if (loading) { again = true; return loading; }
+    if (loading) { // the read under way answers a call for the same days; anything else reads again after it
+      if (force || loadingSpan.first !== first || loadingSpan.days < days) again = true;
+      return loading;
+    }
     var seq = B.state.lastSeq;
-    loading = api("GET", section.dataset.api + "?date=" + first + "&days=" + days).then(function (res) {
+    loadingSpan = span;
+    loading = (D.take(span) || D.read(span)).then(function (res) {
       // The days reflect every event up to the answer's last_seq: read beside the board's
       // snapshot, they are current for it when both name the same seq (no second read).
       data.start = first; data.days = days; loadedSeq = res.last_seq != null ? res.last_seq : seq;
@@ -346,7 +334,10 @@
       say(T.timeline_error + ": " + err.message, "error");
     }).then(function () {
       loading = null;
-      if (again) { again = false; load(true); }
+      var more = again;
+      again = false;
+      if (more) load(true);
+      else if (B.state.loaded && B.state.lastSeq > loadedSeq) soon(); // events came in meanwhile
     });
     return loading;
   }
@@ -363,10 +354,16 @@
   // The days are read at once, beside the board's snapshot rather than after it: the first draw
   // comes sooner, and the snapshot's render reads them again if events came in between.
   load(true);
-  timeline.on("rangechanged", function () { soon(); });
-  // The first time vis-timeline has drawn the first data on screen (bench/timeline.py times navigation → this).
+  timeline.on("rangechanged", function () {
+    // vis-timeline lifts its loading screen (which takes every click and drag) at the first
+    // redraw after its first range change; with the data already drawn no other redraw may come.
+    if (!timeline.initialDrawDone) timeline.redraw();
+    soon();
+  });
+  // The first time vis-timeline has drawn the first data on screen and taken its loading screen
+  // away (bench/timeline.py times navigation → this).
   timeline.on("changed", function () {
-    if (!section.dataset.ready || section.dataset.drawn) return;
+    if (!section.dataset.ready || section.dataset.drawn || !timeline.initialDrawDone) return;
     section.dataset.drawn = "1";
     if (window.performance && performance.mark) performance.mark("timeline-drawn");
     moreRowsSoon(); // the rows below the first page
