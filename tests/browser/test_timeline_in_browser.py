@@ -143,6 +143,37 @@ def test_a_drop_on_one_board_redraws_the_row_on_another_from_the_event_without_r
     assert drawn_at < 0.001 and item["group"] == south, "the block at its planned time (to the millisecond)"
 
 
+def test_an_order_dropped_on_tomorrow_in_a_row_goes_on_that_days_route(browser, live_server, live_network, contexts):
+    base, _ = live_server
+    south = live_network["techs"][1]
+    dispatcher = token(base, "dispatcher")
+    # A day shift: with the test network's 00:00–23:59 one, tomorrow's first visit starts at midnight.
+    status, _ = call(base, "PATCH", f"/api/technicians/{south}", token(base, "admin"),
+                     {"shift_start": "08:00", "shift_end": "20:00"})  # fmt: skip
+    assert status == 200
+    order = new_order(base, dispatcher, "13800138000", lat=34.20, lon=108.95)
+    page = board(browser, base, contexts)
+    # Tomorrow from 08:00 to 20:00 in the service area's zone, as the "3 days" view and a scroll would show it.
+    tomorrow = page.evaluate(
+        """() => { const D = window.dispatchTimelineDays, t = window.dispatchTimeline.timeline;
+          const day = D.localDay(new Date(Date.now() + D.DAY)), start = D.dayStart(day).getTime();
+          t.setWindow(new Date(start + 8 * D.HOUR), new Date(start + 20 * D.HOUR), {animation: false});
+          return day; }"""
+    )
+    page.wait_for_function("(day) => window.dispatchTimeline.data.start <= day", arg=tomorrow)
+    page.wait_for_timeout(400)
+
+    order_item(page, order["id"]).drag_to(
+        page.locator("#timeline .vis-panel.vis-center"), target_position=drop_point(page, south, 0.3)
+    )
+
+    expect(page.locator("#timeline-message")).to_contain_text(f"{order['number']} is now visit 1 of Tech 2's day")
+    wait_for_stop(page, order["id"], south)
+    expect(block(page, order)).to_be_visible()
+    status, day = call(base, "GET", f"/api/timeline?date={tomorrow}", dispatcher)
+    assert [s["order_id"] for s in day["stops"]] == [order["id"]], "on tomorrow's route"
+
+
 def test_a_visit_dragged_before_another_in_its_row_is_re_sequenced(browser, live_server, live_network, contexts):
     base, _ = live_server
     south = live_network["techs"][1]

@@ -282,3 +282,69 @@ def test_a_pin_s_event_carries_the_row_with_the_visit_pinned(app, client, dispat
         board.disconnect()
     (stop,) = event["timeline"]["stops"]
     assert stop["order_id"] == order["id"] and stop["pinned"] is True
+
+
+def _local_today(app):
+    from core.db import utcnow
+
+    return utcnow().astimezone(app.config["TIMEZONE"]).date()
+
+
+@pytest.fixture
+def day_shifts(db_session, network):
+    """08:00–20:00: with the network's 00:00–23:59 shifts tomorrow's first visit starts at midnight,
+    a rounding away from today's date."""
+    from datetime import time
+
+    from technicians.network import update_technician
+
+    for tech in network.techs:
+        update_technician(db_session, tech.id, {"shift_start": time(8), "shift_end": time(20)}, actor_id=None)
+
+
+def test_an_order_dropped_on_tomorrow_goes_on_tomorrows_route(app, client, dispatcher, network, db_session, day_shifts):
+    from datetime import timedelta
+
+    south = network.techs[1].id
+    tomorrow = _local_today(app) + timedelta(days=1)
+    waiting = unassigned_order(app, client, dispatcher)
+
+    response = place(client, dispatcher, waiting, south, day=tomorrow.isoformat())
+
+    assert response.status_code == 200, response.get_json()
+    db_session.expire_all()
+    stop = db_session.get(RouteStop, waiting["id"])
+    assert stop.technician_id == south
+    assert stop.eta.astimezone(app.config["TIMEZONE"]).date() == tomorrow
+    db_session.rollback()
+    day = client.get(f"/api/timeline?date={tomorrow.isoformat()}", headers=dispatcher).get_json()
+    assert [s["order_id"] for s in day["stops"]] == [waiting["id"]], "on tomorrow's row of the timeline"
+
+
+def test_a_visit_moved_to_another_technicians_day_leaves_no_stop_on_the_first(
+    app, client, dispatcher, network, db_session, day_shifts
+):
+    from datetime import timedelta
+
+    north, south = network.techs[0].id, network.techs[1].id
+    tomorrow = _local_today(app) + timedelta(days=1)
+    waiting = unassigned_order(app, client, dispatcher)
+    first = place(client, dispatcher, waiting, south, day=tomorrow.isoformat()).get_json()
+
+    response = place(client, dispatcher, first["order"], north, day=tomorrow.isoformat())
+
+    assert response.status_code == 200, response.get_json()
+    assert route_of(db_session, south) == [], "nothing left on the day it left"
+    assert route_of(db_session, north) == [waiting["id"]]
+
+
+def test_a_drop_beyond_the_planning_horizon_is_refused_naming_the_day(app, client, dispatcher, network):
+    from datetime import timedelta
+
+    waiting = unassigned_order(app, client, dispatcher)
+    far = _local_today(app) + timedelta(days=20)
+
+    response = place(client, dispatcher, waiting, network.techs[1].id, day=far.isoformat())
+
+    assert response.status_code in (400, 422)
+    assert "day" in str(response.get_json()["detail"])

@@ -97,6 +97,12 @@ class PlacementIn(Schema):
         metadata={"description": "the stop it goes before; null: last"},
     )
     version = fields.Integer(required=True, validate=Range(min=1))
+    day = fields.Date(
+        load_default=None,
+        allow_none=True,
+        validate=_in_calendar,
+        metadata={"description": "the local day of the planning horizon it goes on (default: today)"},
+    )
 
 
 class RouteStopOut(Schema):
@@ -142,12 +148,13 @@ def get_timeline(args: dict):
 )
 def place(order_id: int, body: dict):
     """Put an order at a place in a technician's day (a drop on the timeline): before
-    `before_order_id`, or last. Assigns, reassigns or re-sequences; the order is pinned there."""
+    `before_order_id`, or last, on `day` of the planning horizon (default today). Assigns,
+    reassigns, re-sequences or moves it to that day; the order is pinned there."""
     actor = current_actor()
     try:
         placed = planning.place(
             db.session, order_id, body["technician_id"], actor, planning_settings(),
-            version=body["version"], before_order_id=body["before_order_id"],
+            version=body["version"], before_order_id=body["before_order_id"], day=body["day"],
         )  # fmt: skip
     except Refused as refusal:
         if refusal.reason == "skill":  # the skill in the user's language, not its code

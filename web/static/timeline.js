@@ -400,12 +400,14 @@
   });
 
   // --- drops ---------------------------------------------------------------------------------
-  /* The stop a drop at `time` in `techId`'s row goes before: the first later one in that row. */
+  /* The stop a drop at `time` in `techId`'s row goes before: the first later one in that row
+   * on the same day (each day of the horizon is a route of its own). */
   function stopAfter(techId, time, orderId) {
-    var best = null;
+    var best = null, on = localDay(time);
     data.stops.forEach(function (s) {
       if (s.technician_id !== techId || s.order_id === orderId) return;
       var start = new Date(s.start);
+      if (localDay(start) !== on) return;
       if (start >= time && (!best || start < new Date(best.start))) best = s;
     });
     return best ? best.order_id : null;
@@ -415,7 +417,9 @@
     var version = o ? o.version : (data.byOrder[orderId] || {}).version;
     if (version == null || !techId) return;
     var same = o && o.technician_id === techId;
-    var body = { technician_id: techId, before_order_id: stopAfter(techId, new Date(time), orderId), version: version };
+    var on = localDay(new Date(time)), later = on !== localDay(new Date());
+    var body = { technician_id: techId, before_order_id: stopAfter(techId, new Date(time), orderId), version: version,
+      day: on };
     say("");
     return api("POST", "/api/orders/" + orderId + "/placement", body).then(function (res) {
       B.upsert(res.order);
@@ -424,7 +428,7 @@
       res.route.forEach(function (s, i) { if (s.order_id === orderId) { at = s.eta; position = i + 1; } });
       var tech = B.state.techs[techId];
       say(fill(same ? T.resequenced : T.placed, { number: res.order.number, position: position,
-        name: tech ? tech.name : "#" + techId, eta: fmt(at) }), "info");
+        name: tech ? tech.name : "#" + techId, eta: C.fmtTime(at, settings.timezone, later) }), "info"); // a later day: with its date
       soon(); // the drop's event redraws the rows; read them only if it did not come
 
     }).catch(function (err) {
