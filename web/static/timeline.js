@@ -111,7 +111,7 @@
    * and a row added after blocks makes it search all of them for its own. Until the board's
    * snapshot is in, the rows are the timeline's own (same names, outlets, skills). */
   var PAGE = 16; // the rows in view at 1440×900 are about 12
-  var rowLimit = PAGE, rowKey = "", growing = false;
+  var rowLimit = PAGE, rowKey = "", growing = false, rowShown = {};
   function syncRows() {
     var byId = {};
     data.rows.forEach(function (r) { byId[r.id] = r; });
@@ -124,21 +124,25 @@
     var key = techs.map(function (t) { return t.id + ":" + (load[t.id] || 0) + ":" + byId[t.id].unplanned.length; }).join(",");
     if (key === rowKey) return;
     rowKey = key;
-    var wanted = {}, added = [];
-    var rows = techs.map(function (t, i) {
+    var wanted = {}, added = [], rows = [];
+    techs.forEach(function (t, i) {
       var r = byId[t.id];
       wanted[t.id] = true;
       if (!groups.get(t.id)) added.push(t.id);
-      var label = el("div", { class: "tl-row", "data-tech-id": String(t.id), title: t.outlet_name });
-      label.appendChild(el("span", { class: "tl-name" }, t.name));
       var meta = (load[t.id] || 0) + " / " + t.daily_capacity;
       if (r.unplanned.length) meta += " · " + r.unplanned.length + " " + T.unplanned;
+      var shown = [i, t.name, t.outlet_name, meta].join("|");
+      if (rowShown[t.id] === shown && groups.get(t.id)) return; // only the rows that changed are redrawn
+      rowShown[t.id] = shown;
+      var label = el("div", { class: "tl-row", "data-tech-id": String(t.id), title: t.outlet_name });
+      label.appendChild(el("span", { class: "tl-name" }, t.name));
       label.appendChild(el("span", { class: "tl-meta" }, meta));
-      return { id: t.id, content: label, order: i };
+      rows.push({ id: t.id, content: label, order: i });
     });
     var gone = groups.getIds().filter(function (id) { return !wanted[id]; });
+    gone.forEach(function (id) { delete rowShown[id]; });
     if (gone.length) groups.remove(gone);
-    groups.update(rows);
+    if (rows.length) groups.update(rows);
     if (added.length) addItems(itemsOfRows(added)); // the blocks of rows just shown, after their rows
     if (more) moreRowsSoon();
   }
