@@ -172,7 +172,8 @@ class Server:
 
     def __init__(self, mode: str, url: str, redis_url: str, threads: int = 64, extra: dict[str, str] | None = None):
         self.mode = mode
-        self.port = _free_port()
+        # BENCH_PORT: a port of one's own on a machine shared with other servers; else any free one.
+        self.port = int(os.environ.get("BENCH_PORT") or 0) or _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".log", delete=False)  # noqa: SIM115 - open for the server's life
         py = sys.executable

@@ -33,6 +33,7 @@ EVENT_SEQUENCE = "work_order_events"
 # fit a BIGINT, never meet a real number, and stay unique across processes in practice.
 PROVISIONAL = 1 << 62
 _UNNUMBERED = "events_unnumbered"
+_ANNOUNCEMENTS = "events_announcements"  # order id -> the payload of its latest event in this transaction
 _last_provisional = 0
 _provisional_lock = threading.Lock()
 
@@ -85,10 +86,26 @@ def record_event(
     rooms = event_rooms(order.outlet_id, technicians)
     database = session.info.get("database")
     if database is not None:
-        on_commit(
-            session, lambda: database.publish("order_event", {"event": event_dict(event), "order": summary}, rooms)
-        )
+        payload: dict[str, Any] = {"order": summary}
+        session.info.setdefault(_ANNOUNCEMENTS, {})[order.id] = payload
+        on_commit(session, lambda: database.publish("order_event", {"event": event_dict(event), **payload}, rooms))
     return event
+
+
+def add_to_announcement(session: Session, order_id: int, **extra: Any) -> None:
+    """Send `extra` along with the latest event recorded for the order in this transaction
+    (after the commit, as the event itself): what the boards need besides the order's summary,
+    such as the timeline rows a placement changed. Nothing when no event was recorded."""
+    payload = session.info.get(_ANNOUNCEMENTS, {}).get(order_id)
+    if payload is not None:
+        payload.update(extra)
+
+
+@sa_event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_rollback")
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_announcements(session: Session, *_: Any) -> None:
+    session.info.pop(_ANNOUNCEMENTS, None)
 
 
 @sa_event.listens_for(Session, "before_commit")

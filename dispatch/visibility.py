@@ -107,8 +107,26 @@ def views_by_room(payload: dict[str, Any], rooms: list[str]) -> list[tuple[dict[
     phones = [r for r in rooms if r.startswith(f"{TECHNICIAN}:")]
     boards = [r for r in rooms if r not in phones]
     views = []
-    if boards:
+    if boards and "timeline" not in payload:
         views.append((payload, boards))
+    elif boards:  # the rows a board's timeline has (GET /api/timeline), never another outlet's
+        by_view: dict[str, list[str]] = {}
+        for room in boards:
+            by_view.setdefault(room.partition(":")[2] if room.startswith("outlet:") else room, []).append(room)
+        for key, view_rooms in by_view.items():
+            outlet_id = None if key == "dispatch" else int(key) if key.isdigit() else -1
+            views.append(({**payload, "timeline": timeline_for_outlet(payload["timeline"], outlet_id)}, view_rooms))
     if phones:
-        views.append(({**payload, "event": visible_event(payload["event"], TECHNICIAN)}, phones))
+        phone = {k: v for k, v in payload.items() if k != "timeline"}
+        views.append(({**phone, "event": visible_event(payload["event"], TECHNICIAN)}, phones))
     return views
+
+
+def timeline_for_outlet(days: dict[str, Any], outlet_id: int | None) -> dict[str, Any]:
+    """Technicians' rows (dispatch.timeline.technician_days) as a board of one outlet reads them:
+    its own technicians' only (`outlet_id` None: every outlet's, -1: none)."""
+    if outlet_id is None:
+        return days
+    rows = [r for r in days["rows"] if r["outlet_id"] == outlet_id]
+    ids = {r["id"] for r in rows}
+    return {**days, "rows": rows, "stops": [s for s in days["stops"] if s["technician_id"] in ids]}

@@ -6,9 +6,9 @@ cannot take it); pinning an order where it is (`pin`). Every other move goes to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -17,22 +17,23 @@ from sqlalchemy.orm import Session
 from core.accounts import DISPATCH_ROLES, Actor
 from core.db import unit_of_work, utcnow
 from core.errors import Busy, Conflict, PermissionDenied, Refused, ValidationFailed
-from dispatch.events import record_event
+from dispatch.events import add_to_announcement, record_event
 from dispatch.lifecycle import OPEN, Status, check_move
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
 from dispatch.permissions import can_assign_to
 from dispatch.planning.comeback import part_arrived_and_planned
-from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings
+from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings, tech_of, vehicle
 from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
 from dispatch.planning.routes import holds, lock_day, lock_days, write_route
 from dispatch.sla.policy import SlaPolicy
+from dispatch.timeline import technician_days
 from routing import Job, Plan
 from routing import Technician as RoutingTechnician
 from routing.evaluate import time_route
 from routing.insertion import Insertion, best_insertion
-from technicians.availability import can_take_work
+from technicians.availability import can_take_work, works_on
 from technicians.models import Technician
 from technicians.network import list_technicians
 
@@ -173,7 +174,16 @@ def _assign_once(
         )  # fmt: skip
         if timed is not None:
             write_route(session, day, tech_id, route, timed)
+            _announce_days(session, order_id, settings, [tech_id], now)
     return order
+
+
+def _announce_days(
+    session: Session, order_id: int, settings: PlanningSettings, tech_ids: list[int], now: datetime
+) -> None:
+    """The technicians' rows as the move leaves them ride with its event, so that every open
+    board redraws them at once instead of reading the whole timeline again."""
+    add_to_announcement(session, order_id, timeline=technician_days(session, settings, tech_ids, now=now))
 
 
 def assignable_technicians(
@@ -210,19 +220,21 @@ def place(
     *,
     version: int,
     before_order_id: int | None = None,
+    day: date | None = None,
     now: datetime | None = None,
 ) -> Placement:
     """Put an order at a chosen place in a technician's day: before `before_order_id`, or last
-    when that is None. An unassigned order is assigned, another technician's is reassigned, the
-    technician's own is re-sequenced (its status stays). The technician must have the skill,
-    be on duty today, have room left and finish it within the shift; otherwise `Refused` names
-    the reason and nothing changes. The order is pinned there (a re-optimisation leaves it).
-    Commits; raises StaleWrite on a stale `version`, as every move does."""
+    when that is None; on `day` (a local date of the planning horizon; None: today). An
+    unassigned order is assigned, another technician's is reassigned, the technician's own is
+    re-sequenced or moved to that day (its status stays). The technician must have the skill,
+    be on duty that day, have room left and finish it within the shift; otherwise `Refused`
+    names the reason and nothing changes. The order is pinned there (a re-optimisation leaves
+    it). Commits; raises StaleWrite on a stale `version`, as every move does."""
     now = now or utcnow()
     placed = _write_day_with_retries(
         session,
         lambda cache: _place_once(
-            session, cache, order_id, technician_id, actor, settings, version, before_order_id, now
+            session, cache, order_id, technician_id, actor, settings, version, before_order_id, day, now
         ),
     )
     if placed is not None:
@@ -239,10 +251,13 @@ def _place_once(
     settings: PlanningSettings,
     version: int,
     before_id: int | None,
+    on_day: date | None,
     now: datetime,
 ) -> Placement | None:
     with unit_of_work(session, stale=lambda: raced(session, order_id)):
         day = cache.current(session, settings, now).day
+        offset = _horizon_offset(day, settings, on_day, now)
+        vid = vehicle(tech_id, offset)  # the technician's route on that day
         order = get_order(session, order_id, actor)
         if actor.role not in DISPATCH_ROLES:
             raise PermissionDenied(f"the {actor.role} role may not place orders on a technician's day")
@@ -259,18 +274,20 @@ def _place_once(
             raise Conflict("the technician is already on the way to this order; it stays first on the route")
         elif order.status not in OPEN:
             raise Conflict(f"a {order.status} order has no place on a route")
-        tech = _refuse_unless_fit(order, tech_row, day, settings, now, same)
+        was_on = day.vehicle_of_order(order_id)  # the route (technician and day) it is on now, if any
+        tech = _refuse_unless_fit(order, tech_row, day, settings, now, vid, on_day, moved=was_on != vid)
         if tech is None:  # on duty by the database, not in the cached day: read the day again
             cache.forget()
             session.rollback()  # read the day again before any lock is taken
             return None
-        old_id = order.technician_id if not same else None
-        old_tech = next((t for t in day.technicians if t.id == old_id), None)
-        lock_days(session, sorted({tech_id} | ({old_id} if old_tech is not None else set())))
-        route = [oid for oid in day.routes.get(tech_id, ()) if oid != order_id]
-        old_route = [oid for oid in day.routes.get(old_id, ()) if oid != order_id] if old_tech else []
-        if not holds(session, day, tech_id, route, ignore=order_id) or (
-            old_tech is not None and not holds(session, day, old_tech.id, old_route, ignore=order_id)
+        # The day as it will be: the order off every route, then put on `vid`'s.
+        left = replace(day, routes={v: [oid for oid in r if oid != order_id] for v, r in day.routes.items()})
+        old_id = tech_of(was_on) if was_on is not None and tech_of(was_on) != tech_id else None
+        lock_days(session, sorted({tech_id} | ({old_id} if old_id is not None else set())))
+        route = list(left.routes.get(vid, ()))
+        if not holds(session, day, tech_id, route, ignore=order_id, vehicle_id=vid) or (
+            old_id is not None
+            and not holds(session, day, old_id, left.routes[was_on], ignore=order_id, vehicle_id=was_on)
         ):
             cache.forget()
             session.rollback()  # release the days' locks before reading the day again
@@ -290,6 +307,8 @@ def _place_once(
                 },
             )
         data = {"eta": day.at(stop.arrival_s).isoformat(), "position": route.index(order_id)}
+        if offset:
+            data["day"] = day.dates[offset].isoformat()
         if same:
             order.assignment_locked = True
             order.updated_at = now  # a move like any other: the version moves on with its event
@@ -301,26 +320,52 @@ def _place_once(
             apply_move(
                 session, order, "assign", actor, technician_id=tech_id, timezone=settings.timezone, now=now, data=data
             )
-        timed = Plan({tech_id: stops})
-        write_route(session, day, tech_id, route, timed)
-        if old_tech is not None:  # the day it left closes up behind it
+        write_route(session, left, tech_id, route, Plan({vid: stops}), vehicle_id=vid)
+        if old_id is not None:  # the day it left closes up behind it
+            old_tech = next(t for t in day.technicians if t.id == was_on)
+            old_route = left.routes[was_on]
             write_route(
-                session, day, old_tech.id, old_route, Plan({old_tech.id: time_route(old_tech, jobs, old_route)[0]})
+                session, left, old_id, old_route, Plan({was_on: time_route(old_tech, jobs, old_route)[0]}), was_on
             )
+        _announce_days(session, order_id, settings, [tech_id] + ([old_id] if old_id is not None else []), now)
         etas = {s.job_id: day.at(s.arrival_s) for s in stops}
         return Placement(order, tech_id, [(oid, etas.get(oid)) for oid in route])
 
 
+def _horizon_offset(day: Day, settings: PlanningSettings, on_day: date | None, now: datetime) -> int:
+    """Which day of the planning horizon `on_day` is (0: today); a day outside it is refused."""
+    if on_day is None:
+        return 0
+    today = day.dates[0] if day.dates else now.astimezone(settings.timezone).date()
+    offset = (on_day - today).days
+    horizon = max(1, len(day.dates))
+    if not 0 <= offset < horizon:
+        raise ValidationFailed({"day": f"must be today or one of the next {horizon - 1} days (the planning horizon)"})
+    return offset
+
+
 def _refuse_unless_fit(
-    order: WorkOrder, tech_row: Technician, day: Day, settings: PlanningSettings, now: datetime, same: bool
+    order: WorkOrder,
+    tech_row: Technician,
+    day: Day,
+    settings: PlanningSettings,
+    now: datetime,
+    vid: Hashable,
+    on_day: date | None,
+    *,
+    moved: bool,
 ) -> RoutingTechnician | None:
-    """The technician as the day plans them, or `Refused` naming why they cannot take the order."""
+    """The technician's route on the day asked for (`vid`) as the day plans it, or `Refused`
+    naming why they cannot take the order there (`moved`: it is not on that route yet)."""
     name = tech_row.name
+    later = vid != tech_row.id
     if order.required_skill not in tech_row.skill_codes:
         raise Refused(
             "%(name)s lacks the skill %(skill)s", "skill", params={"name": name, "skill": order.required_skill}
         )
-    if not tech_row.active or not can_take_work(tech_row, now, settings.timezone):
+    if later and (not tech_row.active or not works_on(tech_row, on_day)):
+        raise Refused("%(name)s is off duty or on leave that day", "off_duty", params={"name": name})
+    if not later and (not tech_row.active or not can_take_work(tech_row, now, settings.timezone)):
         raise Refused("%(name)s is off duty or on leave today", "off_duty", params={"name": name})
     if order.id not in day.jobs:
         raise Refused(
@@ -328,12 +373,14 @@ def _refuse_unless_fit(
             "no_location",
             params={"number": order.number},
         )
-    tech = next((t for t in day.technicians if t.id == tech_row.id), None)
+    tech = next((t for t in day.technicians if t.id == vid), None)
     if tech is None:
         return None
-    if not same and len([oid for oid in day.routes.get(tech.id, ()) if oid != order.id]) >= tech.max_jobs:
+    if moved and len([oid for oid in day.routes.get(vid, ()) if oid != order.id]) >= tech.max_jobs:
         raise Refused(
-            "%(name)s has no room left today (daily capacity %(capacity)s)",
+            "%(name)s has no room left that day (daily capacity %(capacity)s)"
+            if later
+            else "%(name)s has no room left today (daily capacity %(capacity)s)",
             "capacity",
             params={"name": name, "capacity": tech_row.daily_capacity},
         )
@@ -354,10 +401,18 @@ def _drop_index(day: Day, route: list[int], before_id: int | None) -> int:
 
 
 def pin(
-    session: Session, order_id: int, pinned: bool, actor: Actor, *, version: int, now: datetime | None = None
+    session: Session,
+    order_id: int,
+    pinned: bool,
+    actor: Actor,
+    *,
+    version: int,
+    settings: PlanningSettings | None = None,
+    now: datetime | None = None,
 ) -> WorkOrder:
     """Pin an assigned order to its technician and place ("don't move": a re-optimisation
-    leaves it), or release it to the optimiser. Recorded as a `pin` / `unpin` event."""
+    leaves it), or release it to the optimiser. Recorded as a `pin` / `unpin` event, which
+    carries the technician's row when `settings` are given."""
     now = now or utcnow()
     with unit_of_work(session, stale=lambda: raced(session, order_id)):
         order = get_order(session, order_id, actor)
@@ -372,4 +427,6 @@ def pin(
             session, order, "pin" if pinned else "unpin", actor, from_status=order.status, to_status=order.status,
             data={"technician_id": order.technician_id}, at=now,
         )  # fmt: skip
+        if settings is not None:
+            _announce_days(session, order_id, settings, [order.technician_id], now)
     return order

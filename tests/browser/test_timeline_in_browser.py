@@ -5,6 +5,7 @@ skill, a conflict when another board moved the order first, and the screenshots.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -98,6 +99,79 @@ def test_an_unassigned_order_dropped_on_a_technicians_row_is_assigned_there_and_
     expect(order_item(second, order["id"])).to_have_count(0)  # it left the unassigned queue
     status, fresh = call(base, "GET", f"/api/orders/{order['id']}", dispatcher)
     assert (fresh["status"], fresh["technician"]["id"], fresh["assignment_locked"]) == ("assigned", south, True)
+
+
+def test_a_drop_on_one_board_redraws_the_row_on_another_from_the_event_without_reading_the_timeline(
+    browser, live_server, live_network, contexts
+):
+    base, _ = live_server
+    south = live_network["techs"][1]
+    dispatcher = token(base, "dispatcher")
+    order = new_order(base, dispatcher, "13800138000", lat=34.20, lon=108.95)
+    first, second = board(browser, base, contexts), board(browser, base, contexts)
+    reads = []
+    second.on("request", lambda r: reads.append(r.url) if "/api/timeline" in r.url else None)
+
+    order_item(first, order["id"]).drag_to(
+        first.locator("#timeline .vis-panel.vis-center"), target_position=drop_point(first, south, 0.5)
+    )
+
+    wait_for_stop(second, order["id"], south)
+    expect(block(second, order)).to_be_visible()
+    second.wait_for_timeout(600)  # past the board's 250 ms debounce: a fallback read would have started
+    assert reads == [], "the row came with the drop's event"
+    status, day = call(base, "GET", "/api/timeline", dispatcher)
+    (planned,) = [s for s in day["stops"] if s["order_id"] == order["id"]]
+    shown = stop_of(second, order["id"])
+    at = datetime.fromisoformat
+    assert (at(shown["start"]), at(shown["end"]), shown["technician_id"]) == (
+        at(planned["start"]),
+        at(planned["end"]),
+        south,
+    )
+    row = row_label(second, south).locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' vis-label ')][1]")
+    row_box, block_box = row.bounding_box(), block(second, order).bounding_box()
+    assert row_box["y"] <= block_box["y"] + block_box["height"] / 2 <= row_box["y"] + row_box["height"], (
+        "in Tech 2's row"
+    )
+    item = second.evaluate(
+        "(id) => { const i = window.dispatchTimeline.items.get('o' + id); "
+        "return {start: new Date(i.start).toISOString(), group: i.group}; }",
+        order["id"],
+    )
+    drawn_at = abs((at(item["start"]) - at(planned["start"])).total_seconds())
+    assert drawn_at < 0.001 and item["group"] == south, "the block at its planned time (to the millisecond)"
+
+
+def test_an_order_dropped_on_tomorrow_in_a_row_goes_on_that_days_route(browser, live_server, live_network, contexts):
+    base, _ = live_server
+    south = live_network["techs"][1]
+    dispatcher = token(base, "dispatcher")
+    # A day shift: with the test network's 00:00–23:59 one, tomorrow's first visit starts at midnight.
+    status, _ = call(base, "PATCH", f"/api/technicians/{south}", token(base, "admin"),
+                     {"shift_start": "08:00", "shift_end": "20:00"})  # fmt: skip
+    assert status == 200
+    order = new_order(base, dispatcher, "13800138000", lat=34.20, lon=108.95)
+    page = board(browser, base, contexts)
+    # Tomorrow from 08:00 to 20:00 in the service area's zone, as the "3 days" view and a scroll would show it.
+    tomorrow = page.evaluate(
+        """() => { const D = window.dispatchTimelineDays, t = window.dispatchTimeline.timeline;
+          const day = D.localDay(new Date(Date.now() + D.DAY)), start = D.dayStart(day).getTime();
+          t.setWindow(new Date(start + 8 * D.HOUR), new Date(start + 20 * D.HOUR), {animation: false});
+          return day; }"""
+    )
+    page.wait_for_function("(day) => window.dispatchTimeline.data.start <= day", arg=tomorrow)
+    page.wait_for_timeout(400)
+
+    order_item(page, order["id"]).drag_to(
+        page.locator("#timeline .vis-panel.vis-center"), target_position=drop_point(page, south, 0.3)
+    )
+
+    expect(page.locator("#timeline-message")).to_contain_text(f"{order['number']} is now visit 1 of Tech 2's day")
+    wait_for_stop(page, order["id"], south)
+    expect(block(page, order)).to_be_visible()
+    status, day = call(base, "GET", f"/api/timeline?date={tomorrow}", dispatcher)
+    assert [s["order_id"] for s in day["stops"]] == [order["id"]], "on tomorrow's route"
 
 
 def test_a_visit_dragged_before_another_in_its_row_is_re_sequenced(browser, live_server, live_network, contexts):

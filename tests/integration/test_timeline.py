@@ -214,3 +214,137 @@ def test_a_drop_on_a_technician_on_leave_is_refused_as_off_duty(app, client, dis
     response = place(client, dispatcher, waiting, network.techs[0].id)
 
     assert response.status_code == 422 and response.get_json()["reason"] == "off_duty"
+
+
+NORTH = (34.34, 108.94)
+
+
+def _order_events(sio) -> list[dict]:
+    return [m["args"][0] for m in sio.get_received() if m["name"] == "order_event"]
+
+
+def test_a_drop_s_event_carries_the_rows_it_changed_each_board_its_own_outlet_s_and_no_phone_any(
+    app, client, dispatcher, network, auth
+):
+    """What a board needs to redraw the rows a drop changed comes with the drop's event (no
+    second read of the timeline), under the timeline's own rule: a board of one outlet gets its
+    own technicians' rows only, and a technician's phone gets none."""
+    from tests.conftest import Auth
+    from web.extensions import socketio
+
+    north, south = network.techs[0].id, network.techs[1].id
+    moving = create_order(client, dispatcher, lat=NORTH[0], lon=NORTH[1])
+    staying = create_order(client, dispatcher, phone="13900139000", lat=SOUTH[0], lon=SOUTH[1])
+    assert (moving["technician"]["id"], staying["technician"]["id"]) == (north, south)
+    sockets = {}
+    for name in ("dispatcher", "south_dispatcher", "tech2"):
+        c = app.test_client()
+        Auth(c).login(name)
+        sockets[name] = socketio.test_client(app, flask_test_client=c)
+    try:
+        response = place(client, dispatcher, moving, south, before=staying["id"])
+        assert response.status_code == 200, response.get_json()
+        (everyone,) = [e for e in _order_events(sockets["dispatcher"]) if e["event"]["kind"] == "assign"]
+        (south_board,) = [e for e in _order_events(sockets["south_dispatcher"]) if e["event"]["kind"] == "assign"]
+        (phone,) = [e for e in _order_events(sockets["tech2"]) if e["event"]["kind"] == "assign"]
+    finally:
+        for sio in sockets.values():
+            sio.disconnect()
+
+    days = everyone["timeline"]
+    assert sorted(r["id"] for r in days["rows"]) == sorted([north, south]), "the row it left and the one it joined"
+    route = [(s["technician_id"], s["order_id"]) for s in sorted(days["stops"], key=lambda s: s["seq"])]
+    assert route == [(south, moving["id"]), (south, staying["id"])], "dropped before the stop it was dropped on"
+    first = days["stops"][0] if days["stops"][0]["order_id"] == moving["id"] else days["stops"][1]
+    assert datetime.fromisoformat(first["start"]) < datetime.fromisoformat(first["end"])
+    assert first["pinned"] is True and first["version"] == response.get_json()["order"]["version"]
+    assert days["days"] >= 1 and days["first_day"]
+
+    assert [r["id"] for r in south_board["timeline"]["rows"]] == [south], "another outlet's technician stays out"
+    assert {s["technician_id"] for s in south_board["timeline"]["stops"]} == {south}
+    assert "timeline" not in phone
+
+
+def test_a_pin_s_event_carries_the_row_with_the_visit_pinned(app, client, dispatcher, network):
+    from tests.conftest import Auth
+    from web.extensions import socketio
+
+    order = create_order(client, dispatcher, lat=SOUTH[0], lon=SOUTH[1])
+    board_client = app.test_client()
+    Auth(board_client).login("dispatcher")
+    board = socketio.test_client(app, flask_test_client=board_client)
+    try:
+        pinned = client.post(f"/api/orders/{order['id']}/pin", json={"pinned": True, "version": order["version"]},
+                             headers=dispatcher)  # fmt: skip
+        assert pinned.status_code == 200, pinned.get_json()
+        (event,) = [e for e in _order_events(board) if e["event"]["kind"] == "pin"]
+    finally:
+        board.disconnect()
+    (stop,) = event["timeline"]["stops"]
+    assert stop["order_id"] == order["id"] and stop["pinned"] is True
+
+
+def _local_today(app):
+    from core.db import utcnow
+
+    return utcnow().astimezone(app.config["TIMEZONE"]).date()
+
+
+@pytest.fixture
+def day_shifts(db_session, network):
+    """08:00–20:00: with the network's 00:00–23:59 shifts tomorrow's first visit starts at midnight,
+    a rounding away from today's date."""
+    from datetime import time
+
+    from technicians.network import update_technician
+
+    for tech in network.techs:
+        update_technician(db_session, tech.id, {"shift_start": time(8), "shift_end": time(20)}, actor_id=None)
+
+
+def test_an_order_dropped_on_tomorrow_goes_on_tomorrows_route(app, client, dispatcher, network, db_session, day_shifts):
+    from datetime import timedelta
+
+    south = network.techs[1].id
+    tomorrow = _local_today(app) + timedelta(days=1)
+    waiting = unassigned_order(app, client, dispatcher)
+
+    response = place(client, dispatcher, waiting, south, day=tomorrow.isoformat())
+
+    assert response.status_code == 200, response.get_json()
+    db_session.expire_all()
+    stop = db_session.get(RouteStop, waiting["id"])
+    assert stop.technician_id == south
+    assert stop.eta.astimezone(app.config["TIMEZONE"]).date() == tomorrow
+    db_session.rollback()
+    day = client.get(f"/api/timeline?date={tomorrow.isoformat()}", headers=dispatcher).get_json()
+    assert [s["order_id"] for s in day["stops"]] == [waiting["id"]], "on tomorrow's row of the timeline"
+
+
+def test_a_visit_moved_to_another_technicians_day_leaves_no_stop_on_the_first(
+    app, client, dispatcher, network, db_session, day_shifts
+):
+    from datetime import timedelta
+
+    north, south = network.techs[0].id, network.techs[1].id
+    tomorrow = _local_today(app) + timedelta(days=1)
+    waiting = unassigned_order(app, client, dispatcher)
+    first = place(client, dispatcher, waiting, south, day=tomorrow.isoformat()).get_json()
+
+    response = place(client, dispatcher, first["order"], north, day=tomorrow.isoformat())
+
+    assert response.status_code == 200, response.get_json()
+    assert route_of(db_session, south) == [], "nothing left on the day it left"
+    assert route_of(db_session, north) == [waiting["id"]]
+
+
+def test_a_drop_beyond_the_planning_horizon_is_refused_naming_the_day(app, client, dispatcher, network):
+    from datetime import timedelta
+
+    waiting = unassigned_order(app, client, dispatcher)
+    far = _local_today(app) + timedelta(days=20)
+
+    response = place(client, dispatcher, waiting, network.techs[1].id, day=far.isoformat())
+
+    assert response.status_code == 400
+    assert "day" in response.get_json()["detail"]["json"], response.get_json()

@@ -81,6 +81,7 @@ class TimelineStop(Schema):
 
 class TimelineOut(Schema):
     generated_at = fields.DateTime()
+    last_seq = fields.Integer(metadata={"description": "the newest event seq these days already reflect"})
     start = fields.DateTime()
     end = fields.DateTime()
     rows = fields.List(fields.Nested(TimelineRow))
@@ -96,6 +97,12 @@ class PlacementIn(Schema):
         metadata={"description": "the stop it goes before; null: last"},
     )
     version = fields.Integer(required=True, validate=Range(min=1))
+    day = fields.Date(
+        load_default=None,
+        allow_none=True,
+        validate=_in_calendar,
+        metadata={"description": "the local day of the planning horizon it goes on (default: today)"},
+    )
 
 
 class RouteStopOut(Schema):
@@ -141,12 +148,13 @@ def get_timeline(args: dict):
 )
 def place(order_id: int, body: dict):
     """Put an order at a place in a technician's day (a drop on the timeline): before
-    `before_order_id`, or last. Assigns, reassigns or re-sequences; the order is pinned there."""
+    `before_order_id`, or last, on `day` of the planning horizon (default today). Assigns,
+    reassigns, re-sequences or moves it to that day; the order is pinned there."""
     actor = current_actor()
     try:
         placed = planning.place(
             db.session, order_id, body["technician_id"], actor, planning_settings(),
-            version=body["version"], before_order_id=body["before_order_id"],
+            version=body["version"], before_order_id=body["before_order_id"], day=body["day"],
         )  # fmt: skip
     except Refused as refusal:
         if refusal.reason == "skill":  # the skill in the user's language, not its code
@@ -169,4 +177,7 @@ def place(order_id: int, body: dict):
 def pin(order_id: int, body: dict):
     """Pin an assigned order where it is ("don't move": re-optimisation leaves it), or release it."""
     actor = current_actor()
-    return order_out(planning.pin(db.session, order_id, body["pinned"], actor, version=body["version"]), actor)
+    order = planning.pin(
+        db.session, order_id, body["pinned"], actor, version=body["version"], settings=planning_settings()
+    )
+    return order_out(order, actor)

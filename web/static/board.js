@@ -110,6 +110,9 @@
     if (seq === state.lastSeq + 1) {
       applyEvent(msg);
       state.lastSeq = seq;
+      // Applied in sequence: what the event carries besides the order (a placement's timeline
+      // rows) is as current as the board after it.
+      eventHooks.forEach(function (fn) { fn(msg); });
       scheduleRender();
       return;
     }
@@ -301,6 +304,7 @@
     renderHooks.forEach(function (fn) { fn(); });
   }
   var renderHooks = []; // other views of the same state (the timeline, timeline.js) redraw with it
+  var eventHooks = []; // and see each event applied in sequence (a catch-up's are not: they refetch)
   /* Rows are keyed by order id and rebuilt on every redraw, so a row the dispatcher focused
    * with the keyboard is a new node afterwards: remember which order had the focus, give it
    * back to that order's new row, and let the list (not the row node) read the order id when
@@ -1001,7 +1005,8 @@
   window.dispatchBoard = { state: state, catchUp: catchUp, reload: loadSnapshot, socket: function () { return socket; },
     riskWatch: loadRiskWatch,
     // For the timeline (timeline.js), which shows the same state another way.
-    settings: settings, onRender: function (fn) { renderHooks.push(fn); }, render: render, upsert: upsert,
+    settings: settings, onRender: function (fn) { renderHooks.push(fn); },
+    onEvent: function (fn) { eventHooks.push(fn); }, render: render, upsert: upsert,
     refreshOrder: refreshOrder, openOrder: openOrder, techMatches: techMatches, showRoute: showRoute,
     map: function () { return bmap; },
     // For the keyboard (board-keys.js).

@@ -14,32 +14,18 @@
 
   var B = window.dispatchBoard;
   var box = document.getElementById("timeline");
-  if (!B || !box || typeof vis === "undefined" || !vis.Timeline || typeof window.moment === "undefined") return;
+  if (!B || !box || !window.dispatchTimelineDays || typeof vis === "undefined" || !vis.Timeline ||
+      typeof window.moment === "undefined") return;
   var C = window.dispatchCommon;
   var el = C.el, api = C.api;
   var settings = B.settings;
   var T = settings.strings;
   var section = box.closest(".board-timeline");
   var message = document.getElementById("timeline-message");
-  var HOUR = 3600000, DAY = 24 * HOUR;
+  var D = window.dispatchTimelineDays; // timeline-days.js: the zone's days, and the first read
+  var HOUR = D.HOUR, DAY = D.DAY, OFFSET = D.OFFSET, localDay = D.localDay, dayStart = D.dayStart;
   var UNDER_WAY = { en_route: 1, on_site: 1 };
 
-  /* Times on the axis in the service area's zone (APP_TIMEZONE), not the browser's. */
-  function zoneOffsetMinutes(timeZone, at) {
-    try {
-      var parts = {};
-      new Intl.DateTimeFormat("en-US", { timeZone: timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
-        day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
-        .formatToParts(at).forEach(function (p) { parts[p.type] = p.value; });
-      var local = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
-      return Math.round((local - Math.floor(at.getTime() / 1000) * 1000) / 60000);
-    } catch (e) { return -new Date().getTimezoneOffset(); }
-  }
-  var OFFSET = zoneOffsetMinutes(settings.timezone, new Date());
-  function localDay(date) { // "2026-12-07" in the service area's zone
-    return new Date(date.getTime() + OFFSET * 60000).toISOString().slice(0, 10);
-  }
-  function dayStart(isoDay) { return new Date(Date.parse(isoDay + "T00:00:00Z") - OFFSET * 60000); }
   function fmt(iso) { return C.fmtTime(iso, settings.timezone, false); }
   function fill(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_, k) { return values[k] != null ? String(values[k]) : ""; });
@@ -51,12 +37,35 @@
     if (kind) message.dataset.kind = kind; else delete message.dataset.kind;
   }
 
+  /* vis-timeline measures every block it draws (offsetWidth/offsetHeight and getComputedStyle:
+   * on the first draw a forced layout of the whole page per row, seconds for 200 rows). The
+   * blocks here have their height fixed in board.css and a short label, so an item that states
+   * its size (`size: [label width px, height px]`) is taken at its word instead of measured;
+   * any other item is measured as the library does. */
+  var BLOCK_PX = 22, TRAVEL_PX = 4;
+  function takeSizeAsStated(proto, sizes) {
+    var measure = proto._getDomComponentsSizes;
+    proto._getDomComponentsSizes = function () {
+      var size = this.data && this.data.size;
+      if (!size) return measure.call(this);
+      this.overflow = false; // board.css: the blocks clip their label
+      this.whiteSpace = false;
+      return sizes(size);
+    };
+  }
+  var kinds = vis.timeline && vis.timeline.components && vis.timeline.components.items;
+  if (kinds && kinds.RangeItem && !kinds.RangeItem.prototype._sizeAsStated) {
+    kinds.RangeItem.prototype._sizeAsStated = true;
+    takeSizeAsStated(kinds.RangeItem.prototype, function (s) { return { content: { width: s[0] }, box: { height: s[1] } }; });
+    takeSizeAsStated(kinds.BackgroundItem.prototype, function (s) { return { content: { width: s[0] } }; });
+  }
+  function labelPx(text) { return 7 * String(text || "").length + 8; } // .72rem digits, with the padding
+
   var groups = new vis.DataSet();
   var items = new vis.DataSet();
   var data = { rows: [], stops: [], byOrder: {}, start: null, days: 0 };
-  var loadedSeq = -1, loading = null, again = false;
+  var loadedSeq = -1, loading = null, loadingSpan = null, again = false;
 
-  var now = new Date();
   var options = {
     stack: false,
     groupOrder: "order",
@@ -64,8 +73,8 @@
     showCurrentTime: true,
     zoomMin: HOUR,
     zoomMax: 7 * DAY,
-    start: new Date(now.getTime() - 2 * HOUR),
-    end: new Date(now.getTime() + 10 * HOUR),
+    start: D.opening.start,
+    end: D.opening.end,
     height: "100%",
     verticalScroll: true,
     zoomKey: "ctrlKey",
@@ -97,30 +106,56 @@
   window.dispatchTimeline = { timeline: timeline, items: items, groups: groups, data: data, reload: function () { return load(true); } };
 
   // --- rows: the board's technicians, as filtered there -----------------------------------
-  var rowKey = "";
+  /* Rows go in a page at a time: the first PAGE (more than the panel shows) for the first draw,
+   * the rest a page per frame after it. vis-timeline lays out every row it holds on each draw,
+   * and a row added after blocks makes it search all of them for its own. Until the board's
+   * snapshot is in, the rows are the timeline's own (same names, outlets, skills). */
+  var PAGE = 16; // the rows in view at 1440×900 are about 12
+  var rowLimit = PAGE, rowKey = "", growing = false, rowShown = {};
   function syncRows() {
-    var techs = Object.keys(B.state.techs).map(function (k) { return B.state.techs[k]; }).filter(B.techMatches);
     var byId = {};
     data.rows.forEach(function (r) { byId[r.id] = r; });
-    techs = techs.filter(function (t) { return byId[t.id]; });
+    var techs = data.rows.map(function (r) { return B.state.loaded ? B.state.techs[r.id] : r; })
+      .filter(function (t) { return t && B.techMatches(t); });
+    var more = techs.length > rowLimit;
+    techs = techs.slice(0, rowLimit);
     var load = {};
     data.stops.forEach(function (s) { load[s.technician_id] = (load[s.technician_id] || 0) + 1; });
     var key = techs.map(function (t) { return t.id + ":" + (load[t.id] || 0) + ":" + byId[t.id].unplanned.length; }).join(",");
     if (key === rowKey) return;
     rowKey = key;
-    var wanted = {};
-    var rows = techs.map(function (t, i) {
+    var wanted = {}, added = [], rows = [];
+    techs.forEach(function (t, i) {
       var r = byId[t.id];
       wanted[t.id] = true;
-      var label = el("div", { class: "tl-row", "data-tech-id": String(t.id), title: t.outlet_name });
-      label.appendChild(el("span", { class: "tl-name" }, t.name));
+      if (!groups.get(t.id)) added.push(t.id);
       var meta = (load[t.id] || 0) + " / " + t.daily_capacity;
       if (r.unplanned.length) meta += " · " + r.unplanned.length + " " + T.unplanned;
+      var shown = [i, t.name, t.outlet_name, meta].join("|");
+      if (rowShown[t.id] === shown && groups.get(t.id)) return; // only the rows that changed are redrawn
+      rowShown[t.id] = shown;
+      var label = el("div", { class: "tl-row", "data-tech-id": String(t.id), title: t.outlet_name });
+      label.appendChild(el("span", { class: "tl-name" }, t.name));
       label.appendChild(el("span", { class: "tl-meta" }, meta));
-      return { id: t.id, content: label, order: i };
+      rows.push({ id: t.id, content: label, order: i });
     });
-    groups.getIds().forEach(function (id) { if (!wanted[id]) groups.remove(id); });
-    groups.update(rows);
+    var gone = groups.getIds().filter(function (id) { return !wanted[id]; });
+    gone.forEach(function (id) { delete rowShown[id]; });
+    if (gone.length) groups.remove(gone);
+    if (rows.length) groups.update(rows);
+    if (added.length) addItems(itemsOfRows(added)); // the blocks of rows just shown, after their rows
+    if (more) moreRowsSoon();
+  }
+  function moreRowsSoon() {
+    if (growing || !section.dataset.drawn) return; // the first draw first; the changed handler calls again
+    growing = true;
+    requestAnimationFrame(function () {
+      setTimeout(function () {
+        growing = false;
+        rowLimit += PAGE;
+        syncRows();
+      }, 0);
+    });
   }
 
   // --- blocks --------------------------------------------------------------------------------
@@ -141,48 +176,56 @@
     var title = s.number + " · " + T.eta_short + " " + fmt(s.arrival) + " · " + T.visit + " " + fmt(s.start) + "–" + fmt(s.end) +
       " · " + T.due + " " + fmt(s.due_at) + (s.late ? " · " + T.late : "") + (s.pinned ? " · " + T.pinned : "");
     var out = [{
-      id: "o" + s.order_id, orderId: s.order_id, group: s.technician_id, start: s.start, end: s.end, type: "range",
-      content: content, className: cls, title: title.replace(/[<>&]/g, ""),
+      id: "o" + s.order_id, orderId: s.order_id, group: s.technician_id, start: new Date(s.start), end: new Date(s.end), type: "range",
+      content: content, className: cls, title: title.replace(/[<>&]/g, ""), size: [labelPx(content.textContent), BLOCK_PX],
       editable: movable ? { updateTime: true, updateGroup: true, remove: false } : false,
     }];
     if (new Date(s.travel_start) < new Date(s.arrival)) {
-      out.push({ id: "t" + s.order_id, group: s.technician_id, start: s.travel_start, end: s.arrival, type: "range",
-        content: "", className: "tl-travel", selectable: false, editable: false, title: T.travel });
+      out.push({ id: "t" + s.order_id, group: s.technician_id, start: new Date(s.travel_start), end: new Date(s.arrival), type: "range",
+        content: "", className: "tl-travel", selectable: false, editable: false, title: T.travel, size: [0, TRAVEL_PX] });
     }
-    out.push({ id: "d" + s.order_id, group: s.technician_id, start: s.due_at,
+    out.push({ id: "d" + s.order_id, group: s.technician_id, start: new Date(s.due_at),
       end: new Date(new Date(s.due_at).getTime() + 60000), type: "background", content: "",
-      className: "tl-due" + (s.late ? " late" : ""), title: T.due + " " + s.number + " " + fmt(s.due_at) });
+      className: "tl-due" + (s.late ? " late" : ""), title: T.due + " " + s.number + " " + fmt(s.due_at), size: [0] });
     return out;
   }
   function rowBackground(r) {
     var out = r.shifts.map(function (sh, i) {
-      return { id: "s" + r.id + "-" + i, group: r.id, start: sh.start, end: sh.end, type: "background", content: "", className: "tl-shift" };
+      return { id: "s" + r.id + "-" + i, group: r.id, start: new Date(sh.start), end: new Date(sh.end), type: "background", content: "", className: "tl-shift",
+        size: [0] };
     });
     (r.breaks || []).forEach(function (b, i) {
-      out.push({ id: "b" + r.id + "-" + i, group: r.id, start: b.start, end: b.end, type: "background", content: "",
-        className: "tl-break", title: T.break_window.replace("%(minutes)s", b.minutes) });
+      out.push({ id: "b" + r.id + "-" + i, group: r.id, start: new Date(b.start), end: new Date(b.end), type: "background", content: "",
+        className: "tl-break", title: T.break_window.replace("%(minutes)s", b.minutes), size: [0] });
     });
     r.leave_days.forEach(function (d) {
       var from = dayStart(d);
       out.push({ id: "l" + r.id + "-" + d, group: r.id, start: from, end: new Date(from.getTime() + DAY), type: "background",
-        content: T.on_leave, className: "tl-leave" });
+        content: T.on_leave, className: "tl-leave", size: [14 * String(T.on_leave).length + 8] });
     });
     return out;
   }
-  function draw(res) {
+  /* The items of these rows (technician ids): shifts, breaks, leave, and each visit's blocks. */
+  function itemsOfRows(ids) {
+    var want = {}, out = [];
+    ids.forEach(function (id) { want[id] = true; });
+    data.rows.forEach(function (r) { if (want[r.id]) Array.prototype.push.apply(out, rowBackground(r)); });
+    data.stops.forEach(function (s) { if (want[s.technician_id]) Array.prototype.push.apply(out, stopItems(s)); });
+    return out;
+  }
+  function setData(res) {
     data.rows = res.rows;
     data.stops = res.stops;
     data.byOrder = {};
     res.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
-    var all = [];
-    res.rows.forEach(function (r) { Array.prototype.push.apply(all, rowBackground(r)); });
-    res.stops.forEach(function (s) { Array.prototype.push.apply(all, stopItems(s)); });
+  }
+  function draw(res) {
+    setData(res);
     var selected = timeline.getSelection();
-    replaceItems(all);
-    timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
-    // The rows after the blocks: the other way round vis-timeline measures every block as it lands in a row.
     rowKey = "";
-    syncRows();
+    syncRows(); // rows first, then their blocks (only the rows shown have blocks in the timeline)
+    replaceItems(itemsOfRows(groups.getIds()));
+    timeline.setSelection(selected.filter(function (id) { return items.get(id); }));
     box.dataset.loadedSeq = String(loadedSeq);
     if (pinBar) showPinBar();
     drawPreview();
@@ -210,6 +253,63 @@
     if (changed.length) items.update(changed);
     signatures = fresh;
   }
+  /* Add or update these items, touching only the ones that changed. */
+  function addItems(list) {
+    var changed = list.filter(function (item) {
+      var sig = signature(item);
+      if (signatures[item.id] === sig && items.get(item.id)) return false;
+      signatures[item.id] = sig;
+      return true;
+    });
+    if (changed.length) items.update(changed);
+  }
+  /* An event that carries the rows it changed (a placement, an assignment, a pin: the
+   * technicians' days from dispatch/timeline.py technician_days) redraws those rows from it at
+   * once, without reading /api/timeline again: the board's other boards see a drop as soon as
+   * its event lands. Only when the timeline was current just before this event, no read is under
+   * way, the event's days cover the days in view and every row it names is on this board;
+   * otherwise the read after the render (below) stays the fallback. */
+  function patchable(tl, seq) {
+    if (!tl || loading || loadedSeq !== seq - 1 || data.start == null) return false;
+    var from = dayStart(tl.first_day).getTime();
+    if (dayStart(data.start).getTime() < from || dayStart(data.start).getTime() + data.days * DAY > from + tl.days * DAY) return false;
+    var mine = {};
+    data.rows.forEach(function (r) { mine[r.id] = true; });
+    return tl.rows.every(function (r) { return mine[r.id]; });
+  }
+  function patchRows(tl) {
+    var from = dayStart(data.start).getTime(), to = from + data.days * DAY;
+    var techs = {}, unplanned = {};
+    tl.rows.forEach(function (r) { techs[r.id] = true; unplanned[r.id] = r.unplanned; });
+    data.rows = data.rows.map(function (r) { return techs[r.id] ? Object.assign({}, r, { unplanned: unplanned[r.id] }) : r; });
+    var fresh = tl.stops.filter(function (s) { var t = new Date(s.arrival).getTime(); return t >= from && t < to; });
+    var moved = {};
+    fresh.forEach(function (s) { moved[s.order_id] = true; });
+    data.stops = data.stops.filter(function (s) { return !techs[s.technician_id] && !moved[s.order_id]; }).concat(fresh);
+    data.byOrder = {};
+    data.stops.forEach(function (s) { data.byOrder[s.order_id] = s; });
+    var all = [], wanted = {};
+    fresh.forEach(function (s) { if (groups.get(s.technician_id)) Array.prototype.push.apply(all, stopItems(s)); });
+    all.forEach(function (item) { wanted[item.id] = true; });
+    // A visit's items are "o", "t" and "d" + its order id; the rows' own (shifts, breaks, leave) stay.
+    var gone = items.getIds({ filter: function (i) {
+      return !i.ghost && !wanted[i.id] && /^[otd]\d/.test(i.id) && (techs[i.group] || moved[String(i.id).slice(1)]);
+    } });
+    gone.forEach(function (id) { delete signatures[id]; });
+    if (gone.length) items.remove(gone);
+    addItems(all);
+    syncRows();
+    if (pinBar) showPinBar();
+    if (previewMoves.length) drawPreview();
+  }
+  B.onEvent(function (msg) {
+    var seq = msg.event.seq;
+    if (!patchable(msg.timeline, seq)) return;
+    patchRows(msg.timeline);
+    loadedSeq = seq;
+    box.dataset.loadedSeq = String(seq);
+  });
+
   /* The first data and the technicians' rows are both in (the board's snapshot brings the rows). */
   function markReady() {
     if (section.dataset.ready || data.start == null || !groups.length) return;
@@ -221,19 +321,27 @@
    * drop, and when the view leaves the days already read. */
   function load(force) {
     var w = timeline.getWindow();
-    var first = localDay(w.start);
-    var days = Math.min(7, Math.max(1, Math.ceil((w.end - dayStart(first)) / DAY)));
-    if (!force && data.start === first && data.days >= days && loadedSeq === B.state.lastSeq) return loading || Promise.resolve();
-    if (loading) { again = true; return loading; }
+    var span = D.span(w.start, w.end), first = span.first, days = span.days;
+    if (!force && data.start === first && data.days >= days && loadedSeq >= B.state.lastSeq) return loading || Promise.resolve();
+    if (loading) { // the read under way answers a call for the same days; anything else reads again after it
+      if (force || loadingSpan.first !== first || loadingSpan.days < days) again = true;
+      return loading;
+    }
     var seq = B.state.lastSeq;
-    loading = api("GET", section.dataset.api + "?date=" + first + "&days=" + days).then(function (res) {
-      data.start = first; data.days = days; loadedSeq = seq;
+    loadingSpan = span;
+    loading = (D.take(span) || D.read(span)).then(function (res) {
+      // The days reflect every event up to the answer's last_seq: read beside the board's
+      // snapshot, they are current for it when both name the same seq (no second read).
+      data.start = first; data.days = days; loadedSeq = res.last_seq != null ? res.last_seq : seq;
       draw(res);
     }).catch(function (err) {
       say(T.timeline_error + ": " + err.message, "error");
     }).then(function () {
       loading = null;
-      if (again) { again = false; load(true); }
+      var more = again;
+      again = false;
+      if (more) load(true);
+      else if (B.state.loaded && B.state.lastSeq > loadedSeq) soon(); // events came in meanwhile
     });
     return loading;
   }
@@ -245,17 +353,24 @@
   B.onRender(function () {
     syncRows();
     markReady();
-    if (B.state.loaded && B.state.lastSeq !== loadedSeq) soon();
+    if (B.state.loaded && B.state.lastSeq > loadedSeq) soon();
   });
   // The days are read at once, beside the board's snapshot rather than after it: the first draw
   // comes sooner, and the snapshot's render reads them again if events came in between.
   load(true);
-  timeline.on("rangechanged", function () { soon(); });
-  // The first time vis-timeline has drawn the first data on screen (bench/timeline.py times navigation → this).
+  timeline.on("rangechanged", function () {
+    // vis-timeline lifts its loading screen (which takes every click and drag) at the first
+    // redraw after its first range change; with the data already drawn no other redraw may come.
+    if (!timeline.initialDrawDone) timeline.redraw();
+    soon();
+  });
+  // The first time vis-timeline has drawn the first data on screen and taken its loading screen
+  // away (bench/timeline.py times navigation → this).
   timeline.on("changed", function () {
-    if (!section.dataset.ready || section.dataset.drawn) return;
+    if (!section.dataset.ready || section.dataset.drawn || !timeline.initialDrawDone) return;
     section.dataset.drawn = "1";
     if (window.performance && performance.mark) performance.mark("timeline-drawn");
+    moreRowsSoon(); // the rows below the first page
   });
 
   // --- clicks: a block opens the order, a row's name shows the technician's day on the map ---
@@ -289,12 +404,14 @@
   });
 
   // --- drops ---------------------------------------------------------------------------------
-  /* The stop a drop at `time` in `techId`'s row goes before: the first later one in that row. */
+  /* The stop a drop at `time` in `techId`'s row goes before: the first later one in that row
+   * on the same day (each day of the horizon is a route of its own). */
   function stopAfter(techId, time, orderId) {
-    var best = null;
+    var best = null, on = localDay(time);
     data.stops.forEach(function (s) {
       if (s.technician_id !== techId || s.order_id === orderId) return;
       var start = new Date(s.start);
+      if (localDay(start) !== on) return;
       if (start >= time && (!best || start < new Date(best.start))) best = s;
     });
     return best ? best.order_id : null;
@@ -304,7 +421,9 @@
     var version = o ? o.version : (data.byOrder[orderId] || {}).version;
     if (version == null || !techId) return;
     var same = o && o.technician_id === techId;
-    var body = { technician_id: techId, before_order_id: stopAfter(techId, new Date(time), orderId), version: version };
+    var on = localDay(new Date(time)), later = on !== localDay(new Date());
+    var body = { technician_id: techId, before_order_id: stopAfter(techId, new Date(time), orderId), version: version,
+      day: on };
     say("");
     return api("POST", "/api/orders/" + orderId + "/placement", body).then(function (res) {
       B.upsert(res.order);
@@ -313,8 +432,9 @@
       res.route.forEach(function (s, i) { if (s.order_id === orderId) { at = s.eta; position = i + 1; } });
       var tech = B.state.techs[techId];
       say(fill(same ? T.resequenced : T.placed, { number: res.order.number, position: position,
-        name: tech ? tech.name : "#" + techId, eta: fmt(at) }), "info");
-      return load(true);
+        name: tech ? tech.name : "#" + techId, eta: C.fmtTime(at, settings.timezone, later) }), "info"); // a later day: with its date
+      soon(); // the drop's event redraws the rows; read them only if it did not come
+
     }).catch(function (err) {
       if (err.status === 409) {
         say(T.conflict + (err.message ? " (" + err.message + ")" : ""), "conflict");
@@ -361,7 +481,7 @@
     if (!o) return;
     api("POST", "/api/orders/" + orderId + "/pin", { pinned: pinned, version: o.version }).then(function (order) {
       B.upsert(order); B.render();
-      return load(true);
+      soon(); // as after a drop: the event carries the row
     }).catch(function (err) {
       say((err.status === 409 ? T.conflict : T.error) + (err.message ? " (" + err.message + ")" : ""), "error");
       return B.refreshOrder(orderId).then(function () { return load(true); });
@@ -390,7 +510,7 @@
       if (m.eta && m.until) {
         items.add({ id: "g" + m.order_id, ghost: true, group: m.to, start: m.eta, end: m.until, type: "range",
           content: el("span", { class: "tl-label", "data-order-id": String(m.order_id) }, "→ " + shortNumber(number)),
-          className: "tl-ghost", editable: false, selectable: false,
+          className: "tl-ghost", editable: false, selectable: false, size: [labelPx(number) + 14, BLOCK_PX],
           title: (T.plan_ghost + " " + number + " · " + fmt(m.eta)).replace(/[<>&]/g, "") });
       }
       var cur = items.get("o" + m.order_id);
