@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -75,7 +75,7 @@ def refresh(
     it after the commit. Returns the orders forecast."""
     now = now or utcnow()
     with database.session_scope() as session:
-        result = outlook(load_day(session, planning, now), settings)
+        result = outlook(load_day(session, _promised(planning), now), settings)
         with unit_of_work(session):
             session.execute(delete(OrderForecast))
             if result.p_miss:
@@ -132,7 +132,7 @@ def what_if(
     the move touches: the moved order and every order on the routes it leaves and joins, or
     the orders the extra technician would take)."""
     now = now or utcnow()
-    day = load_day(session, planning, now)
+    day = load_day(session, _promised(planning), now)
     before = outlook(day, settings)
     if isinstance(move, Reassign):
         routes, touched = _reassign(day, before, move)
@@ -200,3 +200,9 @@ def _extra_technician(session: Session, day: Day, move: ExtraTechnician, now: da
         speed_kmh=outlet.speed_kmh,
         detour=outlet.detour_factor,
     )
+
+
+def _promised(planning: PlanningSettings) -> PlanningSettings:
+    """The forecast asks whether each promise holds: due times as promised, not the planner's
+    earlier target (`due_margin_minutes`)."""
+    return replace(planning, due_margin_minutes=0)

@@ -118,6 +118,10 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "PLANNING_HORIZON_DAYS": int(os.environ.get("PLANNING_HORIZON_DAYS", PlanningSettings.horizon_days)),
         "SLOT_MINUTES": int(os.environ.get("SLOT_MINUTES", PlanningSettings.slot_minutes)),
         "HORIZON_REPLAN_AT": os.environ.get("HORIZON_REPLAN_AT", "06:00"),  # local time, each morning
+        # Minutes before an order is due that the planner aims to be done by (dispatch/planning/day.py).
+        "PLANNING_DUE_MARGIN_MINUTES": int(
+            os.environ.get("PLANNING_DUE_MARGIN_MINUTES", PlanningSettings.due_margin_minutes)
+        ),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         # Redis down must not take logins down with it: count in memory meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -53,6 +53,15 @@ def effect(diff: dict[str, Any]) -> tuple[list[str], list[str]]:
         gains.append(ngettext("avoids %(num)s late order", "avoids %(num)s late orders", late_orders))
     if late_orders < 0:
         costs.append(ngettext("makes %(num)s more order late", "makes %(num)s more orders late", -late_orders))
+    margin = int(diff.get("margin_orders_gained", 0))
+    if margin > 0:
+        gains.append(
+            ngettext(
+                "leaves %(num)s more order time to spare before it is due",
+                "leaves %(num)s more orders time to spare before they are due",
+                margin,
+            )
+        )
     if served:
         gains.append(ngettext("plans %(num)s more order", "plans %(num)s more orders", served))
     if dropped:

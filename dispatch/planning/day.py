@@ -25,6 +25,10 @@ DEFAULT_SERVICE_MINUTES = {"repair": 45, "installation": 90, "maintenance": 40, 
 # Days planned ahead, today included: a technician's route per working day (one routing
 # vehicle per technician-day). Days after today are provisional (re-planned each morning).
 DEFAULT_HORIZON_DAYS = 3
+# The planner aims to finish each visit this long before the order is due, and prices lateness
+# from there: a plan that is on time only to the minute breaks its promise at the first long
+# repair or traffic jam. The policy lab measured it (docs/simulation.md, "Planning to the minute").
+DEFAULT_DUE_MARGIN_MINUTES = 120
 # Orders a plan may move: not yet accepted by their technician, and not held by a dispatcher.
 MOVABLE = frozenset({Status.NEW, Status.ASSIGNED})
 PLACEMENT_ATTEMPTS = 3
@@ -38,6 +42,7 @@ class PlanningSettings:
     horizon_days: int = DEFAULT_HORIZON_DAYS
     slot_minutes: int = DEFAULT_SLOT_MINUTES
     replan_at: time = time(6, 0)  # local time: the coming days are re-planned each morning (dispatch/jobs.py)
+    due_margin_minutes: int = DEFAULT_DUE_MARGIN_MINUTES
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PlanningSettings:
@@ -48,6 +53,7 @@ class PlanningSettings:
             horizon_days=max(1, int(config.get("PLANNING_HORIZON_DAYS", cls.horizon_days))),
             slot_minutes=max(15, int(config.get("SLOT_MINUTES", cls.slot_minutes))),
             replan_at=time.fromisoformat(str(config.get("HORIZON_REPLAN_AT", "06:00"))),
+            due_margin_minutes=max(0, int(config.get("PLANNING_DUE_MARGIN_MINUTES", cls.due_margin_minutes))),
         )
 
 
@@ -238,7 +244,9 @@ def job_from_row(order: Any, settings: PlanningSettings, now: datetime) -> Job:
         skill=order.required_skill,
         service_s=60 * settings.service_minutes.get(order.issue_category, 45),
         window=window,
-        due=max(0, _seconds(order.due_at - now)),
+        # The routing model's due time is the planner's target, `due_margin_minutes` before the
+        # promise (never before now); what users read is measured against the promise itself.
+        due=max(0, _seconds(order.due_at - now) - 60 * settings.due_margin_minutes),
         priority=order.priority,
         locked_to=order.technician_id if locked else None,
         started=order.status in (Status.EN_ROUTE, Status.ON_SITE),

@@ -215,3 +215,80 @@ def test_a_horizon_slower_to_read_than_its_limit_still_gets_a_first_solution():
 
     assert search_budget(30, 8.8, 0.4) == pytest.approx(30 - 8.8 - 0.8)
     assert search_budget(1, 3.0, 0.1) == MIN_SEARCH_S
+
+
+# --- the planner's margin before the due time (docs/simulation.md, "Planning to the minute") ---
+
+
+def test_the_planner_aims_its_margin_before_the_due_time_but_never_before_now():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from dispatch.lifecycle import Status
+    from dispatch.planning.day import PlanningSettings, job_from_row
+
+    now = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+
+    def row(due_in: timedelta):
+        return SimpleNamespace(
+            id=1, lat=34.2, lon=108.9, required_skill="ac", issue_category="repair", priority="normal",
+            technician_id=None, status=Status.NEW, assignment_locked=False,
+            appointment_start=None, appointment_end=None, due_at=now + due_in,
+        )  # fmt: skip
+
+    tz = ZoneInfo("Asia/Shanghai")
+    margin = PlanningSettings(timezone=tz, due_margin_minutes=120)
+    none = PlanningSettings(timezone=tz, due_margin_minutes=0)
+    assert job_from_row(row(timedelta(hours=5)), none, now).due == 5 * 3600
+    assert job_from_row(row(timedelta(hours=5)), margin, now).due == 3 * 3600
+    assert job_from_row(row(timedelta(hours=1)), margin, now).due == 0  # inside its margin: as soon as possible
+    assert PlanningSettings.from_config({"TIMEZONE": tz, "PLANNING_DUE_MARGIN_MINUTES": "45"}).due_margin_minutes == 45
+
+
+def test_a_plan_is_read_against_the_due_time_not_the_planners_target():
+    """Late orders and minutes late are what the customer meets; an order on time but inside its
+    margin is counted apart (a plan that gives it back its margin says so in words)."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from dispatch.planning.day import PlanningSettings
+    from dispatch.planning.reoptimise import Promise, promise
+    from routing.problem import Plan, Stop
+
+    t0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+    hour = 3600
+    day = SimpleNamespace(
+        t0=t0,
+        orders={
+            1: SimpleNamespace(due_at=t0 + timedelta(hours=4)),  # starts at 1 h: on time, margin kept
+            2: SimpleNamespace(due_at=t0 + timedelta(hours=3)),  # starts at 2 h: on time, inside 2 h margin
+            3: SimpleNamespace(due_at=t0 + timedelta(hours=1)),  # starts at 3 h: 2 h late
+            4: SimpleNamespace(due_at=t0 - timedelta(days=2)),  # overdue already: late from now, as routed
+        },
+    )
+    stops = [Stop(1, hour, hour, hour + 600), Stop(2, 2 * hour, 2 * hour, 2 * hour + 600),
+             Stop(3, 3 * hour, 3 * hour, 3 * hour + 600), Stop(4, 4 * hour, 4 * hour, 4 * hour + 600)]  # fmt: skip
+    settings = PlanningSettings(timezone=ZoneInfo("Asia/Shanghai"), due_margin_minutes=120)
+    assert promise(day, Plan({"v": stops}), settings) == Promise(
+        late_orders=2, late_s=2 * hour + 4 * hour, short_of_margin=1
+    )
+    no_margin = PlanningSettings(timezone=ZoneInfo("Asia/Shanghai"), due_margin_minutes=0)
+    assert promise(day, Plan({"v": stops}), no_margin).short_of_margin == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Adds 1.0 km but leaves 2 more orders time to spare before they are due."),
+        ("zh", "多出 1.0 公里，但多让 2 单在时限前留有余量。"),
+    ],
+)
+def test_a_plan_that_only_gives_orders_their_margin_back_says_so(app, language, expected):
+    from web.plan_wording import summary
+
+    payload = {"improves": True, "diff": {"km_saved": -1.0, "lateness_avoided_min": 0, "late_orders_avoided": 0,
+                                          "margin_orders_gained": 2, "moves": [], "resequenced": []}}  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": language}):
+        assert summary(payload) == expected
