@@ -24,7 +24,7 @@ from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeSettings, OrderRequest, submit_order
 from dispatch.models import WorkOrder
 from dispatch.moves import Position, transition
-from dispatch.planning.day import PlanningSettings, load_day
+from dispatch.planning.day import PlanningSettings, load_day, tech_of
 from dispatch.planning.routes import write_route
 from dispatch.sla.policy import SlaPolicy
 from routing.evaluate import evaluate
@@ -272,16 +272,18 @@ def _network(
 
 
 def _plan_today(session: Session, timezone: ZoneInfo, now: datetime) -> None:
-    """Time each working technician's open orders in the order they hold them (started ones
-    first, then by due time), as a plan would: the orders were walked through their moves without
-    the planner, and without route stops the phone, the tracking page and the board's timeline
-    would have no ETA to show."""
+    """Time each technician's open orders over the planning horizon in the order they hold them
+    (started ones first, then by due time), as a plan would: the orders were walked through their
+    moves without the planner, and without route stops the phone, the tracking page and the
+    board's timeline would have no ETA to show. Loaded after the shifts (or on a day off), the
+    orders go on the technician's next working day instead of nowhere."""
     with unit_of_work(session):
-        day = load_day(session, PlanningSettings(timezone=timezone, horizon_days=1), now)
+        day = load_day(session, PlanningSettings(timezone=timezone), now)
         timed = evaluate(day.technicians, day.jobs, day.routes)
-        for tech_id, route in day.routes.items():
-            if route:
-                write_route(session, day, tech_id, route, timed)
+        for tech_id in dict.fromkeys(tech_of(v) for v in day.routes):
+            vehicles = day.vehicles_of(tech_id)
+            if any(day.routes[v] for v in vehicles):
+                write_route(session, day, tech_id, day.routes[vehicles[0]], timed, vehicles[0])
 
 
 def _walk(

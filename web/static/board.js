@@ -473,11 +473,14 @@
     var t = state.techs[techId];
     bmap.showRoute(t && t.lat != null ? [t.lat, t.lon] : null, points || []);
   }
-  /* A technician picked on the map or in the list: their stops in order from today's timeline. */
+  /* A technician picked on the map or in the list: their stops in order, today's or (after the
+   * shifts, on a day off) those of their next day with visits in the week ahead. */
   function showTechRoute(techId) {
-    api("GET", "/api/timeline").then(function (day) {
-      var points = day.stops.filter(function (s) { return s.technician_id === techId; })
-        .sort(function (a, b) { return a.seq - b.seq; })
+    api("GET", "/api/timeline?days=7").then(function (day) {
+      var mine = day.stops.filter(function (s) { return s.technician_id === techId; })
+        .sort(function (a, b) { return a.seq - b.seq; });
+      var first = mine.length ? new Date(mine[0].start).toDateString() : null;
+      var points = mine.filter(function (s) { return new Date(s.start).toDateString() === first; })
         .map(function (s) { var o = state.orders[s.order_id]; return o && o.lat != null ? [o.lat, o.lon] : null; })
         .filter(Boolean);
       showRoute(techId, points);
