@@ -37,7 +37,15 @@ def test_a_manager_runs_the_lab_and_reads_the_report_in_both_languages(browser, 
     run_url = page.url
     expect(page.locator("#lab-table")).to_be_visible(timeout=600_000)  # the page refreshes itself
     expect(page.locator("#lab-table thead")).to_contain_text("Hindsight bound")
-    expect(page.locator("#bars-completion_24h_rate rect")).to_have_count(4)  # three policies + the bound
+    expect(page.locator("#chart-completion_24h_rate canvas")).to_be_visible()  # ECharts drew it
+    drawn = page.evaluate(
+        """() => ['completion_24h_rate', 'km'].map(function (f) {
+             var o = echarts.getInstanceByDom(document.getElementById('chart-' + f)).getOption();
+             return [o.yAxis[0].data, o.series[0].data.length];
+           })"""
+    )
+    assert [n for _, n in drawn] == [4, 4]  # three policies + the bound, in both pictures
+    assert drawn[0][0][0] == "Hindsight bound"  # drawn bottom up: the bound last in the list
     context.close()
     csp.check()
 
@@ -48,9 +56,14 @@ def test_a_manager_runs_the_lab_and_reads_the_report_in_both_languages(browser, 
             _log_in(page, base, "manager")
             page.goto(run_url)
             expect(page.locator("#lab-table")).to_be_visible()
+            expect(page.locator("#chart-km canvas")).to_be_visible()
             if lang == "zh":
                 expect(page.locator("#lab-table")).to_contain_text("24小时完成率")
                 expect(page.locator("#lab-table")).not_to_contain_text("Hindsight")
+                axis = page.evaluate(
+                    "() => echarts.getInstanceByDom(document.getElementById('chart-km')).getOption().yAxis[0].data"
+                )
+                assert "事后最优界" in axis and not any("Hindsight" in a for a in axis), axis
             page.screenshot(path=str(SCREENSHOTS / f"lab-report-{lang}-{view}.png"), full_page=True)
             page.goto(f"{base}/lab")
             page.screenshot(path=str(SCREENSHOTS / f"lab-form-{lang}-{view}.png"), full_page=True)

@@ -96,15 +96,18 @@ def lab_run(run_id: int):
 
 
 def bars(report: dict) -> dict[str, list[dict]]:
-    """Horizontal bars (SVG, drawn with attributes, no inline style) for the 24-hour rate and
-    the km of each policy and the hindsight bound: label, value, width in 0…100."""
+    """The pictures' data (web/static/lab.js) for the 24-hour rate and the km: per policy and the
+    hindsight bound its name, label in the user's language, mean and cut 95 % interval."""
+    labels = {**dict(POLICY_LABELS), "hindsight": _l("Hindsight bound")}
     out = {}
     for figure in ("completion_24h_rate", "km"):
         items = [(p["name"], p["figures"][figure]) for p in report["policies"]]
         items.append(("hindsight", report["hindsight"][figure]))
-        top = max((v["mean"] or 0) for _, v in items) or 1
-        scale = 1.0 if figure == "completion_24h_rate" else top
-        out[figure] = [{**v, "name": name, "width": round(100 * (v["mean"] or 0) / scale, 1)} for name, v in items]
+        out[figure] = [
+            {"name": name, "label": str(SHORT_LABELS.get(name, labels.get(name, name))), "mean": v["mean"],
+             "low": v.get("low"), "high": v.get("high"), "ci": v["ci"]}
+            for name, v in items
+        ]  # fmt: skip
     return out
 
 
