@@ -46,7 +46,12 @@
   /* Today's miss forecast (GET /api/forecast, refreshed by the scheduler, announced by the
    * `forecast` event): order id → { p_miss, text, computed_text }. */
   state.forecast = {};
-  function missChance(o) { var f = state.forecast[o.id]; return f ? f.p_miss : -1; }
+  /* An order past its due time has missed already ("overdue" says so): no chance to show. */
+  function forecastOf(o) {
+    var f = state.forecast[o.id];
+    return f && new Date(o.due_at).getTime() > Date.now() ? f : null;
+  }
+  function missChance(o) { var f = forecastOf(o); return f ? f.p_miss : -1; }
   function onBoard(o) { return !!rules.queues[o.status]; }
   function isOpen(o) { return !!rules.open[o.status]; }
   function isAtRisk(o) {
@@ -356,7 +361,7 @@
       row2.appendChild(el("span", null, [""].concat([state.skills[o.required_skill] || o.required_skill, who].filter(Boolean)).join(" · ")));
       li.appendChild(row2);
       li.appendChild(el("div", { class: "row3" }, [o.contact_name || "", o.address || ""].join(" · ")));
-      var chance = state.forecast[o.id];
+      var chance = forecastOf(o);
       if (chance && (risk || chance.p_miss >= rules.forecastRisk)) {
         li.appendChild(el("div", { class: "row-forecast" + (chance.p_miss >= rules.forecastRisk ? " likely" : ""),
           title: chance.computed_text }, chance.text));
@@ -553,7 +558,7 @@
     }
     fact(dl, T.skill, state.skills[o.required_skill] || o.required_skill);
     fact(dl, T.due, fmtTime(o.due_at));
-    if (info && info.forecast) {
+    if (info && info.forecast && new Date(o.due_at).getTime() > Date.now()) {
       fact(dl, T.forecast, info.forecast.text + " · " + info.forecast.computed_text);
       dl.lastChild.id = "panel-forecast";
     }
