@@ -189,6 +189,24 @@ def test_the_page_and_its_chart_data_show_the_api_numbers(client, auth, month):
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
 
 
+def test_the_month_picker_lists_the_months_with_orders_in_the_users_language(client, auth, month):
+    import re
+
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    picker = re.search(r'<select name="month".*?</select>', html, re.S).group(0)
+    months = re.findall(r'<option value="(\d{4}-\d{2})"', picker)
+    # From this month back to the first order's (November 2026), latest first.
+    assert months[-1] == "2026-11" and months == sorted(months, reverse=True) and "2026-10" not in months
+    assert '<option value="2026-11" selected>November 2026</option>' in picker
+    assert 'type="month"' not in html  # Chromium words a month input in English whatever the page's language
+    zh = client.get("/kpis?month=2026-11", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<option value="2026-11" selected>2026年11月</option>' in zh and "November" not in zh
+    # A month without orders asked for by its address is still the one shown and picked.
+    early = client.get("/kpis?month=2025-01").get_data(as_text=True)
+    assert '<option value="2025-01" selected>January 2025</option>' in early
+
+
 def test_a_closed_month_does_not_change_when_old_orders_do(client, auth, month, db_session):
     from datetime import UTC, datetime
 

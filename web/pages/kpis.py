@@ -45,8 +45,9 @@ def kpi_page():
             row["risks"] = wording.reasons(row["key"], row.pop("signs"), by)
     overall = month_report["overall"][0] if month_report["overall"] else None
     ranking = pictures.ranking(month_report["technicians"])
+    months = report.months_with_orders(db.session, current_app.config["TIMEZONE"])
     return render_template(
-        "kpis.html", **month_report, scoped=actor.outlet_id is not None, figure_labels=FIGURE_LABELS,
+        "kpis.html", **month_report, months=sorted({*months, month}, reverse=True), scoped=actor.outlet_id is not None, figure_labels=FIGURE_LABELS,
         can_set_thresholds=actor.role == "admin", can_close=actor.role in ("admin", "manager"),
         changes=pictures.tile_changes(db.session, month, current_app.config["TIMEZONE"], overall, actor.outlet_id),
         ranking=ranking, charts={
