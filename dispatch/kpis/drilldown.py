@@ -16,10 +16,9 @@ from dispatch.kpis.facts import (
     REPEAT_DAYS,
     came_back,
     month_bounds,
-    month_ids,
-    order_facts,
     prepare_reads,
 )
+from dispatch.kpis.stored import stored_facts
 from dispatch.lifecycle import Status
 from dispatch.models import (
     AuthenticityVerdict,
@@ -99,14 +98,9 @@ def drill_down(
         raise ValueError(f"kpi must be one of {DRILLS}")
     now = now or utcnow()
     start, end = month_bounds(month, tz)
-    ids = None
-    if technician_id is None and outlet_id is None:  # one team's orders are looked up by id
-        ids = month_ids(session, start, end)
-        if ids is None:
-            return []
     prepare_reads(session)
-    facts = order_facts(
-        start, end, session.get_bind().dialect.name, ids, technician_id=technician_id, outlet_id=outlet_id, now=now
+    facts = stored_facts(
+        start, end, session.get_bind().dialect.name, technician_id=technician_id, outlet_id=outlet_id, now=now
     ).subquery()
     query = (
         select(
