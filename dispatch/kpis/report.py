@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.pagination import Page
 from dispatch.kpis.cache import cached
 from dispatch.kpis.closing import month_state, snapshot
 from dispatch.kpis.facts import year_and_month
@@ -41,6 +42,35 @@ TEAMS = ("outlet", "technician")  # the groupings the risk watch looks at
 def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
     """This month in the service area, as YYYY-MM."""
     return (now or utcnow()).astimezone(tz).strftime("%Y-%m")
+
+
+# The technician table's sort keys (the page shows TECHNICIANS_PER_PAGE of up to thousands).
+TECHNICIAN_SORTS = (
+    "rank", "orders", "completion_24h_rate", "change", "satisfaction_rate", "compliance_rate",
+    "authenticity_rate", "repeat_rate", "composite",
+)  # fmt: skip
+TECHNICIANS_PER_PAGE = 50
+
+
+def technician_page(
+    technicians: list[dict[str, Any]],
+    sort: str = "rank",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = TECHNICIANS_PER_PAGE,
+) -> Page[dict[str, Any]]:
+    """One page of the month's technicians (as `month_report` ranks them, each given its
+    `rank`), sorted by one of `TECHNICIAN_SORTS`; a technician without the figure comes last
+    either way, ties keep the ranking's order. A page past the last is the last."""
+    if sort not in TECHNICIAN_SORTS:
+        raise ValueError(f"sort must be one of {TECHNICIAN_SORTS}")
+    rows = [r | {"rank": i} for i, r in enumerate(technicians, start=1)]
+    have = [r for r in rows if r.get(sort) is not None]
+    have.sort(key=lambda r: r[sort], reverse=descending)
+    rows = have + [r for r in rows if r.get(sort) is None]
+    pages = max(1, -(-len(rows) // per_page))
+    page = min(max(page, 1), pages)
+    return Page(rows[(page - 1) * per_page : page * per_page], page, per_page, len(rows))
 
 
 def months_with_orders(session: Session, tz: ZoneInfo, now: datetime | None = None) -> list[str]:

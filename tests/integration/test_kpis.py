@@ -207,6 +207,20 @@ def test_the_month_picker_lists_the_months_with_orders_in_the_users_language(cli
     assert '<option value="2025-01" selected>January 2025</option>' in early
 
 
+def test_the_technician_table_is_sorted_and_paged_by_the_server(client, auth, month):
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11&sort=satisfaction_rate&dir=desc").get_data(as_text=True)
+    assert (
+        'aria-sort="descending"><a class="sort" href="/kpis?month=2026-11&amp;sort=satisfaction_rate&amp;dir=asc'
+        in html
+    )
+    assert '<a class="sort" href="/kpis?month=2026-11&amp;sort=composite&amp;dir=asc#technician-kpis">' in html
+    assert "Tech 2" in html and "1 in all" in html
+    for query, field in (("sort=name", "sort"), ("dir=up", "dir"), ("page=0", "page"), ("page=x", "page")):
+        response = client.get(f"/kpis?month=2026-11&{query}")
+        assert response.status_code == 400 and field in response.get_data(as_text=True), query
+
+
 def test_a_closed_month_does_not_change_when_old_orders_do(client, auth, month, db_session):
     from datetime import UTC, datetime
 
