@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Interval, Select, and_, case, false, func, literal, or_, select, text
+from sqlalchemy import BindParameter, Interval, Select, and_, case, false, func, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import ValidationFailed
@@ -170,7 +170,7 @@ def order_facts(
     outlet_id: int | None = None,
     periods: list[tuple[datetime, datetime]] | None = None,
     now: datetime | None = None,
-    order_ids: list[int] | None = None,
+    order_ids: list[int] | BindParameter | None = None,
 ) -> Select:
     """One row per counted order with the facts every KPI is computed from.
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, delete, false, func, insert, literal, select
+from sqlalchemy import Select, bindparam, case, delete, false, func, insert, literal, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -58,10 +58,19 @@ SOURCES = {
 }  # fmt: skip
 
 
-def derived(session: Session, order_ids: list[int]) -> Select:
-    """The facts `order_facts` derives for these orders, in the table's columns."""
-    f = order_facts(None, None, session.get_bind().dialect.name, order_ids=order_ids).subquery()
-    return select(*(f.c[name] for name in COLUMNS))
+_DERIVED: dict[str, Select] = {}
+
+
+def derived(session: Session) -> Select:
+    """The facts `order_facts` derives for the orders bound as `order_ids`, in the table's
+    columns. Built once per dialect: building the statement took ≈20 ms of Python, paid by
+    every commit that touches an order (the demo's 2,200 commits: 45 s)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _DERIVED:
+        ids = bindparam("order_ids", expanding=True)
+        f = order_facts(None, None, dialect, order_ids=ids).subquery()
+        _DERIVED[dialect] = select(*(f.c[name] for name in COLUMNS))
+    return _DERIVED[dialect]
 
 
 def _with_their_repairs(session: Session, order_ids: Iterable[int]) -> list[int]:
@@ -79,17 +88,21 @@ def _with_their_repairs(session: Session, order_ids: Iterable[int]) -> list[int]
     return sorted({*ids, *earlier})
 
 
+_UPSERT: dict[str, Any] = {}
+
+
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(FACTS)
-    statement = statement.on_conflict_do_update(
-        index_elements=[FACTS.c.order_id], set_={name: statement.excluded[name] for name in COLUMNS[1:]}
-    )
-    session.execute(statement, rows)
+    if dialect not in _UPSERT:  # built once, like `derived`
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        statement = upsert(FACTS)
+        _UPSERT[dialect] = statement.on_conflict_do_update(
+            index_elements=[FACTS.c.order_id], set_={name: statement.excluded[name] for name in COLUMNS[1:]}
+        )
+    session.execute(_UPSERT[dialect], rows)
 
 
 def refresh_facts(session: Session, order_ids: Iterable[int]) -> None:
@@ -100,7 +113,7 @@ def refresh_facts(session: Session, order_ids: Iterable[int]) -> None:
     ids = _with_their_repairs(session, order_ids)
     for at in range(0, len(ids), CHUNK):
         chunk = ids[at : at + CHUNK]
-        rows = [dict(r._mapping) for r in session.execute(derived(session, chunk))]
+        rows = [dict(r._mapping) for r in session.execute(derived(session), {"order_ids": chunk})]
         if rows:
             _upsert(session, rows)
         kept = [r["order_id"] for r in rows]
