@@ -422,6 +422,33 @@ class KpiSnapshot(Base):
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class OrderKpiFacts(Base):
+    """One counted order's KPI facts (dispatch/kpis/stored.py): what `order_facts` derives from
+    its events, clocks, photos, verdicts, surveys and callbacks, written in the transaction that
+    changes them. What `now` decides is kept as instants (`open` orders are pending until
+    `intake_at` + 24 h, an awaited score until `callback_due_at`, a repair that has not come back
+    until `finished_at` + REPEAT_DAYS), compared with the clock when the month is read."""
+
+    __tablename__ = "order_kpi_facts"
+    __table_args__ = (Index("ix_order_kpi_facts_intake", "intake_at"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), primary_key=True)
+    technician_id: Mapped[int | None] = mapped_column(Integer)
+    outlet_id: Mapped[int | None] = mapped_column(Integer)
+    intake_at: Mapped[datetime]
+    completed: Mapped[int] = mapped_column(Integer)
+    within_24h: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int | None] = mapped_column(Integer)
+    compliant: Mapped[int] = mapped_column(Integer)
+    authentic: Mapped[int] = mapped_column(Integer)
+    returned: Mapped[int] = mapped_column(Integer)
+    repair: Mapped[int] = mapped_column(Integer)
+    repeated: Mapped[int] = mapped_column(Integer)
+    open: Mapped[int] = mapped_column(Integer)  # neither completed nor cancelled
+    callback_due_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
 class Complaint(Base):
     """A complaint about an order (首问负责): the first staff member who took it owns it to
     the end; ownership moves only by an explicit, recorded transfer. Its four clocks are

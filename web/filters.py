@@ -75,6 +75,11 @@ def short_day(value: date | str | None) -> str:
     return format_skeleton("MMMd", value, locale=get_locale())
 
 
+def month_name(month: str) -> str:
+    """A 'YYYY-MM' month as the user's language names it: "November 2026" / "2026年11月"."""
+    return format_skeleton("yMMMM", date(int(month[:4]), int(month[5:7]), 1), locale=get_locale())
+
+
 def duration(delta: timedelta) -> str:
     """3 days 4 hours, 2 hours 5 minutes, 12 minutes: how long, in the user's language (Babel's
     unit names; two units at most, as a dispatcher reads it)."""
@@ -141,6 +146,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["visit_format"] = visit_format
     app.jinja_env.filters["short_day"] = short_day
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["month_name"] = month_name
     app.jinja_env.filters["how_long"] = how_long
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["skill_name"] = skill_name

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.spreadsheet_cells import safe_cell
+from dispatch.kpis.handin import HANDED_IN_PER_OUTLET, best_and_worst
 from web.exports import XLSX_TYPE
 from web.kpi_wording import FIGURE_LABELS, ReasonWording, RiskWording
 from web.labels import STATUS
@@ -30,6 +31,7 @@ PERCENT = "0.0%"
 POINTS = "+0.0%;-0.0%;0.0%"  # a change in rate: 0.05 reads "+5.0%"
 MEAN = "0.00"
 WHEN = "yyyy-mm-dd hh:mm"
+WATCHED_IN_PDF = 40  # technicians of the risk watch the PDF names (most signs first); the rest: the workbook
 
 # The drill-down figures as the report names them.
 DRILL_LABELS = {
@@ -249,10 +251,23 @@ def report_html(report: dict[str, Any]) -> str:
         for code, count in failed["groups"]
     ]
     before = report["trend"][-2] if len(report["trend"]) > 1 else {}
+    # The handed-in PDF names a few technicians (each outlet's best and worst, the most worrying
+    # of the risk watch); every technician is in the workbook.
+    extremes = best_and_worst(report["technicians"])
+    names = {o["key"]: o["name"] for o in report["outlets"]}
+    outlets = [*names, *sorted((k for k in extremes if k not in names), key=lambda k: (k is None, k or 0))]
+    watched = sorted(
+        (r for r in report["technicians"] if r["signs"]),
+        key=lambda r: (-len(r["signs"]), r["completion_24h_rate"] or 0, r["name"]),
+    )
     return render_template(
         "kpi_report_pdf.html", **report, scope_name=scope_name(report), state_text=state_text(report),
         generated=local_text(report["generated_at"]), figure_labels=FIGURE_LABELS, groups=groups,
         before=before, trend_shown=[m for m in report["trend"] if m.get("orders")],
+        extremes=[{"name": names.get(k) or report["outlet_names"].get(k) or _("No outlet"), **extremes[k]}
+                  for k in outlets if k in extremes],
+        per_outlet=HANDED_IN_PER_OUTLET, watched=watched[:WATCHED_IN_PDF],
+        watched_more=max(len(watched) - WATCHED_IN_PDF, 0),
     )  # fmt: skip
 
 

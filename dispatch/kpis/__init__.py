@@ -47,6 +47,7 @@ from dispatch.kpis.settings import (
     set_risk_thresholds,
     set_weights,
 )
+from dispatch.kpis.stored import refresh_all, refresh_facts, stored_facts
 
 __all__ = [
     "DEFAULT_WEIGHTS", "DRILLS", "GROUPS", "KPIS", "REPEAT_DAYS", "RISK_DEFAULTS", "RISK_FIGURES", "RISK_RANGES",
@@ -54,5 +55,5 @@ __all__ = [
     "month_state",
     "reason_groups", "RiskSign", "close_month", "comeback_reasons", "composite", "current_risk_thresholds",
     "current_weights", "drill_down", "last_months", "month_bounds", "monthly", "order_facts", "overall_by_month", "parse_month",
-    "risk_flags", "risk_signs", "risk_threshold_errors", "set_risk_thresholds", "set_weights", "snapshot",
+    "refresh_all", "refresh_facts", "stored_facts", "risk_flags", "risk_signs", "risk_threshold_errors", "set_risk_thresholds", "set_weights", "snapshot",
 ]  # fmt: skip

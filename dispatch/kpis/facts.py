@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Interval, Select, and_, case, false, func, literal, or_, select, text
+from sqlalchemy import BindParameter, Interval, Select, and_, case, false, func, literal, or_, select, text
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import ValidationFailed
@@ -103,6 +103,44 @@ def completed_repair(order: Any) -> Any:
     )
 
 
+def pending_24h(open_: Any, intake_at: Any, at: Any, dialect: str) -> Any:
+    """SQL: an open order (neither completed nor cancelled: a dispatcher's cancellation is
+    decided, not done) still within its 24 hours at `at`."""
+    return and_(open_, seconds_between(intake_at, at, dialect) <= COMPLETION_WINDOW.total_seconds())
+
+
+def awaiting_score(completed: Any, score: Any, callback_due_at: Any, at: Any) -> Any:
+    """SQL: the customer may still score the visit: the callback clock runs and is not yet due."""
+    return and_(completed, score.is_(None), callback_due_at >= at)
+
+
+def repeat_pending(repair: Any, repeated: Any, finished_at: Any, at: Any, dialect: str) -> Any:
+    """SQL: a completed repair that has not come back, still within its REPEAT_DAYS."""
+    return and_(repair, ~repeated, seconds_between(finished_at, at, dialect) < REPEAT_DAYS * 86400)
+
+
+def chosen(
+    intake_at: Any,
+    technician: Any,
+    outlet: Any,
+    start: datetime | None,
+    end: datetime | None,
+    periods: list[tuple[datetime, datetime]] | None,
+    technician_id: int | None,
+    outlet_id: int | None,
+) -> list[Any]:
+    """SQL conditions: created in [start, end) (no bound without `start`), in one of `periods`
+    if given, of the technician and the outlet if given."""
+    where = [] if start is None else [intake_at >= start, intake_at < end]
+    if periods is not None:
+        where.append(or_(*(and_(intake_at >= a, intake_at < b) for a, b in periods)))
+    if technician_id is not None:
+        where.append(technician == technician_id)
+    if outlet_id is not None:
+        where.append(outlet == outlet_id)
+    return where
+
+
 def month_ids(session: Session, start: datetime, end: datetime) -> tuple[int, int] | None:
     """The lowest and highest id among the month's orders (None: no orders)."""
     # `id + 0`: otherwise PostgreSQL answers min/max by walking the primary key from one end
@@ -123,8 +161,8 @@ def prepare_reads(session: Session) -> None:
 
 
 def order_facts(
-    start: datetime,
-    end: datetime,
+    start: datetime | None,
+    end: datetime | None,
     dialect: str,
     ids: tuple[int, int] | None = None,
     *,
@@ -132,6 +170,7 @@ def order_facts(
     outlet_id: int | None = None,
     periods: list[tuple[datetime, datetime]] | None = None,
     now: datetime | None = None,
+    order_ids: list[int] | BindParameter | None = None,
 ) -> Select:
     """One row per counted order with the facts every KPI is computed from.
 
@@ -148,17 +187,18 @@ def order_facts(
     still *pending*: an open order within its 24 hours, a completed order awaiting its
     customer's score within its callback window, a completed repair within its REPEAT_DAYS.
     Without `now` nothing is pending (every window has passed).
+
+    With `order_ids` (and no `start`/`end`): just those orders, whenever created — the rows
+    `stored.refresh_facts` keeps (`open`, `callback_due_at`, `finished_at` are what `now` is
+    compared with).
     """
     ev = WorkOrderEvent
-    counted = [WorkOrder.created_at >= start, WorkOrder.created_at < end]
-    if periods is not None:
-        counted.append(or_(*(and_(WorkOrder.created_at >= a, WorkOrder.created_at < b) for a, b in periods)))
-    if technician_id is not None:
-        counted.append(WorkOrder.technician_id == technician_id)
-    if outlet_id is not None:
-        counted.append(WorkOrder.outlet_id == outlet_id)
+    o = WorkOrder
+    counted = chosen(o.created_at, o.technician_id, o.outlet_id, start, end, periods, technician_id, outlet_id)
+    if order_ids is not None:
+        counted.append(WorkOrder.id.in_(order_ids))
     in_month = select(WorkOrder.id).where(*counted)
-    one_team = technician_id is not None or outlet_id is not None
+    one_team = technician_id is not None or outlet_id is not None or order_ids is not None
 
     def of_month(column: Any) -> Any:
         return column.in_(in_month) if ids is None or one_team else column.between(*ids)
@@ -207,7 +247,9 @@ def order_facts(
     # Repeat repairs: the month's completed repairs whose product came back (a semi-join on
     # customer and product category against the orders created since the month began).
     first, later = aliased(WorkOrder), aliased(WorkOrder)
-    comeback = [came_back(first, later, dialect), later.created_at >= start]  # after a completion in the month
+    comeback = [came_back(first, later, dialect)]
+    if start is not None:
+        comeback.append(later.created_at >= start)  # after a completion in the month
     if dialect != "sqlite":
         # ... and before the month's last completion + REPEAT_DAYS: with both bounds PostgreSQL reads
         # the later orders through ix_work_orders_created_at, not the whole table (1M rows).
@@ -237,21 +279,16 @@ def order_facts(
     elapsed = seconds_between(WorkOrder.created_at, events.c.completed_at, dialect)
     within = and_(completed, elapsed <= COMPLETION_WINDOW.total_seconds(), proof_accepted)
     score = func.coalesce(surveys.c.score, callbacks.c.score)
+    open_ = and_(~completed, WorkOrder.status != Status.CANCELLED.value)
     if now is None:
-        pending_24h = awaiting_score = repeat_pending = false()
+        pending, awaiting, repairing = false(), false(), false()
     else:
         at = literal(now, WorkOrder.created_at.type)
-        # Open: not completed and not cancelled (a dispatcher's cancellation is decided: not done).
-        pending_24h = and_(
-            ~completed, WorkOrder.status != Status.CANCELLED.value,
-            seconds_between(WorkOrder.created_at, at, dialect) <= COMPLETION_WINDOW.total_seconds(),
-        )  # fmt: skip
-        # The customer may still score the visit: the callback clock runs and is not yet due.
-        awaiting_score = and_(completed, score.is_(None), callback_due.c.due_at >= at)
-        repeat_pending = and_(
-            completed_repair(WorkOrder), repeated.c.order_id.is_(None),
-            seconds_between(WorkOrder.completed_at, at, dialect) < REPEAT_DAYS * 86400,
-        )  # fmt: skip
+        pending = pending_24h(open_, WorkOrder.created_at, at, dialect)
+        awaiting = awaiting_score(completed, score, callback_due.c.due_at, at)
+        repairing = repeat_pending(
+            completed_repair(WorkOrder), repeated.c.order_id.is_not(None), WorkOrder.completed_at, at, dialect
+        )
     proof_ok = or_(photos.c.order_id.is_not(None), WorkOrder.proof_photos_required == 0)  # a job type may ask for none
     compliant = and_(
         completed, contacted.c.order_id.is_not(None), func.coalesce(events.c.checkins, 0) > 0, proof_ok,
@@ -271,11 +308,12 @@ def order_facts(
             case((completed_repair(WorkOrder), 1), else_=0).label("repair"),
             case((repeated.c.order_id.is_not(None), 1), else_=0).label("repeated"),
             WorkOrder.created_at.label("intake_at"),
-            case((pending_24h, 1), else_=0).label("pending_24h"),
-            case((awaiting_score, 1), else_=0).label("awaiting_score"),
-            case((repeat_pending, 1), else_=0).label("repeat_pending"),
+            case((pending, 1), else_=0).label("pending_24h"),
+            case((awaiting, 1), else_=0).label("awaiting_score"),
+            case((repairing, 1), else_=0).label("repeat_pending"),
             callback_due.c.due_at.label("callback_due_at"),  # when an awaited score stops being awaited
             WorkOrder.completed_at.label("finished_at"),  # REPEAT_DAYS on, a pending repair is decided
+            case((open_, 1), else_=0).label("open"),  # 24 hours after intake, an open order is decided
         )
         .select_from(WorkOrder)
         .outerjoin(events, events.c.order_id == WorkOrder.id)

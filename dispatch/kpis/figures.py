@@ -22,6 +22,7 @@ from dispatch.kpis.facts import (
     year_and_month,
 )
 from dispatch.kpis.settings import RATE_OF
+from dispatch.kpis.stored import stored_facts
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def monthly(session: Session, month: str, by: str, tz: ZoneInfo, now: datetime |
     if ids is None:  # no orders: overall, one row of zeros (as the aggregate would give)
         return [EMPTY] if by == "all" else []
     prepare_reads(session)
-    facts = order_facts(start, end, session.get_bind().dialect.name, ids, now=now).subquery()
+    facts = stored_facts(start, end, session.get_bind().dialect.name, now=now).subquery()
     key = {"technician": facts.c.technician_id, "outlet": facts.c.outlet_id, "all": literal(None)}[by]
     query = select(key.label("key"), *_figures(facts))
     if by != "all":
@@ -156,7 +157,7 @@ def month_figures(session: Session, month: str, tz: ZoneInfo, now: datetime | No
         return MonthFigures({"technician": [], "outlet": [], "all": [EMPTY]}, None)
     prepare_reads(session)
     dialect = session.get_bind().dialect.name
-    facts = order_facts(start, end, dialect, ids, now=now)
+    facts = stored_facts(start, end, dialect, now=now)
 
     def columns(f: Any) -> list[Any]:
         return [*_figures(f), *_flips(f)]
@@ -213,7 +214,7 @@ def overall_by_month_until(
         return out, None
     prepare_reads(session)
     dialect = session.get_bind().dialect.name
-    facts = order_facts(start, end, dialect, ids, periods=list(bounds.values()), now=now).subquery()
+    facts = stored_facts(start, end, dialect, periods=list(bounds.values()), now=now).subquery()
     label = case(*((and_(facts.c.intake_at >= a, facts.c.intake_at < b), m) for m, (a, b) in bounds.items()))
     query = select(label.label("month"), *_figures(facts), *_flips(facts)).group_by(label)
     changes = []

@@ -34,3 +34,27 @@ def monthly_report(
     outlet_names = {o.id: o.name for o in session.execute(select(Outlet.id, Outlet.name))}
     scope = drill_scope(session, None, outlet_id)
     return report | {"failures": failures, "scope": scope, "outlet_names": outlet_names, "generated_at": now}
+
+
+HANDED_IN_PER_OUTLET = 5  # the PDF names each outlet's best and worst this many technicians
+
+
+def best_and_worst(
+    technicians: list[dict[str, Any]], n: int = HANDED_IN_PER_OUTLET
+) -> dict[int | None, dict[str, list[dict[str, Any]]]]:
+    """Per outlet id, its `best` n and `worst` n technicians by 24-hour completion (the
+    technicians as `month_report` ranks them, best first); a technician is in one list only,
+    so an outlet of fewer than 2n technicians shows each once. Technicians with no decided
+    order (no rate) are in neither: nothing can be said of them yet. The PDF a manager hands
+    in carries these; the workbook carries every technician."""
+    by_outlet: dict[int | None, list[dict[str, Any]]] = {}
+    for row in technicians:
+        if row.get("completion_24h_rate") is not None:
+            by_outlet.setdefault(row.get("outlet_id"), []).append(row)
+    out = {}
+    for outlet, rows in by_outlet.items():
+        ranked = sorted(rows, key=lambda r: (-r["completion_24h_rate"], r["name"]))
+        best = ranked[:n]
+        worst = list(reversed(ranked[len(best) :]))[:n]
+        out[outlet] = {"best": best, "worst": worst}
+    return out

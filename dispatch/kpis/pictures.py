@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from dispatch.kpis.cache import cached
 from dispatch.kpis.drilldown import KPIS, drill_down, reason_groups
-from dispatch.kpis.facts import month_bounds, month_ids, order_facts, prepare_reads
+from dispatch.kpis.facts import month_bounds, month_ids, prepare_reads
 from dispatch.kpis.figures import _figures, _flips, _row, changes_at, last_months
 from dispatch.kpis.report import table
+from dispatch.kpis.stored import stored_facts
 
 FIGURES = ("completion_24h_rate", "satisfaction_rate", "compliance_rate", "authenticity_rate")
 RANKED = 20  # the ranking picture shows all technicians up to twice this, else the best and the worst this many
@@ -85,7 +86,7 @@ def _daily(session: Session, month: str, tz: ZoneInfo, now: datetime) -> tuple[l
     changes = None
     if ids is not None and days:
         prepare_reads(session)
-        facts = order_facts(start, end, session.get_bind().dialect.name, ids, now=now).subquery()
+        facts = stored_facts(start, end, session.get_bind().dialect.name, now=now).subquery()
         label = case(*((and_(facts.c.intake_at >= a, facts.c.intake_at < b), d) for d, a, b in days))
         rows = list(session.execute(select(label.label("day"), *_figures(facts), *_flips(facts)).group_by(label)))
         found = {r.day: _row(None, r).as_dict() for r in rows if r.day is not None}

@@ -14,15 +14,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
+from core.pagination import Page
 from dispatch.kpis.cache import cached
 from dispatch.kpis.closing import month_state, snapshot
+from dispatch.kpis.facts import year_and_month
 from dispatch.kpis.figures import EMPTY, KpiRow, composite, last_months, month_figures, overall_by_month_until
 from dispatch.kpis.risk import risk_signs
 from dispatch.kpis.settings import current_risk_thresholds, current_weights
+from dispatch.models import WorkOrder
 from dispatch.permissions import covers_outlet
 from technicians.models import Outlet, Technician
 
@@ -39,6 +42,52 @@ TEAMS = ("outlet", "technician")  # the groupings the risk watch looks at
 def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
     """This month in the service area, as YYYY-MM."""
     return (now or utcnow()).astimezone(tz).strftime("%Y-%m")
+
+
+# The technician table's sort keys (the page shows TECHNICIANS_PER_PAGE of up to thousands).
+TECHNICIAN_SORTS = (
+    "rank", "orders", "completion_24h_rate", "change", "satisfaction_rate", "compliance_rate",
+    "authenticity_rate", "repeat_rate", "composite",
+)  # fmt: skip
+TECHNICIANS_PER_PAGE = 50
+
+
+def technician_page(
+    technicians: list[dict[str, Any]],
+    sort: str = "rank",
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = TECHNICIANS_PER_PAGE,
+) -> Page[dict[str, Any]]:
+    """One page of the month's technicians (as `month_report` ranks them, each given its
+    `rank`), sorted by one of `TECHNICIAN_SORTS`; a technician without the figure comes last
+    either way, ties keep the ranking's order. A page past the last is the last."""
+    if sort not in TECHNICIAN_SORTS:
+        raise ValueError(f"sort must be one of {TECHNICIAN_SORTS}")
+    rows = [r | {"rank": i} for i, r in enumerate(technicians, start=1)]
+    have = [r for r in rows if r.get(sort) is not None]
+    have.sort(key=lambda r: r[sort], reverse=descending)
+    rows = have + [r for r in rows if r.get(sort) is None]
+    pages = max(1, -(-len(rows) // per_page))
+    page = min(max(page, 1), pages)
+    return Page(rows[(page - 1) * per_page : page * per_page], page, per_page, len(rows))
+
+
+def months_with_orders(session: Session, tz: ZoneInfo, now: datetime | None = None) -> list[str]:
+    """The months a user can pick, latest first: from this month (or the last order's, if
+    later) back to the first order's month (two index lookups, not a scan of the orders)."""
+    first, last = session.execute(select(func.min(WorkOrder.created_at), func.max(WorkOrder.created_at))).one()
+    latest = current_month(tz, now)
+    if first is None:
+        return [latest]
+    latest = max(latest, last.astimezone(tz).strftime("%Y-%m"))
+    earliest = first.astimezone(tz).strftime("%Y-%m")
+    year, mon = year_and_month(latest)
+    months = []
+    while f"{year:04d}-{mon:02d}" >= earliest:
+        months.append(f"{year:04d}-{mon:02d}")
+        year, mon = (year - 1, 12) if mon == 1 else (year, mon - 1)
+    return months
 
 
 def _frozen(row: dict[str, Any]) -> dict[str, Any]:

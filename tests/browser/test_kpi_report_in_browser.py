@@ -38,7 +38,7 @@ def test_a_manager_downloads_the_months_report_from_the_kpi_page(browser, live_s
     xlsx_words, pdf_words = WORDS[locale]
     xlsx_link, pdf_link = page.locator("#report-xlsx"), page.locator("#report-pdf")
     assert xlsx_link.inner_text().strip() == xlsx_words and pdf_link.inner_text().strip() == pdf_words
-    shown = page.locator("input[type=month][name=month]").input_value()
+    shown = page.locator("select[name=month]").input_value()
     assert xlsx_link.get_attribute("href").endswith(f"report.xlsx?month={shown}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"kpi-report-links-{locale[:2]}-{size}.png"), full_page=False)

@@ -123,12 +123,14 @@ def test_the_pdf_shows_the_api_figures_in_english_and_chinese(client, auth, mont
         assert f"{overall[field] * 100:.1f} %" in flat, field
     assert "40.0 %" in flat and "75.0 %" in flat
     assert "Monthly KPI report" in flat and "2026-11" in flat and "All outlets" in flat
-    assert "Tech 2" in flat and "South" in flat
+    assert "Tech 2" in flat and "South" in flat  # South's best technician
+    assert "All 1 technicians of the month, with every figure, are in the workbook (XLSX)." in flat
     assert "returned as unqualified" in flat  # failures by reason
     assert f"1 / {pages}" in flat  # page numbers
     zh, _ = pdf_text(client, manager | ZH)
     flat = " ".join(zh.split())
     assert "月度指标报告" in flat and "全部网点" in flat and "40.0 %" in flat
+    assert "本月全部 1 名技师及其各项指标见工作簿（XLSX）。" in flat
     assert "Monthly KPI report" not in flat
 
 

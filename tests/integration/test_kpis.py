@@ -189,6 +189,38 @@ def test_the_page_and_its_chart_data_show_the_api_numbers(client, auth, month):
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
 
 
+def test_the_month_picker_lists_the_months_with_orders_in_the_users_language(client, auth, month):
+    import re
+
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11").get_data(as_text=True)
+    picker = re.search(r'<select name="month".*?</select>', html, re.S).group(0)
+    months = re.findall(r'<option value="(\d{4}-\d{2})"', picker)
+    # From this month back to the first order's (November 2026), latest first.
+    assert months[-1] == "2026-11" and months == sorted(months, reverse=True) and "2026-10" not in months
+    assert '<option value="2026-11" selected>November 2026</option>' in picker
+    assert 'type="month"' not in html  # Chromium words a month input in English whatever the page's language
+    zh = client.get("/kpis?month=2026-11", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<option value="2026-11" selected>2026年11月</option>' in zh and "November" not in zh
+    # A month without orders asked for by its address is still the one shown and picked.
+    early = client.get("/kpis?month=2025-01").get_data(as_text=True)
+    assert '<option value="2025-01" selected>January 2025</option>' in early
+
+
+def test_the_technician_table_is_sorted_and_paged_by_the_server(client, auth, month):
+    auth.login("manager")
+    html = client.get("/kpis?month=2026-11&sort=satisfaction_rate&dir=desc").get_data(as_text=True)
+    assert (
+        'aria-sort="descending"><a class="sort" href="/kpis?month=2026-11&amp;sort=satisfaction_rate&amp;dir=asc'
+        in html
+    )
+    assert '<a class="sort" href="/kpis?month=2026-11&amp;sort=composite&amp;dir=asc#technician-kpis">' in html
+    assert "Tech 2" in html and "1 in all" in html
+    for query, field in (("sort=name", "sort"), ("dir=up", "dir"), ("page=0", "page"), ("page=x", "page")):
+        response = client.get(f"/kpis?month=2026-11&{query}")
+        assert response.status_code == 400 and field in response.get_data(as_text=True), query
+
+
 def test_a_closed_month_does_not_change_when_old_orders_do(client, auth, month, db_session):
     from datetime import UTC, datetime
 

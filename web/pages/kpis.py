@@ -32,6 +32,22 @@ def _month_arg() -> str:
     return month
 
 
+def _technician_order() -> tuple[str, bool, int]:
+    """The technician table's `sort`, `dir` (asc/desc) and `page`; anything else is a 400 naming it."""
+    sort, direction = request.args.get("sort", "rank"), request.args.get("dir", "asc")
+    page = parse_int(request.args.get("page", "1"), 1)
+    errors = {}
+    if sort not in report.TECHNICIAN_SORTS:
+        errors["sort"] = "one of " + ", ".join(report.TECHNICIAN_SORTS)
+    if direction not in ("asc", "desc"):
+        errors["dir"] = "asc or desc"
+    if page is None:
+        errors["page"] = "a whole number from 1"
+    if errors:
+        raise ValidationFailed(errors)
+    return sort, direction == "desc", page or 1
+
+
 @bp.get("/kpis")
 @roles_required(*STAFF_ROLES)
 def kpi_page():
@@ -39,14 +55,18 @@ def kpi_page():
     month = _month_arg()
     actor = current_actor()
     month_report = report.month_report(db.session, month, current_app.config["TIMEZONE"], actor.outlet_id)
-    wording = RiskWording(month)
-    for by in ("technician", "outlet"):
-        for row in month_report[by + "s"]:
-            row["risks"] = wording.reasons(row["key"], row.pop("signs"), by)
+    sort, descending, page = _technician_order()
+    technicians = report.technician_page(month_report["technicians"], sort, descending, page)
+    wording = RiskWording(month)  # worded for the rows shown: 50 technicians, not thousands
+    for by, rows in (("technician", technicians.items), ("outlet", month_report["outlets"])):
+        for row in rows:
+            row["risks"] = wording.reasons(row["key"], row["signs"], by)
     overall = month_report["overall"][0] if month_report["overall"] else None
     ranking = pictures.ranking(month_report["technicians"])
+    months = report.months_with_orders(db.session, current_app.config["TIMEZONE"])
     return render_template(
-        "kpis.html", **month_report, scoped=actor.outlet_id is not None, figure_labels=FIGURE_LABELS,
+        "kpis.html", **month_report, months=sorted({*months, month}, reverse=True), technician_page=technicians,
+        sort=sort, descending=descending, scoped=actor.outlet_id is not None, figure_labels=FIGURE_LABELS,
         can_set_thresholds=actor.role == "admin", can_close=actor.role in ("admin", "manager"),
         changes=pictures.tile_changes(db.session, month, current_app.config["TIMEZONE"], overall, actor.outlet_id),
         ranking=ranking, charts={
