@@ -1,7 +1,7 @@
 """order_kpi_facts: each counted order's KPI facts as a row, backfilled
 
 Revision ID: 5f0c2a7d9e14
-Revises: 81c284164294
+Revises: f0c4a5e21b7d
 Create Date: 2026-12-07 11:20:00
 
 The backfill runs the application's own derivation (dispatch.kpis.stored.refresh_all, which
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 import core.db
 
 revision = "5f0c2a7d9e14"
-down_revision = "81c284164294"
+down_revision = "f0c4a5e21b7d"  # after the forecasts (both branches were made from 81c284164294)
 branch_labels = None
 depends_on = None
 
