@@ -23,7 +23,7 @@ from dispatch.models import WorkOrder
 from dispatch.moves import Position, apply_move, check_version, get_order, raced, transition
 from dispatch.permissions import can_assign_to
 from dispatch.planning.comeback import part_arrived_and_planned
-from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings, tech_of, vehicle
+from dispatch.planning.day import PLACEMENT_ATTEMPTS, Day, PlanningSettings, offset_of, tech_of, vehicle
 from dispatch.planning.instant import Suggestion
 from dispatch.planning.live_day import DayCache, day_cache
 from dispatch.planning.routes import holds, lock_day, lock_days, write_route
@@ -150,30 +150,36 @@ def _assign_once(
         order = get_order(session, order_id, actor)
         check_version(order, version)
         # As in `_place`: one writer of a technician's day at a time, and only from a day
-        # that matches what the database holds for them.
+        # that matches what the database holds for them. The order goes on the technician's
+        # first day in the horizon: today while their shift lasts, else their next working day
+        # (an evening's assignment is tomorrow's work, not a refusal).
         lock_day(session, tech_id)
-        route = [oid for oid in day.routes.get(tech_id, ()) if oid != order_id]
-        if not holds(session, day, tech_id, route, ignore=order_id):
+        vid = next(iter(day.vehicles_of(tech_id)), tech_id)
+        later = offset_of(vid) > 0
+        route = [oid for oid in day.routes.get(vid, ()) if oid != order_id]
+        if not holds(session, day, tech_id, route, ignore=order_id, vehicle_id=vid):
             cache.forget()
             session.rollback()  # nothing written: release the day's lock at once, the caller reads it again
             return None
-        tech = next((t for t in day.technicians if t.id == tech_id), None)
+        tech = next((t for t in day.technicians if t.id == vid), None)
         job = day.jobs.get(order_id)
         timed, data = None, {}
-        if tech is not None and job is not None:  # on shift now, and the order has a location
+        if tech is not None and job is not None:  # on duty in the horizon, and the order has a location
             job = Job(**{**job.__dict__, "locked_to": tech_id, "started": False})
             jobs = {**day.jobs, order_id: job}
-            found = best_insertion([tech], Plan({tech_id: time_route(tech, jobs, route)[0]}), jobs, job)
+            found = best_insertion([tech], Plan({vid: time_route(tech, jobs, route)[0]}), jobs, job)
             route.insert(found.position if isinstance(found, Insertion) else len(route), order_id)
-            timed = Plan({tech_id: time_route(tech, jobs, route)[0]})
-            arrival = next(s.arrival_s for s in timed.routes[tech_id] if s.job_id == order_id)
+            timed = Plan({vid: time_route(tech, jobs, route)[0]})
+            arrival = next(s.arrival_s for s in timed.routes[vid] if s.job_id == order_id)
             data = {"eta": day.at(arrival).isoformat(), "position": route.index(order_id)}
+            if later:
+                data["day"] = day.dates[offset_of(vid)].isoformat()
         apply_move(
-            session, order, "assign", actor, technician_id=tech_id, reason=reason, timezone=settings.timezone,
-            now=now, data=data,
+            session, order, "assign", actor, technician_id=tech_id, reason=reason,
+            timezone=None if later else settings.timezone, now=now, data=data,
         )  # fmt: skip
         if timed is not None:
-            write_route(session, day, tech_id, route, timed)
+            write_route(session, day, tech_id, route, timed, vehicle_id=vid)
             _announce_days(session, order_id, settings, [tech_id], now)
     return order
 
@@ -317,9 +323,12 @@ def _place_once(
                 data={**data, "technician_id": tech_id}, at=now,
             )  # fmt: skip
         else:
+            # A later day's duty was checked above for that day (`_refuse_unless_fit`); the move's
+            # own check is today's, which an evening drop on tomorrow must not meet.
             apply_move(
-                session, order, "assign", actor, technician_id=tech_id, timezone=settings.timezone, now=now, data=data
-            )
+                session, order, "assign", actor, technician_id=tech_id,
+                timezone=None if offset else settings.timezone, now=now, data=data,
+            )  # fmt: skip
         write_route(session, left, tech_id, route, Plan({vid: stops}), vehicle_id=vid)
         if old_id is not None:  # the day it left closes up behind it
             old_tech = next(t for t in day.technicians if t.id == was_on)

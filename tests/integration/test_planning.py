@@ -291,3 +291,40 @@ def test_an_outlet_that_opted_in_is_dispatched_on_schedule_and_others_are_not(ap
     assert event.actor_role == "system" and event.data["by"] == "reoptimisation"
     db_session.rollback()
     assert auto_dispatch(db, settings, utcnow()) == {}, "nothing left to move"
+
+
+def test_an_evening_assignment_goes_on_the_technicians_next_working_day(app, client, dispatcher, network, db_session):
+    """After the shifts a dispatcher's choice is tomorrow's work: the order is assigned and placed
+    on the technician's next day of the horizon, not refused as "off duty today"."""
+    from datetime import datetime, time
+
+    from dispatch.planning.manual import assign
+    from technicians.network import update_technician
+    from web.wiring import planning_settings
+
+    order = create_order(client, dispatcher, phone="13900139001", **at(SOUTH))
+    _misassign(db_session, order["id"], network.techs[0].id)
+    south = network.techs[1].id
+    for tech in network.techs:
+        update_technician(db_session, tech.id, {"shift_start": time(8), "shift_end": time(18)}, actor_id=None)
+    tz = app.config["TIMEZONE"]
+    evening = datetime.combine(date.today(), time(21), tzinfo=tz)
+    with app.app_context():
+        settings = planning_settings()
+    version = db_session.get(WorkOrder, order["id"]).version
+    db_session.rollback()
+
+    assign(db_session, order["id"], south, Actor(None, "dispatcher"), settings, version=version, now=evening)
+
+    db_session.expire_all()
+    assert db_session.get(WorkOrder, order["id"]).technician_id == south
+    stop = db_session.get(RouteStop, order["id"])
+    assert stop.technician_id == south
+    assert stop.eta.astimezone(tz).date() == evening.date() + timedelta(days=1)
+    assert time(8) <= stop.eta.astimezone(tz).time() < time(18)
+    event = db_session.scalars(
+        select(WorkOrderEvent)
+        .where(WorkOrderEvent.order_id == order["id"], WorkOrderEvent.kind == "assign")
+        .order_by(WorkOrderEvent.seq.desc())
+    ).first()
+    assert event.data["day"] == (evening.date() + timedelta(days=1)).isoformat()
