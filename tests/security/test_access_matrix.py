@@ -165,6 +165,11 @@ CASES: dict[tuple[str, str], Case] = {
         frozenset({"dispatcher", "admin"}), json={"start": "2031-01-01T00:00:00+08:00"}, open_order=True
     ),
     ("api.get_timeline", "GET"): Case(ALL_STAFF),  # each sees their own outlet's rows
+    ("api.get_forecast", "GET"): Case(ALL_STAFF),  # each sees the forecast of the orders they may see
+    # An empty what-if: a caller let through gets 400 naming the missing move, nothing is written.
+    ("api.forecast_what_if", "POST"): Case(frozenset({"other_outlet_dispatcher", "dispatcher", "admin"}), json={}),
+    # No start chosen: let through, the order page answers 400; nothing is booked.
+    ("pages.order_slot", "POST"): Case(frozenset({"dispatcher", "admin"}), form={}),
     ("api.place", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"technician_id": 1, "version": STALE}),
     ("api.pin", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"pinned": True, "version": STALE}),
     ("api.reissue_link", "POST"): Case(frozenset({"dispatcher", "admin"})),
@@ -254,6 +259,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("api.update_technician", "PATCH"): Case(frozenset({"dispatcher", "admin"}), json={}),
     # An unknown reason: let through, a dispatcher of tech1's outlet gets 400 and nothing changes.
     ("api.drop_out", "POST"): Case(frozenset({"dispatcher", "admin"}), json={"reason": "none"}),
+    ("pages.admin_drop_out", "POST"): Case(frozenset({"dispatcher", "admin"}), form={"reason": "none"}),
     ("pages.admin_technician", "POST"): Case(frozenset({"dispatcher", "admin"}), form={}),
     ("api.add_leave", "POST"): Case(
         frozenset({"dispatcher", "admin"}), json={"start_date": "2031-02-01", "end_date": "2031-02-02"}

@@ -59,7 +59,10 @@ DOMAIN_RULES = {
     # A correction needs the address or the position (lat and lon together): rules across fields.
     "PATCH /api/orders/{order_id}": {"address", "lat", "lon"},
     "GET /api/geocode": {"q"},  # blank after trimming
-    "POST /api/lab/runs": {"shift", "policies"},  # a shift that ends before it starts; a policy twice
+    # a shift that ends before it starts; a policy twice; a real period with no order in it
+    "POST /api/lab/runs": {"shift", "policies", "from", "technicians", "orders_per_day"},
+    # one move: order_id with technician_id, or extra_technician (a rule across fields)
+    "POST /api/forecast/what-if": {"order_id", "technician_id", "extra_technician"},
     "POST /api/slots": {"skill"},  # a skill code the network knows
     # not in the past, within a year (dispatch.parts.check_part); the part's name not blank
     "POST /api/tech/orders/{order_id}/part-request": {"expected_on", "part"},

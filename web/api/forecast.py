@@ -87,7 +87,14 @@ class ExtraTechnicianIn(Schema):
 
 
 class WhatIfIn(Schema):
-    order_id = fields.Integer(load_default=None, allow_none=True, metadata={"description": "the order to reassign"})
+    order_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "the order to reassign (with technician_id); one move: this pair or extra_technician, "
+            "neither or both is a 400 naming the field"
+        },
+    )
     technician_id = fields.Integer(
         load_default=None, allow_none=True, metadata={"description": "to this technician (with order_id)"}
     )

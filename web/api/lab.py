@@ -32,9 +32,14 @@ class LabRunIn(Schema):
     seeds = fields.Integer(load_default=1, validate=Range(1, MAX_SEEDS))
     technicians = fields.Integer(
         load_default=None, allow_none=True, validate=Range(1, MAX_TECHNICIANS),
-        metadata={"description": "what if: technicians per outlet (default: the outlet model's)"},
+        metadata={"description": "what if: technicians per outlet (default: the outlet model's); generated orders "
+                  "only: with `from` a 400 naming the field"},
     )  # fmt: skip
-    orders_per_day = fields.Integer(load_default=None, allow_none=True, validate=Range(1, MAX_ORDERS_PER_DAY))
+    orders_per_day = fields.Integer(
+        load_default=None, allow_none=True, validate=Range(1, MAX_ORDERS_PER_DAY),
+        metadata={"description": "what if: demand per outlet and day; generated orders only: with `from` a 400 "
+                  "naming the field"},
+    )  # fmt: skip
     shift = fields.String(
         load_default=None, allow_none=True, validate=Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"),
         metadata={"description": "what if: shift hours, HH:MM-HH:MM, ending after it starts (400 naming the field otherwise)"},
@@ -48,7 +53,8 @@ class LabRunIn(Schema):
         data_key="from", load_default=None, allow_none=True,
         metadata={"description": "replay the orders of a real period from this local date (`days` long; your "
                   "outlet's only if you belong to one) instead of generated orders; `technicians` and "
-                  "`orders_per_day` do not apply (400 naming the field otherwise)"},
+                  "`orders_per_day` do not apply (400 naming the field otherwise); a period with no located "
+                  "order in it is a 400 naming `from`"},
     )  # fmt: skip
 
 
