@@ -1,15 +1,18 @@
 /* The timeline's days in the service area's zone (APP_TIMEZONE), and its first read of them,
- * asked for as soon as the page starts: before the board's scripts and the timeline's libraries
- * load (vis-timeline alone takes a while to parse), so the days are in when timeline.js is.
+ * asked for as soon as the page starts (from its <head>, before the stylesheets): before the
+ * board's scripts and the timeline's libraries load (vis-timeline alone takes a while to parse),
+ * so the days are in when timeline.js is.
  * timeline.js takes that answer when the window it opens on asks for the same days. */
 (function () {
   "use strict";
 
-  var node = document.getElementById("board-settings");
-  var url = document.currentScript && document.currentScript.dataset.api; // GET /api/timeline
+  // Loaded from the page's <head>: its own data attributes say where and in which zone.
+  var script = document.currentScript;
+  var url = script && script.dataset.api; // GET /api/timeline
+  var timezone = script && script.dataset.timezone;
   var C = window.dispatchCommon;
-  if (!node || !url || !C) return;
-  var settings = JSON.parse(node.textContent);
+  if (!url || !timezone || !C) return;
+  var settings = { timezone: timezone };
   var HOUR = 3600000, DAY = 24 * HOUR;
 
   function zoneOffsetMinutes(timeZone, at) {
