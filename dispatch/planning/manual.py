@@ -33,7 +33,7 @@ from routing import Job, Plan
 from routing import Technician as RoutingTechnician
 from routing.evaluate import time_route
 from routing.insertion import Insertion, best_insertion
-from technicians.availability import can_take_work, works_on
+from technicians.availability import can_take_work, dropped_out, works_on
 from technicians.models import Technician
 from technicians.network import list_technicians
 
@@ -154,7 +154,7 @@ def _assign_once(
         # first day in the horizon: today while their shift lasts, else their next working day
         # (an evening's assignment is tomorrow's work, not a refusal).
         lock_day(session, tech_id)
-        vid = next(iter(day.vehicles_of(tech_id)), tech_id)
+        vid = _assignment_day(day, tech_id, session.get(Technician, tech_id), settings, now)
         later = offset_of(vid) > 0
         route = [oid for oid in day.routes.get(vid, ()) if oid != order_id]
         if not holds(session, day, tech_id, route, ignore=order_id, vehicle_id=vid):
@@ -182,6 +182,27 @@ def _assign_once(
             write_route(session, day, tech_id, route, timed, vehicle_id=vid)
             _announce_days(session, order_id, settings, [tech_id], now)
     return order
+
+
+def _assignment_day(
+    day: Day, tech_id: int, row: Technician | None, settings: PlanningSettings, now: datetime
+) -> Hashable:
+    """The route a dispatcher's choice goes on: today's while the technician's shift lasts;
+    after it, tomorrow's when they worked today and work tomorrow (a technician on leave, off or
+    dropped out today is refused, as before, rather than booked for a later day)."""
+    on_duty = {t.id for t in day.technicians}
+    if tech_id in on_duty:
+        return tech_id
+    tomorrow = vehicle(tech_id, 1)
+    today = now.astimezone(settings.timezone).date()
+    if (
+        tomorrow in on_duty
+        and row is not None
+        and works_on(row, today)
+        and not dropped_out(row, now, settings.timezone)
+    ):
+        return tomorrow
+    return tech_id
 
 
 def _announce_days(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -125,6 +126,19 @@ def test_reoptimisation_proposes_moves_that_save_driving_and_applies_them(client
 def test_a_dispatchers_reassignment_puts_the_order_in_its_cheapest_place_on_the_new_route(
     client, dispatcher, network, auth, db_session
 ):
+    """At 10:00 local time (core.clock): late in the evening the 00:00–23:59 shift cannot take a
+    third visit, and the order would rightly go last."""
+    from datetime import UTC, datetime, time
+
+    from core import clock
+
+    tz = ZoneInfo("Asia/Shanghai")
+    morning = datetime.combine(datetime.now(tz).date(), time(10), tzinfo=tz).astimezone(UTC)  # as utcnow() gives it
+    with clock.use(clock.ManualClock(morning)):
+        _reassign_into_the_cheapest_place(client, dispatcher, network, db_session)
+
+
+def _reassign_into_the_cheapest_place(client, dispatcher, network, db_session):
     south = network.techs[1].id
     west = create_order(client, dispatcher, phone="13900139001", **at((34.17, 108.95)))
     east = create_order(client, dispatcher, phone="13900139002", **at((34.17, 109.05)))
