@@ -7,12 +7,14 @@ thread. Playwright never downloads a browser: it launches /usr/bin/chromium.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from technicians.models import Skill
@@ -172,3 +174,22 @@ def contexts():
     yield opened
     for context in opened:
         context.close()
+
+
+def demo_board(browser, contexts: list, base: str, locale: str, lang: str):
+    """A 1440×900 page of the demo's dispatcher on the board, in `lang` ("en" or "zh"): the
+    screenshot tests' common start (the demo is loaded by the caller)."""
+    from dispatch.demo import DEMO_PASSWORD
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
+    contexts.append(context)
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.locator("input[name=username]").fill("dispatcher")
+    page.locator("input[name=password]").fill(DEMO_PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(re.compile(r"/board$"))
+    if lang == "zh":
+        page.locator("form[action$='/lang/zh'] button").click()
+        expect(page.locator("h1")).to_have_text("调度看板")
+    return page

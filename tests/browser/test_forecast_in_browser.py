@@ -14,7 +14,7 @@ from core.db import utcnow
 from dispatch.models import WorkOrder
 from dispatch.planning import PlanningSettings
 from simulation import forecast
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, demo_board
 from tests.browser.test_board import call, move, new_order, open_board, order_item, show_queue, token
 from web.extensions import db
 
@@ -59,24 +59,14 @@ def test_the_at_risk_queue_shows_the_miss_chance_likeliest_first(browser, live_s
 
 def test_screenshots_of_the_forecast_on_the_board(browser, live_server, contexts):
     base, app = live_server
-    from dispatch.demo import DEMO_PASSWORD, seed_demo
+    from dispatch.demo import seed_demo
 
     with app.app_context(), db.session_scope() as session:
         seed_demo(session, orders=150, timezone=app.config["TIMEZONE"])
     refresh(app)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for locale, lang, name in (("en-US", "en", "board-forecast-en"), ("zh-CN", "zh", "board-forecast-zh")):
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(f"{base}/login")
-        page.locator("input[name=username]").fill("dispatcher")
-        page.locator("input[name=password]").fill(DEMO_PASSWORD)
-        page.locator("form button[type=submit]").last.click()
-        page.wait_for_url(re.compile(r"/board$"))
-        if lang == "zh":
-            page.locator("form[action$='/lang/zh'] button").click()
-            expect(page.locator("h1")).to_have_text("调度看板")
+        page = demo_board(browser, contexts, base, locale, lang)
         expect(page.locator("#connection")).to_have_attribute("data-state", "live")
         show_queue(page, "at_risk")
         first = page.locator("#queue-list li[data-order-id]").first
