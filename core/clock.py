@@ -16,11 +16,13 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _override: ContextVar[Callable[[], datetime] | None] = ContextVar("clock_override", default=None)
+_everywhere: Callable[[], datetime] | None = None
 
 
 def now() -> datetime:
-    """The current time, timezone-aware UTC: the simulated one inside `use`, else the wall clock."""
-    clock = _override.get()
+    """The current time, timezone-aware UTC: the simulated one inside `use`, else the process's
+    clock of `use_everywhere`, else the wall clock."""
+    clock = _override.get() or _everywhere
     return datetime.now(UTC) if clock is None else clock()
 
 
@@ -32,6 +34,19 @@ def use(clock: Callable[[], datetime]) -> Iterator[None]:
         yield
     finally:
         _override.reset(token)
+
+
+@contextmanager
+def use_everywhere(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Read time from `clock` in every thread of the process inside the block (the test suite
+    runs at one hour of the day whenever it is run, servers' threads included); `use` inside
+    it still wins for its own context."""
+    global _everywhere
+    previous, _everywhere = _everywhere, clock
+    try:
+        yield
+    finally:
+        _everywhere = previous
 
 
 class ManualClock:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from core import clock
 from core.accounts import Actor
 from core.phones import display_phone
 from dispatch.lifecycle import OPEN, Status, allowed_actions
@@ -51,7 +52,7 @@ def today_orders(
     session: Session, actor: Actor, tz: ZoneInfo, checklists: dict[str, list[str]] | None = None
 ) -> list[dict[str, Any]]:
     """The technician's open orders and those finished today, in planned route order."""
-    start = datetime.combine(datetime.now(tz).date(), time(0), tzinfo=tz)
+    start = datetime.combine(clock.now().astimezone(tz).date(), time(0), tzinfo=tz)
     rows = session.execute(
         select(WorkOrder, RouteStop)
         .outerjoin(

@@ -32,6 +32,26 @@ PASSWORD = "test-pass-123"
 REQUIRE_FULL = os.environ.get("REQUIRE_FULL_SUITE") == "1"
 
 
+# Tests whose servers run in processes of their own (gunicorn, the scheduler, nginx) keep the
+# wall clock: those processes cannot read the tests' clock (tests/clock.py).
+OWN_PROCESSES = {"reliability", "production"}
+
+
+@pytest.fixture(autouse=True)
+def _tests_clock(request) -> Iterator[None]:
+    """Every test on the tests' clock (tests/clock.py): the same hour in Xi'an whenever the
+    suite runs, unless the test is marked `wall_clock` or starts processes of its own."""
+    from core import clock
+    from tests.clock import reading
+
+    reads = reading()
+    if reads is None or request.node.get_closest_marker("wall_clock") or OWN_PROCESSES & set(request.node.path.parts):
+        yield
+        return
+    with clock.use_everywhere(reads):
+        yield
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip on a developer's machine; fail where the full suite is required (CI)."""
     if REQUIRE_FULL:

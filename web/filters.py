@@ -8,6 +8,7 @@ from babel.dates import format_skeleton
 from flask import Flask, current_app, g
 from flask_babel import format_timedelta, get_locale, gettext
 
+from core import clock
 from core.phones import display_phone
 from technicians.models import Technician
 from technicians.network import list_skills
@@ -29,7 +30,7 @@ def local_time(value: datetime | None) -> str:
 
 def day_word(day: date, today: date | None = None) -> str:
     """ "today", "tomorrow", or the date with its weekday ("Wed, Dec 9" / "12月9日周三")."""
-    today = today or datetime.now(current_app.config["TIMEZONE"]).date()
+    today = today or clock.now().astimezone(current_app.config["TIMEZONE"]).date()
     if day == today:
         return gettext("today")
     if day == today + timedelta(days=1):
@@ -59,7 +60,7 @@ def visit_format() -> str:
 
 def day_words(days: int = 8) -> dict[str, str]:
     """The coming days' words by local date, for pages that word a live update in the browser."""
-    today = datetime.now(current_app.config["TIMEZONE"]).date()
+    today = clock.now().astimezone(current_app.config["TIMEZONE"]).date()
     return {(today + timedelta(days=d)).isoformat(): day_word(today + timedelta(days=d), today) for d in range(days)}
 
 

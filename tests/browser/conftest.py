@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from technicians.models import Skill
+from tests import clock as test_clock
 from tests.conftest import Network, skip_or_fail
 from web import create_app
 from web.extensions import db
@@ -55,9 +56,27 @@ def browser():
         skip_or_fail("the playwright package is not installed")
     playwright = sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-    yield browser
+    yield ClockedBrowser(browser)
     browser.close()
     playwright.stop()
+
+
+class ClockedBrowser:
+    """The browser, whose every new context's pages start their clock at the tests' time
+    (tests/clock.py) and let it run: what a page computes from "now" (the now-line, "in 20
+    min", today's date) agrees with the server's answers."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **options):
+        context = self._browser.new_context(**options)
+        if test_clock.OFFSET is not None:
+            context.clock.install(time=test_clock.now())
+        return context
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
 
 
 @contextmanager

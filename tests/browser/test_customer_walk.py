@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import SCREENSHOTS
+from tests.clock import now as suite_now
 from tests.conftest import PASSWORD
 
 HOME = (34.21, 108.95)
@@ -64,7 +65,7 @@ def test_the_customer_follows_their_repair_from_the_link_to_the_survey(live_serv
     expect(page.locator("p.flash.info")).to_be_visible()
 
     tz = ZoneInfo(app.config["APP_TIMEZONE"])
-    day = datetime.now(tz).date() + timedelta(days=2)
+    day = suite_now().astimezone(tz).date() + timedelta(days=2)
     page.locator("#start").fill(datetime.combine(day, time(10, 0)).strftime("%Y-%m-%dT%H:%M"))
     page.locator("#end").fill(datetime.combine(day, time(12, 0)).strftime("%Y-%m-%dT%H:%M"))
     page.locator("#reschedule button").click()

@@ -5,7 +5,7 @@ part arrived and the order is planned again. Screenshots in Chinese and English.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_board import call, move, open_board, order_item, show_queue, token
 from tests.browser.test_tech_app import assigned_order, phone  # noqa: F401  (the phone fixture)
+from tests.clock import now as suite_now
 
 WORDS = {
     "zh": {"box": "需要配件", "waiting": "已登记待件", "expected": "预计", "arrived": "配件已到", "planned": "已重新安排"},
@@ -55,7 +56,7 @@ def test_a_part_recorded_on_the_phone_waits_on_the_board_until_it_arrives(
     box.locator("summary").click()
     page.locator("#part-name").fill("温控器 JSQ25 thermostat")
     page.locator("#part-qty").fill("2")
-    expected = (datetime.now(app.config["TIMEZONE"]).date() + timedelta(days=2)).isoformat()
+    expected = (suite_now().astimezone(app.config["TIMEZONE"]).date() + timedelta(days=2)).isoformat()
     page.locator("#part-date").fill(expected)
     box.scroll_into_view_if_needed()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

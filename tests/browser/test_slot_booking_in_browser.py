@@ -6,11 +6,12 @@ form with its slots and of the tracking page, on a phone, in Chinese and in Engl
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
+from tests.clock import now as suite_now
 
 HOME = {"latitude": 34.21, "longitude": 108.95}
 
@@ -142,7 +143,7 @@ def test_the_technicians_phone_says_tomorrows_visit_as_a_day_and_window(live_ser
             card = page.locator(f'li.order-card[data-order-id="{order["id"]}"]')
             window = f"{chosen['start'][11:16]}–{chosen['end'][11:16]}"
             expect(card).to_contain_text(window)
-            local_today = datetime.now(_app.config["TIMEZONE"]).date()
+            local_today = suite_now().astimezone(_app.config["TIMEZONE"]).date()
             if chosen["start"][:10] == (local_today + timedelta(days=1)).isoformat():
                 expect(card).to_contain_text(tomorrow)
             page.screenshot(path=str(SCREENSHOTS / f"tech-list-tomorrow-{shots}.png"))

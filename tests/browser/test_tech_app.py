@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from dispatch.models import RouteStop
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_board import call, move, new_order, token
+from tests.clock import now as suite_now
 from tests.conftest import PASSWORD, skip_or_fail
 from web.extensions import db
 
@@ -108,7 +109,7 @@ def test_a_job_from_acceptance_to_completion(browser, live_server, live_network,
     first = assigned_order(base, dispatcher, me, "13800138000", description="热水器漏水")
     second = assigned_order(base, dispatcher, me, "13800138001", address="西安市碑林区南大街 2 号")
     with app.app_context(), db.session_scope() as session:
-        soon = datetime.now(UTC) + timedelta(minutes=40)
+        soon = suite_now() + timedelta(minutes=40)
         session.execute(delete(RouteStop).where(RouteStop.technician_id == me))  # a plan of our own instead
         session.add_all([RouteStop(order_id=second["id"], technician_id=me, seq=1, eta=soon),
                          RouteStop(order_id=first["id"], technician_id=me, seq=2, eta=soon + timedelta(hours=1))])  # fmt: skip
@@ -338,7 +339,7 @@ def test_a_big_gallery_photo_is_resized_on_the_phone_and_a_small_one_is_sent_as_
 
 def planned(app, tech_id: int, *stops: tuple[dict, timedelta]) -> None:
     """Make `stops` the technician's planned day, each with its ETA from now."""
-    now = datetime.now(UTC)
+    now = suite_now()
     with app.app_context(), db.session_scope() as session:
         session.execute(delete(RouteStop).where(RouteStop.technician_id == tech_id))
         session.add_all(

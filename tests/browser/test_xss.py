@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.clock import local_today
 from tests.conftest import PASSWORD, Auth
 from tests.integration.helpers import order_body
 from tests.security.conftest import jpeg
@@ -182,7 +182,7 @@ def test_the_checks_catch_a_payload_that_does_run(browser):
 def test_no_stored_payload_runs_on_any_page(browser, live_server, hostile):
     base, _ = live_server
     returned, rejected, surveyed, todo = hostile["orders"]
-    month = datetime.now().strftime("%Y-%m")
+    month = local_today().strftime("%Y-%m")
     visits = {
         "dispatcher": [
             "/orders", "/orders?q=script", *[f"/orders/{o}" for o in hostile["orders"]],

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
+from tests.clock import now as suite_now
 from tests.conftest import Auth
 from tests.integration.helpers import act, create_order
 
@@ -98,7 +99,7 @@ def test_orders_due_within_the_risk_window_or_overdue_are_at_risk(app, api, disp
     soon = create_order(api, dispatcher, **SOUTH)
     later = create_order(api, dispatcher, phone="13900139000", **SOUTH)
     late = create_order(api, dispatcher, phone="13900139001", **SOUTH)
-    now = datetime.now(UTC)
+    now = suite_now()
     for oid, due in ((soon["id"], now + timedelta(hours=3)), (later["id"], now + timedelta(hours=20)),
                      (late["id"], now - timedelta(hours=1))):  # fmt: skip
         db_session.get(WorkOrder, oid).due_at = due

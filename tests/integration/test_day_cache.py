@@ -3,13 +3,14 @@ network changes, and never trusted blindly when it writes a technician's route."
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from dispatch.models import RouteStop, WorkOrder
 from dispatch.planning.live_day import day_cache
+from tests.clock import local_today
 from tests.conftest import Auth
 from tests.integration.helpers import act, create_order
 
@@ -66,7 +67,7 @@ def test_a_leave_added_after_the_day_was_cached_is_respected_at_once(client, dis
     from technicians.network import add_leave
 
     create_order(client, dispatcher, **SOUTH)  # cache the day
-    today = date.today()
+    today = local_today()
     add_leave(db_session, network.techs[1].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
     order = create_order(client, dispatcher, phone="13900139000", **SOUTH)
     assert order["technician"]["id"] == network.techs[0].id

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from dispatch.models import WorkOrder, WorkOrderEvent
+from tests.clock import local_today
 from tests.integration.helpers import act, create_order
 
 
@@ -117,7 +118,7 @@ def test_a_technician_on_leave_is_never_offered_work(client, network, dispatcher
     from technicians.network import add_leave
 
     tech = network.techs[1]
-    today = date.today()
+    today = local_today()
     add_leave(db_session, tech.id, today - timedelta(days=1), today + timedelta(days=1), "sick", actor_id=None)
     response = act(client, dispatcher, order, "assign", technician_id=tech.id)
     assert response.status_code == 400

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from core.accounts import ApiToken, User
 from core.audit import AuditEntry
 from technicians.models import Outlet, Technician
+from tests.clock import local_today
 
 NEW_OUTLET = {"code": "E", "name": "East", "lat": 34.26, "lon": 109.05}
 
@@ -293,7 +294,7 @@ def test_a_dispatcher_tied_to_one_outlet_manages_only_its_technicians(client, au
     # Nor may it move one of its own technicians to another outlet.
     moved = client.patch(f"/api/technicians/{network.techs[1].id}", json={"outlet_id": network.north.id}, headers=south)
     assert moved.status_code == 403
-    leave = {"start_date": date.today().isoformat(), "end_date": date.today().isoformat()}
+    leave = {"start_date": local_today().isoformat(), "end_date": local_today().isoformat()}
     assert client.post(f"/api/technicians/{north_tech.id}/leaves", json=leave, headers=south).status_code == 403
     added = db_session.query(Technician).filter_by(name="Wang Wei").all()
     assert [t.outlet_id for t in added] == [network.south.id]
@@ -316,7 +317,7 @@ def test_managers_and_technicians_cannot_add_or_change_technicians(client, auth,
 
 def test_a_dispatcher_records_and_removes_leave_and_both_are_in_the_history(client, network, dispatcher):
     tech = network.techs[1]
-    start, end = date.today() + timedelta(days=3), date.today() + timedelta(days=5)
+    start, end = local_today() + timedelta(days=3), local_today() + timedelta(days=5)
     body = {"start_date": start.isoformat(), "end_date": end.isoformat(), "reason": "wedding"}
     leave = ok(client.post(f"/api/technicians/{tech.id}/leaves", json=body, headers=dispatcher), 201)
     assert leave["start_date"] == start.isoformat() and leave["reason"] == "wedding"
@@ -334,7 +335,7 @@ def test_a_dispatcher_records_and_removes_leave_and_both_are_in_the_history(clie
 
 
 def test_leave_ending_before_it_starts_is_a_400_on_end_date(client, network, dispatcher):
-    today = date.today()
+    today = local_today()
     body = {"start_date": today.isoformat(), "end_date": (today - timedelta(days=1)).isoformat()}
     response = client.post(f"/api/technicians/{network.techs[0].id}/leaves", json=body, headers=dispatcher)
     assert "end_date" in field_errors(response)
@@ -342,21 +343,21 @@ def test_leave_ending_before_it_starts_is_a_400_on_end_date(client, network, dis
 
 @pytest.mark.parametrize("field", ["start_date", "end_date"])
 def test_leave_needs_both_dates(client, network, dispatcher, field):
-    body = {"start_date": date.today().isoformat(), "end_date": date.today().isoformat()}
+    body = {"start_date": local_today().isoformat(), "end_date": local_today().isoformat()}
     del body[field]
     response = client.post(f"/api/technicians/{network.techs[0].id}/leaves", json=body, headers=dispatcher)
     assert field in field_errors(response)
 
 
 def test_removing_someone_elses_leave_is_a_404(client, network, dispatcher):
-    body = {"start_date": date.today().isoformat(), "end_date": date.today().isoformat()}
+    body = {"start_date": local_today().isoformat(), "end_date": local_today().isoformat()}
     leave = ok(client.post(f"/api/technicians/{network.techs[0].id}/leaves", json=body, headers=dispatcher), 201)
     response = client.delete(f"/api/technicians/{network.techs[1].id}/leaves/{leave['id']}", headers=dispatcher)
     assert response.status_code == 404
 
 
 def test_a_manager_cannot_record_leave(client, auth, network):
-    body = {"start_date": date.today().isoformat(), "end_date": date.today().isoformat()}
+    body = {"start_date": local_today().isoformat(), "end_date": local_today().isoformat()}
     response = client.post(f"/api/technicians/{network.techs[0].id}/leaves", json=body, headers=auth.token("manager"))
     assert response.status_code == 403
 

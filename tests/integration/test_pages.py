@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from core.audit import AuditEntry
 from dispatch.models import WorkOrder
 from technicians.models import Outlet, Technician
+from tests.clock import local_today
 from tests.conftest import Auth
 from tests.integration.helpers import create_order
 
@@ -383,7 +384,7 @@ def test_an_admin_adds_a_technician_and_leave_through_the_forms(client, auth, ne
     assert tech.phone == "+8613912345678" and tech.work_days == "12345" and tech.daily_capacity == 6
     tech_id = tech.id
     db_session.rollback()  # SQLite: a reading session holds the write lock until it ends
-    start, end = date.today() + timedelta(days=7), date.today() + timedelta(days=9)
+    start, end = local_today() + timedelta(days=7), local_today() + timedelta(days=9)
     leave = post_form(
         client, csrf_from, f"/admin/technicians/{tech_id}/leaves",
         {"start_date": start.isoformat(), "end_date": end.isoformat(), "reason": "family"},
@@ -400,7 +401,7 @@ def test_an_admin_adds_a_technician_and_leave_through_the_forms(client, auth, ne
 def test_leave_ending_before_it_starts_is_a_message_on_the_page(client, auth, network, csrf_from, db_session):
     auth.login("dispatcher")
     tech = network.techs[0]
-    today = date.today()
+    today = local_today()
     response = post_form(
         client, csrf_from, f"/admin/technicians/{tech.id}/leaves",
         {"start_date": today.isoformat(), "end_date": (today - timedelta(days=2)).isoformat()},
@@ -429,7 +430,7 @@ def test_a_south_dispatcher_cannot_add_leave_for_a_north_technician_through_the_
     north = network.techs[0]
     response = post_form(
         client, csrf_from, f"/admin/technicians/{north.id}/leaves",
-        {"start_date": date.today().isoformat(), "end_date": date.today().isoformat()},
+        {"start_date": local_today().isoformat(), "end_date": local_today().isoformat()},
         page=f"/admin/technicians/{north.id}",
     )  # fmt: skip
     assert response.status_code == 403

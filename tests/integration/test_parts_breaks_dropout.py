@@ -15,6 +15,7 @@ from dispatch.lifecycle import Status
 from dispatch.models import PartsRequest, RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.planning import place_new_order, propose
 from dispatch.planning.day import load_day
+from tests.clock import now as suite_now
 from tests.integration.helpers import create_order
 
 NORTH = (34.331, 108.941)
@@ -36,7 +37,7 @@ def _tech_move(client, headers, order_id, action):
 
 
 def _local_today(app):
-    return datetime.now(app.config["TIMEZONE"]).date()
+    return suite_now().astimezone(app.config["TIMEZONE"]).date()
 
 
 # --- waiting for parts ----------------------------------------------------------------------
@@ -76,7 +77,7 @@ def test_an_order_waiting_for_a_part_leaves_the_route_and_comes_back_when_it_arr
     request_id = request.id
     db_session.rollback()  # end the read: SQLite lets one writer at a time
     assert order["id"] not in [i["id"] for i in client.get("/api/tech/today", headers=tech1).get_json()["items"]]
-    day = load_day(db_session, _settings(app), datetime.now(app.config["TIMEZONE"]))
+    day = load_day(db_session, _settings(app), suite_now().astimezone(app.config["TIMEZONE"]))
     db_session.rollback()
     assert order["id"] not in day.jobs, "no plan places an order whose part has not come"
     queue = client.get("/api/parts/waiting", headers=dispatcher).get_json()["items"]

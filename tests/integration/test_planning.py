@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from core.accounts import Actor
 from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
 from dispatch.moves import transition
+from tests.clock import local_today
 from tests.conftest import Auth
 from tests.integration.helpers import act, create_order
 
@@ -64,7 +65,7 @@ def test_an_order_without_a_location_waits_for_the_dispatcher(client, dispatcher
 def test_a_technician_on_leave_is_passed_over(client, dispatcher, network, db_session):
     from technicians.network import add_leave
 
-    today = date.today()
+    today = local_today()
     add_leave(db_session, network.techs[1].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
     order = create_order(client, dispatcher, **at(SOUTH))
     assert order["technician"]["id"] == network.techs[0].id  # the North technician, further away
@@ -133,7 +134,7 @@ def test_a_dispatchers_reassignment_puts_the_order_in_its_cheapest_place_on_the_
     from core import clock
 
     tz = ZoneInfo("Asia/Shanghai")
-    morning = datetime.combine(datetime.now(tz).date(), time(10), tzinfo=tz).astimezone(UTC)  # as utcnow() gives it
+    morning = datetime.combine(local_today(), time(10), tzinfo=tz).astimezone(UTC)  # as utcnow() gives it
     with clock.use(clock.ManualClock(morning)):
         _reassign_into_the_cheapest_place(client, dispatcher, network, db_session)
 
@@ -322,7 +323,7 @@ def test_an_evening_assignment_goes_on_the_technicians_next_working_day(app, cli
     for tech in network.techs:
         update_technician(db_session, tech.id, {"shift_start": time(8), "shift_end": time(18)}, actor_id=None)
     tz = app.config["TIMEZONE"]
-    evening = datetime.combine(date.today(), time(21), tzinfo=tz)
+    evening = datetime.combine(local_today(), time(21), tzinfo=tz)
     with app.app_context():
         settings = planning_settings()
     version = db_session.get(WorkOrder, order["id"]).version

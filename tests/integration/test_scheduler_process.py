@@ -12,12 +12,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from dispatch.models import WorkOrderEvent
 from tests.integration.test_sla import intake_at
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.wall_clock  # the schedulers are processes of their own, on the wall clock
 
 
 def start_scheduler(database_url: str) -> subprocess.Popen:

@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import delete, event
 
 from dispatch.models import Photo, RouteStop, WorkOrderEvent
+from tests.clock import now as suite_now
 from tests.integration.helpers import act, create_order
 
 
@@ -109,7 +110,7 @@ def test_the_phone_shows_the_eta_the_customer_sees_planned_then_live_while_drivi
 
     me = network.techs[1].id
     order = assigned(client, dispatcher, me, phone="13800138002", lat=34.25, lon=108.95)
-    planned = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    planned = suite_now().replace(microsecond=0) + timedelta(hours=2)
     db_session.execute(delete(RouteStop).where(RouteStop.technician_id == me))
     db_session.add(RouteStop(order_id=order["id"], technician_id=me, seq=1, eta=planned))
     db_session.commit()
@@ -152,7 +153,7 @@ def test_checking_in_makes_the_check_in_position_the_technicians_last_known_one(
     order = assigned(client, dispatcher, me)
     for step in ("accept", "depart"):
         order = act(client, tech2, order, step).get_json()
-    before = datetime.now(UTC)
+    before = suite_now()
     body = {"action": "arrive", "version": order["version"], "lat": 34.2101, "lon": 108.9502, "accuracy_m": 12}
     response = client.post(path.format(id=order["id"]), json=body, headers=tech2)
     assert response.status_code == 200, response.get_json()

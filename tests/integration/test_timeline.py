@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from dispatch.models import RouteStop, WorkOrder, WorkOrderEvent
+from tests.clock import local_today
 from tests.integration.helpers import act, create_order
 
 SOUTH = (34.201, 108.951)
@@ -203,11 +204,11 @@ def test_a_drop_on_a_full_technician_is_refused_as_no_room_left(app, client, dis
 
 
 def test_a_drop_on_a_technician_on_leave_is_refused_as_off_duty(app, client, dispatcher, network, db_session):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from technicians.network import add_leave
 
-    today = date.today()
+    today = local_today()
     add_leave(db_session, network.techs[0].id, today - timedelta(days=1), today + timedelta(days=1), actor_id=None)
     waiting = unassigned_order(app, client, dispatcher)
 

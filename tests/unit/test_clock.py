@@ -10,6 +10,8 @@ import pytest
 from core import clock
 from core.db import utcnow
 
+pytestmark = pytest.mark.wall_clock  # the seam itself: inside and outside `use`
+
 
 def test_utcnow_reads_the_simulated_clock_inside_use_and_the_wall_clock_after():
     sim = clock.ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
@@ -42,3 +44,17 @@ def test_another_thread_keeps_the_wall_clock_while_one_simulates():
 def test_a_clock_must_be_timezone_aware():
     with pytest.raises(ValueError):
         clock.ManualClock(datetime(2026, 3, 2))
+
+
+def test_the_process_clock_reaches_every_thread_and_use_still_wins_inside_it():
+    seen = {}
+    everywhere = clock.ManualClock(datetime(2030, 6, 1, 2, 0, tzinfo=UTC))
+    with clock.use_everywhere(everywhere):
+        thread = threading.Thread(target=lambda: seen.setdefault("thread", utcnow()))
+        thread.start()
+        thread.join()
+        with clock.use(clock.ManualClock(datetime(2000, 1, 1, tzinfo=UTC))):
+            assert utcnow().year == 2000
+        assert utcnow() == datetime(2030, 6, 1, 2, 0, tzinfo=UTC)
+    assert seen["thread"] == datetime(2030, 6, 1, 2, 0, tzinfo=UTC)
+    assert utcnow().year < 2030

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from apiflask import Schema
 from apiflask.validators import Length, OneOf, Range
 from flask import current_app, request
 
+from core import clock
 from core.db import utcnow
 from dispatch import moves, phone, phone_actions, tracking
 from dispatch.photos import add_photo
@@ -80,7 +79,11 @@ def tech_today():
     items = phone.today_orders(db.session, actor, tz, checklists()) if actor.technician_id else []
     name_the_owner()  # before the rollback: afterwards the user would be read again
     db.session.rollback()  # end the read transaction promptly
-    return {"technician_id": actor.technician_id, "items": items, "generated_at": datetime.now(tz).isoformat()}
+    return {
+        "technician_id": actor.technician_id,
+        "items": items,
+        "generated_at": clock.now().astimezone(tz).isoformat(),
+    }
 
 
 @bp.post("/tech/orders/<int:order_id>/actions")
