@@ -39,9 +39,10 @@ def month_model(args: argparse.Namespace) -> Model:
     return replace(base, outlets=outlets, orders_per_day=args.orders_per_day, start=base.start.replace(day=2))
 
 
-# The jobs' usual cost, most expensive first: a pool of two given the longest first ends sooner
-# (re-optimisation ≈ 2 × instant ≈ 2.5 × baseline; the hindsight bound ≈ instant at 10 s a day).
-COST_ORDER = ("reoptimise", "auto", "hindsight", "instant", "baseline")
+# What a job usually costs on this machine (docs/benchmarks.md, the month): a policy ≈ 70 ms of
+# the product's code per order, re-planning every 15 minutes ≈ 120 ms; the hindsight bound its
+# time limit a day. A pool of two given the longest first ends soonest.
+PER_ORDER_S = {"baseline": 0.07, "instant": 0.075, "reoptimise": 0.12, "auto": 0.12}
 
 
 def _one(job: tuple) -> tuple[str, float, object]:
@@ -55,10 +56,12 @@ def _one(job: tuple) -> tuple[str, float, object]:
     return policy.name, time.perf_counter() - started, result
 
 
-def _cost_rank(job: tuple) -> int:
-    policy = job[3]
-    kind = "hindsight" if policy is None else policy.kind
-    return COST_ORDER.index(kind) if kind in COST_ORDER else 0
+def _estimate(job: tuple, orders: int) -> float:
+    """The job's expected seconds, for ordering the pool (longest first)."""
+    _model, _seed, days, policy, hindsight_s = job
+    if policy is None:
+        return hindsight_s * days
+    return PER_ORDER_S.get(policy.kind, 0.12) * orders
 
 
 def main() -> None:
@@ -69,7 +72,7 @@ def main() -> None:
     parser.add_argument("--technicians", type=int, default=10, help="per outlet")
     parser.add_argument("--policies", default="baseline,instant,reoptimise")
     parser.add_argument("--time-limit", type=float, default=0.3)
-    parser.add_argument("--hindsight-s", type=float, default=10.0)
+    parser.add_argument("--hindsight-s", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="profile one process (forces --parallel 1)")
@@ -87,8 +90,12 @@ def main() -> None:
     report = LabReport(request)
     started = time.perf_counter()
     seconds: dict[str, float] = {}
+
     # The hindsight bound is one more job of the pool (in parallel runs), not a tail after it.
-    jobs = sorted([(model, args.seed, args.days, p, args.hindsight_s) for p in policies], key=_cost_rank)
+    def longest_first(batch: list[tuple]) -> list[tuple]:
+        return sorted(batch, key=lambda job: -_estimate(job, len(scenario.orders)))
+
+    jobs = longest_first([(model, args.seed, args.days, p, args.hindsight_s) for p in policies])
     bound_job = (model, args.seed, args.days, None, args.hindsight_s)
     if args.profile:
         profiler = cProfile.Profile()
@@ -99,7 +106,7 @@ def main() -> None:
         outcomes.append(_one(bound_job))
     elif args.parallel > 1:
         with ProcessPoolExecutor(args.parallel) as pool:
-            outcomes = list(pool.map(_one, sorted([*jobs, bound_job], key=_cost_rank)))
+            outcomes = list(pool.map(_one, longest_first([*jobs, bound_job])))
     else:
         outcomes = [_one(j) for j in [*jobs, bound_job]]
     hindsight_s = 0.0

@@ -48,6 +48,9 @@ class SolverOptions:
     accept_threshold: float = 0.01  # record-to-record: accept up to this relative worsening (shrinks to 0)
     descent_every: int = 20  # run OR-Tools' descent every k-th ruin & recreate step (others: pure numpy)
     ruin_fast_ls: bool = True  # neighbour-limited descent without the LNS operators inside the loop
+    # > 0: the loop ends early once this many steps, and at least half of all its steps, found no
+    # better plan (a re-plan warm-started from routes that are already good); 0: at the deadline
+    stall_iterations: int = 0
     fleet_probe: tuple[int, ...] = (3, 6)  # also start from constructions seeded with this many more routes
     fleet_probe_share: float = 0.2  # share of the time limit spent choosing among those starts
     fleet_probe_margin: float = 0.0  # a start with more routes must be this much cheaper than the regret one
@@ -440,6 +443,13 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
     return best, {"fleet_probe": {str(r[1]): int(r[0]) for r in results}, "fleet_start": k}
 
 
+def _stalled(iterations: int, last_best: int, stall: int) -> bool:
+    """PyVRP's "no improvement" stop, scale-free: `stall` steps and half of all steps without a
+    better plan (a long search that still improves now and then goes on)."""
+    idle = iterations - last_best
+    return stall > 0 and idle >= stall and idle * 2 >= iterations
+
+
 def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadline):
     """Iterated local search driven from Python on the closed model: ruin, regret-recreate, descend, accept."""
     rng = np.random.default_rng(opts.seed)
@@ -488,7 +498,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
 
     while True:
         left = loop_end - time.perf_counter()
-        if left < 0.02:
+        if left < 0.02 or _stalled(it, last_best_it, opts.stall_iterations):
             break
         it += 1
         t1 = time.perf_counter()

@@ -114,6 +114,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "AUTO_ASSIGN_ON_INTAKE": os.environ.get("AUTO_ASSIGN_ON_INTAKE", "1") == "1",
         "SERVICE_MINUTES": _json_env("SERVICE_MINUTES", {}),
         "REOPTIMIZE_TIME_LIMIT_S": float(os.environ.get("REOPTIMIZE_TIME_LIMIT_S", PlanningSettings.time_limit_s)),
+        # A re-plan's search ends after this many steps (and half of its steps) with nothing better; 0: at its limit.
+        "REOPTIMIZE_STALL_STEPS": int(os.environ.get("REOPTIMIZE_STALL_STEPS", PlanningSettings.stall_steps)),
         # Days planned ahead, today included; the length of an appointment slot offered to customers.
         "PLANNING_HORIZON_DAYS": int(os.environ.get("PLANNING_HORIZON_DAYS", PlanningSettings.horizon_days)),
         "SLOT_MINUTES": int(os.environ.get("SLOT_MINUTES", PlanningSettings.slot_minutes)),

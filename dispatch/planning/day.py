@@ -29,6 +29,11 @@ DEFAULT_HORIZON_DAYS = 3
 # from there: a plan that is on time only to the minute breaks its promise at the first long
 # repair or traffic jam. The policy lab measured it (docs/simulation.md, "Planning to the minute").
 DEFAULT_DUE_MARGIN_MINUTES = 120
+# A re-plan stops searching once this many of its steps, and half of them, found nothing better
+# (routing.SolverOptions.stall_iterations): re-planning every 15 minutes from routes that are
+# already good mostly confirms them, and need not spend its whole time limit saying so. The
+# policy lab measured it (docs/simulation.md, "A re-plan that stops when it has nothing to add").
+DEFAULT_STALL_STEPS = 10
 # Orders a plan may move: not yet accepted by their technician, and not held by a dispatcher.
 MOVABLE = frozenset({Status.NEW, Status.ASSIGNED})
 PLACEMENT_ATTEMPTS = 3
@@ -43,6 +48,7 @@ class PlanningSettings:
     slot_minutes: int = DEFAULT_SLOT_MINUTES
     replan_at: time = time(6, 0)  # local time: the coming days are re-planned each morning (dispatch/jobs.py)
     due_margin_minutes: int = DEFAULT_DUE_MARGIN_MINUTES
+    stall_steps: int = DEFAULT_STALL_STEPS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PlanningSettings:
@@ -54,6 +60,7 @@ class PlanningSettings:
             slot_minutes=max(15, int(config.get("SLOT_MINUTES", cls.slot_minutes))),
             replan_at=time.fromisoformat(str(config.get("HORIZON_REPLAN_AT", "06:00"))),
             due_margin_minutes=max(0, int(config.get("PLANNING_DUE_MARGIN_MINUTES", cls.due_margin_minutes))),
+            stall_steps=max(0, int(config.get("REOPTIMIZE_STALL_STEPS", cls.stall_steps))),
         )
 
 

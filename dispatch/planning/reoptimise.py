@@ -31,7 +31,7 @@ from dispatch.planning.day import (
     vehicle_key,
 )
 from dispatch.planning.routes import left_out, lock_days, one_after_another, replace_route
-from routing import Job, diff, solve
+from routing import Job, SolverOptions, diff, solve
 from routing import Technician as RoutingTechnician
 from routing.diff import improves
 from routing.evaluate import evaluate, time_route
@@ -77,7 +77,8 @@ def propose(
     current = evaluate(day.technicians, day.jobs, day.routes)
     evaluated = time.perf_counter()
     search = search_budget(limit, evaluated - begun, evaluated - timed)
-    solved = solve(day.problem(), time_limit_s=search, initial=current)
+    options = SolverOptions(stall_iterations=settings.stall_steps)
+    solved = solve(day.problem(), time_limit_s=search, initial=current, options=options)
     new = evaluate(day.technicians, day.jobs, {t: [s.job_id for s in stops] for t, stops in solved.routes.items()})
     better = improves(current, new, day.jobs) or bool(released)
     chosen = new if better else current

@@ -239,3 +239,24 @@ def test_the_sectors_of_a_decomposed_long_route_problem_are_probed_only_when_ask
     assert check_solution(inst, res.routes).feasible
     # two sectors of 30 wide-window customers (long routes, idle vehicles); never the 60-customer global pass
     assert calls == ([30, 30] if sector_probe else [])
+
+
+def test_a_search_stops_once_half_its_steps_and_at_least_the_stall_found_nothing_better():
+    from routing.solver import _stalled
+
+    assert not _stalled(9, 0, 10)  # not yet ten steps
+    assert _stalled(10, 0, 10)  # the start was never bettered in ten steps
+    assert not _stalled(40, 30, 10)  # ten idle steps, but the last better plan came late: go on
+    assert _stalled(60, 30, 10)  # half of sixty
+    assert not _stalled(10_000, 0, 0)  # 0: never
+
+
+def test_a_warm_start_that_is_already_best_ends_the_search_after_its_stall_not_at_the_time_limit():
+    inst = _line(list(range(2, 26, 2)), vehicles=2)  # twelve customers: the loop runs from ten
+    m = to_model(inst)
+    best = [list(range(1, 13)), []]  # one trip out along the line and back: nothing is shorter
+    stalled = solve_model(m, 2.0, initial_routes=best, options=SolverOptions(stall_iterations=5, fleet_probe=()))
+    assert stalled.stats["ils"]["iterations"] == 5 and stalled.stats["ils"]["last_best_iteration"] == 0
+    assert _py_cost(m, stalled.routes) == _py_cost(m, best)
+    whole = solve_model(m, 0.3, initial_routes=best, options=SolverOptions(fleet_probe=()))
+    assert whole.stats["ils"]["iterations"] > 5  # without a stall it searches to its limit
