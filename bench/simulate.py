@@ -2,6 +2,7 @@
 
     python -m bench.simulate [--days 30] [--orders-per-day 100] [--outlets 3] [--technicians 10]
                              [--policies baseline,instant,reoptimise] [--parallel 2] [--profile]
+                             [--seed 1] [--time-limit 0.3] [--stall-steps 10] [--hindsight-s 5]
 
 Prints the machine's load, each policy's wall time and the report (JSON) it produced; the
 target (issue 21) is the whole month under three policies within 10 minutes on 2 cores.
@@ -21,6 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
+from dispatch.planning.day import DEFAULT_STALL_STEPS
 from simulation.engine import simulate
 from simulation.hindsight import hindsight
 from simulation.lab import LabReport, LabRequest
@@ -72,13 +74,14 @@ def main() -> None:
     parser.add_argument("--technicians", type=int, default=10, help="per outlet")
     parser.add_argument("--policies", default="baseline,instant,reoptimise")
     parser.add_argument("--time-limit", type=float, default=0.3)
+    parser.add_argument("--stall-steps", type=int, default=DEFAULT_STALL_STEPS, help="0: re-plans search to the limit")
     parser.add_argument("--hindsight-s", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="profile one process (forces --parallel 1)")
     args = parser.parse_args()
     model = month_model(args)
-    policies = parse(args.policies, args.time_limit)
+    policies = parse(args.policies, args.time_limit, args.stall_steps)
     scenario = generate(model, args.seed, args.days)
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}", file=sys.stderr)
     print(

@@ -118,7 +118,7 @@ class Simulation:
         self.counter = 0
         self.planning = PlanningSettings(
             timezone=self.tz, service_minutes={k: round(v) for k, v in self.model.service_minutes.items()},
-            time_limit_s=policy.time_limit_s, horizon_days=self.model.horizon_days,
+            time_limit_s=policy.time_limit_s, horizon_days=self.model.horizon_days, stall_steps=policy.stall_steps,
         )  # fmt: skip
         self.sla = SlaPolicy(default_hours=self.model.promise_hours)
         self.techs: dict[int, TechState] = {}

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from dispatch.planning.day import DEFAULT_STALL_STEPS
+
 KINDS = ("baseline", "instant", "reoptimise", "auto")
 
 
@@ -30,19 +32,22 @@ class Policy:
     look_minutes: int = 30
     every_minutes: int = 15
     time_limit_s: float = 0.5
+    stall_steps: int = DEFAULT_STALL_STEPS  # a re-plan's search ends early with nothing better (REOPTIMIZE_STALL_STEPS)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown policy '{self.kind}': one of {', '.join(KINDS)}")
         if not 1 <= self.look_minutes <= 24 * 60 or not 1 <= self.every_minutes <= 24 * 60:
             raise ValueError("a policy's interval is between 1 minute and 24 hours")
+        if self.stall_steps < 0:
+            raise ValueError("a policy's stall_steps is 0 (search to the limit) or more")
 
     @property
     def instant(self) -> bool:
         return self.kind != "baseline"
 
 
-def parse(text: str, time_limit_s: float = 0.5) -> list[Policy]:
+def parse(text: str, time_limit_s: float = 0.5, stall_steps: int = DEFAULT_STALL_STEPS) -> list[Policy]:
     """`baseline,instant,reoptimise15` → policies; or a JSON file's path (a list of objects)."""
     path = Path(text)
     if text.endswith(".json") and path.is_file():
@@ -58,7 +63,7 @@ def parse(text: str, time_limit_s: float = 0.5) -> list[Policy]:
         extra = {}
         if minutes:
             extra["look_minutes" if kind in ("baseline", "instant") else "every_minutes"] = int(minutes)
-        policies.append(Policy(name=name, kind=kind, time_limit_s=time_limit_s, **extra))
+        policies.append(Policy(name=name, kind=kind, time_limit_s=time_limit_s, stall_steps=stall_steps, **extra))
     if not policies:
         raise ValueError("name at least one policy")
     if len({p.name for p in policies}) != len(policies):

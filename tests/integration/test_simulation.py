@@ -113,3 +113,20 @@ def test_policies_are_named_with_their_minutes_and_unknown_names_are_refused():
     assert (a.kind, a.look_minutes, b.kind, b.every_minutes) == ("baseline", 60, "reoptimise", 10)
     with pytest.raises(ValueError, match="unknown policy 'random'"):
         parse("random")
+
+
+def test_a_policys_re_plans_stop_early_as_the_product_is_configured_unless_it_says_otherwise(tmp_path):
+    from dispatch.planning.day import DEFAULT_STALL_STEPS
+    from simulation.engine import Simulation
+
+    (product,) = parse("reoptimise")
+    (searching,) = parse("reoptimise", stall_steps=0)
+    assert product.stall_steps == DEFAULT_STALL_STEPS > 0 and searching.stall_steps == 0
+    scenario = generate(Model.load(), 1, 1)
+    for policy in (product, searching):
+        (directory := tmp_path / str(policy.stall_steps)).mkdir()
+        sim = Simulation(scenario, policy, directory)
+        assert sim.planning.stall_steps == policy.stall_steps  # what propose hands the solver
+        sim.database.dispose()
+    with pytest.raises(ValueError, match="stall_steps"):
+        parse("reoptimise", stall_steps=-1)
