@@ -42,6 +42,7 @@ def _book_and_track(page, base: str, shots: str) -> str:
     expect(page.locator("#track-appointment")).to_have_text(words)
     expect(page.locator("#track-status")).not_to_have_attribute("class", "badge new")  # placed: assigned
     expect(page.locator("#slot-choice")).to_have_count(0)  # booked: nothing left to pick
+    expect(page.locator("#reschedule")).to_have_count(0)  # changed through the slots, not a free form
     page.screenshot(path=str(SCREENSHOTS / f"track-booked-slot-{shots}-phone.png"), full_page=True)
     return words
 
@@ -181,6 +182,7 @@ def test_a_customer_changes_the_slot_of_a_placed_order_on_the_tracking_page(live
             page = context.new_page()
             page.goto(order["tracking_url"])
             before = page.locator("#track-appointment").inner_text()
+            expect(page.locator("#reschedule")).to_have_count(0)  # one way to change the time: the slots
             page.click("#slot-change a")
             offered = page.locator("#slot-choice label")
             expect(offered.first).to_be_visible()

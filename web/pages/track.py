@@ -79,9 +79,13 @@ def track(token: str):
     wanted = view.status == Status.NEW or changing
     slots = planning.slots_for_order(db.session, order.id, planning_settings()) if wanted else []
     slots = [s for s in slots if s.start != order.appointment_start]  # "another time": not the booked one
+    # The free "another time suits me better" form only where no slot is offered: one way to
+    # change the time on the page, and the one the plan can keep wherever it exists.
+    free_time = view.can_reschedule and not slots and not may_change
     return render_template(
         "track.html", token=token, view=view, live=live, status_labels=status_labels, stages=stages,
         score_labels=SCORES, slots=slots, slot_labels=SLOT_LABELS, may_change_slot=may_change, changing=changing,
+        free_time=free_time,
     )  # fmt: skip
 
 
