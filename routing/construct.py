@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import NO_DUE, ArrayModel
+from .model import NO_DUE, ArrayModel, route_distance, schedule
 
 INF = float("inf")
 
@@ -91,8 +91,91 @@ def insertion_costs(
     return cost[np.arange(len(cand)), pos], pos
 
 
+def insertion_costs_many(
+    m: ArrayModel, vs: np.ndarray, states: list, cand: np.ndarray, fixed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`insertion_costs` of the candidates into every route of ``vs`` at once: the routes' gaps
+    side by side in one array per travel profile, one numpy pass, then the cheapest gap per route.
+    Same values and positions (first cheapest gap) as calling :func:`insertion_costs` route by route."""
+    cost = np.full((len(cand), len(vs)), INF)
+    pos = np.zeros((len(cand), len(vs)), dtype=np.int64)
+    prof = m.vehicle_profile[vs]
+    u = cand[:, None]
+    for p in np.unique(prof).tolist():
+        cols = np.flatnonzero(prof == p)
+        sts = [states[int(vs[c])] for c in cols]
+        T, D = m.time[p], m.dist[p]
+        sizes = np.array([len(st.nodes) - 1 for st in sts], dtype=np.int64)  # gaps per route
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        a = np.concatenate([st.nodes[:-1] for st in sts])
+        b = np.concatenate([st.nodes[1:] for st in sts])
+        s_a = np.concatenate([st.S[:-1] for st in sts])
+        s_b = np.concatenate([st.S[1:] for st in sts])
+        l_b = np.concatenate([st.L[1:] for st in sts])
+        sd_b = np.concatenate([st.slack_due[1:] for st in sts])
+        owner = np.repeat(vs[cols], sizes)
+        load = np.repeat(np.array([st.load for st in sts], dtype=np.int64), sizes)
+        su = np.maximum(m.tw_open[u], (s_a + m.service[a])[None, :] + T[a[None, :], u])
+        ok = su <= m.tw_close[u]
+        sb = np.maximum(m.tw_open[b][None, :], su + m.service[u] + T[u, b[None, :]])
+        ok &= sb <= l_b[None, :]
+        ok &= m.allowed[u, owner[None, :]] & (load[None, :] + m.demand[u] <= m.capacity[owner][None, :])
+        first_gap = np.zeros(len(a), dtype=bool)
+        first_gap[offsets] = fixed[vs[cols]]
+        ok[:, first_gap] = False
+        c = (D[a[None, :], u] + D[u, b[None, :]] - D[a, b][None, :]).astype(float)
+        if bool((sd_b < NO_DUE).any()) or bool((m.due[cand] < NO_DUE).any()):
+            late_u = np.maximum(su - m.due[u], 0)
+            extra = np.maximum(np.maximum(sb - s_b[None, :], 0) - sd_b[None, :], 0)
+            c += m.late_cost * (late_u + extra)
+        c[~ok] = INF
+        best = np.minimum.reduceat(c, offsets, axis=1)
+        local = np.arange(len(a)) - np.repeat(offsets, sizes)
+        at = np.where(c == np.repeat(best, sizes, axis=1), local[None, :], len(a))
+        cost[:, cols] = best
+        pos[:, cols] = np.minimum.reduceat(at, offsets, axis=1)
+    return cost, pos
+
+
+class StateCache:
+    """Route states and distances of one search, by vehicle and route: a ruin & recreate step changes a
+    few routes, and the others are looked up instead of being timed again. Cleared when it grows large."""
+
+    def __init__(self, m: ArrayModel, limit: int = 20_000) -> None:
+        self.m, self.limit = m, limit
+        self.states: dict[tuple, RouteState] = {}
+        self.costs: dict[tuple, int] = {}
+        self.has_due = m.has_due
+
+    def state(self, v: int, route: list[int]) -> RouteState:
+        return self._lookup(self.states, (v, *route), lambda: RouteState(self.m, v, route))
+
+    def cost(self, v: int, route: list[int]) -> int:
+        """The route's share of the objective: its distance, plus its lateness priced per second."""
+        return self._lookup(self.costs, (v, *route), lambda: self._cost(v, route))
+
+    def _cost(self, v: int, route: list[int]) -> int:
+        m = self.m
+        c = route_distance(m, v, route)
+        if self.has_due:
+            c += m.late_cost * sum(x[3] for x in schedule(m, v, route))
+        return c
+
+    def _lookup(self, store: dict, key: tuple, make):
+        hit = store.get(key)
+        if hit is None:
+            if len(store) >= self.limit:
+                store.clear()
+            hit = store[key] = make()
+        return hit
+
+
 def build_routes(
-    m: ArrayModel, seed: list[list[int]] | None = None, regret: bool = True, compete: np.ndarray | None = None
+    m: ArrayModel,
+    seed: list[list[int]] | None = None,
+    regret: bool = True,
+    compete: np.ndarray | None = None,
+    cache: StateCache | None = None,
 ) -> tuple[list[list[int]], list[int]]:
     """Insert every customer (after the seed routes and forced-first nodes) by regret-2 or cheapest insertion.
 
@@ -117,7 +200,7 @@ def build_routes(
                 placed.update(routes[v])
                 continue
             whole = routes[v] + [int(c) for c in r if int(c) not in placed and m.allowed[int(c), v]]
-            stw = RouteState(m, v, whole)
+            stw = cache.state(v, whole) if cache is not None else RouteState(m, v, whole)
             if stw.feasible and stw.load <= m.capacity[v] and len(set(whole)) == len(whole):
                 routes[v] = whole
                 placed.update(whole)
@@ -151,11 +234,13 @@ def build_routes(
             seen.add(int(group[v]))
             active[v] = True
     computed = np.zeros(V, dtype=bool)
-    for v in np.flatnonzero(active):
+    vs = np.flatnonzero(active)
+    for v in vs.tolist():
         if states[v] is None:
-            states[v] = RouteState(m, v, routes[v])
-        cost[:, v], pos[:, v] = insertion_costs(m, v, states[v], cust, fixed[v])
-        computed[v] = True
+            states[v] = cache.state(v, routes[v]) if cache is not None else RouteState(m, v, routes[v])
+    if vs.size:
+        cost[:, vs], pos[:, vs] = insertion_costs_many(m, vs, states, cust, fixed)
+    computed[vs] = True
     # The two cheapest insertions of every customer over the competing routes (and the route of
     # the cheapest), kept up to date as one column changes at a time: a step costs O(customers)
     # plus a full re-read of the few rows whose cheapest or second route was the changed one,
@@ -183,7 +268,7 @@ def build_routes(
         routes[v].insert(int(pos[r, v]), node)
         open_mask[r] = False
         cost[r, :] = INF
-        states[v] = RouteState(m, v, routes[v])
+        states[v] = cache.state(v, routes[v]) if cache is not None else RouteState(m, v, routes[v])
         rest = np.flatnonzero(open_mask)
         if rest.size:
             old = cost[rest, v]

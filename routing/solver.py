@@ -11,7 +11,7 @@ import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from .construct import build_routes
+from .construct import StateCache, build_routes
 from .decompose import solve_by_area
 from .model import (
     MANDATORY,
@@ -19,9 +19,7 @@ from .model import (
     ArrayModel,
     from_problem,
     plan_from_routes,
-    route_distance,
     routes_from_plan,
-    schedule,
 )
 from .problem import Plan, Problem
 
@@ -39,17 +37,21 @@ class SolverOptions:
     matrix_callbacks: bool = False  # RegisterTransitMatrix instead of Python callbacks
     neighbors_ratio: float = 1.0  # < 1 limits local-search operators to the nearest neighbours
     min_neighbors: int = 1
-    decompose_above: int | None = 600  # split by area when there are more customers than this
+    decompose_above: int | None = None  # split by area when there are more customers than this (off)
     decompose_share: float = 0.6  # share of the time limit spent on the sectors
     sector_size: int = 200
     ruin_recreate: bool = True  # own ILS: SISR-like ruin, regret recreate, OR-Tools descent, annealing acceptance
     ruin_share: float = 1.0  # share of the search time given to the ruin & recreate loop (rest: GLS first)
     ruin_max: int = 30  # most customers removed per ruin
     accept_threshold: float = 0.01  # record-to-record: accept up to this relative worsening (shrinks to 0)
-    descent_every: int = 20  # run OR-Tools' descent every k-th ruin & recreate step (others: pure numpy)
+    # > 0: the threshold is a share of this many customers' worth of cost, not of the whole plan's (a
+    # step moves a few dozen customers whatever the size: 1 % of a 1,000-customer plan is a random walk)
+    accept_per_customers: int = 200
+    descent_every: int = 0  # > 0: OR-Tools' descent every k-th ruin & recreate step (0: numpy steps only)
     ruin_fast_ls: bool = True  # neighbour-limited descent without the LNS operators inside the loop
-    # > 0: the loop ends early once this many steps, and at least half of all its steps, found no
-    # better plan (a re-plan warm-started from routes that are already good); 0: at the deadline
+    # > 0: the loop ends early once this many steps (at least one per ten customers: a step ruins a
+    # dozen or two), and at least half of all its steps, found no better plan (a re-plan warm-started
+    # from routes that are already good); 0: at the deadline
     stall_iterations: int = 0
     fleet_probe: tuple[int, ...] = (3, 6)  # also start from constructions seeded with this many more routes
     fleet_probe_share: float = 0.2  # share of the time limit spent choosing among those starts
@@ -59,6 +61,7 @@ class SolverOptions:
     multi_armed_bandit: bool = False  # OR-Tools picks its local-search operators by a multi-armed bandit
     sector_probe: bool = True  # the route-count probe also inside the decomposition's sectors (long routes)
     recreate_neighbours: int = 0  # > 0: a recreate offers only routes near the removed customers (granular)
+    first_descent_share: float = 0.1  # most of the search time OR-Tools' first descent may take (loop on)
     seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance
     gls_lambda: float | None = None  # guided local search lambda (OR-Tools default 0.1)
@@ -240,8 +243,10 @@ def solve_model(
         params.time_limit.FromMilliseconds(max(1, int(gls_s * 1000)))
         if gls_s < 0.05:  # no GLS phase: just descend to the first local optimum
             params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
-            params.time_limit.FromMilliseconds(int(remaining * 1000))
-    if assignment is not None:
+            params.time_limit.FromMilliseconds(max(1, int(opts.first_descent_share * remaining * 1000)))
+    if rr and assignment is not None and opts.first_descent_share <= 0:
+        solution = assignment
+    elif assignment is not None:
         solution = routing.SolveFromAssignmentWithParameters(assignment, params)
     else:
         solution = routing.SolveWithParameters(params)
@@ -341,16 +346,15 @@ def _compete(m: ArrayModel, before: list[list[int]], after: list[list[int]], nb:
     return mask
 
 
-def _py_cost(m: ArrayModel, routes: list[list[int]]) -> int:
+def _py_cost(m: ArrayModel, routes: list[list[int]], cache: StateCache | None = None) -> int:
     """The model's objective recomputed in Python: distance, lateness cost, drop penalties."""
+    cache = cache or StateCache(m)
     cost = 0
     served = set()
     for v, r in enumerate(routes):
         if not r:
             continue
-        cost += route_distance(m, v, r)
-        if m.has_due:
-            cost += m.late_cost * sum(x[3] for x in schedule(m, v, r))
+        cost += cache.cost(v, r)
         served.update(r)
     for c in m.customers.tolist():
         if c not in served:
@@ -417,22 +421,20 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
         k = k0 + extra
         if extra <= _spare_vehicles(m, routes0):
             starts.append((k, build_routes(m, seed=_far_seeds(m, k), regret=opts.regret)[0]))
-    rng = np.random.default_rng(opts.seed)
-    nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
+    step = _Step(m, opts)
     t0 = time.perf_counter()
+    threshold = _threshold(m, opts)
     slot = max(0.0, deadline - t0) / len(starts)
     results = []
     for i, (k, routes) in enumerate(starts):
         cur = best = routes
-        cur_obj = best_obj = _py_cost(m, routes)
+        cur_obj = best_obj = _py_cost(m, routes, step.cache)
         end = t0 + (i + 1) * slot
         begin = time.perf_counter()
         while (now := time.perf_counter()) < end:
-            ruined = _ruin(m, cur, rng, opts.ruin_max)
-            cand, _ = build_routes(m, seed=ruined, regret=True, compete=_compete(m, cur, ruined, nb))
-            obj = _py_cost(m, cand)
+            cand, obj = step(cur)
             frac = max(0.0, (end - now) / max(1e-3, end - begin))
-            if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
+            if obj < cur_obj or obj < best_obj * (1 + threshold * frac):
                 cur, cur_obj = cand, obj
                 if obj < best_obj:
                     best, best_obj = cand, obj
@@ -441,6 +443,38 @@ def _probe_fleet(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions, d
     base = results[0][0] * (1 - opts.fleet_probe_margin)
     best_obj, k, best = min(results, key=lambda x: x[0] if x[1] != k0 else min(x[0], base))
     return best, {"fleet_probe": {str(r[1]): int(r[0]) for r in results}, "fleet_start": k}
+
+
+class _Step:
+    """One ruin & recreate step: a SISR-like ruin around a random customer, a regret recreate, the
+    candidate's objective. Keeps the search's route states and costs (most routes survive a step)."""
+
+    def __init__(self, m: ArrayModel, opts: SolverOptions) -> None:
+        self.m, self.opts = m, opts
+        self.rng = np.random.default_rng(opts.seed)
+        self.nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
+        self.cache = StateCache(m)
+
+    def __call__(self, cur: list[list[int]]) -> tuple[list[list[int]], int]:
+        m = self.m
+        ruined = _ruin(m, cur, self.rng, self.opts.ruin_max)
+        compete = _compete(m, cur, ruined, self.nb)
+        cand, _ = build_routes(m, seed=ruined, regret=True, compete=compete, cache=self.cache)
+        return cand, _py_cost(m, cand, self.cache)
+
+
+def _threshold(m: ArrayModel, opts: SolverOptions) -> float:
+    """Record-to-record threshold as a share of the best plan's cost (before shrinking to zero)."""
+    n = len(m.customers)
+    if opts.accept_per_customers > 0 and n > opts.accept_per_customers:
+        return opts.accept_threshold * opts.accept_per_customers / n
+    return opts.accept_threshold
+
+
+def _stall_steps(m: ArrayModel, opts: SolverOptions) -> int:
+    """Steps without a better plan that end the search (0: never): at least one per ten customers,
+    so a large plan's search is not cut before its steps have been round the whole of it."""
+    return max(opts.stall_iterations, len(m.customers) // 10) if opts.stall_iterations > 0 else 0
 
 
 def _stalled(iterations: int, last_best: int, stall: int) -> bool:
@@ -452,8 +486,7 @@ def _stalled(iterations: int, last_best: int, stall: int) -> bool:
 
 def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadline):
     """Iterated local search driven from Python on the closed model: ruin, regret-recreate, descend, accept."""
-    rng = np.random.default_rng(opts.seed)
-    nb = _neighbours(m, opts.recreate_neighbours) if opts.recreate_neighbours else None
+    step = _Step(m, opts)
     ls = pywrapcp.DefaultRoutingSearchParameters()
     ls.CopyFrom(params)
     ls.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
@@ -482,7 +515,9 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
     it = last_best_it = 0
     best_descended = True  # the routes handed in come out of OR-Tools' search
     prof = [0.0, 0.0, 0.0]
-    best_obj = cur_obj = _py_cost(m, routes)
+    best_obj = cur_obj = _py_cost(m, routes, step.cache)
+    threshold = _threshold(m, opts)
+    stall = _stall_steps(m, opts)
 
     def descend(cand: list[list[int]], limit_s: float) -> list[list[int]] | None:
         t2 = time.perf_counter()
@@ -498,22 +533,21 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
 
     while True:
         left = loop_end - time.perf_counter()
-        if left < 0.02 or _stalled(it, last_best_it, opts.stall_iterations):
+        if left < 0.02 or _stalled(it, last_best_it, stall):
             break
         it += 1
         t1 = time.perf_counter()
-        ruined = _ruin(m, cur, rng, opts.ruin_max)
-        cand, _ = build_routes(m, seed=ruined, regret=True, compete=_compete(m, cur, ruined, nb))
+        cand, obj = step(cur)
         prof[0] += time.perf_counter() - t1
-        descended = it % opts.descent_every == 0
+        descended = opts.descent_every > 0 and it % opts.descent_every == 0
         if descended:
             cand = descend(cand, min(left, 1.0))
             if cand is None:
                 continue
-        obj = _py_cost(m, cand)
+            obj = _py_cost(m, cand, step.cache)
         # record-to-record acceptance, threshold shrinking to zero at the deadline
         frac = max(0.0, (loop_end - time.perf_counter()) / span)
-        if obj < cur_obj or obj < best_obj * (1 + opts.accept_threshold * frac):
+        if obj < cur_obj or obj < best_obj * (1 + threshold * frac):
             cur, cur_obj = cand, obj
             if obj < best_obj:
                 best, best_obj, best_descended, last_best_it = cand, obj, descended, it
@@ -521,7 +555,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
     if reserve > 0 and not best_descended and deadline - time.perf_counter() > 0.01:
         cand = descend(best, deadline - time.perf_counter())
         if cand is not None:
-            obj = _py_cost(m, cand)
+            obj = _py_cost(m, cand, step.cache)
             if obj < best_obj:
                 best, best_obj, polished = cand, obj, True
     return (

@@ -260,3 +260,100 @@ def test_a_warm_start_that_is_already_best_ends_the_search_after_its_stall_not_a
     assert _py_cost(m, stalled.routes) == _py_cost(m, best)
     whole = solve_model(m, 0.3, initial_routes=best, options=SolverOptions(fleet_probe=()))
     assert whole.stats["ils"]["iterations"] > 5  # without a stall it searches to its limit
+
+
+def test_the_batched_insertion_prices_every_route_at_once_as_worked_out_on_a_line():
+    from routing.construct import insertion_costs_many
+
+    m = to_model(_line([10, 11, 13, 30, 31, 60, 61]))  # nodes 1..7; distances in tenths
+    routes = [[1, 3], [4], [], [6]]
+    states = [RouteState(m, v, r) for v, r in enumerate(routes)]
+    cand = np.array([2, 5])  # at 11 and 31
+    cost, pos = insertion_costs_many(m, np.arange(4), states, cand, np.zeros(4, dtype=bool))
+    # 11: between 10 and 13 (0), on the way to 30 (0), alone 0-11-0 (22 km), on the way to 60 (0);
+    # 31: 10-31-13 and 13-31-0 both 36 km more (first wins), 0-31-30 (2), alone (62), on the way to 60 (0)
+    assert cost.tolist() == [[0, 0, 220, 0], [360, 20, 620, 0]]
+    assert pos.tolist() == [[1, 0, 0, 0], [1, 0, 0, 0]]
+    # route 3's first stop has started: nothing goes before it, 60-x-0 is as cheap for both
+    cost, pos = insertion_costs_many(m, np.array([3]), states, cand, np.array([False, False, False, True]))
+    assert cost.tolist() == [[0], [0]] and pos.tolist() == [[1], [1]]
+
+
+def test_the_batched_insertion_matches_route_by_route_with_dues_skills_a_started_job_and_two_speeds():
+    from dataclasses import replace
+
+    from bench.fieldgen import generate
+    from routing.construct import insertion_costs, insertion_costs_many
+
+    problem = generate(60, 6, seed=3, varied=True)
+    techs = list(problem.technicians)
+    techs[2] = replace(techs[2], speed_kmh=45.0)  # a second travel profile
+    m, _ = from_problem(replace(problem, technicians=tuple(techs)))
+    assert len(m.dist) == 2 and m.has_due
+    routes, _ = build_routes(m, seed=[[c for c in r if c % 2] for r in build_routes(m)[0]])
+    fixed = np.zeros(m.n_vehicles, dtype=bool)
+    fixed[[v for v, r in enumerate(routes) if r][0]] = True
+    states = [RouteState(m, v, r) for v, r in enumerate(routes)]
+    cand = np.array([c for c in m.customers.tolist() if c not in {x for r in routes for x in r}])
+    assert cand.size > 0
+    vs = np.arange(m.n_vehicles)
+    cost, pos = insertion_costs_many(m, vs, states, cand, fixed)
+    for v in vs.tolist():
+        c1, p1 = insertion_costs(m, v, states[v], cand, bool(fixed[v]))
+        assert cost[:, v].tolist() == c1.tolist()
+        assert pos[np.isfinite(c1), v].tolist() == p1[np.isfinite(c1)].tolist()
+
+
+def test_a_search_that_keeps_route_states_makes_the_same_routes_and_prices_them_alike():
+    from bench.fieldgen import generate
+    from routing.construct import StateCache
+    from routing.model import route_distance, schedule
+    from routing.solver import _ruin
+
+    m, _ = from_problem(generate(80, 8, seed=4, varied=True))
+    cache = StateCache(m)
+    routes, _ = build_routes(m)
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        ruined = _ruin(m, routes, rng, 20)
+        fresh, _ = build_routes(m, seed=ruined)
+        kept, _ = build_routes(m, seed=ruined, cache=cache)
+        assert kept == fresh
+        routes = kept
+    assert cache.states  # routes the steps left alone were looked up, not timed again
+    for v, r in enumerate(routes):
+        late = sum(x[3] for x in schedule(m, v, r))
+        assert cache.cost(v, r) == route_distance(m, v, r) + m.late_cost * late
+
+
+def test_the_acceptance_threshold_is_a_share_of_two_hundred_customers_worth_of_cost():
+    from routing.solver import _threshold
+
+    small = to_model(_wide_windows(n=30))
+    assert _threshold(small, SolverOptions()) == 0.01
+    from bench.fieldgen import generate
+
+    m, _ = from_problem(generate(400, 20, seed=1))
+    assert _threshold(m, SolverOptions()) == pytest.approx(0.01 * 200 / 400)
+    assert _threshold(m, SolverOptions(accept_per_customers=0)) == 0.01
+
+
+@pytest.mark.parametrize("share", [0.0, 0.1])
+def test_the_loop_starts_from_the_construction_or_a_short_descent_and_stays_feasible(share):
+    inst = _wide_windows(n=40)
+    m = to_model(inst)
+    res = solve_model(m, 0.5, options=SolverOptions(first_descent_share=share, fleet_probe=()))
+    assert check_solution(inst, res.routes).feasible
+    assert res.stats["ils"]["iterations"] > 0 and res.stats["ils"]["descent_s"] == 0.0
+    assert res.objective == _py_cost(m, res.routes)
+
+
+def test_the_stall_is_at_least_one_step_per_ten_customers():
+    from bench.fieldgen import generate
+    from routing.solver import _stall_steps
+
+    small = to_model(_wide_windows(n=30))
+    assert _stall_steps(small, SolverOptions(stall_iterations=10)) == 10
+    m, _ = from_problem(generate(400, 20, seed=1))
+    assert _stall_steps(m, SolverOptions(stall_iterations=10)) == 40
+    assert _stall_steps(m, SolverOptions()) == 0  # off
