@@ -16,7 +16,12 @@ import statistics
 import sys
 from pathlib import Path
 
-NAMES = {"ortools": "OR-Tools (product: SolverOptions())", "pyvrp": "PyVRP", "vroom": "VROOM expl. 5"}
+NAMES = {
+    "ortools": "OR-Tools (product: SolverOptions())",
+    "ortools-prev": "previous product solver (ortools-prev)",
+    "pyvrp": "PyVRP",
+    "vroom": "VROOM expl. 5",
+}
 
 
 def _load(paths: list[str]) -> list[dict]:
