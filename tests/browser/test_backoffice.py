@@ -102,8 +102,8 @@ def test_a_reviewer_accepts_a_doubtful_order_and_a_clerks_callback_returns_anoth
         pair = page.locator(".photo-pair").first
         expect(pair.locator("img")).to_have_count(2)
         expect(pair.locator(".match-photo figcaption")).to_contain_text(earlier["number"])
-        page.wait_for_function(
-            "[...document.querySelectorAll('.photo-pair img')].every(i => i.complete && i.naturalWidth > 0)"
+        page.wait_for_function(  # a function, not an expression: Playwright evals expressions, which the CSP forbids
+            "() => [...document.querySelectorAll('.photo-pair img')].every(i => i.complete && i.naturalWidth > 0)"
         )
         widths = pair.locator("img").evaluate_all("imgs => imgs.map(i => i.getBoundingClientRect().left)")
         assert widths[1] > widths[0] + 200  # side by side, not stacked
