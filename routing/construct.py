@@ -185,6 +185,7 @@ def build_routes(
     ``routes[v]`` lists customer nodes of vehicle ``v``.
     """
     V = m.n_vehicles
+    state = cache.state if cache is not None else (lambda v, r: RouteState(m, v, r))
     routes: list[list[int]] = [[] for _ in range(V)]
     fixed = np.zeros(V, dtype=bool)
     placed: set[int] = set()
@@ -200,7 +201,7 @@ def build_routes(
                 placed.update(routes[v])
                 continue
             whole = routes[v] + [int(c) for c in r if int(c) not in placed and m.allowed[int(c), v]]
-            stw = cache.state(v, whole) if cache is not None else RouteState(m, v, whole)
+            stw = state(v, whole)
             if stw.feasible and stw.load <= m.capacity[v] and len(set(whole)) == len(whole):
                 routes[v] = whole
                 placed.update(whole)
@@ -237,7 +238,7 @@ def build_routes(
     vs = np.flatnonzero(active)
     for v in vs.tolist():
         if states[v] is None:
-            states[v] = cache.state(v, routes[v]) if cache is not None else RouteState(m, v, routes[v])
+            states[v] = state(v, routes[v])
     if vs.size:
         cost[:, vs], pos[:, vs] = insertion_costs_many(m, vs, states, cust, fixed)
     computed[vs] = True
@@ -268,7 +269,7 @@ def build_routes(
         routes[v].insert(int(pos[r, v]), node)
         open_mask[r] = False
         cost[r, :] = INF
-        states[v] = cache.state(v, routes[v]) if cache is not None else RouteState(m, v, routes[v])
+        states[v] = state(v, routes[v])
         rest = np.flatnonzero(open_mask)
         if rest.size:
             old = cost[rest, v]
