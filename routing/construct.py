@@ -295,9 +295,14 @@ class _TopTwo:
     first column holding it (``col``) and the second-cheapest value (``b2``, INF when none), as
     ``np.partition`` / ``np.argmin`` over the active columns would give them."""
 
+    # Up to this many rows (a ruin & recreate step's removed customers), re-reading every row is fewer
+    # numpy calls than working out which rows need it: replace and merge just re-read.
+    DIRECT_ROWS = 64
+
     def __init__(self, cost: np.ndarray, active: np.ndarray) -> None:
         self.cost, self.active = cost, active
         n = cost.shape[0]
+        self.direct = n <= self.DIRECT_ROWS
         self.b1 = np.full(n, INF)
         self.b2 = np.full(n, INF)
         self.col = np.zeros(n, dtype=np.int64)
@@ -315,6 +320,9 @@ class _TopTwo:
 
     def merge(self, rows: np.ndarray, v: int, x: np.ndarray) -> None:
         """Column ``v`` joins these rows with values ``x`` (no value of theirs leaves)."""
+        if self.direct:
+            self.reread(rows)
+            return
         b1, col = self.b1[rows], self.col[rows]
         better = (x < b1) | ((x == b1) & (v < col))
         self.b2[rows] = np.where(better, b1, np.minimum(self.b2[rows], x))
@@ -324,6 +332,9 @@ class _TopTwo:
     def replace(self, rows: np.ndarray, v: int, old: np.ndarray) -> None:
         """Column ``v`` of these rows changed from ``old`` to what ``cost`` holds now: a row whose
         cheapest or second value may have been ``v``'s is read again, the others merge the new value."""
+        if self.direct:
+            self.reread(rows)
+            return
         again = (self.col[rows] == v) | ((old <= self.b2[rows]) & (old < INF))
         self.reread(rows[again])
         keep = rows[~again]

@@ -357,3 +357,35 @@ def test_the_stall_is_at_least_one_step_per_ten_customers():
     m, _ = from_problem(generate(400, 20, seed=1))
     assert _stall_steps(m, SolverOptions(stall_iterations=10)) == 40
     assert _stall_steps(m, SolverOptions()) == 0  # off
+
+
+@pytest.mark.parametrize("rows", [12, 200])  # a step's few removed customers (re-read), a construction's many
+def test_the_two_cheapest_columns_kept_up_to_date_equal_a_fresh_partition(rows):
+    """After columns change one at a time (and new columns join), the kept cheapest value, its first
+    column and the second value equal np.argmin / np.partition over the active columns, ties included."""
+    from routing.construct import INF, _TopTwo
+
+    rng = np.random.default_rng(5)
+    cost = rng.integers(0, 6, size=(rows, 9)).astype(float)  # small values: many ties
+    cost[rng.random(cost.shape) < 0.2] = INF
+    active = np.zeros(9, dtype=bool)
+    active[:6] = True
+    top = _TopTwo(cost, active)
+    assert top.direct == (rows <= _TopTwo.DIRECT_ROWS)
+    for step in range(40):
+        live = np.flatnonzero(rng.random(rows) < 0.7)
+        v = int(rng.choice(np.flatnonzero(active)))
+        old = cost[live, v].copy()
+        cost[live, v] = rng.integers(0, 6, size=live.size)
+        top.replace(live, v, old)
+        if step in (10, 25):  # an empty vehicle starts to compete
+            w = int(np.flatnonzero(~active)[0])
+            active[w] = True
+            every = np.arange(rows)
+            cost[every, w] = rng.integers(0, 6, size=rows)
+            top.merge(every, w, cost[every, w])
+        sub = cost[np.ix_(live, np.flatnonzero(active))]
+        at = np.argmin(sub, axis=1)
+        assert top.col[live].tolist() == np.flatnonzero(active)[at].tolist()
+        assert top.b1[live].tolist() == sub.min(axis=1).tolist()
+        assert top.b2[live].tolist() == np.partition(sub, 1, axis=1)[:, 1].tolist()
