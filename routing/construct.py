@@ -18,7 +18,7 @@ INF = float("inf")
 class RouteState:
     """Forward/backward time data of one route (customer nodes between the vehicle's start and end)."""
 
-    __slots__ = ("L", "S", "load", "nodes", "slack_due")
+    __slots__ = ("L", "S", "feasible", "load", "nodes", "slack_due")
 
     def __init__(self, m: ArrayModel, v: int, route: list[int]) -> None:
         t = m.time[int(m.vehicle_profile[v])]
@@ -58,10 +58,8 @@ class RouteState:
         self.nodes = nodes
         self.S, self.L = S_a, np.array(L, dtype=np.int64)
         self.load = int(m.demand[route].sum()) if route else 0
-
-    @property
-    def feasible(self) -> bool:
-        return bool(np.all(self.S <= self.L))
+        # every service starts no later than its latest feasible start (a step checks each seed route)
+        self.feasible = all(s <= lt for s, lt in zip(S, L, strict=True))
 
 
 def insertion_costs(
