@@ -19,6 +19,7 @@ from pathlib import Path
 NAMES = {
     "ortools": "OR-Tools (product: SolverOptions())",
     "ortools-prev": "previous product solver (ortools-prev)",
+    "ortools-long0": "evening's solver, no descents (ortools-long0)",
     "pyvrp": "PyVRP",
     "vroom": "VROOM expl. 5",
 }

@@ -48,6 +48,11 @@ class SolverOptions:
     # step moves a few dozen customers whatever the size: 1 % of a 1,000-customer plan is a random walk)
     accept_per_customers: int = 200
     descent_every: int = 0  # > 0: OR-Tools' descent every k-th ruin & recreate step (0: numpy steps only)
+    # ... and this k where routes are long (on average fleet_probe_min_len customers or more, Solomon's
+    # 2-series) and customers few (up to descent_long_max_customers): with a few thousand steps in the
+    # budget, a descent reorders long routes that string ruins rarely straighten out
+    descent_every_long: int = 20
+    descent_long_max_customers: int = 150
     ruin_fast_ls: bool = True  # neighbour-limited descent without the LNS operators inside the loop
     # > 0: the loop ends early once this many steps (at least one per ten customers: a step ruins a
     # dozen or two), and at least half of all its steps, found no better plan (a re-plan warm-started
@@ -368,18 +373,22 @@ def _spare_vehicles(m: ArrayModel, routes: list[list[int]]) -> int:
     return sum(1 for v, r in enumerate(routes) if not r and v not in m.first)
 
 
+def _long_routes(routes: list[list[int]], opts: SolverOptions) -> bool:
+    """Routes average ``fleet_probe_min_len`` customers or more (wide windows: Solomon's 2-series)."""
+    k = sum(1 for r in routes if r)
+    return k > 0 and sum(len(r) for r in routes) / k >= opts.fleet_probe_min_len
+
+
 def _probe_wanted(m: ArrayModel, routes0: list[list[int]], opts: SolverOptions) -> bool:
     """Probe route counts for long routes (wide windows, e.g. Solomon's 2-series) when vehicles are idle.
 
     Any fleet: one depot (Solomon) or technicians from their own homes; a day with every technician
     busy has nothing to probe. On short routes (the 1-series: 5-10 customers a route) the probe only
     costs search time (measured: +1.15 points of mean gap at 5 s over 10 instances), so it is skipped there."""
-    k0 = sum(1 for r in routes0 if r)
     return (
         opts.ruin_recreate
         and bool(opts.fleet_probe)
-        and k0 > 0
-        and sum(len(r) for r in routes0) / k0 >= opts.fleet_probe_min_len
+        and _long_routes(routes0, opts)
         and _spare_vehicles(m, routes0) > 0
     )
 
@@ -514,10 +523,14 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
     span = max(1e-3, loop_end - t_start)
     it = last_best_it = 0
     best_descended = True  # the routes handed in come out of OR-Tools' search
-    prof = [0.0, 0.0, 0.0]
+    prof = [0.0, 0.0, 0.0, 0]  # recreate s, read s, descent s, descents
     best_obj = cur_obj = _py_cost(m, routes, step.cache)
     threshold = _threshold(m, opts)
     stall = _stall_steps(m, opts)
+    every = opts.descent_every
+    few = len(m.customers) <= opts.descent_long_max_customers
+    if opts.descent_every_long > 0 and few and _long_routes(routes, opts):
+        every = opts.descent_every_long
 
     def descend(cand: list[list[int]], limit_s: float) -> list[list[int]] | None:
         t2 = time.perf_counter()
@@ -529,6 +542,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
         ls.time_limit.FromMilliseconds(max(1, int(limit_s * 1000)))
         sol = routing.SolveFromAssignmentWithParameters(a, ls)
         prof[2] += time.perf_counter() - t3
+        prof[3] += 1
         return None if sol is None else _extract(routing, manager, sol, len(routes))
 
     while True:
@@ -539,7 +553,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
         t1 = time.perf_counter()
         cand, obj = step(cur)
         prof[0] += time.perf_counter() - t1
-        descended = opts.descent_every > 0 and it % opts.descent_every == 0
+        descended = every > 0 and it % every == 0
         if descended:
             cand = descend(cand, min(left, 1.0))
             if cand is None:
@@ -568,6 +582,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
             "recreate_s": round(prof[0], 2),
             "read_s": round(prof[1], 2),
             "descent_s": round(prof[2], 2),
+            "descents": prof[3],
         },
     )
 

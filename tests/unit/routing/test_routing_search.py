@@ -342,9 +342,10 @@ def test_the_acceptance_threshold_is_a_share_of_two_hundred_customers_worth_of_c
 def test_the_loop_starts_from_the_construction_or_a_short_descent_and_stays_feasible(share):
     inst = _wide_windows(n=40)
     m = to_model(inst)
-    res = solve_model(m, 0.5, options=SolverOptions(first_descent_share=share, fleet_probe=()))
+    opts = SolverOptions(first_descent_share=share, fleet_probe=(), descent_every_long=0)  # numpy steps only
+    res = solve_model(m, 0.5, options=opts)
     assert check_solution(inst, res.routes).feasible
-    assert res.stats["ils"]["iterations"] > 0 and res.stats["ils"]["descent_s"] == 0.0
+    assert res.stats["ils"]["iterations"] > 0 and res.stats["ils"]["descents"] == 0
     assert res.objective == _py_cost(m, res.routes)
 
 
@@ -389,3 +390,27 @@ def test_the_two_cheapest_columns_kept_up_to_date_equal_a_fresh_partition(rows):
         assert top.col[live].tolist() == np.flatnonzero(active)[at].tolist()
         assert top.b1[live].tolist() == sub.min(axis=1).tolist()
         assert top.b2[live].tolist() == np.partition(sub, 1, axis=1)[:, 1].tolist()
+
+
+@pytest.mark.parametrize(
+    ("capacity", "most", "descends"),
+    [
+        (1000, 150, True),  # everyone fits one route: long routes, 30 customers
+        (25, 150, False),  # four or five customers a route
+        (1000, 20, False),  # long routes, but more customers than the descents are for
+    ],
+)
+def test_the_loop_descends_every_kth_step_only_where_routes_are_long_and_customers_few(capacity, most, descends):
+    from dataclasses import replace
+
+    from routing.solver import _long_routes
+
+    inst = replace(_wide_windows(), capacity=capacity)
+    m = to_model(inst)
+    routes, _ = build_routes(m)
+    assert _long_routes(routes, SolverOptions()) == (capacity == 1000)
+    opts = SolverOptions(descent_every_long=5, descent_long_max_customers=most, fleet_probe=())
+    res = solve_model(m, 0.6, options=opts)
+    assert check_solution(inst, res.routes).feasible
+    assert (res.stats["ils"]["descents"] > 0) == descends
+    assert res.stats["ils"]["iterations"] >= 5  # enough steps for a descent, had one been due
