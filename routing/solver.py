@@ -486,6 +486,15 @@ def _stall_steps(m: ArrayModel, opts: SolverOptions) -> int:
     return max(opts.stall_iterations, len(m.customers) // 10) if opts.stall_iterations > 0 else 0
 
 
+def _descent_every(m: ArrayModel, routes: list[list[int]], opts: SolverOptions) -> int:
+    """Every how many steps the loop runs an OR-Tools descent (0: never): ``descent_every_long`` where
+    the routes it starts from are long and the customers few, ``descent_every`` elsewhere."""
+    few = len(m.customers) <= opts.descent_long_max_customers
+    if opts.descent_every_long > 0 and few and _long_routes(routes, opts):
+        return opts.descent_every_long
+    return opts.descent_every
+
+
 def _stalled(iterations: int, last_best: int, stall: int) -> bool:
     """PyVRP's "no improvement" stop, scale-free: `stall` steps and half of all steps without a
     better plan (a long search that still improves now and then goes on)."""
@@ -527,10 +536,7 @@ def _ruin_recreate(m, routing, manager, params, opts, routes, objective, deadlin
     best_obj = cur_obj = _py_cost(m, routes, step.cache)
     threshold = _threshold(m, opts)
     stall = _stall_steps(m, opts)
-    every = opts.descent_every
-    few = len(m.customers) <= opts.descent_long_max_customers
-    if opts.descent_every_long > 0 and few and _long_routes(routes, opts):
-        every = opts.descent_every_long
+    every = _descent_every(m, routes, opts)
 
     def descend(cand: list[list[int]], limit_s: float) -> list[list[int]] | None:
         t2 = time.perf_counter()
