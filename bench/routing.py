@@ -9,11 +9,13 @@
 ``ortools`` is the product's solver exactly: ``SolverOptions()``, the options ``routing.solve`` uses, run
 through the same ``solve_model`` (own regret construction, route-count probe where routes are long and
 vehicles idle, a first OR-Tools descent of at most a tenth of the time, then numpy ruin & recreate steps,
-every 20th of them an OR-Tools descent where routes are long and there are at most 150 customers).
+every 20th of them an OR-Tools descent where routes are long and there are at most 150 customers, and
+where routes are short every 3rd step followed by an OR-Tools descent of just the routes it changed).
 Only its rows count as the product's figures; every other ``ortools-*`` name in VARIANTS is an ablation (a
 different ``SolverOptions``) kept to reproduce the A/B tables in docs/routing.md; ``ortools-prev`` is the
 product's solver before 2026-12-07's evening (an OR-Tools descent every 20th step, area split above 600),
-``ortools-long0`` the one of that evening (numpy steps only, also where routes are long and customers few).
+``ortools-long0`` the one of that evening (numpy steps only, also where routes are long and customers few),
+``ortools-td0`` the one until 2026-12-08 (no descent of a step's routes).
 ``--generated`` runs the seeded Solomon-style instances of bench/instgen.py (seeds 1-999 for tuning,
 1001 and up held back for reporting) against PyVRP long-budget references in bench/reference.json.
 All solvers run on one instance back to back before the next instance, so a shared machine's load hits
@@ -47,11 +49,14 @@ NO_RR = {"ruin_recreate": False, "decompose_above": None}
 VARIANTS = {
     "ortools": SolverOptions(),  # defaults: own regret construction, first descent, numpy ruin & recreate
     "ortools-prev": SolverOptions(
-        decompose_above=600, descent_every=20, first_descent_share=1.0, accept_per_customers=0
+        decompose_above=600, descent_every=20, first_descent_share=1.0, accept_per_customers=0, touched_descent_every=0
     ),  # the product's solver until 2026-12-07 (docs/routing.md, "Issue 22, second part")
     "ortools-long0": SolverOptions(
-        descent_every_long=0
+        descent_every_long=0, touched_descent_every=0
     ),  # the product's solver on 2026-12-07's evening: numpy steps only, long routes too ("third part")
+    "ortools-td0": SolverOptions(
+        touched_descent_every=0
+    ),  # the product's solver until 2026-12-08: no descent of a step's routes ("fourth part")
     "ortools-gls": SolverOptions(**NO_RR),  # own construction + GLS only
     "ortools-cheapest": SolverOptions(regret=False, **NO_RR),
     "ortools-pci": SolverOptions(first_solution="PARALLEL_CHEAPEST_INSERTION", **NO_RR),

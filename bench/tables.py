@@ -20,6 +20,7 @@ NAMES = {
     "ortools": "OR-Tools (product: SolverOptions())",
     "ortools-prev": "previous product solver (ortools-prev)",
     "ortools-long0": "evening's solver, no descents (ortools-long0)",
+    "ortools-td0": "solver before the descents after a step (ortools-td0)",
     "pyvrp": "PyVRP",
     "vroom": "VROOM expl. 5",
 }

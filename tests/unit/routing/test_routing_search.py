@@ -414,3 +414,58 @@ def test_the_loop_descends_every_kth_step_only_where_routes_are_long_and_custome
     assert check_solution(inst, res.routes).feasible
     assert (res.stats["ils"]["descents"] > 0) == descends
     assert res.stats["ils"]["iterations"] >= 5  # enough steps for a descent, had one been due
+
+
+def _two_squares() -> SolomonInstance:
+    """Depot at the origin; customers 1-3 on a square above it, 4-6 on a square below it."""
+    xy = [[0, 0], [0, 10], [10, 10], [10, 0], [0, -10], [-10, -10], [-10, 0]]
+    return SolomonInstance(
+        name="SQUARES",
+        vehicles=3,
+        capacity=1000,
+        xy=np.array(xy, dtype=float),
+        demand=np.array([0, 1, 1, 1, 1, 1, 1], dtype=np.int64),
+        ready=np.zeros(7, dtype=np.int64),
+        due=np.full(7, 10_000, dtype=np.int64),
+        service=np.zeros(7, dtype=np.int64),
+    )
+
+
+def test_the_descent_after_a_step_straightens_the_routes_it_changed_and_leaves_the_others_alone():
+    from routing.solver import _descend_touched
+
+    inst = _two_squares()
+    m = to_model(inst)
+    # both routes cross themselves: round a square is 40, corner-across-corner 10 + 14.1 + 10 + 14.1 = 48.2
+    before = [[1, 2, 3], [4, 6, 5], []]
+    after = [[1, 3, 2], [4, 6, 5], []]  # the step changed route 0 only
+    out = _descend_touched(m, before, after, 1.0)
+    assert out[0] in ([1, 2, 3], [3, 2, 1])  # straightened: 40 instead of 48.2
+    assert out[1] == [4, 6, 5] and out[2] == []  # not the step's: left crossing, as it was
+    assert check_solution(inst, out).distance == pytest.approx(40 + 48.2)  # legs kept to 0.1 (Solomon)
+    assert _descend_touched(m, before, before, 1.0) is None  # nothing changed, nothing to descend
+
+
+def test_the_loop_with_a_descent_after_every_step_serves_everyone_within_the_windows():
+    from dataclasses import replace
+
+    inst = replace(_wide_windows(), capacity=25)  # four or five customers a route: short routes
+    m = to_model(inst)
+    res = solve_model(m, 0.8, options=SolverOptions(touched_descent_every=1, fleet_probe=()))
+    assert check_solution(inst, res.routes).feasible
+    assert sorted(c for r in res.routes for c in r) == m.customers.tolist()
+    assert res.stats["ils"]["touched_descents"] > 0
+
+
+def test_only_short_routes_get_a_descent_after_their_steps():
+    from dataclasses import replace
+
+    from routing.solver import _touched_every
+
+    long_routes = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], []]
+    short_routes = [[1, 2, 3], [4, 5], [6]]
+    assert _touched_every(long_routes, SolverOptions()) == 0
+    assert _touched_every(short_routes, SolverOptions()) == SolverOptions().touched_descent_every > 0
+    inst = replace(_wide_windows(), capacity=1000)  # everyone fits one route: long routes
+    res = solve_model(to_model(inst), 0.6, options=SolverOptions(touched_descent_every=1, fleet_probe=()))
+    assert res.stats["ils"]["touched_descents"] == 0
