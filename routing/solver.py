@@ -535,7 +535,8 @@ def _descent_every(m: ArrayModel, routes: list[list[int]], opts: SolverOptions) 
 
 def _touched_every(routes: list[list[int]], opts: SolverOptions) -> int:
     """Every how many steps the routes a step changed get their own descent (0: never): on short
-    routes only (measured: Solomon-style 1-series better, 2-series not)."""
+    routes only (tuning seeds: the 1-series about a quarter of a point better, the 2-series not;
+    docs/routing.md, "Issue 22, fourth part", also for the held-back check that did not show it)."""
     return 0 if _long_routes(routes, opts) else opts.touched_descent_every
 
 
