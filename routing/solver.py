@@ -73,7 +73,7 @@ class SolverOptions:
     # routes' vehicles and customers), the local search after a perturbation that PyVRP's iterated
     # local search has, on OR-Tools' operators; at most touched_descent_max_s each. Long routes keep
     # their whole-plan descents (descent_every_long): a sub-model of long routes costs as much.
-    touched_descent_every: int = 3
+    touched_descent_every: int = 0  # off: see docs/routing.md, "Issue 22, fourth part" (3 was measured)
     touched_descent_max_s: float = 0.3
     seed: int = 1
     ils_auto_temperature: bool = False  # simulated-annealing temperatures derived from the instance

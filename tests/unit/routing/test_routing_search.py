@@ -468,8 +468,9 @@ def test_only_short_routes_get_a_descent_after_their_steps():
 
     long_routes = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], []]
     short_routes = [[1, 2, 3], [4, 5], [6]]
-    assert _touched_every(long_routes, SolverOptions()) == 0
-    assert _touched_every(short_routes, SolverOptions()) == SolverOptions().touched_descent_every > 0
+    on = SolverOptions(touched_descent_every=3)
+    assert _touched_every(long_routes, on) == 0
+    assert _touched_every(short_routes, on) == 3
     inst = replace(_wide_windows(), capacity=1000)  # everyone fits one route: long routes
     res = solve_model(to_model(inst), 0.6, options=SolverOptions(touched_descent_every=1, fleet_probe=()))
     assert res.stats["ils"]["touched_descents"] == 0
