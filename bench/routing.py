@@ -9,13 +9,13 @@
 ``ortools`` is the product's solver exactly: ``SolverOptions()``, the options ``routing.solve`` uses, run
 through the same ``solve_model`` (own regret construction, route-count probe where routes are long and
 vehicles idle, a first OR-Tools descent of at most a tenth of the time, then numpy ruin & recreate steps,
-every 20th of them an OR-Tools descent where routes are long and there are at most 150 customers, and
-where routes are short every 3rd step followed by an OR-Tools descent of just the routes it changed).
+every 20th of them an OR-Tools descent where routes are long and there are at most 150 customers).
 Only its rows count as the product's figures; every other ``ortools-*`` name in VARIANTS is an ablation (a
 different ``SolverOptions``) kept to reproduce the A/B tables in docs/routing.md; ``ortools-prev`` is the
 product's solver before 2026-12-07's evening (an OR-Tools descent every 20th step, area split above 600),
 ``ortools-long0`` the one of that evening (numpy steps only, also where routes are long and customers few),
-``ortools-td0`` the one until 2026-12-08 (no descent of a step's routes).
+``ortools-td0`` names the product's solver as the 2026-12-08 tables ran it beside ``ortools-td3`` (every
+3rd step on short routes followed by a descent of the routes it changed; the default then, off since).
 ``--generated`` runs the seeded Solomon-style instances of bench/instgen.py (seeds 1-999 for tuning,
 1001 and up held back for reporting) against PyVRP long-budget references in bench/reference.json.
 All solvers run on one instance back to back before the next instance, so a shared machine's load hits
@@ -54,9 +54,8 @@ VARIANTS = {
     "ortools-long0": SolverOptions(
         descent_every_long=0, touched_descent_every=0
     ),  # the product's solver on 2026-12-07's evening: numpy steps only, long routes too ("third part")
-    "ortools-td0": SolverOptions(
-        touched_descent_every=0
-    ),  # the product's solver until 2026-12-08: no descent of a step's routes ("fourth part")
+    "ortools-td0": SolverOptions(touched_descent_every=0),  # = the product's solver (the fourth part's tables)
+    "ortools-td3": SolverOptions(touched_descent_every=3),  # the fourth part's "ortools" rows: descent after a step
     "ortools-gls": SolverOptions(**NO_RR),  # own construction + GLS only
     "ortools-cheapest": SolverOptions(regret=False, **NO_RR),
     "ortools-pci": SolverOptions(first_solution="PARALLEL_CHEAPEST_INSERTION", **NO_RR),
